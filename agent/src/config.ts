@@ -1,0 +1,138 @@
+import { VigilError } from './util/errors';
+
+/**
+ * The agent's settings. On the camera they are the ACAP parameters declared in manifest.json (all strings);
+ * in the simulator they come from the profile and the CLI. Names here are the parameter names.
+ */
+export interface AgentConfig {
+  broker: {
+    host: string;
+    port: number;
+    tls: boolean;
+    caFile?: string;
+    certFile?: string;
+    keyFile?: string;
+    serverName?: string;
+    /** Off only for a lab; verification is on by default. */
+    tlsVerify: boolean;
+    username?: string;
+    password?: string;
+    /** Defaults to the camera's serial once known. */
+    clientId?: string;
+    keepaliveSec: number;
+  };
+  topicPrefix: string;
+  intervalSec: number;
+  vapix: {
+    host: string;
+    port: number;
+    username?: string;
+    password?: string;
+    timeoutMs: number;
+  };
+  /** Where the agent keeps its state (baseline, outbox, counters): `localdata/` on the camera. */
+  dataDir: string;
+  /** Where the socket tables live: /proc/net on a device. */
+  procNetDir: string;
+  integrity: {
+    /** Files and directories (walked recursively) that make up the baseline. */
+    paths: string[];
+    maxFiles: number;
+    /** Hash rate cap, so video is never starved; 0 = uncapped. */
+    hashBytesPerSec: number;
+  };
+  maxReportBytes: number;
+}
+
+export const CONFIG_DEFAULTS: Record<string, string> = {
+  BrokerHost: '',
+  BrokerPort: '1883',
+  BrokerTls: 'no',
+  BrokerTlsVerify: 'yes',
+  KeepaliveSec: '60',
+  TopicPrefix: 'vigil/v1',
+  IntervalSec: '300',
+  VapixHost: '127.0.0.12',
+  VapixPort: '80',
+  VapixTimeoutMs: '5000',
+  DataDir: '/usr/local/packages/vigil/localdata',
+  ProcNetDir: '/proc/net',
+  IntegrityPaths: '/bin,/sbin,/usr/bin,/usr/sbin,/etc/init.d,/etc/passwd,/etc/shadow,/etc/group',
+  IntegrityMaxFiles: '4000',
+  HashBytesPerSec: '4194304',
+  MaxReportBytes: '65536',
+};
+
+/** Parses the host's string parameters; throws one error that lists every bad parameter. */
+export function parseConfig(raw: Record<string, string>): AgentConfig {
+  const problems: string[] = [];
+  const get = (name: string): string => {
+    const v = raw[name];
+    return (typeof v === 'string' ? v : (CONFIG_DEFAULTS[name] ?? '')).trim();
+  };
+  const optional = (name: string): string | undefined => get(name) || undefined;
+  const int = (name: string, min: number, max: number): number => {
+    const text = get(name);
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+      return Number(CONFIG_DEFAULTS[name] ?? min);
+    }
+    return n;
+  };
+  const bool = (name: string): boolean => {
+    const text = get(name).toLowerCase();
+    if (['yes', 'true', '1', 'on'].indexOf(text) >= 0) return true;
+    if (['no', 'false', '0', 'off', ''].indexOf(text) >= 0) return false;
+    problems.push(`${name} must be yes or no, got "${text}"`);
+    return false;
+  };
+
+  const brokerHost = get('BrokerHost');
+  if (!brokerHost) problems.push('BrokerHost is required');
+  const topicPrefix = get('TopicPrefix').replace(/\/+$/, '');
+  if (!topicPrefix || /[#+]/.test(topicPrefix)) problems.push(`TopicPrefix must be a topic without wildcards, got "${topicPrefix}"`);
+  const integrityPaths = get('IntegrityPaths')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  for (const p of integrityPaths) if (p[0] !== '/') problems.push(`IntegrityPaths entries must be absolute, got "${p}"`);
+  const dataDir = get('DataDir').replace(/\/+$/, '');
+  if (dataDir[0] !== '/') problems.push(`DataDir must be absolute, got "${dataDir}"`);
+
+  const config: AgentConfig = {
+    broker: {
+      host: brokerHost,
+      port: int('BrokerPort', 1, 65535),
+      tls: bool('BrokerTls'),
+      caFile: optional('BrokerCaFile'),
+      certFile: optional('BrokerCertFile'),
+      keyFile: optional('BrokerKeyFile'),
+      serverName: optional('BrokerServerName'),
+      tlsVerify: bool('BrokerTlsVerify'),
+      username: optional('BrokerUsername'),
+      password: optional('BrokerPassword'),
+      clientId: optional('ClientId'),
+      keepaliveSec: int('KeepaliveSec', 5, 3600),
+    },
+    topicPrefix,
+    intervalSec: int('IntervalSec', 1, 86400),
+    vapix: {
+      host: get('VapixHost'),
+      port: int('VapixPort', 1, 65535),
+      username: optional('VapixUsername'),
+      password: optional('VapixPassword'),
+      timeoutMs: int('VapixTimeoutMs', 100, 120000),
+    },
+    dataDir,
+    procNetDir: get('ProcNetDir').replace(/\/+$/, ''),
+    integrity: {
+      paths: integrityPaths,
+      maxFiles: int('IntegrityMaxFiles', 1, 100000),
+      hashBytesPerSec: int('HashBytesPerSec', 0, 1 << 30),
+    },
+    maxReportBytes: int('MaxReportBytes', 4096, 1 << 24),
+  };
+  if (problems.length > 0) throw new VigilError('config', 'EINVAL', problems.join('; '));
+  return config;
+}

@@ -1,0 +1,178 @@
+/**
+ * The seam between the portable agent and the runtime that hosts it.
+ *
+ * The agent owns the protocols (MQTT, HTTP/1.1 for VAPIX, report logic); the host owns the bytes
+ * (files, sockets, TLS, hashing, timers). host-sim (Node + QuickJS-wasm) and host-native (C + QuickJS)
+ * each supply one object of this type as the global `__vigilHost` before the bundle runs; tests supply
+ * the in-memory FakeHost. Keep it small: every member here must also be written in C.
+ *
+ * Conventions:
+ * - Bytes cross the seam as ArrayBuffer (QuickJS has no Buffer; both engines copy ArrayBuffers cheaply).
+ * - Every asynchronous call returns a Promise. A failure rejects with an Error whose `code` is one of
+ *   HostErrorCode and whose message says what failed, e.g. `ENOENT: /proc/net/tcp6`.
+ * - Paths are device paths (`/proc/net/tcp`). The host maps them onto its root: the profile's rootfs/
+ *   in the simulator, `/` or `--root DIR` natively. Writes are allowed only under the data dir.
+ * - Sockets and timers are small integer ids so that a C host needs no wrapper classes.
+ */
+
+export const HOST_API_VERSION = 1;
+
+/** Stable failure codes. A host maps its native errors onto these; anything else becomes EIO. */
+export type HostErrorCode =
+  | 'ENOENT' // no such file or directory
+  | 'EACCES' // permission denied, or a write outside the data dir
+  | 'EISDIR'
+  | 'ENOTDIR'
+  | 'EFBIG' // file larger than the byte cap
+  | 'ENOSPC' // disk full
+  | 'ELOOP' // too many symbolic links
+  | 'EIO' // anything else on a file or socket
+  | 'EINVAL' // bad argument
+  | 'ETIMEDOUT'
+  | 'ECONNREFUSED'
+  | 'ECONNRESET'
+  | 'EHOSTUNREACH'
+  | 'ENOTFOUND' // host name did not resolve
+  | 'ETLS' // TLS handshake or verification failed (message says why)
+  | 'EBADF' // unknown or closed socket id
+  | 'ECLOSED'; // socket closed while an operation was pending
+
+export interface HostError extends Error {
+  code: HostErrorCode;
+}
+
+export type FileType = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface FileStat {
+  type: FileType;
+  size: number;
+  /** Modification time, epoch milliseconds. */
+  mtimeMs: number;
+  ino: number;
+  /** Permission bits and file type, as st_mode. */
+  mode: number;
+}
+
+export interface DirEntry {
+  name: string;
+  type: FileType;
+}
+
+export interface HostFs {
+  /** Reads a whole file. Rejects EFBIG when it is larger than maxBytes (nothing is returned then). */
+  readFile(path: string, maxBytes: number): Promise<ArrayBuffer>;
+  /** Lists a directory, without `.` and `..`, in no particular order. */
+  list(path: string): Promise<DirEntry[]>;
+  /** Like lstat(2): a symbolic link is reported as `symlink`, not followed. */
+  stat(path: string): Promise<FileStat>;
+  /**
+   * Replaces a file atomically (temporary file, flush, rename), so that a reader or a power cut sees
+   * either the old or the new content. Only under the data dir; rejects EACCES elsewhere.
+   */
+  writeFileAtomic(path: string, data: ArrayBuffer): Promise<void>;
+  /** Removes a file under the data dir. Removing a missing file rejects ENOENT. */
+  remove(path: string): Promise<void>;
+  /** Creates a directory (and its parents) under the data dir; succeeds if it exists. */
+  mkdir(path: string): Promise<void>;
+}
+
+export interface TlsOptions {
+  /** Device path of a PEM CA bundle; the system store when absent. */
+  caFile?: string;
+  /** Device paths of a PEM client certificate and key, for mutual TLS. */
+  certFile?: string;
+  keyFile?: string;
+  /** SNI and the name checked in the certificate; defaults to the host. */
+  serverName?: string;
+  /** Server verification is on unless this is explicitly false. */
+  verify?: boolean;
+}
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  tls?: TlsOptions;
+  /** Gives up with ETIMEDOUT when the connection (and TLS handshake) is not up by then. */
+  timeoutMs: number;
+}
+
+export interface HostNet {
+  /** Opens a TCP (optionally TLS) connection and resolves with a socket id. */
+  connect(options: ConnectOptions): Promise<number>;
+  /**
+   * Resolves with the next chunk received, or null at an orderly end of stream. Rejects with the reason
+   * the connection failed (ECONNRESET, ETIMEDOUT, ETLS…). One read at a time per socket; the host stops
+   * reading from the kernel while no read is pending, which is the agent's back-pressure.
+   */
+  read(socket: number): Promise<ArrayBuffer | null>;
+  /** Resolves once the bytes are handed to the kernel (or the TLS layer). */
+  write(socket: number, data: ArrayBuffer): Promise<void>;
+  /** Closes at once; a pending read resolves null. Closing twice is harmless. */
+  close(socket: number): void;
+}
+
+export interface HostCrypto {
+  /** SHA-256 of bytes, lowercase hex. */
+  sha256(data: ArrayBuffer): string;
+  /**
+   * SHA-256 of a file, streamed by the host so the file never enters the JS heap. With
+   * maxBytesPerSec > 0 the host paces its reads so hashing never starves the camera's video.
+   */
+  sha256File(path: string, maxBytesPerSec: number): Promise<string>;
+  randomBytes(length: number): ArrayBuffer;
+}
+
+export interface HostClock {
+  /** Wall clock, epoch milliseconds. May jump (NTP, a user). */
+  now(): number;
+  /** Monotonic milliseconds since an arbitrary origin. Never jumps. */
+  monotonic(): number;
+  setTimer(delayMs: number, callback: () => void): number;
+  clearTimer(timer: number): void;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface VapixCredentials {
+  username: string;
+  password: string;
+}
+
+export interface RuntimeInfo {
+  /** 'host-sim', 'host-native', 'fake'. Reported, never used to change behaviour. */
+  name: string;
+  version: string;
+  /** SHA-256 of the bundle (source or bytecode) the host loaded, or null when unknown. */
+  bundleSha256: string | null;
+  /** Why the previous run of the agent ended, when the host restarted it (memory limit, CPU budget…). */
+  lastExit: string | null;
+}
+
+export interface RuntimeMemory {
+  usedBytes: number;
+  limitBytes: number;
+}
+
+export interface Host {
+  readonly apiVersion: number;
+  readonly fs: HostFs;
+  readonly net: HostNet;
+  readonly crypto: HostCrypto;
+  readonly clock: HostClock;
+  log(level: LogLevel, message: string): void;
+  /**
+   * The agent's parameters as strings, named as the ACAP parameters in manifest.json
+   * (BrokerHost, BrokerPort, IntervalSec…). The agent parses and validates them (config.ts).
+   */
+  config(): Record<string, string>;
+  /** Local VAPIX credentials from D-Bus GetCredentials (AXIS OS ≥ 11.9); absent where not available. */
+  vapixCredentials?(): Promise<VapixCredentials>;
+  readonly info: RuntimeInfo;
+  memory(): RuntimeMemory;
+}
+
+/** What the bundle exposes back to its host as the global `__vigilAgent`. */
+export interface AgentHandle {
+  /** A planned stop: publish `offline`, disconnect cleanly, resolve when done. */
+  stop(): Promise<void>;
+}

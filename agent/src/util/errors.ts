@@ -1,0 +1,24 @@
+import type { HostErrorCode } from '../host';
+
+/** An error that says who is speaking: `[vigil] [services] …`, with a stable code. */
+export class VigilError extends Error {
+  readonly code: string;
+  constructor(component: string, code: string, message: string) {
+    super(`[vigil] [${component}] ${message}`);
+    this.name = 'VigilError';
+    this.code = code;
+  }
+}
+
+/** The code of a host rejection or a VigilError; EIO for anything without one. */
+export function errorCode(err: unknown): HostErrorCode | string {
+  const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.length > 0 ? code : 'EIO';
+}
+
+export function errorMessage(err: unknown): string {
+  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
+    return (err as { message: string }).message;
+  }
+  return String(err);
+}
