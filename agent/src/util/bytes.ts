@@ -1,23 +1,45 @@
 // QuickJS has no TextEncoder, TextDecoder or btoa: the agent carries its own small codecs.
 
 export function utf8Encode(text: string): Uint8Array {
-  const out: number[] = [];
+  // Two passes into one typed array: a baseline of thousands of files is hundreds of KB of JSON, and a
+  // number[] of that size costs several MB of QuickJS heap.
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) length += 1;
+    else if (c < 0x800) length += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      length += 4;
+      i++;
+    } else length += 3;
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        i++;
-      }
+    if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
+    } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate: not encodable in UTF-8
+    if (c < 0x80) out[at++] = c;
+    else if (c < 0x800) {
+      out[at++] = 0xc0 | (c >> 6);
+      out[at++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      out[at++] = 0xe0 | (c >> 12);
+      out[at++] = 0x80 | ((c >> 6) & 63);
+      out[at++] = 0x80 | (c & 63);
+    } else {
+      out[at++] = 0xf0 | (c >> 18);
+      out[at++] = 0x80 | ((c >> 12) & 63);
+      out[at++] = 0x80 | ((c >> 6) & 63);
+      out[at++] = 0x80 | (c & 63);
     }
-    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate: not encodable in UTF-8
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
   }
-  return new Uint8Array(out);
+  return out;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 /** Decodes UTF-8; invalid sequences become U+FFFD instead of throwing (device files can hold anything). */
@@ -30,49 +52,72 @@ export function isValidUtf8(bytes: Uint8Array): boolean {
   return decodeUtf8(bytes).valid;
 }
 
+// The WHATWG UTF-8 decoder: each maximal invalid subpart becomes one U+FFFD, as TextDecoder and Node do.
 function decodeUtf8(bytes: Uint8Array): { text: string; valid: boolean } {
   let valid = true;
   let out = '';
-  let chunk: number[] = [];
-  const flush = () => {
-    out += String.fromCharCode.apply(null, chunk);
-    chunk = [];
-  };
-  for (let i = 0; i < bytes.length; ) {
-    const b = bytes[i];
-    let cp = 0xfffd;
-    let len = 1;
-    if (b < 0x80) cp = b;
-    else if (b >= 0xc2 && b < 0xe0 && isCont(bytes[i + 1])) {
-      cp = ((b & 31) << 6) | (bytes[i + 1] & 63);
-      len = 2;
-    } else if (b >= 0xe0 && b < 0xf0 && isCont(bytes[i + 1]) && isCont(bytes[i + 2])) {
-      const v = ((b & 15) << 12) | ((bytes[i + 1] & 63) << 6) | (bytes[i + 2] & 63);
-      if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) {
-        cp = v;
-        len = 3;
-      }
-    } else if (b >= 0xf0 && b < 0xf5 && isCont(bytes[i + 1]) && isCont(bytes[i + 2]) && isCont(bytes[i + 3])) {
-      const v = ((b & 7) << 18) | ((bytes[i + 1] & 63) << 12) | ((bytes[i + 2] & 63) << 6) | (bytes[i + 3] & 63);
-      if (v >= 0x10000 && v <= 0x10ffff) {
-        cp = v;
-        len = 4;
-      }
-    }
-    if (len === 1 && b >= 0x80) valid = false;
+  let units: number[] = [];
+  const emit = (cp: number) => {
     if (cp >= 0x10000) {
       cp -= 0x10000;
-      chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
-    } else chunk.push(cp);
-    if (chunk.length >= 4096) flush();
-    i += len;
+      units.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+    } else units.push(cp);
+    if (units.length >= 4096) {
+      out += String.fromCharCode.apply(null, units);
+      units = [];
+    }
+  };
+  let needed = 0;
+  let seen = 0;
+  let cp = 0;
+  let lower = 0x80;
+  let upper = 0xbf;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (needed === 0) {
+      if (b <= 0x7f) emit(b);
+      else if (b >= 0xc2 && b <= 0xdf) {
+        needed = 1;
+        cp = b & 0x1f;
+      } else if (b >= 0xe0 && b <= 0xef) {
+        if (b === 0xe0) lower = 0xa0;
+        if (b === 0xed) upper = 0x9f;
+        needed = 2;
+        cp = b & 0xf;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        if (b === 0xf0) lower = 0x90;
+        if (b === 0xf4) upper = 0x8f;
+        needed = 3;
+        cp = b & 7;
+      } else {
+        valid = false;
+        emit(0xfffd);
+      }
+      continue;
+    }
+    if (b < lower || b > upper) {
+      needed = seen = cp = 0;
+      lower = 0x80;
+      upper = 0xbf;
+      valid = false;
+      emit(0xfffd);
+      i--; // this byte starts afresh
+      continue;
+    }
+    lower = 0x80;
+    upper = 0xbf;
+    cp = (cp << 6) | (b & 0x3f);
+    if (++seen === needed) {
+      emit(cp);
+      needed = seen = cp = 0;
+    }
   }
-  flush();
+  if (needed !== 0) {
+    valid = false;
+    emit(0xfffd);
+  }
+  out += String.fromCharCode.apply(null, units);
   return { text: out, valid };
-}
-
-function isCont(b: number | undefined): boolean {
-  return b !== undefined && (b & 0xc0) === 0x80;
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

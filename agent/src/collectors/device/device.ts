@@ -1,0 +1,95 @@
+/**
+ * Device collector: identity and AXIS OS version from basicdeviceinfo.cgi (falling back to the
+ * Properties/Brand parameters), firmware state from firmwaremanagement.cgi, uptime from <proc>/uptime.
+ */
+import type { DeviceInfo, FirmwareState, OsInfo } from '../../report/types';
+import { utf8Decode } from '../../util/bytes';
+import { VigilError } from '../../util/errors';
+import type { DeviceProperties, FirmwareStatus } from '../../vapix/vapix';
+import { type CollectorContext, type CollectorResult, parentDir, runCollector } from '../context';
+
+export interface DeviceValue {
+  device: DeviceInfo;
+  os: OsInfo;
+}
+
+/** Stands in for a version no source could tell. An unknown serial is '' (falsy: the caller must not publish under it). */
+export const UNKNOWN = 'unknown';
+
+/** Where each basicdeviceinfo property lives in param.cgi, for devices whose basicdeviceinfo fails. */
+export const PROPERTY_PARAMS: Record<string, string> = {
+  SerialNumber: 'Properties.System.SerialNumber',
+  Architecture: 'Properties.System.Architecture',
+  Soc: 'Properties.System.Soc',
+  HardwareID: 'Properties.System.HardwareID',
+  Version: 'Properties.Firmware.Version',
+  BuildDate: 'Properties.Firmware.BuildDate',
+  ProdNbr: 'Brand.ProdNbr',
+  ProdFullName: 'Brand.ProdFullName',
+  Brand: 'Brand.Brand',
+  ProdType: 'Brand.ProdType',
+};
+const FALLBACK_GROUPS = ['Properties.System', 'Properties.Firmware', 'Brand'];
+
+export function collectDevice(ctx: CollectorContext): Promise<CollectorResult<DeviceValue>> {
+  return runCollector('device', () => toValue({}, undefined, null), async (guard) => {
+    const [info, firmware, uptime] = await Promise.all([
+      guard('basicdeviceinfo.cgi', ctx.vapix.basicDeviceInfo()),
+      guard('firmwaremanagement.cgi', ctx.vapix.firmwareStatus()),
+      guard('uptime', readUptime(ctx)),
+    ]);
+    let props: DeviceProperties = info ?? {};
+    if (!info) {
+      const list = await guard('param.cgi', ctx.vapix.listParams(FALLBACK_GROUPS));
+      props = {};
+      for (const [prop, param] of Object.entries(PROPERTY_PARAMS)) {
+        const v = list?.params.get(param);
+        if (v) props[prop as keyof DeviceProperties] = v;
+      }
+    }
+    return toValue(props, firmware, uptime ?? null);
+  });
+}
+
+function toValue(p: DeviceProperties, fw: FirmwareStatus | undefined, uptimeSec: number | null): DeviceValue {
+  const s = (v: string | undefined) => (v ? v : null);
+  return {
+    device: {
+      serial: p.SerialNumber || '',
+      model: s(p.ProdNbr),
+      fullName: s(p.ProdFullName),
+      brand: s(p.Brand),
+      productType: s(p.ProdType),
+      hardwareId: s(p.HardwareID),
+      soc: s(p.Soc),
+      architecture: s(p.Architecture),
+      uptimeSec,
+    },
+    os: {
+      version: p.Version || fw?.activeFirmwareVersion || UNKNOWN,
+      buildDate: s(p.BuildDate),
+      firmware: fw ? toFirmwareState(fw) : null,
+    },
+  };
+}
+
+export function toFirmwareState(fw: FirmwareStatus): FirmwareState {
+  const inactive = fw.inactiveFirmwareVersion;
+  return {
+    activeVersion: fw.activeFirmwareVersion ?? null,
+    inactiveVersion: inactive && inactive.toUpperCase() !== 'UNKNOWN' ? inactive : null,
+    committed: fw.isCommited ?? null,
+    pendingRollback: fw.isCommited === false || fw.pendingCommit === true || fw.pendingCommit === 'started',
+    timeToRollbackSec: fw.timeToRollback ?? null,
+    lastUpgradeAt: fw.lastUpgradeAt ?? null,
+  };
+}
+
+/** Whole seconds since boot from `<procNetDir>/../uptime` ("350735.47 234388.90"). */
+async function readUptime(ctx: CollectorContext): Promise<number> {
+  const path = parentDir(ctx.config.procNetDir) + '/uptime';
+  const text = utf8Decode(new Uint8Array(await ctx.host.fs.readFile(path, 4096)));
+  const m = /^\s*(\d+(?:\.\d+)?)\s+\d+(?:\.\d+)?\s*$/.exec(text);
+  if (!m) throw new VigilError('device', 'EPARSE', `${path}: expected two numbers, got ${JSON.stringify(text.slice(0, 40))}`);
+  return Math.floor(Number(m[1]));
+}

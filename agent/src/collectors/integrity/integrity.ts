@@ -1,0 +1,278 @@
+/**
+ * Integrity collector: a file baseline of config.integrity.paths kept in <dataDir>/baseline.json, platform
+ * facts derived from data (VAPIX reports none, reference §6), installed ACAP apps and AllowUnsigned, and
+ * the agent's own bundle hash.
+ *
+ * The baseline is the reference until rebaseline(): a changed file keeps being reported, so tampering does
+ * not vanish after one report. Only files whose stat (type, size, mtime, inode) differs from the baseline are
+ * hashed again; when such a file's content turns out unchanged, its new stat is written back silently.
+ * Symbolic links are recorded as links and never followed, so link loops cannot trap the walk.
+ */
+import type { FileStat } from '../../host';
+import type { CollectorError, FileChange, IntegrityReport, Maybe, PlatformIntegrity } from '../../report/types';
+import { toArrayBuffer, utf8Decode, utf8Encode } from '../../util/bytes';
+import { errorCode } from '../../util/errors';
+import { type CollectorContext, type CollectorResult, runCollector, toCollectorError } from '../context';
+
+export interface IntegrityInput {
+  /** From the device collector, so no VAPIX call is made twice. */
+  soc: Maybe<string>;
+  osVersion: Maybe<string>;
+}
+
+export const BASELINE_FILE = 'baseline.json';
+const MAX_BASELINE_BYTES = 8 << 20;
+/** The report lists at most this many changes; totalChanges keeps the true count. */
+export const MAX_CHANGES = 100;
+
+/** AXIS OS images are signed since 8.30.1 and only signed images are accepted since 9.20.1 (reference §6). */
+export const SIGNED_OS = { signedSince: [8, 30, 1], enforcedSince: [9, 20, 1] };
+
+/** Per-SoC platform facts, matched against the SoC name without case, spaces or dashes ("Axis Artpec-8"). */
+export const SOC_FACTS: Array<{ soc: string; secureBoot: boolean; edgeVault: boolean }> = [
+  { soc: 'artpec8', secureBoot: true, edgeVault: true },
+  { soc: 'artpec9', secureBoot: true, edgeVault: true },
+];
+
+/** [kind: f(ile) | l(ink) | o(ther), size, mtimeMs, inode, sha256 or null when not hashed/readable] */
+type Entry = [string, number, number, number, string | null];
+
+interface Baseline {
+  v: 1;
+  createdAt: string;
+  paths: string[];
+  files: Record<string, Entry>;
+}
+
+interface Scan {
+  files: Map<string, FileStat>;
+  /** Paths that could not be read or listed, with the reason. */
+  problems: Array<[string, string]>;
+  /** Directories whose content is unknown this time (listing failed): no removals are inferred below them. */
+  blind: string[];
+  truncated: boolean;
+}
+
+type FileCheck = Pick<IntegrityReport, 'status' | 'baseline' | 'changes' | 'totalChanges'>;
+
+export function collectIntegrity(ctx: CollectorContext, input: IntegrityInput): Promise<CollectorResult<IntegrityReport>> {
+  const platform = platformFacts(input.soc, input.osVersion);
+  const agentBundleSha256 = ctx.host.info.bundleSha256 ?? null;
+  return runCollector(
+    'integrity',
+    () => ({ status: 'error', baseline: null, changes: [], totalChanges: 0, platform, apps: [], allowUnsignedApps: null, agentBundleSha256 }),
+    async (guard, errors) => {
+      const [apps, allowUnsigned, files] = await Promise.all([
+        guard('applications/list.cgi', ctx.vapix.listApplications()),
+        guard('applications/config.cgi', ctx.vapix.allowUnsignedApps()),
+        checkFiles(ctx, errors),
+      ]);
+      return { ...files, platform, apps: apps ?? [], allowUnsignedApps: allowUnsigned ?? null, agentBundleSha256 };
+    },
+  );
+}
+
+/** Records a new baseline now, replacing the old one (the `rebaseline` command). */
+export function rebaseline(ctx: CollectorContext): Promise<CollectorResult<IntegrityReport['baseline']>> {
+  return runCollector('integrity', () => null, async (_guard, errors) => {
+    const made = await createBaseline(ctx, errors);
+    return made.baseline;
+  });
+}
+
+export function platformFacts(soc: Maybe<string>, osVersion: Maybe<string>): PlatformIntegrity {
+  const v = parseVersion(osVersion);
+  const key = (soc ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
+  const facts = key ? SOC_FACTS.find((f) => key.indexOf(f.soc) >= 0) : undefined;
+  return {
+    // between the two versions the running image may be signed, but nothing enforced it: unknown
+    signedOs: !v ? null : compareVersions(v, SIGNED_OS.enforcedSince) >= 0 ? true : compareVersions(v, SIGNED_OS.signedSince) < 0 ? false : null,
+    secureBoot: facts ? facts.secureBoot : null,
+    edgeVault: facts ? facts.edgeVault : null,
+  };
+}
+
+function parseVersion(v: Maybe<string>): number[] | null {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(v ?? '');
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : null;
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
+
+async function checkFiles(ctx: CollectorContext, errors: CollectorError[]): Promise<FileCheck> {
+  const { host, config } = ctx;
+  const path = `${config.dataDir}/${BASELINE_FILE}`;
+  let old: Baseline | null = null;
+  try {
+    old = parseBaseline(utf8Decode(new Uint8Array(await host.fs.readFile(path, MAX_BASELINE_BYTES))));
+    if (!old) errors.push(problem('ECORRUPT', `${path} is not a valid baseline; recording a new one`));
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') {
+      // keep the old baseline (it is the tamper evidence); try again next time
+      errors.push(toCollectorError('integrity', err, `cannot read ${path}`));
+      return { status: 'error', baseline: null, changes: [], totalChanges: 0 };
+    }
+  }
+  if (old && old.paths.join('\n') !== config.integrity.paths.join('\n')) {
+    errors.push(problem('EBASELINE', 'IntegrityPaths changed since the baseline was recorded; recording a new one'));
+    old = null;
+  }
+  if (!old) return createBaseline(ctx, errors);
+
+  const scan = await scanPaths(ctx);
+  const changes: FileChange[] = [];
+  let dirty = false;
+  for (const [file, st] of scan.files) {
+    const base = old.files[file];
+    const now = toEntry(st, null);
+    if (!base) {
+      if (now[0] === 'f') now[4] = await hashFile(ctx, file, scan);
+      changes.push(withHashes({ path: file, change: 'added' }, undefined, now[4]));
+    } else if (base[0] !== now[0] || base[1] !== now[1] || base[2] !== now[2] || base[3] !== now[3]) {
+      if (now[0] === 'f') now[4] = await hashFile(ctx, file, scan);
+      if (now[0] === base[0] && now[4] !== null && now[4] === base[4]) {
+        old.files[file] = now; // touched, same content
+        dirty = true;
+      } else changes.push(withHashes({ path: file, change: 'changed' }, base[4], now[4]));
+    }
+  }
+  if (!scan.truncated) {
+    for (const file of Object.keys(old.files)) {
+      if (scan.files.has(file) || scan.blind.some((d) => file.startsWith(d + '/'))) continue;
+      changes.push(withHashes({ path: file, change: 'removed' }, old.files[file][4], null));
+    }
+  }
+  reportScan(scan, config.integrity.maxFiles, errors);
+  if (dirty) await writeBaseline(ctx, old, errors);
+  changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return {
+    status: changes.length ? 'changed' : 'ok',
+    baseline: { createdAt: old.createdAt, files: Object.keys(old.files).length },
+    changes: changes.slice(0, MAX_CHANGES),
+    totalChanges: changes.length,
+  };
+}
+
+async function createBaseline(ctx: CollectorContext, errors: CollectorError[]): Promise<FileCheck> {
+  const scan = await scanPaths(ctx);
+  const baseline: Baseline = {
+    v: 1,
+    createdAt: new Date(ctx.host.clock.now()).toISOString(),
+    paths: ctx.config.integrity.paths.slice(),
+    files: {},
+  };
+  for (const [file, st] of scan.files) {
+    baseline.files[file] = toEntry(st, st.type === 'file' ? await hashFile(ctx, file, scan) : null);
+  }
+  reportScan(scan, ctx.config.integrity.maxFiles, errors);
+  const written = await writeBaseline(ctx, baseline, errors);
+  return {
+    status: written ? 'baseline-created' : 'error',
+    baseline: written ? { createdAt: baseline.createdAt, files: scan.files.size } : null,
+    changes: [],
+    totalChanges: 0,
+  };
+}
+
+async function writeBaseline(ctx: CollectorContext, baseline: Baseline, errors: CollectorError[]): Promise<boolean> {
+  const { host, config } = ctx;
+  const path = `${config.dataDir}/${BASELINE_FILE}`;
+  try {
+    await host.fs.mkdir(config.dataDir);
+    await host.fs.writeFileAtomic(path, toArrayBuffer(utf8Encode(JSON.stringify(baseline))));
+    return true;
+  } catch (err) {
+    errors.push(toCollectorError('integrity', err, `cannot write ${path}`));
+    return false;
+  }
+}
+
+/** Walks the configured paths with lstat semantics, in sorted order, up to maxFiles entries. */
+async function scanPaths(ctx: CollectorContext): Promise<Scan> {
+  const { fs } = ctx.host;
+  const max = ctx.config.integrity.maxFiles;
+  const scan: Scan = { files: new Map(), problems: [], blind: [], truncated: false };
+  const visitedDirs = new Set<string>();
+  const visit = async (path: string): Promise<void> => {
+    if (scan.files.has(path) || visitedDirs.has(path)) return;
+    let st: FileStat;
+    try {
+      st = await fs.stat(path);
+    } catch (err) {
+      scan.problems.push([path, errorCode(err)]);
+      if (errorCode(err) !== 'ENOENT') scan.blind.push(path);
+      return;
+    }
+    if (st.type !== 'dir') {
+      if (scan.files.size >= max) scan.truncated = true;
+      else scan.files.set(path, st);
+      return;
+    }
+    visitedDirs.add(path);
+    let names: string[];
+    try {
+      names = (await fs.list(path)).map((e) => e.name).sort();
+    } catch (err) {
+      scan.problems.push([path, errorCode(err)]);
+      scan.blind.push(path);
+      return;
+    }
+    for (const name of names) {
+      if (scan.truncated) return;
+      await visit(path === '/' ? '/' + name : `${path}/${name}`);
+    }
+  };
+  for (const root of ctx.config.integrity.paths) await visit(root.replace(/(.)\/+$/, '$1'));
+  return scan;
+}
+
+async function hashFile(ctx: CollectorContext, path: string, scan: Scan): Promise<string | null> {
+  try {
+    return await ctx.host.crypto.sha256File(path, ctx.config.integrity.hashBytesPerSec);
+  } catch (err) {
+    scan.problems.push([path, errorCode(err)]);
+    return null;
+  }
+}
+
+function reportScan(scan: Scan, max: number, errors: CollectorError[]): void {
+  const p = scan.problems;
+  if (p.length) {
+    const list = p.slice(0, 5).map(([path, code]) => `${path} (${code})`).join(', ');
+    errors.push(problem(p[0][1], `${p.length} path(s) not fully checked: ${list}${p.length > 5 ? ', …' : ''}`));
+  }
+  if (scan.truncated) errors.push(problem('ELIMIT', `stopped at IntegrityMaxFiles=${max}; removed files are not reported`));
+}
+
+const problem = (code: string, message: string): CollectorError => ({ collector: 'integrity', code, message: `[vigil] [integrity] ${message}` });
+
+function toEntry(st: FileStat, hash: string | null): Entry {
+  return [st.type === 'file' ? 'f' : st.type === 'symlink' ? 'l' : 'o', st.size, st.mtimeMs, st.ino, hash];
+}
+
+function withHashes(change: FileChange, before: string | null | undefined, after: string | null | undefined): FileChange {
+  if (before) change.before = before;
+  if (after) change.after = after;
+  return change;
+}
+
+function parseBaseline(text: string): Baseline | null {
+  let d: unknown;
+  try {
+    d = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const b = d as Baseline;
+  if (!b || typeof b !== 'object' || b.v !== 1 || typeof b.createdAt !== 'string' || !Array.isArray(b.paths)) return null;
+  if (!b.files || typeof b.files !== 'object' || Array.isArray(b.files)) return null;
+  for (const k of Object.keys(b.files)) {
+    const e = b.files[k] as unknown[];
+    if (!Array.isArray(e) || e.length !== 5 || typeof e[0] !== 'string' || (e[4] !== null && typeof e[4] !== 'string')) return null;
+    if (!e.slice(1, 4).every((n) => typeof n === 'number')) return null;
+  }
+  return b;
+}

@@ -1,0 +1,231 @@
+/**
+ * Services collector: what the parameters say is configured (param.cgi), merged by service name with what
+ * /proc/net shows listening, and findings keyed to the AXIS OS hardening guide (reference axis-os.md §5).
+ *
+ * AllowUnsigned (B8) is an input: the integrity collector already reads it, so the caller passes its
+ * value on; when the caller passes nothing this collector asks applications/config.cgi itself.
+ */
+import type { Finding, ListeningSocket, Maybe, ServiceEntry, ServicesReport, ServiceState, Severity } from '../../report/types';
+import { type CollectorContext, type CollectorResult, runCollector } from '../context';
+import { isLoopback, readListeningSockets } from './sockets';
+
+export interface ServicesInput {
+  /** From the integrity collector; undefined = ask config.cgi here. */
+  allowUnsignedApps?: Maybe<boolean>;
+}
+
+type Params = Map<string, string>;
+
+export const SERVICE_PARAM_GROUPS = ['Network', 'SNMP', 'HTTPS', 'System', 'Time', 'WebService'];
+
+interface ServiceDef {
+  name: string;
+  tcp?: number[];
+  udp?: number[];
+  /** The yes/no parameter that switches the service. */
+  param?: string;
+  /** Parameters holding the actual port(s), replacing the default ports when set. */
+  portParams?: string[];
+  state?: (p: Params) => ServiceState;
+}
+
+/** Port → service, and how each service's configured state is read (reference §3.5, §5 ports). */
+export const SERVICES: ServiceDef[] = [
+  { name: 'ssh', tcp: [22], param: 'Network.SSH.Enabled' },
+  { name: 'ftp', tcp: [21], param: 'Network.FTP.Enabled' },
+  { name: 'telnet', tcp: [23] }, // no parameter is known for Telnet
+  { name: 'http', tcp: [80], portParams: ['System.BoaPort', 'System.AlternateBoaPort'], state: httpState },
+  { name: 'https', tcp: [443], param: 'HTTPS.Enabled', portParams: ['HTTPS.Port'] },
+  { name: 'rtsp', tcp: [554], param: 'Network.RTSP.Enabled', portParams: ['Network.RTSP.Port'] },
+  { name: 'rtsps', tcp: [322], param: 'Network.RTSPS.Enabled' },
+  { name: 'snmp', udp: [161], param: 'SNMP.Enabled' },
+  { name: 'upnp', tcp: [49152], udp: [1900], param: 'Network.UPnP.Enabled' },
+  { name: 'bonjour', udp: [5353], param: 'Network.Bonjour.Enabled' },
+  { name: 'ws-discovery', udp: [3702], param: 'WebService.DiscoveryMode.Discoverable' },
+  { name: 'ntp', udp: [123], state: (p) => (p.has('Time.SyncSource') ? (isNtp(p) ? 'on' : 'off') : 'unknown') },
+  { name: 'sip', tcp: [5060, 5061], udp: [5060] },
+  { name: 'dhcp', udp: [68, 546] },
+];
+
+const BOA_POLICIES = ['admin', 'operator', 'viewer'].map((r) => `System.BoaGroupPolicy.${r}`);
+
+/** yes/no, true/false, on/off, 1/0; null for anything else or a missing parameter. */
+export function flag(v: string | undefined): boolean | null {
+  if (v === undefined) return null;
+  if (/^\s*(yes|true|on|1|enabled)\s*$/i.test(v)) return true;
+  if (/^\s*(no|false|off|0|disabled)\s*$/i.test(v)) return false;
+  return null;
+}
+
+function httpState(p: Params): ServiceState {
+  const set = BOA_POLICIES.filter((k) => p.has(k));
+  if (!set.length) return 'unknown';
+  return set.every((k) => p.get(k) === 'https') ? 'off' : 'on';
+}
+
+const isNtp = (p: Params) => /^ntp$/i.test(p.get('Time.SyncSource') ?? '');
+
+interface Facts {
+  params: Params;
+  entries: Map<string, ServiceEntry>;
+  allowUnsigned: Maybe<boolean>;
+}
+
+interface Rule {
+  id: string;
+  control: string;
+  severity: Severity;
+  summary: string;
+  /** The evidence when the finding applies; null when it does not or the facts are unknown. */
+  check: (f: Facts) => string[] | null;
+}
+
+const described = (p: Params, names: string[]) => names.filter((n) => p.has(n)).map((n) => `${n}=${p.get(n)}`);
+const orNull = (ev: string[]) => (ev.length ? ev : null);
+
+/** A service is a finding when its parameter says on, or when something listens on its ports beyond loopback. */
+const serviceOn =
+  (name: string) =>
+  (f: Facts): string[] | null => {
+    const e = f.entries.get(name);
+    if (!e) return null;
+    const def = SERVICES.find((d) => d.name === name);
+    const ev = e.configured === 'on' && def?.param ? described(f.params, [def.param]) : [];
+    for (const s of e.listening) if (!isLoopback(s.address)) ev.push(`listening ${s.proto} ${s.address}:${s.port}`);
+    return orNull(ev);
+  };
+
+const paramIs =
+  (name: string, want: boolean) =>
+  (f: Facts): string[] | null =>
+    flag(f.params.get(name)) === want ? described(f.params, [name]) : null;
+
+/** Hardening rules (reference §5), evaluated in order. */
+export const RULES: Rule[] = [
+  { id: 'ssh-enabled', control: 'B14', severity: 'medium', summary: 'SSH is enabled', check: serviceOn('ssh') },
+  { id: 'ftp-enabled', control: 'E1', severity: 'high', summary: 'FTP server is enabled (cleartext credentials)', check: serviceOn('ftp') },
+  { id: 'telnet-listening', control: 'E1', severity: 'high', summary: 'Telnet is listening', check: serviceOn('telnet') },
+  {
+    id: 'snmp-v1-v2c',
+    control: 'E5',
+    severity: 'high',
+    summary: 'SNMP v1/v2c is enabled (community strings in cleartext); use v3 only or turn SNMP off',
+    check: (f) => {
+      const p = f.params;
+      const on = flag(p.get('SNMP.Enabled')) === true || !!serviceOn('snmp')(f);
+      const versions = ['SNMP.V1', 'SNMP.V2c'].filter((n) => flag(p.get(n)) === true);
+      return on && versions.length ? described(p, ['SNMP.Enabled', ...versions]) : null;
+    },
+  },
+  { id: 'upnp-enabled', control: 'B10', severity: 'medium', summary: 'UPnP/SSDP discovery is on', check: serviceOn('upnp') },
+  { id: 'bonjour-enabled', control: 'B10', severity: 'low', summary: 'Bonjour (mDNS) discovery is on', check: serviceOn('bonjour') },
+  { id: 'ws-discovery-enabled', control: 'B10', severity: 'low', summary: 'WS-Discovery is on', check: serviceOn('ws-discovery') },
+  {
+    id: 'http-without-https-only',
+    control: 'Legacy',
+    severity: 'medium',
+    summary: 'HTTP is allowed; HTTPS is not enforced',
+    check: (f) => {
+      const p = f.params;
+      const ev = described(p, BOA_POLICIES.filter((k) => p.has(k) && p.get(k) !== 'https'));
+      if (flag(p.get('HTTPS.Enabled')) === false) ev.push(...described(p, ['HTTPS.Enabled']));
+      return orNull(ev);
+    },
+  },
+  {
+    id: 'basic-auth',
+    control: 'Legacy',
+    severity: 'medium',
+    summary: 'HTTP Basic authentication is allowed; use digest or stronger',
+    check: (f) => (/basic/i.test(f.params.get('Network.HTTP.AuthenticationPolicy') ?? '') ? described(f.params, ['Network.HTTP.AuthenticationPolicy']) : null),
+  },
+  {
+    id: 'ntp-not-configured',
+    control: 'B6',
+    severity: 'medium',
+    summary: 'Time is not synchronised with NTP',
+    check: (f) => {
+      const p = f.params;
+      if (!p.has('Time.SyncSource')) return null;
+      if (!isNtp(p)) return described(p, ['Time.SyncSource']);
+      const server = p.get('Time.NTP.Server');
+      const dhcp = flag(p.get('Time.ObtainFromDHCP'));
+      // NTP selected but no server to ask: only when both facts are known
+      return server !== undefined && !server.trim() && dhcp === false
+        ? described(p, ['Time.SyncSource', 'Time.NTP.Server', 'Time.ObtainFromDHCP'])
+        : null;
+    },
+  },
+  { id: 'dot1x-off', control: 'Default', severity: 'low', summary: 'IEEE 802.1X is off', check: paramIs('Network.Interface.I0.dot1x.Enabled', false) },
+  { id: 'ip-filter-off', control: 'B20', severity: 'medium', summary: 'The IP address filter is off', check: paramIs('Network.Filter.Enabled', false) },
+  {
+    id: 'unsigned-apps-allowed',
+    control: 'B8',
+    severity: 'high',
+    summary: 'Unsigned ACAP applications may be installed',
+    check: (f) => (f.allowUnsigned === true ? ['AllowUnsigned=true'] : null),
+  },
+];
+
+export function collectServices(ctx: CollectorContext, input: ServicesInput = {}): Promise<CollectorResult<ServicesReport>> {
+  return runCollector(
+    'services',
+    () => ({ entries: [], findings: [], totalListening: 0 }),
+    async (guard, errors) => {
+      const [list, socks, allowUnsigned] = await Promise.all([
+        guard('param.cgi', ctx.vapix.listParams(SERVICE_PARAM_GROUPS)),
+        readListeningSockets(ctx.host, ctx.config.procNetDir),
+        input.allowUnsignedApps !== undefined
+          ? input.allowUnsignedApps
+          : guard('applications/config.cgi', ctx.vapix.allowUnsignedApps()),
+      ]);
+      errors.push(...socks.errors);
+      if (list?.groupErrors.length) {
+        errors.push({
+          collector: 'services',
+          code: 'ENOPARAM',
+          message: `[vigil] [services] param.cgi has no group ${list.groupErrors.join(', ')}`,
+        });
+      }
+      return evaluateServices(list?.params ?? new Map(), socks.sockets, allowUnsigned ?? null);
+    },
+  );
+}
+
+/** Merges parameters and sockets into entries and evaluates the rules; pure, for tests and the simulator. */
+export function evaluateServices(params: Params, sockets: ListeningSocket[], allowUnsigned: Maybe<boolean>): ServicesReport {
+  const entries = new Map<string, ServiceEntry>();
+  const claimed = new Set<ListeningSocket>();
+  for (const def of SERVICES) {
+    const ports = (def.portParams ?? []).map((n) => Number(params.get(n))).filter((n) => n > 0 && n < 65536 && n % 1 === 0);
+    const tcp = ports.length ? ports : (def.tcp ?? []);
+    const udp = def.udp ?? [];
+    const listening = sockets.filter((s) => (s.proto[0] === 't' ? tcp : udp).indexOf(s.port) >= 0);
+    listening.forEach((s) => claimed.add(s));
+    const p = def.param ? flag(params.get(def.param)) : null;
+    const configured: ServiceState = def.state ? def.state(params) : p === null ? 'unknown' : p ? 'on' : 'off';
+    if (configured !== 'unknown' || listening.length) entries.set(def.name, { name: def.name, configured, listening });
+  }
+  const unknown = sockets
+    .filter((s) => !claimed.has(s))
+    .sort((a, b) => a.proto.localeCompare(b.proto) || a.port - b.port);
+  for (const s of unknown) {
+    const name = `${s.proto.replace('6', '')}/${s.port}`;
+    const e = entries.get(name) ?? { name, configured: 'unknown' as const, listening: [] };
+    e.listening.push(s);
+    entries.set(name, e);
+  }
+  const facts: Facts = { params, entries, allowUnsigned };
+  const findings: Finding[] = [];
+  for (const r of RULES) {
+    const evidence = r.check(facts);
+    // report schema limits: 32 evidence strings of 256 characters, 256 sockets per entry, 512 entries
+    if (evidence) {
+      const { id, control, severity, summary } = r;
+      findings.push({ id, control, severity, summary, evidence: evidence.slice(0, 32).map((e) => e.slice(0, 256)) });
+    }
+  }
+  const list = Array.from(entries.values()).slice(0, 512);
+  for (const e of list) e.listening = e.listening.slice(0, 256);
+  return { entries: list, findings, totalListening: sockets.length };
+}

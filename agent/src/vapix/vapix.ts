@@ -1,0 +1,245 @@
+/**
+ * Typed local VAPIX calls (reference axis-os.md §3). Every answer is checked by hand: a wrong type or
+ * shape becomes a clear EVAPIX error, never a crash further down.
+ */
+import type { AgentConfig } from '../config';
+import type { Host, VapixCredentials } from '../host';
+import type { AppInfo } from '../report/types';
+import { utf8Decode } from '../util/bytes';
+import { errorCode, errorMessage, VigilError } from '../util/errors';
+import { type HttpResponse, httpRequest } from './http';
+
+/** basicdeviceinfo.cgi propertyList; every property optional, all strings. */
+export type DeviceProperties = Partial<Record<(typeof DEVICE_PROPERTIES)[number], string>>;
+const DEVICE_PROPERTIES = [
+  'Architecture',
+  'Brand',
+  'BuildDate',
+  'HardwareID',
+  'ProdFullName',
+  'ProdNbr',
+  'ProdShortName',
+  'ProdType',
+  'SerialNumber',
+  'Soc',
+  'Version',
+] as const;
+
+/** firmwaremanagement.cgi status data, names as VAPIX spells them (`isCommited` sic). */
+export interface FirmwareStatus {
+  activeFirmwareVersion?: string;
+  activeFirmwarePart?: string;
+  /** Absent without an inactive firmware; may be "UNKNOWN". */
+  inactiveFirmwareVersion?: string;
+  isCommited?: boolean;
+  /** "started" while an upgrade waits for commit. */
+  pendingCommit?: string | boolean;
+  timeToRollback?: number;
+  lastUpgradeAt?: string;
+}
+
+export interface ParamList {
+  /** Names without the `root.` prefix, e.g. `Network.SSH.Enabled`. */
+  params: Map<string, string>;
+  /** Groups the device said it could not list (`# Error: … in group 'X'`). */
+  groupErrors: string[];
+}
+
+export interface VapixOptions {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  /** Basic-auth credentials; see resolveVapixCredentials. */
+  credentials?: VapixCredentials | null;
+}
+
+const fail = (message: string, code = 'EVAPIX') => new VigilError('vapix', code, message);
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Credentials for local VAPIX: the host's (D-Bus GetCredentials, AXIS OS ≥ 11.9) first, else the
+ * configured VapixUsername/VapixPassword; null when there are none. Keep them in memory only.
+ */
+export async function resolveVapixCredentials(host: Host, config: AgentConfig): Promise<VapixCredentials | null> {
+  const { username, password } = config.vapix;
+  if (host.vapixCredentials) {
+    try {
+      const c = await host.vapixCredentials();
+      if (c && typeof c.username === 'string' && typeof c.password === 'string') return c;
+      throw fail('host returned credentials of the wrong shape', 'EINVAL');
+    } catch (err) {
+      if (!username) throw fail(`cannot get VAPIX credentials: ${errorMessage(err)}`, errorCode(err));
+    }
+  }
+  return username ? { username, password: password ?? '' } : null;
+}
+
+/** Local VAPIX (http://127.0.0.12/axis-cgi/…): one HTTP request per call, answers checked by hand. */
+export class VapixClient {
+  constructor(
+    private readonly host: Pick<Host, 'net' | 'clock'>,
+    private readonly options: VapixOptions,
+  ) {}
+
+  async basicDeviceInfo(): Promise<DeviceProperties> {
+    const where = 'basicdeviceinfo.cgi getAllProperties';
+    const data = await this.json('basicdeviceinfo.cgi', 'getAllProperties');
+    if (!isObj(data.propertyList)) throw fail(`${where}: answer has no "propertyList" object`);
+    const out: DeviceProperties = {};
+    for (const key of DEVICE_PROPERTIES) out[key] = field(data.propertyList, key, 'string', where);
+    return out;
+  }
+
+  async firmwareStatus(): Promise<FirmwareStatus> {
+    const where = 'firmwaremanagement.cgi status';
+    const d = await this.json('firmwaremanagement.cgi', 'status');
+    const str = (k: string) => field<string>(d, k, 'string', where);
+    let ttr = d.timeToRollback;
+    if (typeof ttr === 'string' && /^\d+$/.test(ttr)) ttr = Number(ttr);
+    return {
+      activeFirmwareVersion: str('activeFirmwareVersion'),
+      activeFirmwarePart: typeof d.activeFirmwarePart === 'number' ? String(d.activeFirmwarePart) : str('activeFirmwarePart'),
+      inactiveFirmwareVersion: str('inactiveFirmwareVersion'),
+      isCommited: field<boolean>(d, 'isCommited', 'boolean', where),
+      pendingCommit: typeof d.pendingCommit === 'boolean' ? d.pendingCommit : str('pendingCommit'),
+      timeToRollback: field<number>({ timeToRollback: ttr }, 'timeToRollback', 'number', where),
+      lastUpgradeAt: str('lastUpgradeAt'),
+    };
+  }
+
+  async listApplications(): Promise<AppInfo[]> {
+    const res = await this.call('GET', '/axis-cgi/applications/list.cgi');
+    const body = parseReply(utf8Decode(res.body), 'applications/list.cgi');
+    const apps: AppInfo[] = [];
+    for (const m of body.matchAll(new RegExp(TAG('application'), 'g'))) {
+      const a = parseAttributes(m[1]);
+      if (!a.Name) continue;
+      const opt = (k: string) => a[k] ?? null;
+      apps.push({
+        name: a.Name,
+        niceName: opt('NiceName'),
+        vendor: opt('Vendor'),
+        version: opt('Version'),
+        status: opt('Status'),
+        signatureStatus: opt('SignatureStatus'),
+      });
+    }
+    return apps;
+  }
+
+  /** AllowUnsigned from applications/config.cgi; null when the device lacks the switch (404, before AXIS OS 11.2). */
+  async allowUnsignedApps(): Promise<boolean | null> {
+    const res = await this.call('GET', '/axis-cgi/applications/config.cgi?action=get&name=AllowUnsigned', 404);
+    if (res.status === 404) return null;
+    const where = 'applications/config.cgi AllowUnsigned';
+    const body = parseReply(utf8Decode(res.body), where);
+    for (const m of body.matchAll(new RegExp(TAG('param'), 'g'))) {
+      const a = parseAttributes(m[1]);
+      if (a.name !== 'AllowUnsigned') continue;
+      if (/^(true|yes)$/i.test(a.value ?? '')) return true;
+      if (/^(false|no)$/i.test(a.value ?? '')) return false;
+      throw fail(`${where}: value ${JSON.stringify(a.value ?? null)} is not true or false`);
+    }
+    return null;
+  }
+
+  /** param.cgi action=list for the groups (e.g. `Network`, `Properties.System`). */
+  async listParams(groups: string[]): Promise<ParamList> {
+    const query = groups.map(encodeURIComponent).join(',');
+    const res = await this.call('GET', `/axis-cgi/param.cgi?action=list&group=${query}`);
+    return parseParamList(utf8Decode(res.body));
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, okStatus?: number, body?: string): Promise<HttpResponse> {
+    const res = await httpRequest(this.host, this.options, { method, path, body });
+    if (res.status !== okStatus && (res.status < 200 || res.status > 299)) {
+      throw fail(`${method} ${path}: HTTP ${res.status} ${res.reason}`.trim(), 'EHTTP');
+    }
+    return res;
+  }
+
+  private async json(cgi: string, method: string): Promise<Obj> {
+    const where = `${cgi} ${method}`;
+    const res = await this.call('POST', `/axis-cgi/${cgi}`, undefined, JSON.stringify({ apiVersion: '1.0', context: 'vigil', method }));
+    let doc: unknown;
+    try {
+      doc = JSON.parse(utf8Decode(res.body));
+    } catch {
+      throw fail(`${where}: answer is not JSON`);
+    }
+    if (!isObj(doc)) throw fail(`${where}: answer is not a JSON object`);
+    if (doc.error !== undefined) {
+      const e = isObj(doc.error) ? doc.error : {};
+      throw fail(`${where}: device error ${String(e.code ?? '?')} ${String(e.message ?? '')}`.trim());
+    }
+    if (!isObj(doc.data)) throw fail(`${where}: answer has no "data" object`);
+    return doc.data;
+  }
+}
+
+function field<T>(obj: Obj, key: string, type: 'string' | 'boolean' | 'number', where: string): T | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== type) {
+    throw fail(`${where}: "${key}" should be a ${type}, got ${JSON.stringify(v).slice(0, 40)}`);
+  }
+  return v as T;
+}
+
+/** param.cgi `action=list` text: `root.Group.Name=value` lines, the `root.` prefix optional. */
+export function parseParamList(text: string): ParamList {
+  const params = new Map<string, string>();
+  const groupErrors: string[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].replace(/\r$/, '');
+    if (!line.trim()) continue;
+    if (line[0] === '#') {
+      // "# Error: Error -1 getting param in group 'X'"; the next line may then lack its root. prefix
+      const m = /group '([^']*)'/.exec(line);
+      if (m) groupErrors.push(m[1]);
+      continue;
+    }
+    const eq = line.indexOf('=');
+    const name = line.slice(0, eq).trim().replace(/^root\./, '');
+    if (eq <= 0 || !/^[\w.-]+$/.test(name)) {
+      throw fail(`param.cgi: line ${i + 1} is not name=value: ${JSON.stringify(line.slice(0, 60))}`);
+    }
+    params.set(name, line.slice(eq + 1));
+  }
+  return { params, groupErrors };
+}
+
+// An XML start tag with its attributes; quoted values may hold '>'.
+const TAG = (name: string) => `<${name}\\b((?:[^>"']|"[^"]*"|'[^']*')*)>`;
+
+/** Checks `<reply result="ok">` and returns what follows it; a `result="error"` reply becomes an error. */
+export function parseReply(xml: string, where: string): string {
+  const m = new RegExp(TAG('reply')).exec(xml);
+  if (!m) throw fail(`${where}: answer is not a VAPIX XML reply`);
+  const rest = xml.slice((m.index ?? 0) + m[0].length);
+  const result = parseAttributes(m[1]).result;
+  if (result !== 'ok') {
+    const detail = rest.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100);
+    throw fail(`${where}: device replied result=${JSON.stringify(result ?? null)}${detail ? ': ' + detail : ''}`);
+  }
+  return rest;
+}
+
+/** Attributes of a start tag, in any order, single or double quoted, entities decoded. */
+export function parseAttributes(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/([^\s=/]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) out[m[1]] = decodeEntities(m[2] ?? m[3]);
+  return out;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+export function decodeEntities(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (all, e: string) => {
+    if (e[0] !== '#') return ENTITIES[e] ?? all;
+    const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1));
+    return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : all;
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * The `vigil` command line: run one simulated camera, or the demo (embedded broker + every profile).
+ */
+import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEmbeddedBroker } from './broker';
+import { startSimCamera, type SimCamera } from './camera';
+import { listProfiles, loadProfile } from './profiles';
+import { StatusTable as FleetTable } from '../../fleet/src/status-table';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const DEFAULT_BUNDLE = join(ROOT, 'dist/agent.js');
+
+const USAGE = `vigil — health and security agent for Axis cameras (simulator and tools)
+
+Usage:
+  vigil demo [--port N] [--interval S]      embedded broker + every bundled profile + live table
+  vigil sim --profile NAME|DIR --broker URL [--interval S] [--state DIR]
+                                            run one simulated camera against a broker
+  vigil profiles                            list the bundled device profiles
+  vigil <command> --help                    help for one command
+`;
+
+const HELP: Record<string, string> = {
+  demo: `vigil demo [--port N] [--host H] [--interval S] [--no-table]
+
+Starts an embedded MQTT broker (Aedes) on H:N (default 127.0.0.1:1883), runs every bundled profile as a
+simulated camera inside QuickJS-wasm, and prints a live table (camera, model, AXIS OS, findings,
+integrity, online). Ctrl-C stops the cameras (each publishes "offline") and the broker.
+
+  --port N       broker port (default 1883); a clear error if it is taken
+  --host H       broker address (default 127.0.0.1)
+  --interval S   report interval in seconds (default 10)
+  --no-table     log lines instead of the live table
+`,
+  sim: `vigil sim --profile NAME|DIR --broker URL [--interval S] [--state DIR]
+
+Runs one simulated camera: dist/agent.js inside QuickJS-wasm against a device profile, with a simulated
+VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
+
+  --profile      a bundled profile name (see \`vigil profiles\`) or a profile folder
+  --broker URL   mqtt://host:port
+  --interval S   report interval in seconds (default: the profile's, else 300)
+  --state DIR    the camera's writable data dir (default: a temporary folder, removed at exit)
+  --bundle FILE  the agent bundle (default dist/agent.js; run \`npm run build\` first)
+`,
+  profiles: `vigil profiles\n\nLists the bundled device profiles with model and AXIS OS version.\n`,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 1;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    if (!HELP[command]) return fail(`unknown command "${command}"\n\n${USAGE}`);
+    process.stdout.write(HELP[command]);
+    return 0;
+  }
+  try {
+    switch (command) {
+      case 'demo':
+        return await runDemo(rest);
+      case 'sim':
+        return await runSim(rest);
+      case 'profiles':
+        return await runProfiles();
+      default:
+        return fail(`unknown command "${command}"\n\n${USAGE}`);
+    }
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}
+
+function fail(message: string): number {
+  process.stderr.write(message.startsWith('[vigil]') ? `${message}\n` : `[vigil] [cli] ${message}\n`);
+  return 2;
+}
+
+function parseBrokerUrl(url: string): { host: string; port: number } {
+  const m = /^mqtt:\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(url);
+  if (!m) throw new Error(`[vigil] [cli] --broker must look like mqtt://host:port, got "${url}"`);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 1883 };
+}
+
+function parseInterval(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 86400) throw new Error(`[vigil] [cli] --interval must be 1..86400 seconds, got "${text}"`);
+  return n;
+}
+
+function requireBundle(path: string): void {
+  if (!existsSync(path)) throw new Error(`[vigil] [cli] ${path} not found: run \`npm run build\` first`);
+}
+
+/** Resolves on SIGINT/SIGTERM. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+async function runSim(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      profile: { type: 'string' },
+      broker: { type: 'string' },
+      interval: { type: 'string' },
+      state: { type: 'string' },
+      bundle: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.profile) return fail('--profile is required (see `vigil profiles`)');
+  if (!values.broker) return fail('--broker is required, e.g. mqtt://127.0.0.1:1883');
+  const broker = parseBrokerUrl(values.broker);
+  const interval = parseInterval(values.interval);
+  const bundlePath = resolve(values.bundle ?? DEFAULT_BUNDLE);
+  requireBundle(bundlePath);
+  const profile = loadProfile(values.profile);
+  const stateDir = values.state ? resolve(values.state) : mkdtempSync(join(tmpdir(), 'vigil-sim-'));
+  const camera = await startSimCamera({
+    profile,
+    bundlePath,
+    broker,
+    stateDir,
+    overrides: interval ? { IntervalSec: String(interval) } : {},
+    log: (line) => process.stderr.write(line + '\n'),
+  });
+  process.stderr.write(`[vigil] [sim] camera ${camera.serial} (${profile.name}) reporting to ${values.broker}; Ctrl-C stops\n`);
+  await untilSignal();
+  await camera.stop();
+  if (!values.state) rmSync(stateDir, { recursive: true, force: true });
+  return 0;
+}
+
+async function runProfiles(): Promise<number> {
+  for (const name of listProfiles()) {
+    const p = loadProfile(name);
+    process.stdout.write(`${name.padEnd(14)} ${p.identity.serial}  ${(p.identity.model ?? '').padEnd(14)} AXIS OS ${p.os.version}\n`);
+  }
+  return 0;
+}
+
+async function runDemo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', default: '1883' },
+      host: { type: 'string', default: '127.0.0.1' },
+      interval: { type: 'string', default: '10' },
+      'no-table': { type: 'boolean', default: false },
+      bundle: { type: 'string' },
+    },
+    strict: true,
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, got "${values.port}"`);
+  const interval = parseInterval(values.interval) as number;
+  const bundlePath = resolve(values.bundle ?? DEFAULT_BUNDLE);
+  requireBundle(bundlePath);
+
+  const broker = await startEmbeddedBroker({ host: values.host, port });
+  const logLine = (line: string) => {
+    if (values['no-table']) process.stderr.write(line + '\n');
+  };
+  process.stderr.write(`[vigil] [demo] broker listening on ${broker.url}\n`);
+  const table = new FleetTable({ broker: { host: broker.host, port: broker.port }, live: !values['no-table'] && process.stdout.isTTY === true });
+  await table.start();
+
+  const stateRoot = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
+  const cameras: SimCamera[] = [];
+  for (const name of listProfiles()) {
+    const profile = loadProfile(name);
+    const camera = await startSimCamera({
+      profile,
+      bundlePath,
+      broker: { host: broker.host, port: broker.port },
+      stateDir: join(stateRoot, name),
+      overrides: { IntervalSec: String(interval) },
+      log: logLine,
+    });
+    cameras.push(camera);
+  }
+  process.stderr.write(`[vigil] [demo] ${cameras.length} simulated cameras reporting every ${interval} s; Ctrl-C stops\n`);
+  const printer = values['no-table'] || process.stdout.isTTY ? null : setInterval(() => process.stdout.write(table.render() + '\n\n'), interval * 1000);
+  await untilSignal();
+  if (printer) clearInterval(printer);
+  process.stderr.write('[vigil] [demo] stopping cameras…\n');
+  await Promise.all(cameras.map((c) => c.stop()));
+  await table.stop();
+  await broker.close();
+  rmSync(stateRoot, { recursive: true, force: true });
+  return 0;
+}
