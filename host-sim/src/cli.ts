@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmbeddedBroker } from './broker';
 import { startSimCamera, type SimCamera } from './camera';
 import { listProfiles, loadProfile } from './profiles';
+import { lineLogSink, silentLogSink } from './sim-host';
 import { StatusTable as FleetTable } from '../../fleet/src/status-table';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -138,7 +139,7 @@ async function runSim(argv: string[]): Promise<number> {
     broker,
     stateDir,
     overrides: interval ? { IntervalSec: String(interval) } : {},
-    log: (line) => process.stderr.write(line + '\n'),
+    log: lineLogSink((line) => process.stderr.write(line + '\n'), 'info'),
   });
   process.stderr.write(`[vigil] [sim] camera ${camera.serial} (${profile.name}) reporting to ${values.broker}; Ctrl-C stops\n`);
   await untilSignal();
@@ -150,7 +151,7 @@ async function runSim(argv: string[]): Promise<number> {
 async function runProfiles(): Promise<number> {
   for (const name of listProfiles()) {
     const p = loadProfile(name);
-    process.stdout.write(`${name.padEnd(14)} ${p.identity.serial}  ${(p.identity.model ?? '').padEnd(14)} AXIS OS ${p.os.version}\n`);
+    process.stdout.write(`${name.padEnd(14)} ${p.data.identity.serialNumber}  ${p.data.identity.prodNbr.padEnd(16)} AXIS OS ${p.data.os.version.padEnd(11)} ${p.data.description}\n`);
   }
   return 0;
 }
@@ -174,9 +175,7 @@ async function runDemo(argv: string[]): Promise<number> {
   requireBundle(bundlePath);
 
   const broker = await startEmbeddedBroker({ host: values.host, port });
-  const logLine = (line: string) => {
-    if (values['no-table']) process.stderr.write(line + '\n');
-  };
+  const logLine = values['no-table'] ? lineLogSink((line) => process.stderr.write(line + '\n'), 'info') : silentLogSink;
   process.stderr.write(`[vigil] [demo] broker listening on ${broker.url}\n`);
   const table = new FleetTable({ broker: { host: broker.host, port: broker.port }, live: !values['no-table'] && process.stdout.isTTY === true });
   await table.start();

@@ -1,0 +1,110 @@
+/**
+ * One simulated camera: a VAPIX server for its profile, a SimHost, and a QuickJS runtime running the
+ * bundle against that host. The CLI and the end-to-end tests start cameras through startSimCamera.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { QuickJSRunner, type QuickJSRunnerOptions, type RunResult } from './quickjs-runner';
+import { SimHost, type LogSink } from './sim-host';
+import { loadProfile, type LoadedProfile, type VapixFault } from './profiles';
+import { VapixServer } from './vapix-server';
+
+export interface SimCameraOptions {
+  /** A bundled profile name, a profile folder, or an already loaded profile. */
+  profile: string | LoadedProfile;
+  /** dist/agent.js (or dist/host-contract.js). */
+  bundlePath: string;
+  /** The bundle's text, when the caller already has it (fleet mode reads it once). */
+  bundleCode?: string;
+  broker: { host: string; port: number };
+  /** Writable per-camera directory backing the data dir; survives restarts of the camera. */
+  stateDir: string;
+  /** Config values over the profile's and the ones set here (BrokerHost/Port, VapixHost/Port). */
+  overrides?: Record<string, string>;
+  log?: LogSink;
+  /** Engine limits and variant (memoryLimitBytes, cpuBudgetMs, variant, module…). */
+  engine?: Omit<QuickJSRunnerOptions, 'host'>;
+  /** Replaces the profile's VAPIX faults. */
+  vapixFaults?: VapixFault[];
+  /** Why the previous run ended, reported through Host.info.lastExit. */
+  lastExit?: string | null;
+}
+
+export interface SimCamera {
+  serial: string;
+  profile: LoadedProfile;
+  host: SimHost;
+  runner: QuickJSRunner;
+  vapix: VapixServer;
+  vapixPort: number;
+  stateDir: string;
+  bundleSha256: string;
+  /** The outcome of evaluating the bundle (an error here means the agent never started). */
+  started: RunResult;
+  /** Stops the agent (planned: `__vigilAgent.stop()`), disposes the runtime, closes host and VAPIX. */
+  stop(): Promise<void>;
+}
+
+export async function startSimCamera(options: SimCameraOptions): Promise<SimCamera> {
+  const profile = typeof options.profile === 'string' ? loadProfile(options.profile) : options.profile;
+  const code = options.bundleCode ?? readFileSync(options.bundlePath, 'utf8');
+  const bundleSha256 = createHash('sha256').update(code).digest('hex');
+
+  const vapix = new VapixServer({ profile: profile.data });
+  if (options.vapixFaults) vapix.setFaults(options.vapixFaults);
+  const vapixPort = await vapix.listen();
+
+  const host = new SimHost({
+    profile,
+    stateDir: options.stateDir,
+    overrides: {
+      BrokerHost: options.broker.host,
+      BrokerPort: String(options.broker.port),
+      VapixHost: vapix.host,
+      VapixPort: String(vapixPort),
+      ...(options.overrides ?? {}),
+    },
+    log: options.log,
+    bundleSha256,
+    lastExit: options.lastExit ?? null,
+  });
+  let runner: QuickJSRunner | null = null;
+  try {
+    await host.prepare();
+    runner = await QuickJSRunner.create({ ...(options.engine ?? {}), host });
+    host.attachRuntime(runner);
+    const started = runner.start(code, path.basename(options.bundlePath));
+    const r = runner;
+    let stopping: Promise<void> | null = null;
+    return {
+      serial: profile.data.identity.serialNumber,
+      profile,
+      host,
+      runner: r,
+      vapix,
+      vapixPort,
+      stateDir: host.stateDir,
+      bundleSha256,
+      started,
+      stop() {
+        if (!stopping) {
+          stopping = (async () => {
+            try {
+              await r.stop();
+            } finally {
+              host.close();
+              await vapix.close();
+            }
+          })();
+        }
+        return stopping;
+      },
+    };
+  } catch (err) {
+    if (runner) await runner.stop().catch(() => undefined);
+    host.close();
+    await vapix.close();
+    throw err;
+  }
+}
