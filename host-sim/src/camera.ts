@@ -44,6 +44,11 @@ export interface SimCamera {
   started: RunResult;
   /** Stops the agent (planned: `__vigilAgent.stop()`), disposes the runtime, closes host and VAPIX. */
   stop(): Promise<void>;
+  /**
+   * Ends the camera abruptly (power cut, crash): sockets are destroyed without an MQTT DISCONNECT, so the
+   * broker publishes the agent's last will. The engine is disposed without calling `__vigilAgent.stop()`.
+   */
+  kill(): Promise<void>;
 }
 
 export async function startSimCamera(options: SimCameraOptions): Promise<SimCamera> {
@@ -96,6 +101,16 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
               host.close();
               await vapix.close();
             }
+          })();
+        }
+        return stopping;
+      },
+      kill() {
+        if (!stopping) {
+          stopping = (async () => {
+            host.close();
+            r.kill();
+            await vapix.close();
           })();
         }
         return stopping;

@@ -229,6 +229,12 @@ export class QuickJSRunner {
     return this.stopPromise;
   }
 
+  /** An abrupt end, as a crash or a power cut: the agent gets no chance to say goodbye. */
+  kill(): void {
+    this.stopPromise = Promise.resolve();
+    this.dispose();
+  }
+
   private async stopOnce(): Promise<void> {
     if (this.disposed) return;
     try {
