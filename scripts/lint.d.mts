@@ -1,0 +1,1 @@
+export function lintImports(root: string): string[];
