@@ -8,7 +8,9 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedBroker } from './broker';
 import { startSimCamera, type SimCamera } from './camera';
-import { listProfiles, loadProfile } from './profiles';
+import { startSimFleet } from './fleet';
+import { faultScript, listProfiles, loadProfile } from './profiles';
+import { parseFaultSpec, startFaultScript } from './faults';
 import { lineLogSink, silentLogSink } from './sim-host';
 import { StatusTable as FleetTable } from '../../fleet/src/status-table';
 
@@ -19,8 +21,8 @@ const USAGE = `vigil — health and security agent for Axis cameras (simulator a
 
 Usage:
   vigil demo [--port N] [--interval S]      embedded broker + every bundled profile + live table
-  vigil sim --profile NAME|DIR --broker URL [--interval S] [--state DIR]
-                                            run one simulated camera against a broker
+  vigil sim --profile NAME|DIR|all --broker URL [--count N] [--interval S] [--state DIR]
+                                            run simulated cameras against a broker
   vigil profiles                            list the bundled device profiles
   vigil <command> --help                    help for one command
 `;
@@ -37,16 +39,23 @@ integrity, online). Ctrl-C stops the cameras (each publishes "offline") and the 
   --interval S   report interval in seconds (default 10)
   --no-table     log lines instead of the live table
 `,
-  sim: `vigil sim --profile NAME|DIR --broker URL [--interval S] [--state DIR]
+  sim: `vigil sim --profile NAME|DIR|all --broker URL [--count N] [--interval S] [--state DIR]
 
-Runs one simulated camera: dist/agent.js inside QuickJS-wasm against a device profile, with a simulated
+Runs simulated cameras: dist/agent.js inside QuickJS-wasm against device profiles, each with a simulated
 VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
 
-  --profile      a bundled profile name (see \`vigil profiles\`) or a profile folder
+  --profile      a bundled profile name (see \`vigil profiles\`), a profile folder, or "all"
+  --count N      run N cameras in this process (fleet mode), round-robin over the profiles, with
+                 derived serials; default 1 (or one per profile with "all")
   --broker URL   mqtt://host:port
   --interval S   report interval in seconds (default: the profile's, else 300)
   --state DIR    the camera's writable data dir (default: a temporary folder, removed at exit)
   --bundle FILE  the agent bundle (default dist/agent.js; run \`npm run build\` first)
+  --fault SPEC   a timed fault for a single camera, repeatable, added to the profile's faults.script:
+                 KIND[:ARG]@AT[+FOR] with AT and FOR in seconds, e.g.
+                   broker-down@0+30  broker-restart@60+5  drop@45  drop-during-replay:3@30
+                   kill-during-write:before-rename@40 (partial-tmp, before-rename, after-rename)
+                   disk-full@20+30  clock-jump:-3600@25  vapix:hang@10+20 (slow[:ms], status500, garbage)
 `,
   profiles: `vigil profiles\n\nLists the bundled device profiles with model and AXIS OS version.\n`,
 };
@@ -122,28 +131,59 @@ async function runSim(argv: string[]): Promise<number> {
       interval: { type: 'string' },
       state: { type: 'string' },
       bundle: { type: 'string' },
+      count: { type: 'string' },
+      fault: { type: 'string', multiple: true },
     },
     strict: true,
   });
+  const cliFaults = (values.fault ?? []).map(parseFaultSpec);
   if (!values.profile) return fail('--profile is required (see `vigil profiles`)');
   if (!values.broker) return fail('--broker is required, e.g. mqtt://127.0.0.1:1883');
   const broker = parseBrokerUrl(values.broker);
   const interval = parseInterval(values.interval);
   const bundlePath = resolve(values.bundle ?? DEFAULT_BUNDLE);
   requireBundle(bundlePath);
-  const profile = loadProfile(values.profile);
+  const profiles = values.profile === 'all' ? listProfiles().map((n) => loadProfile(n)) : [loadProfile(values.profile)];
+  const count = values.count === undefined ? profiles.length : Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > 100_000) return fail(`--count must be 1..100000, got "${values.count}"`);
   const stateDir = values.state ? resolve(values.state) : mkdtempSync(join(tmpdir(), 'vigil-sim-'));
-  const camera = await startSimCamera({
-    profile,
+  const cameras = await startSimFleet({
+    profiles,
+    count,
     bundlePath,
     broker,
-    stateDir,
+    stateRoot: stateDir,
     overrides: interval ? { IntervalSec: String(interval) } : {},
-    log: lineLogSink((line) => process.stderr.write(line + '\n'), 'info'),
+    log: lineLogSink((line) => process.stderr.write(line + '\n'), count > 20 ? 'warn' : 'info'),
   });
-  process.stderr.write(`[vigil] [sim] camera ${camera.serial} (${profile.name}) reporting to ${values.broker}; Ctrl-C stops\n`);
+  const what = cameras.length === 1 ? `camera ${cameras[0].serial} (${cameras[0].profile.name})` : `${cameras.length} cameras`;
+  process.stderr.write(`[vigil] [sim] ${what} reporting to ${values.broker}; Ctrl-C stops\n`);
+  // Timed faults (profile faults.script and --fault) drive a single camera; a kill restarts it on the same data dir.
+  const steps = cameras.length === 1 ? [...faultScript(cameras[0].profile.data), ...cliFaults] : [];
+  if (cliFaults.length && cameras.length !== 1) process.stderr.write('[vigil] [sim] --fault applies to a single camera; ignored\n');
+  const script = steps.length
+    ? startFaultScript(steps, {
+        camera: () => cameras[0],
+        restart: async () => {
+          const old = cameras[0];
+          await old.kill();
+          cameras[0] = await startSimCamera({
+            profile: old.profile,
+            bundlePath,
+            broker,
+            stateDir: old.stateDir,
+            overrides: interval ? { IntervalSec: String(interval) } : {},
+            log: lineLogSink((line) => process.stderr.write(line + '\n'), 'info'),
+            lastExit: 'killed during an outbox write (simulated)',
+          });
+          process.stderr.write('[vigil] [sim] camera restarted with the same data dir\n');
+        },
+        log: (m) => process.stderr.write(`[vigil] [sim] ${m}\n`),
+      })
+    : null;
   await untilSignal();
-  await camera.stop();
+  script?.stop();
+  await Promise.all(cameras.map((c) => c.stop()));
   if (!values.state) rmSync(stateDir, { recursive: true, force: true });
   return 0;
 }
@@ -181,19 +221,15 @@ async function runDemo(argv: string[]): Promise<number> {
   await table.start();
 
   const stateRoot = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
-  const cameras: SimCamera[] = [];
-  for (const name of listProfiles()) {
-    const profile = loadProfile(name);
-    const camera = await startSimCamera({
-      profile,
-      bundlePath,
-      broker: { host: broker.host, port: broker.port },
-      stateDir: join(stateRoot, name),
-      overrides: { IntervalSec: String(interval) },
-      log: logLine,
-    });
-    cameras.push(camera);
-  }
+  const cameras: SimCamera[] = await startSimFleet({
+    profiles: listProfiles().map((n) => loadProfile(n)),
+    count: listProfiles().length,
+    bundlePath,
+    broker: { host: broker.host, port: broker.port },
+    stateRoot,
+    overrides: { IntervalSec: String(interval) },
+    log: logLine,
+  });
   process.stderr.write(`[vigil] [demo] ${cameras.length} simulated cameras reporting every ${interval} s; Ctrl-C stops\n`);
   const printer = values['no-table'] || process.stdout.isTTY ? null : setInterval(() => process.stdout.write(table.render() + '\n\n'), interval * 1000);
   await untilSignal();
