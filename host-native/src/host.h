@@ -1,0 +1,140 @@
+/*
+ * host-native: the C Host that runs the Vigil agent bundle on the camera.
+ *
+ * This header mirrors agent/src/host.ts. Each capability lives in one file with one init function that
+ * fills one namespace object of the global `__vigilHost` (txiki.js style):
+ *
+ *   host.ts member            C file          init
+ *   fs.*                      host_fs.c       vigil_fs_init(ctx, host)      -> host.fs
+ *   net.* (TCP + TLS)         host_net.c      vigil_net_init(ctx, host)     -> host.net
+ *   crypto.*                  host_crypto.c   vigil_crypto_init(ctx, host)  -> host.crypto
+ *   clock.* (timers)          host_clock.c    vigil_clock_init(ctx, host)   -> host.clock
+ *   log()                     host_log.c      vigil_log_init(ctx, host)     -> host.log
+ *   config()                  host_config.c   vigil_config_init(ctx, host)  -> host.config
+ *   vapixCredentials()        host_vapix.c    vigil_vapix_init(ctx, host)   -> host.vapixCredentials (D-Bus only)
+ *   apiVersion, info, memory  main.c          (the runtime owns those numbers)
+ *
+ * Conventions of the seam, kept here too: bytes are ArrayBuffers, sockets and timers are small integer
+ * ids, every asynchronous call returns a Promise, and a failure rejects with an Error whose `code` is a
+ * HostErrorCode and whose message is "<code>: <what failed>".
+ */
+#ifndef VIGIL_HOST_H
+#define VIGIL_HOST_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "quickjs.h"
+
+#define VIGIL_HOST_API_VERSION 1
+#ifndef VIGIL_VERSION
+#define VIGIL_VERSION "0.0.0"
+#endif
+
+#define VIGIL_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- the runtime (main.c) ---------------------------------------------------------------------------- */
+
+struct vigil_runtime {
+    JSRuntime *rt;
+    JSContext *ctx;
+    /* Host directory that device paths map onto; "" means the real root. */
+    char root[4096];
+    /* The data dir as a device path (config DataDir) and the host directory that backs it. */
+    char data_device[4096];
+    char data_real[4096];
+    size_t memory_limit;
+    int64_t cpu_budget_ms;
+    /* Monotonic ms after which the interrupt handler stops the running JS slice. */
+    int64_t slice_deadline;
+    int slice_interrupted;
+    char bundle_sha256[65];
+};
+
+extern struct vigil_runtime vigil;
+
+/* Opens a CPU-budget slice (call before entering JS) and closes it. */
+void vigil_slice_begin(void);
+void vigil_slice_end(void);
+/* Runs every pending promise job, each under the CPU budget; reports unhandled rejections. */
+void vigil_run_jobs(void);
+/* Logs the pending exception of ctx (with its stack) at error level and clears it. */
+void vigil_report_exception(JSContext *ctx, const char *where);
+
+/* ---- helpers shared by the capabilities (main.c) ----------------------------------------------------- */
+
+/* An Error with `.code` and the message "<code>: <message>". */
+JSValue vigil_error(JSContext *ctx, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Throws vigil_error() and returns JS_EXCEPTION. */
+JSValue vigil_throw(JSContext *ctx, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An already settled promise. Takes ownership of value / error. */
+JSValue vigil_resolved(JSContext *ctx, JSValue value);
+JSValue vigil_rejected(JSContext *ctx, JSValue error);
+
+/* A promise settled later from the event loop. */
+struct vigil_deferred {
+    JSValue funcs[2];
+    int live;
+};
+JSValue vigil_deferred_new(JSContext *ctx, struct vigil_deferred *d);
+/* Settle once, free both functions and run the jobs it queued. Take ownership of value / error. */
+void vigil_deferred_resolve(JSContext *ctx, struct vigil_deferred *d, JSValue value);
+void vigil_deferred_reject(JSContext *ctx, struct vigil_deferred *d, JSValue error);
+
+int64_t vigil_monotonic_ms(void);
+double vigil_monotonic_ms_f(void);
+/* Maps errno onto a HostErrorCode of the fs family ("EIO" for anything unexpected). */
+const char *vigil_errno_code(int err);
+
+/* ---- event loop participants ------------------------------------------------------------------------- */
+
+/* Each returns the number of pollfds it added (at most max) and lowers *timeout_ms to its next deadline. */
+int vigil_net_poll_prepare(struct pollfd *fds, int max, int64_t *timeout_ms);
+void vigil_net_poll_done(struct pollfd *fds, int n);
+int vigil_net_active(void);
+void vigil_net_close_all(void);
+
+void vigil_clock_prepare(int64_t *timeout_ms);
+void vigil_clock_run_due(void);
+int vigil_clock_active(void);
+void vigil_clock_clear_all(void);
+
+void vigil_crypto_prepare(int64_t *timeout_ms);
+void vigil_crypto_run(void);
+int vigil_crypto_active(void);
+
+/* ---- capabilities ------------------------------------------------------------------------------------ */
+
+void vigil_fs_init(JSContext *ctx, JSValueConst host);
+void vigil_net_init(JSContext *ctx, JSValueConst host);
+void vigil_crypto_init(JSContext *ctx, JSValueConst host);
+void vigil_clock_init(JSContext *ctx, JSValueConst host);
+void vigil_log_init(JSContext *ctx, JSValueConst host);
+void vigil_config_init(JSContext *ctx, JSValueConst host);
+void vigil_vapix_init(JSContext *ctx, JSValueConst host);
+
+/* fs path mapping, also used by net (TLS files) and crypto (sha256File). Returns 0 or -errno. */
+int vigil_fs_resolve(const char *device, int follow_last, char *real, size_t real_size, char *resolved_device,
+                     size_t device_size);
+
+/* Logging. Levels as in host.ts; syslog on the camera, one line per record on stderr by hand. */
+enum vigil_log_level { VIGIL_LOG_DEBUG, VIGIL_LOG_INFO, VIGIL_LOG_WARN, VIGIL_LOG_ERROR };
+void vigil_log_setup(int to_stderr, enum vigil_log_level min_level);
+void vigil_log(enum vigil_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vigil_log_level_parse(const char *name, enum vigil_log_level *out);
+
+/* Config: key=value pairs collected before the bundle runs. */
+int vigil_config_load_file(const char *path);
+/* ACAP parameter defaults (param.conf lines `Name="value" type="..."`): set only where nothing is set yet. */
+int vigil_config_load_defaults(const char *path);
+int vigil_config_set(const char *key, const char *value);
+const char *vigil_config_get(const char *key);
+
+/* SHA-256 of bytes as 64 lowercase hex digits + NUL (host_crypto.c). */
+void vigil_sha256_hex(const uint8_t *data, size_t len, char out[65]);
+
+/* D-Bus: used by host_vapix.c; exposed for --help and tests. */
+const char *vigil_vapix_bus_path(void);
+void vigil_vapix_disable(void);
+
+#endif
