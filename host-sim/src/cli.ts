@@ -13,6 +13,8 @@ import { faultScript, listProfiles, loadProfile } from './profiles';
 import { parseFaultSpec, startFaultScript } from './faults';
 import { lineLogSink, silentLogSink } from './sim-host';
 import { StatusTable as FleetTable } from '../../fleet/src/status-table';
+import { FLEET_USAGE, STATUS_USAGE, runFleet, runStatus } from '../../fleet/src/cli';
+import { startFleet } from '../../fleet/src/fleet';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_BUNDLE = join(ROOT, 'dist/agent.js');
@@ -20,22 +22,29 @@ const DEFAULT_BUNDLE = join(ROOT, 'dist/agent.js');
 const USAGE = `vigil — health and security agent for Axis cameras (simulator and tools)
 
 Usage:
-  vigil demo [--port N] [--interval S]      embedded broker + every bundled profile + live table
+  vigil demo [--port N] [--http H:P] [--interval S]
+                                            embedded broker + every bundled profile + fleet consumer,
+                                            dashboard and live table
   vigil sim --profile NAME|DIR|all --broker URL [--count N] [--interval S] [--state DIR]
                                             run simulated cameras against a broker
+  vigil fleet --broker URL [--db PATH] [--http HOST:PORT]
+                                            the fleet consumer: store, evaluation, dashboard, API
+  vigil status --broker URL                 the fleet table from the broker's retained messages
   vigil profiles                            list the bundled device profiles
   vigil <command> --help                    help for one command
 `;
 
 const HELP: Record<string, string> = {
-  demo: `vigil demo [--port N] [--host H] [--interval S] [--no-table]
+  demo: `vigil demo [--port N] [--host H] [--http H:P] [--interval S] [--no-table]
 
-Starts an embedded MQTT broker (Aedes) on H:N (default 127.0.0.1:1883), runs every bundled profile as a
-simulated camera inside QuickJS-wasm, and prints a live table (camera, model, AXIS OS, findings,
-integrity, online). Ctrl-C stops the cameras (each publishes "offline") and the broker.
+Starts an embedded MQTT broker (Aedes) on H:N (default 127.0.0.1:1883), the fleet consumer with its
+dashboard (default http://127.0.0.1:8080), runs every bundled profile as a simulated camera inside
+QuickJS-wasm, and prints the dashboard's URL and a live table (camera, model, AXIS OS, findings,
+integrity, online). Ctrl-C stops the cameras (each publishes "offline"), the consumer and the broker.
 
   --port N       broker port (default 1883); a clear error if it is taken
   --host H       broker address (default 127.0.0.1)
+  --http H:P     dashboard address (default 127.0.0.1:8080; port 0 picks a free one)
   --interval S   report interval in seconds (default 10)
   --no-table     log lines instead of the live table
 `,
@@ -57,6 +66,8 @@ VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
                    kill-during-write:before-rename@40 (partial-tmp, before-rename, after-rename)
                    disk-full@20+30  clock-jump:-3600@25  vapix:hang@10+20 (slow[:ms], status500, garbage)
 `,
+  fleet: FLEET_USAGE,
+  status: STATUS_USAGE,
   profiles: `vigil profiles\n\nLists the bundled device profiles with model and AXIS OS version.\n`,
 };
 
@@ -79,6 +90,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runSim(rest);
       case 'profiles':
         return await runProfiles();
+      case 'fleet':
+        return await runFleet(rest);
+      case 'status':
+        return await runStatus(rest);
       default:
         return fail(`unknown command "${command}"\n\n${USAGE}`);
     }
@@ -203,6 +218,7 @@ async function runDemo(argv: string[]): Promise<number> {
       port: { type: 'string', default: '1883' },
       host: { type: 'string', default: '127.0.0.1' },
       interval: { type: 'string', default: '10' },
+      http: { type: 'string', default: '127.0.0.1:8080' },
       'no-table': { type: 'boolean', default: false },
       bundle: { type: 'string' },
     },
@@ -214,6 +230,9 @@ async function runDemo(argv: string[]): Promise<number> {
   const bundlePath = resolve(values.bundle ?? DEFAULT_BUNDLE);
   requireBundle(bundlePath);
 
+  const httpMatch = /^([^:]+|\[[^\]]+\]):(\d+)$/.exec(values.http);
+  if (!httpMatch || Number(httpMatch[2]) > 65535) return fail(`--http must look like HOST:PORT, got "${values.http}"`);
+
   const broker = await startEmbeddedBroker({ host: values.host, port });
   const logLine = values['no-table'] ? lineLogSink((line) => process.stderr.write(line + '\n'), 'info') : silentLogSink;
   process.stderr.write(`[vigil] [demo] broker listening on ${broker.url}\n`);
@@ -221,6 +240,20 @@ async function runDemo(argv: string[]): Promise<number> {
   await table.start();
 
   const stateRoot = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
+  let fleet;
+  try {
+    fleet = await startFleet({
+      brokerUrl: broker.url,
+      dbPath: join(stateRoot, 'fleet.db'),
+      http: { host: httpMatch[1].replace(/^\[|\]$/g, ''), port: Number(httpMatch[2]) },
+    });
+  } catch (err) {
+    await table.stop();
+    await broker.close();
+    rmSync(stateRoot, { recursive: true, force: true });
+    throw err;
+  }
+  process.stderr.write(`[vigil] [demo] dashboard at ${fleet.url}\n`);
   const cameras: SimCamera[] = await startSimFleet({
     profiles: listProfiles().map((n) => loadProfile(n)),
     count: listProfiles().length,
@@ -236,6 +269,8 @@ async function runDemo(argv: string[]): Promise<number> {
   if (printer) clearInterval(printer);
   process.stderr.write('[vigil] [demo] stopping cameras…\n');
   await Promise.all(cameras.map((c) => c.stop()));
+  // Cameras first, so the consumer records each one going offline; then the consumer, then the broker.
+  await fleet.stop();
   await table.stop();
   await broker.close();
   rmSync(stateRoot, { recursive: true, force: true });

@@ -1,0 +1,201 @@
+/**
+ * `vigil fleet` and `vigil status`. host-sim/src/cli.ts dispatches to runFleet / runStatus; both return the
+ * exit code (0 ok, 1 failure, 2 usage).
+ */
+import type { Writable } from 'node:stream';
+import { FleetConsumer, type CameraView } from './consumer';
+import { loadTables } from './data';
+import { startFleet } from './fleet';
+import { silentLog, stderrLog } from './log';
+import { SqliteStore } from './store/sqlite';
+
+interface Io {
+  out: Writable;
+  err: Writable;
+}
+const stdio: Io = { out: process.stdout, err: process.stderr };
+
+export const FLEET_USAGE = `usage: vigil fleet --broker URL [--db PATH] [--http HOST:PORT] [--shared GROUP] [options]
+
+Consumes the camera fleet's state, report and event messages, stores them, evaluates them
+(AXIS OS track and support, advisories, hardening, integrity) and serves a dashboard.
+
+  --broker URL            mqtt://host:port or mqtts://… (required)
+  --db PATH               SQLite store (default ./vigil-fleet.db; ':memory:' keeps nothing)
+  --http HOST:PORT        dashboard, JSON API and /metrics (default 127.0.0.1:8080; 'off' for none)
+  --shared GROUP          MQTT 5 shared subscriptions ($share/GROUP/…) for clustered brokers
+  --prefix PREFIX         topic prefix (default vigil/v1)
+  --username NAME         broker user; the password comes from VIGIL_BROKER_PASSWORD
+  --missing-intervals N   a camera is missing after N report intervals without a report (default 3)
+  --retention-days N      history kept (default 30)
+  --max-payload BYTES     larger payloads are quarantined (default 131072)
+  --verbose               debug logging
+  -h, --help              this text
+`;
+
+export const STATUS_USAGE = `usage: vigil status --broker URL [--prefix PREFIX] [--wait MS]
+
+Prints the fleet table from the broker's retained state and reports, evaluated like the dashboard.
+
+  --broker URL     mqtt://host:port (required)
+  --prefix PREFIX  topic prefix (default vigil/v1)
+  --wait MS        how long to wait at most for retained messages (default 3000)
+  -h, --help       this text
+`;
+
+type Flags = Record<string, string | true>;
+
+function parse(argv: string[], valued: string[], bool: string[]): Flags | string {
+  const flags: Flags = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') {
+      flags.help = true;
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') ? a.slice(2, eq > 0 ? eq : undefined) : null;
+    if (name === null) return `unexpected argument "${a}"`;
+    if (bool.includes(name)) flags[name] = true;
+    else if (valued.includes(name)) {
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined || (eq < 0 && v.startsWith('--'))) return `--${name} needs a value`;
+      flags[name] = v;
+    } else return `unknown option --${name}`;
+  }
+  return flags;
+}
+
+function int(flags: Flags, name: string, min: number): number | undefined | string {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) return `--${name} must be an integer ≥ ${min}, got "${v}"`;
+  return n;
+}
+
+export function parseHostPort(text: string): { host: string; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function brokerProblem(url: string): string | null {
+  try {
+    const u = new URL(url);
+    if (!['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'tls:', 'ws:', 'wss:'].includes(u.protocol)) return `--broker: unsupported scheme ${u.protocol}`;
+    return null;
+  } catch {
+    return `--broker: "${url}" is not a URL (e.g. mqtt://127.0.0.1:1883)`;
+  }
+}
+
+export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSignal): Promise<number> {
+  const flags = parse(argv, ['broker', 'db', 'http', 'shared', 'prefix', 'username', 'missing-intervals', 'retention-days', 'max-payload'], ['verbose']);
+  const usage = (msg: string) => {
+    io.err.write(`[vigil] [fleet] ${msg}\n\n${FLEET_USAGE}`);
+    return 2;
+  };
+  if (typeof flags === 'string') return usage(flags);
+  if (flags.help) {
+    io.out.write(FLEET_USAGE);
+    return 0;
+  }
+  if (typeof flags.broker !== 'string') return usage('--broker URL is required');
+  const bp = brokerProblem(flags.broker);
+  if (bp) return usage(bp);
+  let http: { host: string; port: number } | null = { host: '127.0.0.1', port: 8080 };
+  if (flags.http === 'off') http = null;
+  else if (typeof flags.http === 'string') {
+    http = parseHostPort(flags.http);
+    if (!http) return usage(`--http must be HOST:PORT, got "${flags.http}"`);
+  }
+  const nums: Record<string, number | undefined> = {};
+  for (const [name, min] of [['missing-intervals', 1], ['retention-days', 1], ['max-payload', 1024]] as const) {
+    const v = int(flags, name, min);
+    if (typeof v === 'string') return usage(v);
+    nums[name] = v;
+  }
+  if (flags.shared !== undefined && (typeof flags.shared !== 'string' || !/^[^/+#]+$/.test(flags.shared))) return usage('--shared GROUP must be a name without /, + or #');
+  const log = stderrLog(flags.verbose ? 'debug' : 'info');
+  let fleet;
+  try {
+    fleet = await startFleet({
+      brokerUrl: flags.broker, dbPath: typeof flags.db === 'string' ? flags.db : './vigil-fleet.db', http,
+      shared: typeof flags.shared === 'string' ? flags.shared : null, prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined,
+      username: typeof flags.username === 'string' ? flags.username : undefined, password: process.env.VIGIL_BROKER_PASSWORD,
+      missingIntervals: nums['missing-intervals'], retentionDays: nums['retention-days'], maxPayloadBytes: nums['max-payload'], log,
+    });
+  } catch (err) {
+    io.err.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  io.out.write(`[vigil] [fleet] consuming ${flags.broker}${fleet.url ? `; dashboard at ${fleet.url}` : ''}\n`);
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+  io.out.write('[vigil] [fleet] stopping\n');
+  await fleet.stop();
+  return 0;
+}
+
+export function renderTable(cameras: CameraView[]): string {
+  const header = ['CAMERA', 'MODEL', 'AXIS OS', 'TRACK', 'SUPPORT', 'STATUS', 'HARDENING', 'ADVISORIES', 'INTEGRITY'];
+  const rows = cameras.map((c) => {
+    const e = c.evaluation;
+    return [c.serial, c.model ?? '?', c.osVersion ?? '?', e?.trackName ?? '?', e?.support ?? 'unknown', c.status,
+      e?.hardeningScore === null || e?.hardeningScore === undefined ? '-' : String(e.hardeningScore), String(e?.advisories.length ?? 0), e?.integrity ?? 'unknown'];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join('\n');
+}
+
+export async function runStatus(argv: string[], io: Io = stdio): Promise<number> {
+  const flags = parse(argv, ['broker', 'prefix', 'wait'], []);
+  const usage = (msg: string) => {
+    io.err.write(`[vigil] [fleet] ${msg}\n\n${STATUS_USAGE}`);
+    return 2;
+  };
+  if (typeof flags === 'string') return usage(flags);
+  if (flags.help) {
+    io.out.write(STATUS_USAGE);
+    return 0;
+  }
+  if (typeof flags.broker !== 'string') return usage('--broker URL is required');
+  const bp = brokerProblem(flags.broker);
+  if (bp) return usage(bp);
+  const wait = int(flags, 'wait', 100);
+  if (typeof wait === 'string') return usage(wait);
+  const store = new SqliteStore(':memory:');
+  const consumer = new FleetConsumer({ brokerUrl: flags.broker, store, tables: loadTables(), prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined, sweepMs: 0, log: silentLog });
+  try {
+    await consumer.start();
+    // Retained messages arrive right after SUBACK; stop once they have gone quiet.
+    const deadline = Date.now() + (wait ?? 3000);
+    let last = Date.now();
+    const touch = () => (last = Date.now());
+    consumer.on('camera', touch);
+    consumer.on('quarantine', touch);
+    while (Date.now() < deadline && Date.now() - last < 400) await new Promise((r) => setTimeout(r, 50));
+    const cams = consumer.cameras();
+    io.out.write(cams.length ? renderTable(cams) + '\n' : `[vigil] [fleet] no cameras under ${consumer.prefix}/ on ${flags.broker}\n`);
+    return 0;
+  } catch (err) {
+    io.err.write(`${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await consumer.stop();
+    store.close();
+  }
+}

@@ -1,0 +1,101 @@
+// One camera: evaluation, findings, integrity, health, charts over time, connection history; live over SSE.
+'use strict';
+(function () {
+  const { el, badge, ago } = window.vigil;
+  const root = document.getElementById('camera');
+  const serial = root.dataset.serial;
+
+  function chart(title, points, fmt) {
+    const W = 320, H = 120, L = 34, B = 18, T = 8, R = 6;
+    const box = el('div', { class: 'card chart' }, el('h2', {}, title));
+    if (points.length === 0) { box.append(el('p', { class: 'muted' }, 'no data yet')); return box; }
+    const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+    const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(0, ...ys), y1 = Math.max(1, ...ys);
+    const sx = (x) => L + (x1 === x0 ? (W - L - R) / 2 : ((x - x0) / (x1 - x0)) * (W - L - R));
+    const sy = (y) => H - B - ((y - y0) / (y1 - y0)) * (H - B - T);
+    const d = points.map((p, i) => (i ? 'L' : 'M') + sx(p[0]).toFixed(1) + ' ' + sy(p[1]).toFixed(1)).join(' ');
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', title);
+    const add = (tag, attrs, text) => { const e = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); if (text !== undefined) e.textContent = text; svg.append(e); return e; };
+    add('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B });
+    add('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B });
+    add('path', { class: 'area', d: d + ` L${sx(x1).toFixed(1)} ${H - B} L${sx(x0).toFixed(1)} ${H - B} Z` });
+    add('path', { class: 'line', d });
+    if (points.length === 1) add('circle', { cx: sx(x0), cy: sy(ys[0]), r: 3, fill: '#2456a6' });
+    add('text', { x: L - 4, y: sy(y1) + 4, 'text-anchor': 'end' }, fmt(y1));
+    add('text', { x: L - 4, y: sy(y0), 'text-anchor': 'end' }, fmt(y0));
+    const t = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    add('text', { x: L, y: H - 4 }, t(x0));
+    add('text', { x: W - R, y: H - 4, 'text-anchor': 'end' }, t(x1));
+    box.append(svg, el('p', { class: 'muted' }, 'latest ' + fmt(ys[ys.length - 1]) + ' · ' + points.length + ' reports'));
+    return box;
+  }
+  function dl(pairs) {
+    const d = el('dl');
+    for (const [k, v] of pairs) d.append(el('dt', {}, k), el('dd', {}, v === null || v === undefined || v === '' ? '—' : v));
+    return d;
+  }
+  function render(c, h) {
+    const e = c.evaluation || {};
+    const r = c.report;
+    document.title = c.serial + ' · Vigil';
+    const out = [];
+    out.push(el('p', {}, el('a', { href: '/' }, '← fleet')));
+    out.push(el('h1', {}, c.serial + ' ', el('span', { class: 'muted' }, c.fullName || c.model || ''), ' ', el('span', { id: 'status', 'data-status': c.status }, badge(c.status))));
+    const grid = el('div', { class: 'grid' });
+    grid.append(el('section', { class: 'card' }, el('h2', {}, 'AXIS OS'), dl([
+      ['Version', c.osVersion],
+      ['Track', e.trackName],
+      ['Support', el('span', {}, badge(e.support), ' ', e.supportReason || '')],
+      ['End of support', e.endOfSupport ? e.endOfSupport + (e.endEstimated ? ' (estimated)' : '') : null],
+      ['Newest on track', e.latestOnTrack ? e.latestOnTrack + (e.upgradeAvailable ? ' — upgrade available' : ' — up to date') : null],
+    ])));
+    const adv = e.advisories || [];
+    grid.append(el('section', { class: 'card' }, el('h2', {}, 'Advisories (' + adv.length + ')'),
+      adv.length ? el('ul', { class: 'plain' }, ...adv.map((a) => el('li', {}, el('b', {}, a.id), ' ', badge(a.confidence), ' ', a.title, a.cvss !== null ? ' (CVSS ' + a.cvss + ')' : '', el('br'), el('span', { class: 'muted' }, a.reason + (a.fixed ? '; fixed in ' + a.fixed : ''))))) : el('p', { class: 'muted' }, 'none known for this version')));
+    const findings = r ? r.services.findings : [];
+    grid.append(el('section', { class: 'card' }, el('h2', {}, 'Hardening ' + (e.hardeningScore === null || e.hardeningScore === undefined ? '—' : e.hardeningScore + '/100')),
+      findings.length ? el('ul', { class: 'plain' }, ...findings.map((f) => el('li', { 'data-finding': f.id }, el('span', { class: 'badge sev-' + f.severity }, f.severity), ' ', f.summary, ' ', el('span', { class: 'muted' }, '(' + f.control + ')')))) : el('p', { class: 'muted' }, 'no findings')));
+    grid.append(el('section', { class: 'card' }, el('h2', {}, 'Integrity'), dl([
+      ['Verdict', badge(e.integrity)],
+      ['Notes', (e.integrityNotes || []).join('; ')],
+      ['Baseline', r && r.integrity.baseline ? r.integrity.baseline.files + ' files, ' + r.integrity.baseline.createdAt : null],
+      ['Apps', r ? r.integrity.apps.map((a) => a.name + (a.signatureStatus ? ' (' + a.signatureStatus + ')' : '')).join(', ') : null],
+    ])));
+    grid.append(el('section', { class: 'card' }, el('h2', {}, 'Connection'), dl([
+      ['Status', badge(c.status)],
+      ['Session', c.session],
+      ['Last report', c.lastReportAt ? ago(c.lastReportAt) + ' (seq ' + c.lastSeq + ')' : null],
+      ['Interval', c.intervalSec ? c.intervalSec + ' s' : null],
+      ['Reports', c.reports + ' · ' + c.duplicates + ' duplicate · ' + c.gaps + ' gaps · ' + c.outOfOrder + ' out of order'],
+      ['Agent', r ? r.health.agentVersion + ' on ' + r.health.host + ', queue ' + r.health.queueDepth + ', dropped ' + r.health.dropped : null],
+    ])));
+    out.push(grid);
+    const reps = h.reports;
+    const pts = (f) => reps.filter((x) => f(x) !== null).map((x) => [x.receivedMs, f(x)]);
+    out.push(el('h2', {}, 'Over time'));
+    out.push(el('div', { class: 'charts' },
+      chart('Hardening score', pts((x) => x.hardeningScore), (v) => String(Math.round(v))),
+      chart('Findings', pts((x) => x.findings), (v) => String(Math.round(v))),
+      chart('Outbox queue depth', pts((x) => x.queueDepth), (v) => String(Math.round(v))),
+      chart('Agent heap (KiB)', pts((x) => Math.round(x.heapUsedBytes / 1024)), (v) => String(Math.round(v)))));
+    out.push(el('h2', {}, 'Connection history'));
+    out.push(h.states.length ? el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'Received'), el('th', {}, 'State'), el('th', {}, 'Reason'), el('th', {}, 'Session'), el('th', {}, ''))),
+      el('tbody', {}, ...h.states.map((s) => el('tr', {}, el('td', {}, new Date(s.receivedMs).toLocaleString()), el('td', {}, badge(s.state === 'offline' && s.reason === 'lost' ? 'lost' : s.state)), el('td', {}, s.reason || ''), el('td', {}, s.session), el('td', { class: 'muted' }, s.stale ? 'stale: ignored' : ''))))) : el('p', { class: 'muted' }, 'no state messages yet'));
+    if (h.gaps.length) out.push(el('h2', {}, 'Sequence gaps'), el('ul', { class: 'plain' }, ...h.gaps.map((g) => el('li', {}, 'seq ' + g.fromSeq + (g.toSeq > g.fromSeq ? '–' + g.toSeq : '') + ' missing, noticed ' + new Date(g.detectedMs).toLocaleString()))));
+    if (h.events.length) out.push(el('h2', {}, 'Events'), el('ul', { class: 'plain' }, ...h.events.map((ev) => el('li', {}, new Date(ev.receivedMs).toLocaleString() + ' · ' + ev.kind + ' · ' + (ev.json.summary || '')))));
+    root.replaceChildren(...out);
+  }
+  async function load() {
+    const [c, h] = await Promise.all([fetch('/api/cameras/' + encodeURIComponent(serial)), fetch('/api/cameras/' + encodeURIComponent(serial) + '/history')]);
+    if (c.status === 404) { root.replaceChildren(el('p', {}, 'No camera ' + serial + ' is known. ', el('a', { href: '/' }, 'Back to the fleet'))); return; }
+    render(await c.json(), await h.json());
+  }
+  let pending = false;
+  load().then(() => vigil.live((name, data) => {
+    if (name === 'camera' && data.serial === serial && !pending) { pending = true; setTimeout(() => { pending = false; load(); }, 100); }
+  }));
+})();

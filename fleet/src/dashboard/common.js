@@ -1,0 +1,33 @@
+// Shared helpers for the dashboard pages (plain browser JavaScript, no libraries).
+'use strict';
+window.vigil = {
+  el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') e.className = v; else if (k === 'text') e.textContent = v; else e.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return e;
+  },
+  badge(value) {
+    return vigil.el('span', { class: 'badge s-' + (value || 'unknown') }, value || 'unknown');
+  },
+  ago(iso) {
+    if (!iso) return '—';
+    const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
+    if (s < 0) return 'just now';
+    if (s < 90) return s + ' s ago';
+    if (s < 5400) return Math.round(s / 60) + ' min ago';
+    if (s < 129600) return Math.round(s / 3600) + ' h ago';
+    return Math.round(s / 86400) + ' days ago';
+  },
+  live(onEvent) {
+    const status = document.getElementById('live');
+    const es = new EventSource('/api/events');
+    es.onopen = () => { status.textContent = 'live'; status.className = 'live on'; };
+    es.onerror = () => { status.textContent = 'reconnecting…'; status.className = 'live off'; };
+    for (const name of ['camera', 'counts']) es.addEventListener(name, (m) => onEvent(name, JSON.parse(m.data)));
+    return es;
+  },
+};

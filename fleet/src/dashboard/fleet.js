@@ -1,0 +1,116 @@
+// The fleet page: counts by status, a sortable and filterable camera table, live over SSE.
+'use strict';
+(function () {
+  const { el, badge, ago } = window.vigil;
+  const cams = new Map();
+  let counts = null;
+  const params = new URLSearchParams(location.search);
+  const state = { key: 'serial', dir: 1, q: params.get('q') || '', status: params.get('status') || '', support: params.get('support') || '', adv: params.get('advisories') === '1' };
+  const $ = (id) => document.getElementById(id);
+  $('q').value = state.q; $('f-status').value = state.status; $('f-support').value = state.support; $('f-adv').checked = state.adv;
+
+  function field(c, key) {
+    const e = c.evaluation || {};
+    switch (key) {
+      case 'track': return e.trackName || '';
+      case 'support': return e.support || 'unknown';
+      case 'score': return e.hardeningScore === null || e.hardeningScore === undefined ? -1 : e.hardeningScore;
+      case 'advisories': return e.advisories ? e.advisories.length : 0;
+      case 'integrity': return e.integrity || 'unknown';
+      case 'osVersion': return (c.osVersion || '').split('.').map((p) => p.padStart(6, '0')).join('.');
+      default: return c[key] === null || c[key] === undefined ? '' : c[key];
+    }
+  }
+  function matches(c) {
+    const e = c.evaluation || {};
+    if (state.status && c.status !== state.status) return false;
+    if (state.support && (e.support || 'unknown') !== state.support) return false;
+    if (state.adv && !(e.advisories && e.advisories.length)) return false;
+    if (state.q) {
+      const hay = [c.serial, c.model, c.fullName, c.osVersion, e.trackName].join(' ').toLowerCase();
+      if (!hay.includes(state.q.toLowerCase())) return false;
+    }
+    return true;
+  }
+  function syncUrl() {
+    const p = new URLSearchParams();
+    if (state.q) p.set('q', state.q);
+    if (state.status) p.set('status', state.status);
+    if (state.support) p.set('support', state.support);
+    if (state.adv) p.set('advisories', '1');
+    history.replaceState(null, '', p.toString() ? '?' + p : location.pathname);
+  }
+  function renderRow(c) {
+    const e = c.evaluation || {};
+    const adv = e.advisories || [];
+    const tr = el('tr', { 'data-serial': c.serial, 'data-status': c.status, 'data-support': e.support || 'unknown' },
+      el('td', {}, el('a', { href: '/camera/' + encodeURIComponent(c.serial) }, c.serial)),
+      el('td', { title: c.fullName || '' }, c.model || '—'),
+      el('td', {}, c.osVersion || '—', e.upgradeAvailable && e.latestOnTrack ? el('span', { class: 'muted', title: 'newer on its track: ' + e.latestOnTrack }, ' ↑') : null),
+      el('td', {}, e.trackName || '—'),
+      el('td', { title: e.supportReason || '' }, badge(e.support || 'unknown')),
+      el('td', {}, badge(c.status)),
+      el('td', { class: 'num' }, e.hardeningScore === null || e.hardeningScore === undefined ? '—' : e.hardeningScore),
+      el('td', { class: 'num', title: adv.map((a) => a.id).join(', ') }, adv.length),
+      el('td', { title: (e.integrityNotes || []).join('; ') }, badge(e.integrity || 'unknown')),
+      el('td', { title: c.lastReportAt || '' }, ago(c.lastReportAt)));
+    return tr;
+  }
+  function renderCounts() {
+    if (!counts) return;
+    const box = $('counts');
+    box.replaceChildren();
+    const card = (label, value, filter, cls) => {
+      const pressed = filter && state[filter[0]] === filter[1];
+      const b = el('button', { class: 'count ' + (cls || ''), type: 'button', 'data-count': label, 'aria-pressed': pressed ? 'true' : 'false' }, el('b', {}, value), el('span', {}, label));
+      b.onclick = () => {
+        if (filter) { state[filter[0]] = pressed ? '' : filter[1]; $('f-' + filter[0]).value = state[filter[0]]; }
+        else { state.status = ''; state.support = ''; $('f-status').value = ''; $('f-support').value = ''; }
+        render();
+      };
+      return b;
+    };
+    box.append(card('cameras', counts.total, null));
+    for (const s of ['online', 'missing', 'offline', 'lost']) box.append(card(s, counts.status[s], ['status', s], s === 'online' ? 'sep' : ''));
+    box.append(card('supported', counts.support.supported, ['support', 'supported'], 'sep'));
+    box.append(card('ending soon', counts.support['ending-soon'], ['support', 'ending-soon']));
+    box.append(card('end of life', counts.support['end-of-life'], ['support', 'end-of-life']));
+    box.append(card('with advisories', counts.withAdvisories, null, 'sep'));
+    box.append(card('integrity changed', counts.integrity.changed, null));
+  }
+  function render() {
+    syncUrl();
+    renderCounts();
+    const rows = [...cams.values()].filter(matches).sort((a, b) => {
+      const x = field(a, state.key), y = field(b, state.key);
+      return (x < y ? -1 : x > y ? 1 : a.serial < b.serial ? -1 : 1) * state.dir;
+    });
+    document.querySelector('#cameras tbody').replaceChildren(...rows.map(renderRow));
+    $('empty').hidden = rows.length > 0;
+    $('shown').textContent = rows.length + ' of ' + cams.size + ' shown';
+    for (const th of document.querySelectorAll('th[data-key]')) {
+      th.classList.toggle('sorted-asc', th.dataset.key === state.key && state.dir === 1);
+      th.classList.toggle('sorted-desc', th.dataset.key === state.key && state.dir === -1);
+    }
+  }
+  for (const th of document.querySelectorAll('th[data-key]')) {
+    th.onclick = () => { state.dir = state.key === th.dataset.key ? -state.dir : 1; state.key = th.dataset.key; render(); };
+  }
+  $('q').oninput = () => { state.q = $('q').value; render(); };
+  $('f-status').onchange = () => { state.status = $('f-status').value; render(); };
+  $('f-support').onchange = () => { state.support = $('f-support').value; render(); };
+  $('f-adv').onchange = () => { state.adv = $('f-adv').checked; render(); };
+
+  let pending = false;
+  function later() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; render(); }); } }
+  fetch('/api/fleet').then((r) => r.json()).then((data) => {
+    counts = data.counts;
+    for (const c of data.cameras) cams.set(c.serial, c);
+    render();
+    vigil.live((name, data) => {
+      if (name === 'camera') cams.set(data.serial, data); else counts = data;
+      later();
+    });
+  });
+  setInterval(later, 30000); // keeps "x min ago" honest
+})();

@@ -1,0 +1,147 @@
+/**
+ * What the fleet adds to a report: the AXIS OS track, its support status, whether an upgrade exists on the
+ * track, the advisories that match, a hardening score and an integrity verdict. Pure: tables and "now" in.
+ */
+import type { Finding, Report } from '../../agent/src/report/types';
+import type { AdvisoryData, AffectedRange, Tables, Track } from './data';
+import { compareVersions, hasPrefix, parseVersion, type Version } from './version';
+
+export type SupportStatus = 'supported' | 'ending-soon' | 'end-of-life' | 'unknown';
+export type IntegrityVerdict = 'ok' | 'baseline-created' | 'changed' | 'unknown';
+
+export interface AdvisoryMatch {
+  id: string;
+  title: string;
+  cvss: number | null;
+  /** 'affected': in a range with a confirmed fix (or none known to exist); 'possibly-affected': the fixed builds or the SoC are unconfirmed. */
+  confidence: 'affected' | 'possibly-affected';
+  fixed: string | null;
+  reason: string;
+}
+
+export interface Evaluation {
+  version: string;
+  versionKnown: boolean;
+  trackId: string | null;
+  trackName: string;
+  support: SupportStatus;
+  supportReason: string;
+  endOfSupport: string | null;
+  endEstimated: boolean;
+  daysLeft: number | null;
+  latestOnTrack: string | null;
+  upgradeAvailable: boolean;
+  advisories: AdvisoryMatch[];
+  hardeningScore: number | null;
+  integrity: IntegrityVerdict;
+  integrityNotes: string[];
+}
+
+const DAY = 86_400_000;
+export const SEVERITY_WEIGHT: Record<Finding['severity'], number> = { high: 25, medium: 10, low: 4 };
+
+export function findTrack(tracks: Track[], v: Version): Track | null {
+  for (const t of tracks) if (t.kind === 'lts' && t.prefixV && hasPrefix(v, t.prefixV)) return t;
+  for (const t of tracks) if (t.kind === 'active' && t.fromV && compareVersions(v, t.fromV) >= 0) return t;
+  return null;
+}
+
+export function support(track: Track, endingSoonDays: number, nowMs: number): { status: SupportStatus; daysLeft: number | null; reason: string } {
+  if (track.endMs === null) return { status: 'supported', daysLeft: null, reason: `${track.name} has no announced end of support` };
+  const est = track.endEstimated ? ' (estimated)' : '';
+  if (nowMs > track.endMs) return { status: 'end-of-life', daysLeft: 0, reason: `${track.name} support ended ${track.endOfSupport}${est}` };
+  // Calendar days from today (UTC) to the last day of support: 0 on the last day itself.
+  const daysLeft = Math.round((Math.floor(track.endMs / DAY) - Math.floor(nowMs / DAY)));
+  if (daysLeft <= endingSoonDays) return { status: 'ending-soon', daysLeft, reason: `${track.name} support ends ${track.endOfSupport}${est}, in ${daysLeft} days` };
+  return { status: 'supported', daysLeft, reason: `${track.name} supported until ${track.endOfSupport}${est}` };
+}
+
+/** Bounds of a range as parsed versions; a lone major ("5") is read as "5.0". Cached per range object. */
+const parsedRanges = new WeakMap<AffectedRange, { prefix: Version | null; from: Version | null; lessThan: Version | null }>();
+const bound = (t: string | undefined): Version | null => (t ? parseVersion(t.includes('.') ? t : `${t}.0`) : null);
+
+function inRange(v: Version, r: AffectedRange): boolean {
+  let p = parsedRanges.get(r);
+  if (!p) {
+    p = { prefix: bound(r.prefix), from: bound(r.from), lessThan: bound(r.lessThan) };
+    parsedRanges.set(r, p);
+  }
+  if (p.prefix && !hasPrefix(v, p.prefix)) return false;
+  if (p.from && compareVersions(v, p.from) < 0) return false;
+  if (p.lessThan && compareVersions(v, p.lessThan) >= 0) return false;
+  return true;
+}
+
+export function matchAdvisory(a: AdvisoryData, v: Version, soc: string | null): AdvisoryMatch | null {
+  const range = a.affected.find((r) => inRange(v, r));
+  if (!range) return null;
+  let confidence: AdvisoryMatch['confidence'] = range.fixConfirmed ? 'affected' : 'possibly-affected';
+  const reasons: string[] = [];
+  const bounds = range.prefix ? `${range.prefix}.x` : `${range.from ?? '0'} – <${range.lessThan ?? '∞'}`;
+  reasons.push(`version in ${bounds}`);
+  if (!range.fixConfirmed) reasons.push('fixed builds unconfirmed');
+  if (a.socs && a.socs.length > 0) {
+    if (soc) {
+      if (!a.socs.some((s) => soc.toLowerCase().includes(s.toLowerCase()))) return null;
+      reasons.push(`SoC ${soc}`);
+    } else {
+      confidence = 'possibly-affected';
+      reasons.push(`only ${a.socs.join('/')}; SoC unknown`);
+    }
+  }
+  return { id: a.id, title: a.title, cvss: a.cvss, confidence, fixed: range.fixed, reason: reasons.join('; ') };
+}
+
+export function hardeningScore(report: Pick<Report, 'services' | 'errors'>): number | null {
+  if (report.errors.some((e) => e.collector === 'services')) return null;
+  const penalty = report.services.findings.reduce((sum, f) => sum + (SEVERITY_WEIGHT[f.severity] ?? 0), 0);
+  return Math.max(0, 100 - penalty);
+}
+
+export function integrityVerdict(report: Pick<Report, 'integrity' | 'os'>): { verdict: IntegrityVerdict; notes: string[] } {
+  const i = report.integrity;
+  const notes: string[] = [];
+  const verdict: IntegrityVerdict = i.status === 'ok' ? 'ok' : i.status === 'baseline-created' ? 'baseline-created' : i.status === 'changed' ? 'changed' : 'unknown';
+  if (i.status === 'changed') notes.push(`${i.totalChanges} file(s) differ from the baseline`);
+  if (i.status === 'error') notes.push('the integrity check failed');
+  if (i.allowUnsignedApps === true) notes.push('unsigned ACAP apps are allowed');
+  const unsigned = i.apps.filter((a) => a.signatureStatus !== null && !/^(signed|valid|verified)/i.test(a.signatureStatus));
+  if (unsigned.length) notes.push(`apps not signed: ${unsigned.map((a) => a.name).join(', ')}`);
+  if (i.platform.signedOs === false) notes.push('the OS is not signed');
+  if (i.platform.secureBoot === false) notes.push('secure boot is off');
+  if (report.os.firmware?.pendingRollback) notes.push('a firmware upgrade is pending and would roll back');
+  return { verdict, notes };
+}
+
+export function evaluate(report: Pick<Report, 'os' | 'device' | 'services' | 'errors' | 'integrity'>, tables: Tables, nowMs: number): Evaluation {
+  const version = report.os.version;
+  const v = parseVersion(version);
+  const { verdict, notes } = integrityVerdict(report);
+  const base = { version, hardeningScore: hardeningScore(report), integrity: verdict, integrityNotes: notes };
+  if (!v) {
+    return {
+      ...base, versionKnown: false, trackId: null, trackName: 'unknown', support: 'unknown',
+      supportReason: `"${version}" is not an AXIS OS version`, endOfSupport: null, endEstimated: false, daysLeft: null,
+      latestOnTrack: null, upgradeAvailable: false, advisories: [],
+    };
+  }
+  const advisories = tables.advisories.advisories.map((a) => matchAdvisory(a, v, report.device.soc)).filter((m): m is AdvisoryMatch => m !== null);
+  const track = findTrack(tables.tracks, v);
+  if (!track) {
+    const active = tables.tracks.find((t) => t.kind === 'active' && t.fromV);
+    const older = active?.fromV ? compareVersions(v, active.fromV) < 0 : false;
+    return {
+      ...base, versionKnown: true, trackId: null,
+      trackName: older ? `retired active (${v.slice(0, 2).join('.')})` : 'unknown',
+      support: older ? 'end-of-life' : 'unknown',
+      supportReason: older ? `${version} is on no LTS track and older than the active track: only the latest active release is supported` : `${version} is on no known track`,
+      endOfSupport: null, endEstimated: false, daysLeft: null, latestOnTrack: null, upgradeAvailable: older, advisories,
+    };
+  }
+  const s = support(track, tables.lifecycle.endingSoonDays, nowMs);
+  return {
+    ...base, versionKnown: true, trackId: track.id, trackName: track.name, support: s.status, supportReason: s.reason,
+    endOfSupport: track.endOfSupport ?? null, endEstimated: track.endEstimated ?? false, daysLeft: s.daysLeft,
+    latestOnTrack: track.latest, upgradeAvailable: compareVersions(v, track.latestV) < 0, advisories,
+  };
+}

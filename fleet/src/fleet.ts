@@ -1,0 +1,97 @@
+/**
+ * startFleet: store + consumer + dashboard in one call, for `vigil fleet`, `vigil demo` and tests.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { FleetConsumer } from './consumer';
+import { loadTables, type Tables } from './data';
+import { startDashboard, type DashboardServer } from './http';
+import { silentLog, type FleetLog } from './log';
+import { SqliteStore } from './store/sqlite';
+
+export interface FleetOptions {
+  brokerUrl: string;
+  /** SQLite file; ':memory:' keeps nothing. Default ':memory:'. */
+  dbPath?: string;
+  /** Where the dashboard listens; default 127.0.0.1 on a free port. null: no dashboard. */
+  http?: { host?: string; port?: number } | null;
+  /** Injectable clock (ms since epoch) for evaluation, missing detection and history. */
+  now?: () => number;
+  prefix?: string;
+  shared?: string | null;
+  clientId?: string;
+  username?: string;
+  password?: string;
+  missingIntervals?: number;
+  sweepMs?: number;
+  maxPayloadBytes?: number;
+  /** History older than this is pruned (hourly). Default 30 days. */
+  retentionDays?: number;
+  tables?: Tables;
+  log?: FleetLog;
+}
+
+export interface Fleet {
+  /** The dashboard's URL (empty when http is null). */
+  url: string;
+  consumer: FleetConsumer;
+  store: SqliteStore;
+  dashboard: DashboardServer | null;
+  stop(): Promise<void>;
+}
+
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  const log = options.log ?? silentLog;
+  const now = options.now ?? Date.now;
+  const dbPath = options.dbPath ?? ':memory:';
+  const tables = options.tables ?? loadTables();
+  const store = new SqliteStore(dbPath);
+  const persistent = dbPath !== ':memory:' && dbPath !== '';
+  // One stable client id per store: a restarted consumer resumes its broker session and gets what was
+  // queued while it was away. A throw-away store gets a clean session.
+  const clientId = options.clientId ?? (persistent ? `vigil-fleet-${createHash('sha256').update(`${hostname()}:${resolve(dbPath)}`).digest('hex').slice(0, 12)}` : undefined);
+  const consumer = new FleetConsumer({
+    brokerUrl: options.brokerUrl, store, tables, prefix: options.prefix, shared: options.shared, clientId, clean: !persistent,
+    username: options.username, password: options.password, missingIntervals: options.missingIntervals, sweepMs: options.sweepMs,
+    maxPayloadBytes: options.maxPayloadBytes, now, log,
+  });
+  const retentionMs = (options.retentionDays ?? 30) * 86_400_000;
+  const prune = () => {
+    try {
+      const n = store.prune(now() - retentionMs);
+      if (n) log('info', `pruned ${n} history rows older than ${options.retentionDays ?? 30} days`);
+    } catch (err) {
+      log('error', `cannot prune history: ${(err as Error).message}`);
+    }
+  };
+  prune();
+  const pruneTimer = setInterval(prune, 3_600_000);
+  pruneTimer.unref();
+  let dashboard: DashboardServer | null = null;
+  try {
+    await consumer.start();
+    if (options.http !== null) dashboard = await startDashboard({ consumer, store, host: options.http?.host, port: options.http?.port });
+  } catch (err) {
+    clearInterval(pruneTimer);
+    await consumer.stop().catch(() => undefined);
+    store.close();
+    throw err;
+  }
+  let stopping: Promise<void> | null = null;
+  return {
+    url: dashboard?.url ?? '',
+    consumer,
+    store,
+    dashboard,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(pruneTimer);
+        await dashboard?.close();
+        await consumer.stop();
+        store.close();
+      })();
+      return stopping;
+    },
+  };
+}

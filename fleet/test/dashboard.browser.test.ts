@@ -1,0 +1,127 @@
+// The dashboard in a real browser (Debian's Chromium via playwright-core): an embedded broker, simulated
+// cameras running the real agent bundle, and the fleet. Filters to end-of-life cameras, opens one camera's
+// page, and sees it go offline live when its simulated camera stops. Screenshots: test-results/screenshots/.
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../host-sim/src/broker';
+import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
+import { startFleet, type Fleet } from '../src/fleet';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const BUNDLE = join(ROOT, 'dist/agent.js');
+const SHOTS = join(ROOT, 'test-results/screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const PROFILES = ['active-12', 'lts2024', 'lts2020-eol', 'legacy-840', 'exposed'];
+
+let broker: EmbeddedBroker;
+let fleet: Fleet;
+let browser: Browser;
+let page: Page;
+let stateRoot: string;
+const cameras = new Map<string, SimCamera>();
+const camLogs: string[] = [];
+
+async function waitUntil<T>(what: string, predicate: () => T | false | null | undefined): Promise<T> {
+  const deadline = Date.now() + 45_000;
+  for (;;) {
+    const v = predicate();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  if (!existsSync(BUNDLE)) throw new Error(`[vigil] [test] ${BUNDLE} is missing: run npm run build first`);
+  if (!existsSync(CHROMIUM)) throw new Error(`[vigil] [test] ${CHROMIUM} is missing: .ci/run installs the chromium package`);
+  mkdirSync(SHOTS, { recursive: true });
+  stateRoot = mkdtempSync(join(tmpdir(), 'vigil-fleet-browser-'));
+  broker = await startEmbeddedBroker({ port: 0 });
+  fleet = await startFleet({ brokerUrl: broker.url, dbPath: join(stateRoot, 'fleet.db'), http: { host: '127.0.0.1', port: 0 } });
+  for (const profile of PROFILES) {
+    const cam = await startSimCamera({ profile, bundlePath: BUNDLE, broker: { host: broker.host, port: broker.port }, stateDir: join(stateRoot, profile), overrides: profile === 'lts2020-eol' ? { IntervalSec: '2' } : undefined, log: (r: unknown) => void camLogs.push(JSON.stringify(r)) } as never);
+    cameras.set(profile, cam);
+  }
+  try {
+    await waitUntil('a report from every simulated camera', () => [...cameras.values()].every((c) => (fleet.consumer.camera(c.serial)?.reports ?? 0) > 0));
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; fleet ${JSON.stringify(fleet.consumer.counters)}; cameras:\n${camLogs.slice(-30).join('\n')}`);
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  for (const c of cameras.values()) await c.stop().catch(() => undefined);
+  await fleet?.stop();
+  await broker?.close();
+  if (stateRoot) rmSync(stateRoot, { recursive: true, force: true });
+});
+
+describe('the fleet dashboard in Chromium', () => {
+  it('shows every simulated camera with its counts', async () => {
+    await page.goto(fleet.url);
+    await page.locator('#cameras tbody tr').nth(PROFILES.length - 1).waitFor();
+    expect(await page.locator('#cameras tbody tr').count()).toBe(PROFILES.length);
+    expect(await page.locator('[data-count="cameras"] b').textContent()).toBe(String(PROFILES.length));
+    await page.screenshot({ path: join(SHOTS, 'fleet.png'), fullPage: true });
+  });
+
+  it('filters to the end-of-life cameras', async () => {
+    await page.selectOption('#f-support', 'end-of-life');
+    const rows = page.locator('#cameras tbody tr');
+    const eol = [cameras.get('lts2020-eol')!.serial, cameras.get('legacy-840')!.serial].sort();
+    expect((await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-serial')))).sort()).toEqual(eol);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-support')))).toEqual(['end-of-life', 'end-of-life']);
+    expect(page.url()).toContain('support=end-of-life');
+    await page.screenshot({ path: join(SHOTS, 'fleet-end-of-life.png'), fullPage: true });
+  });
+
+  it('sorts the table by a column when its header is clicked', async () => {
+    await page.selectOption('#f-support', '');
+    await page.click('th[data-key="osVersion"]');
+    const versions = await page.locator('#cameras tbody tr td:nth-child(3)').allTextContents();
+    const numeric = versions.map((v) => v.replace(/[^\d.]/g, ''));
+    const sorted = [...numeric].sort((a, b) => {
+      const x = a.split('.').map(Number), y = b.split('.').map(Number);
+      for (let i = 0; i < 4; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+      return 0;
+    });
+    expect(numeric).toEqual(sorted);
+    await page.selectOption('#f-support', 'end-of-life');
+  });
+
+  it("opens an end-of-life camera's page with its evaluation and history", async () => {
+    const serial = cameras.get('lts2020-eol')!.serial;
+    // This camera reports every 2 s: wait for a few reports so its charts have a line to draw.
+    await waitUntil('three reports from the end-of-life camera', () => (fleet.consumer.camera(serial)?.reports ?? 0) >= 3);
+    await page.click(`#cameras tbody tr[data-serial="${serial}"] a`);
+    await page.waitForURL(`**/camera/${serial}`);
+    await page.locator('h1').filter({ hasText: serial }).waitFor();
+    const text = await page.locator('#camera').innerText();
+    expect(text).toContain('LTS 2020');
+    expect(text).toContain('end-of-life');
+    expect(await page.locator('.chart svg').count()).toBe(4);
+    await page.screenshot({ path: join(SHOTS, 'camera-eol.png'), fullPage: true });
+  });
+
+  it('shows the camera go offline live when its simulated camera stops', async () => {
+    const cam = cameras.get('lts2020-eol')!;
+    expect(await page.locator('#status').getAttribute('data-status')).toBe('online');
+    await cam.stop();
+    await page.locator('#status[data-status="offline"]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#status').innerText()).toBe('offline');
+    await page.screenshot({ path: join(SHOTS, 'camera-offline.png'), fullPage: true });
+    await page.goto(fleet.url);
+    await page.locator(`#cameras tbody tr[data-serial="${cam.serial}"][data-status="offline"]`).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'fleet-after-offline.png'), fullPage: true });
+  });
+});

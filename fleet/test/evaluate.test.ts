@@ -1,0 +1,199 @@
+// Evaluation from the bundled data files: tracks and their boundaries, the active track, four-part and
+// unknown versions, every bundled advisory, the hardening score and the integrity verdict.
+import { describe, expect, it } from 'vitest';
+import { loadTables, parseLifecycle, type LifecycleData } from '../src/data';
+import { evaluate, hardeningScore, integrityVerdict } from '../src/evaluate';
+import { compareVersions, parseVersion } from '../src/version';
+import { finding, makeReport } from './fixtures';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const tables = loadTables();
+const NOW = Date.parse('2026-11-25T12:00:00Z');
+const day = (iso: string) => Date.parse(`${iso}T12:00:00Z`);
+const ev = (version: string, now = NOW, soc: string | null = 'Ambarella CV25') => evaluate(makeReport({ version, soc }), tables, now);
+const ids = (version: string, soc: string | null = 'Ambarella CV25') => ev(version, NOW, soc).advisories.map((a) => a.id).sort();
+
+describe('versions', () => {
+  it('parses three- and four-part AXIS OS versions', () => {
+    expect(parseVersion('12.11.77')).toEqual([12, 11, 77]);
+    expect(parseVersion('9.80.3.12')).toEqual([9, 80, 3, 12]);
+  });
+  it('rejects text that is not a version', () => {
+    for (const v of ['', 'UNKNOWN', '12', '12.x.1', '1.2.3.4.5', 'v12.11.77', '12.11.77-beta', null]) expect(parseVersion(v as string)).toBeNull();
+  });
+  it('orders a four-part version after its three-part stem', () => {
+    expect(compareVersions([9, 80, 3, 12], [9, 80, 3])).toBe(1);
+    expect(compareVersions([9, 80, 3], [9, 80, 3, 0])).toBe(0);
+    expect(compareVersions([10, 12, 228], [10, 5, 999])).toBe(1);
+  });
+});
+
+describe('tracks and support status on 2026-11-25', () => {
+  const cases: Array<[string, string, string]> = [
+    ['6.50.5.7', 'lts2016', 'end-of-life'],
+    ['8.40.4.6', 'lts2018', 'end-of-life'],
+    ['9.80.3.12', 'lts2020', 'end-of-life'],
+    ['10.12.228', 'lts2022', 'supported'],
+    ['11.11.140', 'lts2024', 'supported'],
+    ['12.11.77', 'active', 'supported'],
+  ];
+  for (const [version, track, status] of cases) {
+    it(`places ${version} on ${track} as ${status}`, () => {
+      const e = ev(version);
+      expect([e.trackId, e.support]).toEqual([track, status]);
+    });
+  }
+});
+
+describe('every LTS track boundary', () => {
+  for (const t of tables.tracks.filter((x) => x.kind === 'lts')) {
+    const end = t.endOfSupport as string;
+    const version = `${t.prefix}.1`;
+    const minus = (days: number) => day(end) - days * 86_400_000;
+    it(`${t.name} is supported 181 days before its end (${end})`, () => {
+      expect(ev(version, minus(181)).support).toBe('supported');
+    });
+    it(`${t.name} ends soon 180 days before its end`, () => {
+      const e = ev(version, minus(180));
+      expect([e.support, e.daysLeft]).toEqual(['ending-soon', 180]);
+    });
+    it(`${t.name} is still supported, ending soon, on its last day`, () => {
+      expect(ev(version, day(end)).support).toBe('ending-soon');
+    });
+    it(`${t.name} is end of life the day after its end`, () => {
+      expect(ev(version, day(end) + 86_400_000).support).toBe('end-of-life');
+    });
+    it(`${t.name} marks its end date as estimated, as the reference leaves it unconfirmed`, () => {
+      expect(ev(version, minus(400)).endEstimated).toBe(true);
+    });
+  }
+});
+
+describe('the active track', () => {
+  it('has no end of support and offers the newest active release to an older one', () => {
+    const e = ev('12.3.33');
+    expect([e.trackName, e.support, e.endOfSupport, e.upgradeAvailable, e.latestOnTrack]).toEqual(['Active', 'supported', null, true, '12.11.77']);
+  });
+  it('says no upgrade is available on the newest active release', () => {
+    expect(ev('12.11.77').upgradeAvailable).toBe(false);
+  });
+  it('takes a version newer than any known (AXIS OS 13) as active, not unknown', () => {
+    const e = ev('13.0.4');
+    expect([e.trackId, e.support, e.upgradeAvailable]).toEqual(['active', 'supported', false]);
+  });
+  it('calls an old active release on no LTS track end of life', () => {
+    const e = ev('11.5.64');
+    expect([e.trackId, e.trackName, e.support]).toEqual([null, 'retired active (11.5)', 'end-of-life']);
+  });
+});
+
+describe('four-part and unknown versions', () => {
+  it('compares a four-part LTS 2020 build with the newest on its track', () => {
+    expect(ev('9.80.3.11').upgradeAvailable).toBe(true);
+    expect(ev('9.80.3.12').upgradeAvailable).toBe(false);
+  });
+  it('places a four-part LTS 2018 build on LTS 2018', () => {
+    expect(ev('8.40.1.2').trackId).toBe('lts2018');
+  });
+  it('reports an unparsable version as unknown without matching advisories', () => {
+    const e = ev('garbage');
+    expect([e.versionKnown, e.trackId, e.support, e.upgradeAvailable, e.advisories]).toEqual([false, null, 'unknown', false, []]);
+    expect(e.supportReason).toContain('not an AXIS OS version');
+  });
+  it('reports an empty version as unknown', () => {
+    expect(ev('').support).toBe('unknown');
+  });
+});
+
+describe('each bundled advisory', () => {
+  it('CVE-2025-0324 affects LTS 2024 before 11.11.140 and active before 12.3.33, fixed after', () => {
+    expect(ids('11.11.139')).toContain('CVE-2025-0324');
+    expect(ids('11.11.140')).not.toContain('CVE-2025-0324');
+    expect(ids('12.3.32')).toContain('CVE-2025-0324');
+    expect(ids('12.3.33')).not.toContain('CVE-2025-0324');
+    expect(ids('11.7.99')).not.toContain('CVE-2025-0324');
+    const m = ev('11.11.100').advisories.find((a) => a.id === 'CVE-2025-0324');
+    expect([m?.confidence, m?.fixed, m?.cvss]).toEqual(['affected', '11.11.140', 9.4]);
+  });
+  it('CVE-2026-1185 affects the active track before 12.10.36 only', () => {
+    expect(ids('12.10.35')).toContain('CVE-2026-1185');
+    expect(ids('12.10.36')).not.toContain('CVE-2026-1185');
+    expect(ids('11.11.140')).not.toContain('CVE-2026-1185');
+  });
+  it('CVE-2023-21413 possibly affects 10.5 to 11.5, fixed builds unconfirmed', () => {
+    const m = ev('10.12.228').advisories.find((a) => a.id === 'CVE-2023-21413');
+    expect(m?.confidence).toBe('possibly-affected');
+    expect(ids('11.5.64')).toContain('CVE-2023-21413');
+    expect(ids('10.4.9')).not.toContain('CVE-2023-21413');
+    expect(ids('11.6.1')).not.toContain('CVE-2023-21413');
+  });
+  it('CVE-2023-21414 matches ARTPEC-8 devices, and an unknown SoC only as possible', () => {
+    expect(ids('11.1.5', 'ARTPEC-8')).toContain('CVE-2023-21414');
+    expect(ids('11.1.5', 'ARTPEC-7')).not.toContain('CVE-2023-21414');
+    expect(ev('11.1.5', NOW, null).advisories.find((a) => a.id === 'CVE-2023-21414')?.confidence).toBe('possibly-affected');
+    expect(ids('10.10.1', 'ARTPEC-8')).not.toContain('CVE-2023-21414');
+  });
+  it('CVE-2023-5800 possibly affects the 11.8, 10.12, 9.80, 8.40 and 6.50 tracks', () => {
+    for (const v of ['11.8.1', '10.12.257', '9.80.3.12', '8.40.4.6', '6.50.5.7']) expect(ids(v)).toContain('CVE-2023-5800');
+    expect(ids('11.11.205')).not.toContain('CVE-2023-5800');
+  });
+  it('CVE-2023-5677 possibly affects 5.51 and 6.50', () => {
+    expect(ids('5.51.7.3')).toContain('CVE-2023-5677');
+    expect(ids('6.50.5.7')).toContain('CVE-2023-5677');
+    expect(ids('8.40.4.6')).not.toContain('CVE-2023-5677');
+  });
+  it('CVE-2017-20049 affects firmware before 5.65', () => {
+    expect(ids('5.60.1')).toContain('CVE-2017-20049');
+    expect(ids('5.65.0')).not.toContain('CVE-2017-20049');
+  });
+  it('the newest LTS 2024 and active releases match no bundled advisory', () => {
+    expect(ids('11.11.205')).toEqual([]);
+    expect(ids('12.11.77')).toEqual([]);
+  });
+});
+
+describe('hardening score and integrity verdict', () => {
+  it('scores 100 with no findings and subtracts by severity', () => {
+    expect(hardeningScore(makeReport())).toBe(100);
+    expect(hardeningScore(makeReport({ findings: [finding('ssh-enabled', 'medium'), finding('telnet-listening', 'high', 'B20'), finding('dot1x-off', 'low', 'Default')] }))).toBe(100 - 10 - 25 - 4);
+  });
+  it('never scores below zero', () => {
+    expect(hardeningScore(makeReport({ findings: Array.from({ length: 6 }, (_, i) => finding(`f${i}`, 'high')) }))).toBe(0);
+  });
+  it('has no score when the services collector failed', () => {
+    expect(hardeningScore(makeReport({ errors: [{ collector: 'services', code: 'ETIMEDOUT', message: '[vigil] [services] timed out' }] }))).toBeNull();
+  });
+  it('says changed, with the count, when files differ from the baseline', () => {
+    const r = makeReport({ integrity: { status: 'changed', totalChanges: 2, changes: [{ path: '/usr/bin/x', change: 'changed' }, { path: '/usr/bin/y', change: 'added' }] } });
+    expect(integrityVerdict(r)).toEqual({ verdict: 'changed', notes: ['2 file(s) differ from the baseline'] });
+  });
+  it('notes unsigned apps and allowed unsigned installs', () => {
+    const r = makeReport({ integrity: { allowUnsignedApps: true, apps: [{ name: 'evil', niceName: null, vendor: null, version: '1', status: 'Running', signatureStatus: 'Unsigned' }] } });
+    expect(integrityVerdict(r).notes).toEqual(['unsigned ACAP apps are allowed', 'apps not signed: evil']);
+  });
+  it('says unknown when the integrity check failed', () => {
+    expect(integrityVerdict(makeReport({ integrity: { status: 'error', baseline: null } })).verdict).toBe('unknown');
+  });
+});
+
+describe('data files', () => {
+  it('refuses a lifecycle file that does not match its schema, naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-fleet-data-'));
+    const bad = JSON.parse(readFileSync(new URL('../data/lifecycle.json', import.meta.url), 'utf8'));
+    bad.tracks[0].prefix = 'six';
+    writeFileSync(join(dir, 'lifecycle.json'), JSON.stringify(bad));
+    expect(() => loadTables({ lifecycleFile: join(dir, 'lifecycle.json') })).toThrow(/\[vigil\] \[fleet\] .*lifecycle\.json does not match schemas\/lifecycle\.schema\.json/);
+  });
+  it('refuses a lifecycle table with the same track twice', () => {
+    const data = JSON.parse(readFileSync(new URL('../data/lifecycle.json', import.meta.url), 'utf8')) as LifecycleData;
+    data.tracks.push(data.tracks[0]);
+    expect(() => parseLifecycle(data)).toThrow(/track id "lts2016" appears twice/);
+  });
+  it('refuses an advisory file that is not JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-fleet-data-'));
+    writeFileSync(join(dir, 'advisories.json'), '{ nope');
+    expect(() => loadTables({ advisoriesFile: join(dir, 'advisories.json') })).toThrow(/cannot read .*advisories\.json/);
+  });
+});

@@ -1,0 +1,167 @@
+// The JSON API, Prometheus metrics, SSE live updates and the CLI entry points, against an embedded broker.
+import mqtt, { type MqttClient } from 'mqtt';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../host-sim/src/broker';
+import { parseHostPort, runFleet, runStatus } from '../src/cli';
+import { startFleet, type Fleet } from '../src/fleet';
+import { finding, makeReport, statePayload, T0 } from './fixtures';
+
+let broker: EmbeddedBroker;
+let fleet: Fleet;
+let pub: MqttClient;
+
+async function waitUntil<T>(what: string, predicate: () => T | false | null | undefined | Promise<T | false | null | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const v = await predicate();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// The API's JSON, loosely typed for assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function getJson(path: string): Promise<any> {
+  return (await fetch(fleet.url + path)).json();
+}
+
+function io() {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let o = '';
+  let e = '';
+  out.on('data', (d) => (o += d));
+  err.on('data', (d) => (e += d));
+  return { io: { out, err }, out: () => o, err: () => e };
+}
+
+beforeAll(async () => {
+  broker = await startEmbeddedBroker({ port: 0 });
+  fleet = await startFleet({ brokerUrl: broker.url, http: { host: '127.0.0.1', port: 0 }, now: () => T0 + 600_000, sweepMs: 0 });
+  pub = await mqtt.connectAsync(broker.url, { clientId: 'test-pub-http', reconnectPeriod: 0 });
+  await pub.publishAsync('vigil/v1/CAMHTTP1/state', statePayload('online', 'connected', 1), { qos: 1, retain: true });
+  await pub.publishAsync('vigil/v1/CAMHTTP1/report', JSON.stringify(makeReport({ serial: 'CAMHTTP1', version: '8.40.4.6', findings: [finding('ssh-enabled')] })), { qos: 1, retain: true });
+  await pub.publishAsync('vigil/v1/CAMHTTP2/report', JSON.stringify(makeReport({ serial: 'CAMHTTP2', version: '12.11.77' })), { qos: 1, retain: true });
+  await pub.publishAsync('vigil/v1/CAMHTTP2/report', 'not json', { qos: 1 });
+  await waitUntil('two cameras', () => fleet.consumer.counters.reports === 2 && fleet.consumer.counters.invalid['not-json'] === 1);
+});
+
+afterAll(async () => {
+  await pub.endAsync();
+  await fleet.stop();
+  await broker.close();
+});
+
+describe('the dashboard server', () => {
+  it('listens on loopback by default', () => {
+    expect(fleet.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+  });
+
+  it('answers the fleet API with counts and cameras', async () => {
+    const body = await getJson('api/fleet');
+    expect(body.counts.total).toBe(2);
+    expect(body.counts.support['end-of-life']).toBe(1);
+    expect(body.cameras.map((c: { serial: string; evaluation: { trackId: string } }) => [c.serial, c.evaluation.trackId])).toEqual([['CAMHTTP1', 'lts2018'], ['CAMHTTP2', 'active']]);
+  });
+
+  it('answers one camera with its report, evaluation and history', async () => {
+    const cam = await getJson('api/cameras/CAMHTTP1');
+    expect([cam.report.os.version, cam.evaluation.hardeningScore, cam.evaluation.advisories.map((a: { id: string }) => a.id)]).toEqual(['8.40.4.6', 90, ['CVE-2023-5800']]);
+    const h = await getJson('api/cameras/CAMHTTP1/history');
+    expect([h.reports.length, h.states[0].state]).toEqual([1, 'online']);
+  });
+
+  it('answers 404 with who is speaking for an unknown camera', async () => {
+    const res = await fetch(fleet.url + 'api/cameras/NOPE');
+    expect([res.status, ((await res.json()) as { error: string }).error]).toEqual([404, '[vigil] [fleet] no camera NOPE']);
+  });
+
+  it('lists the quarantine', async () => {
+    const q = (await getJson('api/quarantine')).quarantine;
+    expect(q.map((x: { serial: string; reason: string }) => [x.serial, x.reason.split(':')[0]])).toEqual([['CAMHTTP2', 'not-json']]);
+  });
+
+  it('serves Prometheus metrics: ingest, invalid payloads, cameras by status', async () => {
+    const text = await (await fetch(fleet.url + 'metrics')).text();
+    expect(text).toContain('vigil_fleet_reports_ingested_total 2');
+    expect(text).toContain('vigil_fleet_invalid_payloads_total{reason="not-json"} 1');
+    expect(text).toContain('vigil_fleet_cameras{status="online"} 2');
+    expect(text).toContain('vigil_fleet_cameras_by_support{support="end-of-life"} 1');
+    expect(text).toMatch(/# TYPE vigil_fleet_ingest_rate gauge\nvigil_fleet_ingest_rate [\d.]+/);
+  });
+
+  it('serves the pages and their script without any other origin', async () => {
+    const html = await (await fetch(fleet.url)).text();
+    expect(html).toContain('<table id="cameras"');
+    expect(html).not.toMatch(/https?:\/\//);
+    expect((await fetch(fleet.url + 'static/fleet.js')).headers.get('content-type')).toContain('text/javascript');
+    expect(await (await fetch(fleet.url + 'camera/CAMHTTP1')).text()).toContain('data-serial="CAMHTTP1"');
+  });
+
+  it('pushes a camera change to a live SSE client', async () => {
+    const ac = new AbortController();
+    const res = await fetch(fleet.url + 'api/events', { signal: ac.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    await pub.publishAsync('vigil/v1/CAMHTTP1/state', statePayload('offline', 'shutdown', 1), { qos: 1 });
+    await waitUntil('the camera event', async () => {
+      text += new TextDecoder().decode((await reader.read()).value);
+      return text.includes('event: camera') && text.includes('"status":"offline"');
+    });
+    ac.abort();
+  });
+});
+
+describe('the CLI', () => {
+  it('prints the fleet usage for --help', async () => {
+    const t = io();
+    expect(await runFleet(['--help'], t.io)).toBe(0);
+    expect(t.out()).toContain('usage: vigil fleet --broker URL');
+  });
+
+  it('refuses to start without --broker, saying why', async () => {
+    const t = io();
+    expect(await runFleet([], t.io)).toBe(2);
+    expect(t.err()).toMatch(/^\[vigil\] \[fleet\] --broker URL is required/);
+  });
+
+  it('refuses a malformed --http', async () => {
+    const t = io();
+    expect(await runFleet(['--broker', broker.url, '--http', 'localhost'], t.io)).toBe(2);
+    expect(t.err()).toContain('--http must be HOST:PORT, got "localhost"');
+  });
+
+  it('parses HOST:PORT including IPv6', () => {
+    expect([parseHostPort('0.0.0.0:8080'), parseHostPort('[::1]:9'), parseHostPort(':81'), parseHostPort('x:99999')]).toEqual([
+      { host: '0.0.0.0', port: 8080 }, { host: '::1', port: 9 }, { host: '127.0.0.1', port: 81 }, null,
+    ]);
+  });
+
+  it('runs the fleet until told to stop', async () => {
+    const t = io();
+    const ac = new AbortController();
+    const done = runFleet(['--broker', broker.url, '--db', ':memory:', '--http', '127.0.0.1:0'], t.io, ac.signal);
+    await waitUntil('the dashboard line', () => t.out().includes('dashboard at http://127.0.0.1:'));
+    ac.abort();
+    expect(await done).toBe(0);
+  });
+
+  it('says it cannot reach a broker that is not there', async () => {
+    const t = io();
+    expect(await runStatus(['--broker', 'mqtt://127.0.0.1:1'], t.io)).toBe(1);
+    expect(t.err()).toMatch(/^\[vigil\] \[fleet\] cannot connect to mqtt:\/\/127\.0\.0\.1:1/);
+  });
+
+  it('prints the fleet table from retained messages', async () => {
+    await pub.publishAsync('vigil/v1/CAMHTTP3/report', JSON.stringify(makeReport({ serial: 'CAMHTTP3', version: '8.40.4.6', sentAt: new Date().toISOString(), findings: [finding('ssh-enabled')] })), { qos: 1, retain: true });
+    const t = io();
+    expect(await runStatus(['--broker', broker.url], t.io)).toBe(0);
+    const lines = t.out().trim().split('\n');
+    expect(lines[0]).toMatch(/^CAMERA\s+MODEL\s+AXIS OS\s+TRACK\s+SUPPORT\s+STATUS\s+HARDENING\s+ADVISORIES\s+INTEGRITY$/);
+    expect(lines.find((l) => l.startsWith('CAMHTTP3'))).toMatch(/8\.40\.4\.6\s+LTS 2018\s+end-of-life\s+online\s+90\s+1\s+ok$/);
+    // A retained report far older than its interval: the camera has gone quiet.
+    expect(lines.find((l) => l.startsWith('CAMHTTP1'))).toMatch(/\s+missing\s+/);
+  });
+});
