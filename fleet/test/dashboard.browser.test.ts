@@ -1,27 +1,27 @@
-// The dashboard in a real browser (Debian's Chromium via playwright-core): an embedded broker, simulated
-// cameras running the real agent bundle, and the fleet. Filters to end-of-life cameras, opens one camera's
-// page, and sees it go offline live when its simulated camera stops. Screenshots: test-results/screenshots/.
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The demo's dashboard in a real browser (Debian's Chromium via playwright-core): startDemo() is what
+// `vigil demo` runs (embedded broker, the fleet consumer, every bundled profile as a simulated camera running
+// the real agent bundle). Filters to end-of-life cameras, opens one camera's page, and sees it go offline
+// live when its simulated camera stops. Screenshots: test-results/screenshots/.
+import { mkdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../host-sim/src/broker';
-import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
-import { startFleet, type Fleet } from '../src/fleet';
+import { startDemo, type Demo } from '../../host-sim/src/demo';
+import { listProfiles } from '../../host-sim/src/profiles';
+import type { SimCamera } from '../../host-sim/src/camera';
+import type { Fleet } from '../src/fleet';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BUNDLE = join(ROOT, 'dist/agent.js');
 const SHOTS = join(ROOT, 'test-results/screenshots');
 const CHROMIUM = '/usr/bin/chromium';
-const PROFILES = ['active-12', 'lts2024', 'lts2020-eol', 'legacy-840', 'exposed'];
+const PROFILES = listProfiles();
 
-let broker: EmbeddedBroker;
+let demo: Demo;
 let fleet: Fleet;
 let browser: Browser;
 let page: Page;
-let stateRoot: string;
 const cameras = new Map<string, SimCamera>();
 const camLogs: string[] = [];
 
@@ -39,13 +39,16 @@ beforeAll(async () => {
   if (!existsSync(BUNDLE)) throw new Error(`[vigil] [test] ${BUNDLE} is missing: run npm run build first`);
   if (!existsSync(CHROMIUM)) throw new Error(`[vigil] [test] ${CHROMIUM} is missing: .ci/run installs the chromium package`);
   mkdirSync(SHOTS, { recursive: true });
-  stateRoot = mkdtempSync(join(tmpdir(), 'vigil-fleet-browser-'));
-  broker = await startEmbeddedBroker({ port: 0 });
-  fleet = await startFleet({ brokerUrl: broker.url, dbPath: join(stateRoot, 'fleet.db'), http: { host: '127.0.0.1', port: 0 } });
-  for (const profile of PROFILES) {
-    const cam = await startSimCamera({ profile, bundlePath: BUNDLE, broker: { host: broker.host, port: broker.port }, stateDir: join(stateRoot, profile), overrides: profile === 'lts2020-eol' ? { IntervalSec: '2' } : undefined, log: (r: unknown) => void camLogs.push(JSON.stringify(r)) } as never);
-    cameras.set(profile, cam);
-  }
+  // A 2 s interval so a camera's page has a few reports to chart within the test's time.
+  demo = await startDemo({
+    bundlePath: BUNDLE,
+    broker: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    intervalSec: 2,
+    log: (r) => void camLogs.push(JSON.stringify(r)),
+  });
+  fleet = demo.fleet;
+  for (const cam of demo.cameras) cameras.set(cam.profile.name, cam);
   try {
     await waitUntil('a report from every simulated camera', () => [...cameras.values()].every((c) => (fleet.consumer.camera(c.serial)?.reports ?? 0) > 0));
   } catch (err) {
@@ -60,10 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const c of cameras.values()) await c.stop().catch(() => undefined);
-  await fleet?.stop();
-  await broker?.close();
-  if (stateRoot) rmSync(stateRoot, { recursive: true, force: true });
+  await demo?.stop();
 });
 
 describe('the fleet dashboard in Chromium', () => {

@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmbeddedBroker } from './broker';
 import { startSimCamera, type SimCamera } from './camera';
 import { startSimFleet } from './fleet';
 import { faultScript, listProfiles, loadProfile } from './profiles';
@@ -14,7 +13,7 @@ import { parseFaultSpec, startFaultScript } from './faults';
 import { lineLogSink, silentLogSink } from './sim-host';
 import { StatusTable as FleetTable } from '../../fleet/src/status-table';
 import { FLEET_USAGE, STATUS_USAGE, runFleet, runStatus } from '../../fleet/src/cli';
-import { startFleet } from '../../fleet/src/fleet';
+import { startDemo } from './demo';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_BUNDLE = join(ROOT, 'dist/agent.js');
@@ -233,46 +232,23 @@ async function runDemo(argv: string[]): Promise<number> {
   const httpMatch = /^([^:]+|\[[^\]]+\]):(\d+)$/.exec(values.http);
   if (!httpMatch || Number(httpMatch[2]) > 65535) return fail(`--http must look like HOST:PORT, got "${values.http}"`);
 
-  const broker = await startEmbeddedBroker({ host: values.host, port });
-  const logLine = values['no-table'] ? lineLogSink((line) => process.stderr.write(line + '\n'), 'info') : silentLogSink;
-  process.stderr.write(`[vigil] [demo] broker listening on ${broker.url}\n`);
-  const table = new FleetTable({ broker: { host: broker.host, port: broker.port }, live: !values['no-table'] && process.stdout.isTTY === true });
-  await table.start();
-
-  const stateRoot = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
-  let fleet;
-  try {
-    fleet = await startFleet({
-      brokerUrl: broker.url,
-      dbPath: join(stateRoot, 'fleet.db'),
-      http: { host: httpMatch[1].replace(/^\[|\]$/g, ''), port: Number(httpMatch[2]) },
-    });
-  } catch (err) {
-    await table.stop();
-    await broker.close();
-    rmSync(stateRoot, { recursive: true, force: true });
-    throw err;
-  }
-  process.stderr.write(`[vigil] [demo] dashboard at ${fleet.url}\n`);
-  const cameras: SimCamera[] = await startSimFleet({
-    profiles: listProfiles().map((n) => loadProfile(n)),
-    count: listProfiles().length,
+  const demo = await startDemo({
     bundlePath,
-    broker: { host: broker.host, port: broker.port },
-    stateRoot,
-    overrides: { IntervalSec: String(interval) },
-    log: logLine,
+    broker: { host: values.host, port },
+    http: { host: httpMatch[1].replace(/^\[|\]$/g, ''), port: Number(httpMatch[2]) },
+    intervalSec: interval,
+    log: values['no-table'] ? lineLogSink((line) => process.stderr.write(line + '\n'), 'info') : silentLogSink,
   });
-  process.stderr.write(`[vigil] [demo] ${cameras.length} simulated cameras reporting every ${interval} s; Ctrl-C stops\n`);
+  process.stderr.write(`[vigil] [demo] broker listening on ${demo.broker.url}\n`);
+  process.stderr.write(`[vigil] [demo] dashboard at ${demo.fleet.url}\n`);
+  process.stderr.write(`[vigil] [demo] ${demo.cameras.length} simulated cameras reporting every ${interval} s; Ctrl-C stops\n`);
+  const table = new FleetTable({ broker: { host: demo.broker.host, port: demo.broker.port }, live: !values['no-table'] && process.stdout.isTTY === true });
+  await table.start();
   const printer = values['no-table'] || process.stdout.isTTY ? null : setInterval(() => process.stdout.write(table.render() + '\n\n'), interval * 1000);
   await untilSignal();
   if (printer) clearInterval(printer);
   process.stderr.write('[vigil] [demo] stopping cameras…\n');
-  await Promise.all(cameras.map((c) => c.stop()));
-  // Cameras first, so the consumer records each one going offline; then the consumer, then the broker.
-  await fleet.stop();
   await table.stop();
-  await broker.close();
-  rmSync(stateRoot, { recursive: true, force: true });
+  await demo.stop();
   return 0;
 }
