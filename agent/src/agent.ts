@@ -1,177 +1,306 @@
 /**
- * The agent: collects a report every interval, keeps an MQTT session to the broker, and delivers the
- * reports through the outbox. Everything it touches goes through the Host.
+ * The agent: collects a report every interval, queues it on flash (outbox), keeps an MQTT session to the
+ * broker, and delivers the queue paced, each report leaving the outbox only on its PUBACK. Everything it
+ * touches goes through the Host.
  *
- * Topics (DESIGN.md): `<prefix>/<serial>/state` retained online/offline with a per-connection session
- * counter (the will carries it too, so a consumer can tell a stale will from a live camera),
- * `report` QoS 1 and retained, `cmd/#` subscribed, `cmd-result` for replies.
+ * Topics (topics.ts): `<prefix>/<serial>/state` retained: `online` after each CONNACK, `offline` published
+ * by the agent before a planned stop, `lost` as the last will; each carries the per-connection session
+ * counter so a consumer can tell a stale will from a live camera. `report` QoS 1 (the newest retained),
+ * `cmd/+` subscribed (report-now, set-interval, rebaseline, rebirth), `cmd-result` for the replies.
+ *
+ * Reconnects: exponential backoff with full jitter up to ReconnectMaxSec after a lost connection or a
+ * failed attempt; a refused CONNACK backs off for minutes and is logged once; a connection the broker keeps
+ * closing right after accepting it (or an MQTT 5 "session taken over") is a duplicate client id, logged as
+ * such and backed off for minutes instead of flapping. Keepalive notices half-open connections (client.ts).
+ *
+ * State (`<dataDir>/state.json`, one small atomic write per report and per new connection): the session
+ * counter, the last seq, the dropped counter, the serial, and an interval set by command.
  */
 import type { Host, LogLevel } from './host';
 import type { AgentConfig } from './config';
 import { parseConfig } from './config';
 import type { CollectorError, DeviceInfo, OsInfo, Report } from './report/types';
+import { REPORT_SCHEMA } from './report/types';
 import { assembleReport, encodeReport } from './report/build';
-import { MemoryOutbox, type Outbox } from './outbox';
-import { MqttClient } from './mqtt/client';
+import { FlashOutbox, type Outbox, type OutboxEntry } from './outbox';
+import { MqttClient, type CloseReason } from './mqtt/client';
+import type { Properties } from './mqtt/codec';
+import { deviceTopics, type DeviceTopics } from './mqtt/topics';
 import { VapixClient } from './vapix/vapix';
 import type { CollectorContext } from './collectors/context';
 import { collectDevice } from './collectors/device/device';
 import { collectServices } from './collectors/services/services';
-import { collectIntegrity } from './collectors/integrity/integrity';
+import { collectIntegrity, rebaseline } from './collectors/integrity/integrity';
 import { toHex, utf8Decode, utf8Encode, toArrayBuffer } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
 
 const STATE_FILE = 'state.json';
 const CONFIG_RETRY_MS = 30_000;
 const BACKOFF_BASE_MS = 1_000;
-const BACKOFF_CAP_MS = 60_000;
+/** After a refused CONNACK or a detected duplicate client id: minutes, not seconds. */
+const LONG_BACKOFF_BASE_MS = 60_000;
+const LONG_BACKOFF_CAP_MS = 15 * 60_000;
+/** A session the broker ends sooner than this after CONNACK is "short"; three in a row = duplicate client id. */
+const SHORT_SESSION_MS = 15_000;
+const SHORT_SESSIONS_FOR_DUPLICATE = 3;
 const STOP_PUBLISH_TIMEOUT_MS = 3_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Commands: payload size limit, and the least time between two runs of each (state-changing) command. */
+export const COMMAND_MAX_BYTES = 1024;
+export const COMMAND_MIN_GAP_MS: Record<string, number> = {
+  'report-now': 10_000,
+  'set-interval': 10_000,
+  rebirth: 30_000,
+  rebaseline: 60_000,
+};
+const RECENT_COMMANDS = 16;
 
 interface PersistedState {
-  /** Connections ever made; the session counter carried by birth and will. */
+  /** The last session counter reserved for a connection (the will and birth carry it). */
   session: number;
   /** Last report sequence number used. */
   seq: number;
+  /** Reports dropped since the state was created. */
+  dropped: number;
+  serial?: string;
+  /** An interval set by command, valid while the IntervalSec parameter still equals `base`. */
+  interval?: { sec: number; base: number };
+}
+
+export type StateName = 'online' | 'offline' | 'lost';
+
+interface CommandResult {
+  id: string | null;
+  command: string;
+  ok: boolean;
+  code?: string;
+  error?: string;
+  result?: unknown;
+  at: string;
+}
+
+class CommandError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export class Agent {
-  private config: AgentConfig | null = null;
-  private state: PersistedState = { session: 0, seq: 0 };
-  private serial: string | null = null;
-  private client: MqttClient | null = null;
-  private connected = false;
-  private connecting = false;
-  private stopping = false;
-  private reconnects = 0;
-  private failedAttempts = 0;
-  private cycleTimer: number | null = null;
-  private reconnectTimer: number | null = null;
-  private cycleRunning = false;
-  private flushing = false;
-  private readonly outbox: Outbox = new MemoryOutbox(500, 8 << 20);
-  private readonly startedAt: string;
+  #config: AgentConfig | null = null;
+  #state: PersistedState = { session: 0, seq: 0, dropped: 0 };
+  /** True while state.session is reserved but no connection has used it yet. */
+  #sessionFresh = false;
+  #serial: string | null = null;
+  #topics: DeviceTopics | null = null;
+  #client: MqttClient | null = null;
+  #connected = false;
+  #connecting = false;
+  #stopping = false;
+  #everConnected = false;
+  #reconnects = 0;
+  #failures = 0;
+  #refusals = 0;
+  #shortSessions = 0;
+  #connectedAt = 0;
+  #lastProblem: string | null = null;
+  #duplicateLogged = false;
+  #cycleTimer: number | null = null;
+  #reconnectTimer: number | null = null;
+  #pumpTimer: number | null = null;
+  #cycleRunning = false;
+  #cycleAgain = false;
+  #intervalSec = 300;
+  #outbox: Outbox | null = null;
+  readonly #inflight = new Set<string>();
+  /** Published at least once, PUBACK not seen: maybe delivered, so not dropped before the others. */
+  readonly #sent = new Set<string>();
+  #tokens = 0;
+  #tokensAt = 0;
+  #lastReportBytes = 0;
+  #saveFailing = false;
+  readonly #commandLast: Record<string, number> = {};
+  readonly #recentResults: CommandResult[] = [];
+  readonly #startedAt: string;
 
   constructor(
     private readonly host: Host,
     private readonly version: string,
   ) {
-    this.startedAt = new Date(host.clock.now()).toISOString();
+    this.#startedAt = new Date(host.clock.now()).toISOString();
   }
 
   start(): void {
-    this.boot().catch((err) => this.log('error', 'agent', `start failed: ${errorMessage(err)}`));
+    this.#boot().catch((err) => this.#log('error', 'agent', `start failed: ${errorMessage(err)}`));
   }
 
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.clearTimers();
-    const client = this.client;
-    if (client && this.connected && this.serial && this.config) {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#clearTimers();
+    const client = this.#client;
+    if (client && this.#connected) {
       // The will is not sent on a clean DISCONNECT (reference/mqtt.md): say offline ourselves first.
-      await withTimeout(
-        this.host,
-        client.publish(this.topic('state'), this.statePayload('offline', 'shutdown'), { qos: 1, retain: true }),
-        STOP_PUBLISH_TIMEOUT_MS,
-      ).catch((err) => this.log('warn', 'mqtt', `could not publish offline before stopping: ${errorMessage(err)}`));
+      await withTimeout(this.host, this.#publishState(client, 'offline', 'shutdown'), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
+        this.#log('warn', 'mqtt', `could not publish offline before stopping: ${errorMessage(err)}`),
+      );
       await client.disconnect().catch(() => undefined);
     }
-    this.connected = false;
-    this.log('info', 'agent', 'stopped');
+    this.#connected = false;
+    this.#log('info', 'agent', 'stopped');
   }
 
   // ---- start-up -----------------------------------------------------------------------------------
 
-  private async boot(): Promise<void> {
+  async #boot(): Promise<void> {
     try {
-      this.config = parseConfig(this.host.config());
+      this.#config = parseConfig(this.host.config());
     } catch (err) {
-      this.log('error', 'config', `${errorMessage(err)}; retrying in ${CONFIG_RETRY_MS / 1000} s`);
-      this.cycleTimer = this.host.clock.setTimer(CONFIG_RETRY_MS, () => this.start());
+      this.#log('error', 'config', `${errorMessage(err)}; retrying in ${CONFIG_RETRY_MS / 1000} s`);
+      this.#cycleTimer = this.host.clock.setTimer(CONFIG_RETRY_MS, () => {
+        this.#cycleTimer = null;
+        this.start();
+      });
       return;
     }
-    await this.loadState();
-    this.log('info', 'agent', `vigil ${this.version} on ${this.host.info.name}, report every ${this.config.intervalSec} s`);
+    const config = this.#config;
+    await this.#loadState();
+    const outbox = new FlashOutbox(this.host, config.dataDir, config.outbox, (level, message) => this.#log(level, 'outbox', message));
+    await outbox.load();
+    outbox.dropped = Math.max(outbox.dropped, this.#state.dropped);
+    outbox.busy = (id) => this.#inflight.has(id) || this.#sent.has(id);
+    this.#outbox = outbox;
+    // A kill between queueing a report and saving the counter leaves the report's seq only on flash.
+    this.#state.seq = Math.max(this.#state.seq, outbox.maxSeq);
+    const o = this.#state.interval;
+    this.#intervalSec = o && o.base === config.intervalSec ? o.sec : config.intervalSec;
+    if (this.#state.serial) this.#setSerial(this.#state.serial);
+    this.#log('info', 'agent', `vigil ${this.version} on ${this.host.info.name}, report every ${this.#intervalSec} s`);
+    // Reports queued by an earlier run go out while the first report is being collected.
+    if (outbox.depth > 0) this.#ensureConnected();
     await this.runCycle();
   }
 
-  private async loadState(): Promise<void> {
-    const config = this.config as AgentConfig;
+  async #loadState(): Promise<void> {
+    const config = this.#config as AgentConfig;
     try {
       const raw = await this.host.fs.readFile(`${config.dataDir}/${STATE_FILE}`, 4096);
-      const parsed = JSON.parse(utf8Decode(new Uint8Array(raw))) as Partial<PersistedState>;
-      if (typeof parsed.session === 'number' && typeof parsed.seq === 'number' && parsed.session >= 0 && parsed.seq >= 0) {
-        this.state = { session: Math.floor(parsed.session), seq: Math.floor(parsed.seq) };
+      const p = JSON.parse(utf8Decode(new Uint8Array(raw))) as Partial<PersistedState>;
+      const count = (v: unknown) => (typeof v === 'number' && v >= 0 && v % 1 === 0 ? v : -1);
+      if (count(p.session) >= 0 && count(p.seq) >= 0) {
+        this.#state = { session: count(p.session), seq: count(p.seq), dropped: Math.max(0, count(p.dropped)) };
+        if (typeof p.serial === 'string' && p.serial) this.#state.serial = p.serial;
+        const i = p.interval;
+        if (i && count(i.sec) >= 1 && count(i.base) >= 1) this.#state.interval = { sec: i.sec, base: i.base };
       } else {
-        this.log('warn', 'agent', `${STATE_FILE} has no valid counters; starting from zero`);
+        this.#log('warn', 'agent', `${STATE_FILE} has no valid counters; starting from zero`);
       }
     } catch (err) {
-      if (errorCode(err) !== 'ENOENT') this.log('warn', 'agent', `cannot read ${STATE_FILE}: ${errorMessage(err)}; starting from zero`);
+      if (errorCode(err) !== 'ENOENT') this.#log('warn', 'agent', `cannot read ${STATE_FILE}: ${errorMessage(err)}; starting from zero`);
     }
   }
 
-  private async saveState(): Promise<void> {
-    const config = this.config as AgentConfig;
+  async #saveState(): Promise<void> {
+    const config = this.#config as AgentConfig;
+    if (this.#outbox) this.#state.dropped = this.#outbox.dropped;
     try {
       await this.host.fs.mkdir(config.dataDir);
-      await this.host.fs.writeFileAtomic(`${config.dataDir}/${STATE_FILE}`, toArrayBuffer(utf8Encode(JSON.stringify(this.state))));
+      await this.host.fs.writeFileAtomic(`${config.dataDir}/${STATE_FILE}`, toArrayBuffer(utf8Encode(JSON.stringify(this.#state))));
+      if (this.#saveFailing) this.#log('info', 'agent', `${STATE_FILE} is saved again`);
+      this.#saveFailing = false;
     } catch (err) {
-      this.log('warn', 'agent', `cannot save ${STATE_FILE}: ${errorMessage(err)}`);
+      // Logged once per outage of the data dir, not once per report.
+      if (!this.#saveFailing) this.#log('warn', 'agent', `cannot save ${STATE_FILE}: ${errorMessage(err)}`);
+      this.#saveFailing = true;
+    }
+  }
+
+  #setSerial(serial: string): void {
+    const config = this.#config as AgentConfig;
+    try {
+      this.#topics = deviceTopics(serial, config.topicPrefix);
+      this.#serial = serial;
+      this.#state.serial = serial;
+    } catch (err) {
+      this.#log('error', 'device', errorMessage(err));
     }
   }
 
   // ---- the report cycle ---------------------------------------------------------------------------
 
-  private scheduleCycle(delayMs: number): void {
-    if (this.stopping) return;
-    if (this.cycleTimer !== null) this.host.clock.clearTimer(this.cycleTimer);
-    this.cycleTimer = this.host.clock.setTimer(delayMs, () => {
-      this.cycleTimer = null;
-      this.runCycle().catch((err) => this.log('error', 'agent', `report cycle failed: ${errorMessage(err)}`));
+  #scheduleCycle(delayMs: number): void {
+    if (this.#stopping) return;
+    if (this.#cycleTimer !== null) this.host.clock.clearTimer(this.#cycleTimer);
+    this.#cycleTimer = this.host.clock.setTimer(delayMs, () => {
+      this.#cycleTimer = null;
+      this.runCycle().catch((err) => this.#log('error', 'agent', `report cycle failed: ${errorMessage(err)}`));
     });
   }
 
   /** Collects and queues one report, then makes sure it is on its way. */
   async runCycle(): Promise<void> {
-    if (this.stopping || this.cycleRunning) return;
-    const config = this.config as AgentConfig;
-    this.cycleRunning = true;
+    if (this.#stopping || !this.#config || !this.#outbox) return;
+    if (this.#cycleRunning) {
+      this.#cycleAgain = true;
+      return;
+    }
+    const config = this.#config;
+    const outbox = this.#outbox;
+    this.#cycleRunning = true;
     const started = this.host.clock.monotonic();
     try {
-      const report = await this.collectReport(started);
+      // Room is made before the report is built, so the report itself carries the drops it caused.
+      await outbox.makeRoom(this.#lastReportBytes);
+      const report = await this.#collectReport(started);
       if (report) {
-        const { bytes, truncated } = encodeReport(report, config.maxReportBytes);
-        if (truncated) this.log('warn', 'report', `report ${report.seq} cut to fit ${config.maxReportBytes} bytes`);
-        await this.outbox.push({ reportId: report.reportId, seq: report.seq, queuedAt: this.host.clock.monotonic(), payload: bytes });
-        await this.saveState();
-        this.ensureConnected();
-        this.flush();
+        let encoded;
+        try {
+          encoded = encodeReport(report, config.maxReportBytes);
+        } catch (err) {
+          // Never sent oversize (a poison pill for brokers); the lost seq is counted so the gap is explained.
+          outbox.dropped++;
+          throw err;
+        }
+        if (encoded.truncated) this.#log('warn', 'report', `report ${report.seq} cut to fit ${config.maxReportBytes} bytes`);
+        this.#lastReportBytes = encoded.bytes.length;
+        await outbox.push(report.reportId, report.seq, encoded.bytes);
+        await this.#saveState();
+        this.#ensureConnected();
+        this.#pump();
       }
     } catch (err) {
-      this.log('error', 'report', `cannot build report: ${errorMessage(err)}`);
+      this.#log('error', 'report', `cannot build report: ${errorMessage(err)}`);
+      await this.#saveState();
     } finally {
-      this.cycleRunning = false;
-      this.scheduleCycle(config.intervalSec * 1000);
+      this.#cycleRunning = false;
+      if (this.#cycleAgain) {
+        this.#cycleAgain = false;
+        this.#scheduleCycle(0);
+      } else this.#scheduleCycle(this.#intervalSec * 1000);
     }
   }
 
-  private async collectReport(started: number): Promise<Report | null> {
-    const config = this.config as AgentConfig;
+  async #collectReport(started: number): Promise<Report | null> {
+    const config = this.#config as AgentConfig;
+    const outbox = this.#outbox as Outbox;
     const errors: CollectorError[] = [];
-    const ctx: CollectorContext = { host: this.host, config, vapix: await this.vapixClient(errors) };
+    const ctx: CollectorContext = { host: this.host, config, vapix: await this.#vapixClient(errors) };
 
     const device = await guard('device', errors, () => collectDevice(ctx));
     const deviceInfo: DeviceInfo | null = device ? device.device : null;
     const os: OsInfo = device ? device.os : { version: 'unknown', buildDate: null, firmware: null };
-    const serial = (deviceInfo && deviceInfo.serial) || this.serial;
+    const serial = (deviceInfo && deviceInfo.serial) || this.#serial;
     if (!serial) {
-      this.log('error', 'device', `serial number unknown, no report this cycle: ${errors.map((e) => e.message).join('; ')}`);
+      this.#log('error', 'device', `serial number unknown, no report this cycle: ${errors.map((e) => e.message).join('; ')}`);
       return null;
     }
-    if (this.serial && serial !== this.serial) {
-      this.log('warn', 'device', `serial changed from ${this.serial} to ${serial}; keeping ${this.serial} for this session`);
+    if (this.#serial && serial !== this.#serial) {
+      this.#log('warn', 'device', `serial changed from ${this.#serial} to ${serial}; keeping ${this.#serial} for this session`);
     }
-    this.serial = this.serial || serial;
+    if (!this.#serial) this.#setSerial(serial);
+    if (!this.#serial) return null;
 
     const integrity = await guard('integrity', errors, () =>
       collectIntegrity(ctx, { soc: deviceInfo ? deviceInfo.soc : null, osVersion: os.version }),
@@ -181,17 +310,17 @@ export class Agent {
       collectServices(ctx, integrity && integrity.allowUnsignedApps !== null ? { allowUnsignedApps: integrity.allowUnsignedApps } : undefined),
     );
 
-    this.state.seq++;
+    this.#state.seq++;
     const memory = this.host.memory();
-    const oldest = this.outbox.oldestQueuedAt();
+    const oldest = outbox.oldestQueuedAt();
     const now = this.host.clock.now();
     return assembleReport({
-      deviceId: this.serial,
-      seq: this.state.seq,
+      deviceId: this.#serial,
+      seq: this.#state.seq,
       reportId: toHex(new Uint8Array(this.host.crypto.randomBytes(8))),
       sentAt: new Date(now).toISOString(),
-      intervalSec: config.intervalSec,
-      device: deviceInfo || emptyDevice(this.serial),
+      intervalSec: this.#intervalSec,
+      device: deviceInfo || emptyDevice(this.#serial),
       os,
       services: services || { entries: [], findings: [], totalListening: 0 },
       integrity: integrity || {
@@ -207,13 +336,13 @@ export class Agent {
       health: {
         agentVersion: this.version,
         host: this.host.info.name,
-        startedAt: this.startedAt,
+        startedAt: this.#startedAt,
         heapUsedBytes: Math.max(0, Math.round(memory.usedBytes)),
         heapLimitBytes: Math.max(0, Math.round(memory.limitBytes)),
-        queueDepth: this.outbox.depth,
-        dropped: this.outbox.dropped,
+        queueDepth: outbox.depth,
+        dropped: outbox.dropped,
         oldestQueuedAgeSec: oldest === null ? 0 : Math.max(0, Math.round((this.host.clock.monotonic() - oldest) / 1000)),
-        reconnects: this.reconnects,
+        reconnects: this.#reconnects,
         collectMs: Math.max(0, Math.round(this.host.clock.monotonic() - started)),
         lastExit: this.host.info.lastExit,
       },
@@ -221,8 +350,8 @@ export class Agent {
     });
   }
 
-  private async vapixClient(errors: CollectorError[]): Promise<VapixClient> {
-    const config = this.config as AgentConfig;
+  async #vapixClient(errors: CollectorError[]): Promise<VapixClient> {
+    const config = this.#config as AgentConfig;
     let credentials = config.vapix.username ? { username: config.vapix.username, password: config.vapix.password || '' } : undefined;
     if (this.host.vapixCredentials) {
       // Service accounts are wiped on reboot (reference §3.1): fetch them each time, keep them in memory only.
@@ -242,154 +371,399 @@ export class Agent {
 
   // ---- MQTT session ---------------------------------------------------------------------------------
 
-  private topic(leaf: string): string {
-    return `${(this.config as AgentConfig).topicPrefix}/${this.serial}/${leaf}`;
-  }
-
-  private statePayload(state: 'online' | 'offline', reason: string): string {
+  #statePayload(state: StateName, reason: string): string {
     return JSON.stringify({
       state,
       reason,
-      session: this.state.session,
+      session: this.#state.session,
       at: new Date(this.host.clock.now()).toISOString(),
       agentVersion: this.version,
     });
   }
 
-  private ensureConnected(): void {
-    if (this.stopping || this.connected || this.connecting || this.reconnectTimer !== null || !this.serial) return;
-    this.connecting = true;
-    this.connect()
-      .catch((err) => this.onConnectFailed(err))
+  #publishState(client: MqttClient, state: StateName, reason: string): Promise<void> {
+    return client.publish((this.#topics as DeviceTopics).state, this.#statePayload(state, reason), {
+      qos: 1,
+      retain: true,
+      properties: { payloadFormatIndicator: 1, contentType: 'application/json' },
+    });
+  }
+
+  #ensureConnected(): void {
+    if (this.#stopping || this.#connected || this.#connecting || this.#reconnectTimer !== null || !this.#topics) return;
+    this.#connecting = true;
+    this.#connect()
+      .catch((err) => this.#onConnectFailed(err))
       .then(() => {
-        this.connecting = false;
+        this.#connecting = false;
       });
   }
 
-  private async connect(): Promise<void> {
-    const config = this.config as AgentConfig;
-    this.state.session++;
-    await this.saveState();
+  async #connect(): Promise<void> {
+    const config = this.#config as AgentConfig;
+    const topics = this.#topics as DeviceTopics;
+    // A session number is used up only by an accepted connection (only then can its will fire); it is
+    // saved before the attempt, so a kill right after CONNACK cannot make two connections share it.
+    if (!this.#sessionFresh) {
+      this.#state.session++;
+      this.#sessionFresh = true;
+      await this.#saveState();
+    }
     const b = config.broker;
+    const v5 = b.protocolLevel === 5;
     const client = new MqttClient(this.host, {
       host: b.host,
       port: b.port,
       tls: b.tls ? { caFile: b.caFile, certFile: b.certFile, keyFile: b.keyFile, serverName: b.serverName, verify: b.tlsVerify } : undefined,
-      connectTimeoutMs: 10_000,
-      clientId: b.clientId || `vigil-${this.serial}`,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      clientId: b.clientId || (this.#serial as string),
       username: b.username,
       password: b.password,
       keepaliveSec: b.keepaliveSec,
       cleanSession: true,
-      will: { topic: this.topic('state'), payload: this.statePayload('offline', 'lost'), qos: 1, retain: true },
+      protocolLevel: b.protocolLevel,
+      // MQTT 5: tell the broker what we accept; nothing the agent receives is large.
+      connectProperties: v5 ? { maximumPacketSize: 256 * 1024, receiveMaximum: 16 } : undefined,
+      will: {
+        topic: topics.state,
+        payload: this.#statePayload('lost', 'connection-lost'),
+        qos: 1,
+        retain: true,
+        properties: v5 ? { payloadFormatIndicator: 1, contentType: 'application/json' } : undefined,
+      },
     });
-    client.onClose((reason) => this.onDisconnected(client, reason));
-    client.onMessage((topic, payload) => this.onCommand(topic, payload));
+    client.onClose((reason) => this.#onDisconnected(client, reason));
+    client.onMessage((topic, payload, info) => this.#onCommand(client, topic, payload, info.retain, info.properties));
     await client.connect();
-    if (this.stopping) {
+    if (this.#stopping) {
       await client.disconnect().catch(() => undefined);
       return;
     }
-    this.client = client;
-    this.connected = true;
-    if (this.failedAttempts > 0 || this.state.session > 1) this.reconnects++;
-    this.failedAttempts = 0;
-    this.log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${this.serial} (session ${this.state.session})`);
-    await client.publish(this.topic('state'), this.statePayload('online', 'connected'), { qos: 1, retain: true });
-    await client.subscribe([{ topic: this.topic('cmd/#'), qos: 1 }]);
-    this.flush();
-  }
-
-  private onConnectFailed(err: unknown): void {
-    this.failedAttempts++;
-    const delay = backoffDelay(this.failedAttempts);
-    // Log the first failure and then only occasionally: a broker down for hours must not flood syslog.
-    if (this.failedAttempts === 1 || this.failedAttempts % 20 === 0) {
-      this.log('warn', 'mqtt', `cannot connect (${errorCode(err)}): ${errorMessage(err)}; attempt ${this.failedAttempts}, next in ${Math.round(delay / 1000)} s`);
+    this.#sessionFresh = false;
+    this.#client = client;
+    this.#connected = true;
+    this.#connectedAt = this.host.clock.monotonic();
+    if (this.#everConnected) this.#reconnects++;
+    this.#everConnected = true;
+    if (this.#failures > 0 || this.#refusals > 0 || this.#lastProblem) {
+      this.#log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${this.#serial} (session ${this.#state.session}) after ${this.#failures + this.#refusals} failed attempts`);
+    } else {
+      this.#log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${this.#serial} (session ${this.#state.session})`);
     }
-    this.scheduleReconnect(delay);
+    this.#failures = 0;
+    this.#refusals = 0;
+    this.#lastProblem = null;
+    this.#tokens = config.outbox.inflight;
+    this.#tokensAt = this.#connectedAt;
+    try {
+      await this.#publishState(client, 'online', 'connected');
+      const granted = await client.subscribe([{ topic: topics.commands, qos: 1 }]);
+      if (granted[0] >= 0x80) this.#log('warn', 'mqtt', `the broker refused the subscription to ${topics.commands}: commands will not arrive`);
+    } catch (err) {
+      // The session ended meanwhile: onDisconnected schedules the next attempt.
+      if (client.state === 'open') this.#log('warn', 'mqtt', `birth failed: ${errorMessage(err)}`);
+    }
+    this.#pump();
   }
 
-  private onDisconnected(client: MqttClient, reason: { code: string; message: string }): void {
-    if (client !== this.client) return;
-    this.client = null;
-    const wasConnected = this.connected;
-    this.connected = false;
-    if (this.stopping) return;
-    if (wasConnected) this.log('warn', 'mqtt', `connection lost (${reason.code}): ${reason.message}`);
-    this.scheduleReconnect(backoffDelay(Math.max(1, this.failedAttempts)));
+  #onConnectFailed(err: unknown): void {
+    const config = this.#config as AgentConfig;
+    const code = errorCode(err);
+    let message = errorMessage(err);
+    let delay: number;
+    if (code === 'ECONNACK') {
+      this.#refusals++;
+      delay = this.#longBackoff(this.#refusals);
+      message = `${message}; check BrokerUsername, BrokerPassword and the broker's ACL`;
+    } else {
+      this.#failures++;
+      delay = this.#backoff(this.#failures, config.broker.reconnectMaxSec * 1000);
+      if (code === 'ETLS') message = explainTls(message, config);
+    }
+    // Logged once per distinct problem (and again every 20th attempt): an outage must not flood syslog.
+    const attempts = this.#failures + this.#refusals;
+    if (message !== this.#lastProblem || attempts % 20 === 0) {
+      this.#log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', 'mqtt', `cannot connect (${code}): ${message}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
+    }
+    this.#lastProblem = message;
+    this.#scheduleReconnect(delay);
   }
 
-  private scheduleReconnect(delayMs: number): void {
-    if (this.stopping || this.reconnectTimer !== null) return;
-    this.reconnectTimer = this.host.clock.setTimer(delayMs, () => {
-      this.reconnectTimer = null;
-      this.ensureConnected();
+  #onDisconnected(client: MqttClient, reason: CloseReason): void {
+    if (client !== this.#client) return;
+    const config = this.#config as AgentConfig;
+    this.#client = null;
+    this.#connected = false;
+    this.#inflight.clear();
+    if (this.#pumpTimer !== null) this.host.clock.clearTimer(this.#pumpTimer);
+    this.#pumpTimer = null;
+    if (this.#stopping) return;
+    const lived = this.host.clock.monotonic() - this.#connectedAt;
+    const takenOver = reason.reasonCode === 0x8e;
+    const byBroker = reason.code === 'ECLOSED' || reason.code === 'ECONNRESET' || reason.code === 'EDISCONNECT';
+    this.#shortSessions = byBroker && lived < SHORT_SESSION_MS ? this.#shortSessions + 1 : 0;
+    if (takenOver || this.#shortSessions >= SHORT_SESSIONS_FOR_DUPLICATE) {
+      const n = Math.max(1, this.#shortSessions - SHORT_SESSIONS_FOR_DUPLICATE + 1);
+      const delay = this.#longBackoff(n);
+      if (!this.#duplicateLogged) {
+        const clientId = config.broker.clientId || this.#serial;
+        const why = takenOver
+          ? 'the broker says another client took over the session'
+          : `the broker closed ${this.#shortSessions} connections in a row within ${SHORT_SESSION_MS / 1000} s of accepting them`;
+        this.#log('error', 'mqtt', `${why}: another client is probably connected with the same client id "${clientId}" (duplicate client id); backing off ${Math.round(delay / 1000)} s between attempts instead of flapping`);
+        this.#duplicateLogged = true;
+      }
+      this.#scheduleReconnect(delay);
+      return;
+    }
+    if (this.#shortSessions === 0) this.#duplicateLogged = false;
+    this.#log('warn', 'mqtt', `connection lost (${reason.code}): ${reason.message}`);
+    this.#failures++;
+    this.#scheduleReconnect(this.#backoff(this.#failures, config.broker.reconnectMaxSec * 1000));
+  }
+
+  #scheduleReconnect(delayMs: number): void {
+    if (this.#stopping || this.#reconnectTimer !== null) return;
+    this.#reconnectTimer = this.host.clock.setTimer(delayMs, () => {
+      this.#reconnectTimer = null;
+      this.#ensureConnected();
     });
   }
 
-  /** Sends queued reports oldest first; each leaves the outbox only on its PUBACK. */
-  private flush(): void {
-    if (this.flushing || !this.connected || !this.client) return;
-    this.flushing = true;
-    const client = this.client;
-    const run = async () => {
-      while (this.connected && client === this.client && this.outbox.depth > 0) {
-        const [entry] = this.outbox.peek(1);
-        // Only the newest report is retained, so a late consumer learns the fleet's current state at once.
-        const retain = this.outbox.depth === 1;
-        await client.publish(this.topic('report'), entry.payload, { qos: 1, retain });
-        await this.outbox.ack(entry.reportId);
-      }
-    };
-    run()
-      .catch((err) => this.log('warn', 'mqtt', `delivery paused: ${errorMessage(err)}`))
-      .then(() => {
-        this.flushing = false;
-      });
+  #random(): number {
+    const b = new Uint8Array(this.host.crypto.randomBytes(4));
+    return (((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3]) / 4294967296;
   }
 
-  private onCommand(topic: string, payload: Uint8Array): void {
-    const name = topic.slice(this.topic('cmd/').length);
-    let id: string | null = null;
+  #backoff(attempt: number, capMs: number): number {
+    return backoffDelay(attempt, BACKOFF_BASE_MS, capMs, this.#random());
+  }
+
+  /** Minutes, with "equal jitter" (half fixed, half random) so that a long backoff is never short. */
+  #longBackoff(attempt: number): number {
+    const ceiling = Math.min(LONG_BACKOFF_CAP_MS, LONG_BACKOFF_BASE_MS * Math.pow(2, Math.min(attempt - 1, 16)));
+    return Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------------
+
+  /**
+   * Sends queued reports oldest first, paced: at most ReplayInflight await their PUBACK at once (and no
+   * more than the broker's Receive Maximum), at most ReplayPerSec per second (token bucket), so a replay
+   * after a long outage never floods the broker's queues.
+   */
+  #pump(): void {
+    const client = this.#client;
+    const config = this.#config as AgentConfig;
+    const outbox = this.#outbox;
+    if (!this.#connected || !client || !outbox || this.#pumpTimer !== null) return;
+    if (this.#sent.size > 64) {
+      const queued = new Set(outbox.entries().map((e) => e.reportId));
+      for (const id of Array.from(this.#sent)) if (!queued.has(id)) this.#sent.delete(id);
+    }
+    const window = Math.min(config.outbox.inflight, client.receiveMaximum);
+    const rate = config.outbox.perSec;
+    const now = this.host.clock.monotonic();
+    this.#tokens = Math.min(window, this.#tokens + ((now - this.#tokensAt) * rate) / 1000);
+    this.#tokensAt = now;
+    for (const entry of outbox.entries()) {
+      if (this.#inflight.size >= window) return;
+      if (this.#inflight.has(entry.reportId)) continue;
+      if (this.#tokens < 1) {
+        this.#pumpTimer = this.host.clock.setTimer(Math.ceil(((1 - this.#tokens) * 1000) / rate), () => {
+          this.#pumpTimer = null;
+          this.#pump();
+        });
+        return;
+      }
+      this.#tokens -= 1;
+      this.#inflight.add(entry.reportId);
+      this.#send(client, entry).catch((err) => this.#log('error', 'mqtt', `delivery failed: ${errorMessage(err)}`));
+    }
+  }
+
+  async #send(client: MqttClient, entry: OutboxEntry): Promise<void> {
+    const config = this.#config as AgentConfig;
+    const outbox = this.#outbox as Outbox;
+    const topics = this.#topics as DeviceTopics;
     try {
-      const text = utf8Decode(payload);
-      const body = text.trim() ? (JSON.parse(text) as { id?: unknown }) : {};
-      if (body && typeof body.id === 'string') id = body.id.slice(0, 64);
-    } catch {
-      this.reply(name, id, false, 'payload is not JSON');
+      let payload: Uint8Array;
+      try {
+        payload = await outbox.payload(entry);
+      } catch (err) {
+        this.#log('error', 'outbox', `queued report ${entry.seq} is unreadable, dropped: ${errorMessage(err)}`);
+        await outbox.drop(entry.reportId);
+        await this.#saveState();
+        return;
+      }
+      const all = outbox.entries();
+      // Only the newest report is retained, so a late consumer learns the camera's current state at once.
+      const retain = all[all.length - 1] === entry;
+      const properties: Properties = {
+        payloadFormatIndicator: 1,
+        contentType: 'application/json',
+        userProperties: [
+          ['schema', REPORT_SCHEMA],
+          ['seq', String(entry.seq)],
+          ['reportId', entry.reportId],
+        ],
+      };
+      if (config.messageExpirySec > 0) properties.messageExpiryInterval = config.messageExpirySec;
+      try {
+        this.#sent.add(entry.reportId);
+        await client.publish(topics.report, payload, { qos: 1, retain, properties });
+        this.#sent.delete(entry.reportId);
+        await outbox.ack(entry.reportId);
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === 'EPUBACK' || code === 'E2BIG') {
+          // Re-sending would fail the same way forever: drop it, counted, so the gap is accounted for.
+          this.#log('error', 'mqtt', `report ${entry.seq} dropped: ${errorMessage(err)}`);
+          this.#sent.delete(entry.reportId);
+          await outbox.drop(entry.reportId);
+          await this.#saveState();
+        }
+        // ECLOSED: the report stays queued and goes again after the reconnect.
+      }
+    } finally {
+      if (client === this.#client) {
+        this.#inflight.delete(entry.reportId);
+        this.#pump();
+      }
+    }
+  }
+
+  // ---- commands -------------------------------------------------------------------------------------
+
+  #onCommand(client: MqttClient, topic: string, payload: Uint8Array, retained: boolean, properties?: Properties): void {
+    const topics = this.#topics as DeviceTopics;
+    const name = topics.commandName(topic);
+    if (name === null || client !== this.#client) return;
+    if (retained) {
+      // A retained command would run again on every reconnect.
+      this.#log('warn', 'cmd', `ignored a retained ${name.slice(0, 64)} command; publish commands without retain`);
       return;
     }
-    if (name === 'report-now') {
-      this.reply(name, id, true, null);
-      this.runCycle().catch(() => undefined);
-    } else {
-      this.reply(name, id, false, `unknown command "${name.slice(0, 64)}"`);
+    const correlation = properties && properties.correlationData;
+    let id: string | null = correlation ? utf8Decode(correlation).slice(0, 64) : null;
+    const reply = (r: Omit<CommandResult, 'id' | 'command' | 'at'>) => this.#reply(client, { id, command: name.slice(0, 64), at: '', ...r }, correlation);
+    const fail = (code: string, error: string) => reply({ ok: false, code, error });
+    if (payload.length > COMMAND_MAX_BYTES) return fail('E2BIG', `command payload is ${payload.length} bytes, over the limit of ${COMMAND_MAX_BYTES}`);
+    let body: Record<string, unknown>;
+    try {
+      const text = utf8Decode(payload).trim();
+      const parsed: unknown = text ? JSON.parse(text) : {};
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      body = parsed as Record<string, unknown>;
+    } catch {
+      return fail('EINVAL', 'command payload must be a JSON object, e.g. {"id":"c1"}');
+    }
+    if (body.id !== undefined) {
+      if (typeof body.id !== 'string' || !/^[\w.:-]{1,64}$/.test(body.id)) return fail('EINVAL', 'id must be a string of 1 to 64 letters, digits, _ . : -');
+      id = body.id;
+    }
+    const allowed = name === 'set-interval' ? ['id', 'intervalSec'] : ['id'];
+    const unknown = Object.keys(body).filter((k) => allowed.indexOf(k) < 0);
+    if (unknown.length) return fail('EINVAL', `unknown field "${unknown[0].slice(0, 32)}" for ${name.slice(0, 64)}`);
+    // A redelivered command (same id) is answered again, not run twice.
+    const seen = id !== null ? this.#recentResults.find((r) => r.id === id && r.command === name) : undefined;
+    if (seen) return this.#reply(client, seen, correlation);
+    const minGap = COMMAND_MIN_GAP_MS[name];
+    if (minGap === undefined) return fail('EUNKNOWN', `unknown command "${name.slice(0, 64)}"; known: ${Object.keys(COMMAND_MIN_GAP_MS).join(', ')}`);
+    if (name === 'set-interval') {
+      const v = body.intervalSec;
+      if (typeof v !== 'number' || v % 1 !== 0 || v < 1 || v > 86400) return fail('EINVAL', 'intervalSec must be an integer from 1 to 86400');
+    }
+    const now = this.host.clock.monotonic();
+    const last = this.#commandLast[name];
+    if (last !== undefined && now - last < minGap) {
+      return fail('ERATE', `${name} is rate-limited to once every ${minGap / 1000} s; try again in ${Math.ceil((minGap - (now - last)) / 1000)} s`);
+    }
+    this.#commandLast[name] = now;
+    this.#runCommand(name, body).then(
+      (result) => reply({ ok: true, result }),
+      (err) => fail(err instanceof CommandError ? err.code : errorCode(err), errorMessage(err)),
+    );
+  }
+
+  async #runCommand(name: string, body: Record<string, unknown>): Promise<unknown> {
+    const config = this.#config as AgentConfig;
+    switch (name) {
+      case 'report-now':
+        this.runCycle().catch(() => undefined);
+        return { queued: true };
+      case 'set-interval': {
+        const sec = body.intervalSec as number;
+        this.#intervalSec = sec;
+        this.#state.interval = { sec, base: config.intervalSec };
+        await this.#saveState();
+        this.#scheduleCycle(sec * 1000);
+        this.#log('info', 'cmd', `report interval set to ${sec} s by command`);
+        return { intervalSec: sec };
+      }
+      case 'rebaseline': {
+        const errors: CollectorError[] = [];
+        const ctx: CollectorContext = { host: this.host, config, vapix: await this.#vapixClient(errors) };
+        const made = await rebaseline(ctx);
+        if (!made.value) throw new CommandError('EIO', made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
+        this.#log('info', 'cmd', `integrity baseline recorded again by command (${made.value.files} files)`);
+        return { baseline: made.value };
+      }
+      default: {
+        // rebirth: announce online again and send a full report now.
+        const client = this.#client;
+        if (client) await this.#publishState(client, 'online', 'rebirth');
+        this.runCycle().catch(() => undefined);
+        return { session: this.#state.session };
+      }
     }
   }
 
-  private reply(command: string, id: string | null, ok: boolean, error: string | null): void {
-    const client = this.client;
-    if (!client) return;
-    const body = JSON.stringify({ id, command: command.slice(0, 64), ok, error, at: new Date(this.host.clock.now()).toISOString() });
-    client.publish(this.topic('cmd-result'), body, { qos: 1 }).catch(() => undefined);
+  #reply(client: MqttClient, result: CommandResult, correlation?: Uint8Array): void {
+    const r = { ...result, at: new Date(this.host.clock.now()).toISOString() };
+    if (r.id !== null) {
+      this.#recentResults.push(r);
+      if (this.#recentResults.length > RECENT_COMMANDS) this.#recentResults.shift();
+    }
+    if (!r.ok) this.#log('warn', 'cmd', `${r.command} ${r.id ?? '(no id)'} refused: ${r.code} ${r.error}`);
+    const properties: Properties = { payloadFormatIndicator: 1, contentType: 'application/json' };
+    if (correlation) properties.correlationData = correlation;
+    client.publish((this.#topics as DeviceTopics).cmdResult, JSON.stringify(r), { qos: 1, properties }).catch(() => undefined);
   }
 
-  private clearTimers(): void {
-    for (const t of [this.cycleTimer, this.reconnectTimer]) if (t !== null) this.host.clock.clearTimer(t);
-    this.cycleTimer = null;
-    this.reconnectTimer = null;
+  #clearTimers(): void {
+    for (const t of [this.#cycleTimer, this.#reconnectTimer, this.#pumpTimer]) if (t !== null) this.host.clock.clearTimer(t);
+    this.#cycleTimer = null;
+    this.#reconnectTimer = null;
+    this.#pumpTimer = null;
   }
 
-  private log(level: LogLevel, component: string, message: string): void {
+  #log(level: LogLevel, component: string, message: string): void {
     this.host.log(level, `[vigil] [${component}] ${message}`);
   }
 }
 
-/** Exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)]. */
-export function backoffDelay(attempt: number): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * Math.pow(2, Math.min(attempt, 16)));
-  return Math.round(Math.random() * ceiling);
+/**
+ * Exponential backoff with full jitter: uniform in [0, min(cap, base·2^(attempt−1))], `random` in [0, 1).
+ */
+export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: number): number {
+  const ceiling = Math.min(capMs, baseMs * Math.pow(2, Math.min(Math.max(attempt, 1) - 1, 20)));
+  return Math.round(random * ceiling);
+}
+
+/** Says in plain words what a TLS failure usually means; the host's own message is kept. */
+export function explainTls(message: string, config: AgentConfig): string {
+  const b = config.broker;
+  const m = message.toLowerCase();
+  let hint = '';
+  if (/expired|not yet valid|cert_has_expired/.test(m)) hint = "the broker's certificate has expired or is not yet valid (or the camera's clock is wrong)";
+  else if (/altname|hostname|host name|ip address mismatch|does not match|wrong name/.test(m))
+    hint = `the broker's certificate is not valid for "${b.serverName || b.host}" (set BrokerServerName to the name in the certificate)`;
+  else if (/self.signed|unable to (get|verify)|issuer|verify failed|unknown ca|untrusted/.test(m))
+    hint = `the broker's certificate is not signed by a trusted CA (${b.caFile ? `BrokerCaFile ${b.caFile}` : 'the system CA store'})`;
+  else if (/certificate required|handshake failure|bad certificate|alert/.test(m)) hint = 'the broker refused the TLS handshake (does it require a client certificate? set BrokerCertFile and BrokerKeyFile)';
+  else if (/cannot read/.test(m)) hint = 'a TLS file could not be read';
+  return hint ? `TLS: ${hint} — ${message}` : message;
 }
 
 function emptyDevice(serial: string): DeviceInfo {

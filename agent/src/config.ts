@@ -20,6 +20,10 @@ export interface AgentConfig {
     /** Defaults to the camera's serial once known. */
     clientId?: string;
     keepaliveSec: number;
+    /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5 (message expiry, content type, user properties). */
+    protocolLevel: 4 | 5;
+    /** Cap of the reconnect backoff after a lost connection or a failed attempt. */
+    reconnectMaxSec: number;
   };
   topicPrefix: string;
   intervalSec: number;
@@ -42,6 +46,16 @@ export interface AgentConfig {
     hashBytesPerSec: number;
   };
   maxReportBytes: number;
+  outbox: {
+    /** Bounds of the queue on flash; the oldest report is dropped (and counted) past either. */
+    maxReports: number;
+    maxBytes: number;
+    /** Replay pacing after a reconnect: reports awaiting PUBACK at once, and reports per second. */
+    inflight: number;
+    perSec: number;
+  };
+  /** MQTT 5 message expiry of reports, seconds; 0 = none. */
+  messageExpirySec: number;
 }
 
 export const CONFIG_DEFAULTS: Record<string, string> = {
@@ -61,6 +75,14 @@ export const CONFIG_DEFAULTS: Record<string, string> = {
   IntegrityMaxFiles: '4000',
   HashBytesPerSec: '4194304',
   MaxReportBytes: '65536',
+  MqttVersion: '3.1.1',
+  ReconnectMaxSec: '60',
+  // 30 minutes of outage at a 10 s interval is 180 reports: twice that fits.
+  OutboxMaxReports: '360',
+  OutboxMaxBytes: '8388608',
+  ReplayInflight: '8',
+  ReplayPerSec: '10',
+  MessageExpirySec: '0',
 };
 
 /** Parses the host's string parameters; throws one error that lists every bad parameter. */
@@ -98,6 +120,9 @@ export function parseConfig(raw: Record<string, string>): AgentConfig {
     .filter((p) => p.length > 0);
   for (const p of integrityPaths) if (p[0] !== '/') problems.push(`IntegrityPaths entries must be absolute, got "${p}"`);
   const dataDir = get('DataDir').replace(/\/+$/, '');
+  const mqttVersion = get('MqttVersion');
+  const protocolLevel = mqttVersion === '5' || mqttVersion === '5.0' ? 5 : 4;
+  if (['3.1.1', '4', '5', '5.0'].indexOf(mqttVersion) < 0) problems.push(`MqttVersion must be 3.1.1 or 5, got "${mqttVersion}"`);
   if (dataDir[0] !== '/') problems.push(`DataDir must be absolute, got "${dataDir}"`);
 
   const config: AgentConfig = {
@@ -114,6 +139,8 @@ export function parseConfig(raw: Record<string, string>): AgentConfig {
       password: optional('BrokerPassword'),
       clientId: optional('ClientId'),
       keepaliveSec: int('KeepaliveSec', 5, 3600),
+      protocolLevel,
+      reconnectMaxSec: int('ReconnectMaxSec', 1, 3600),
     },
     topicPrefix,
     intervalSec: int('IntervalSec', 1, 86400),
@@ -132,6 +159,13 @@ export function parseConfig(raw: Record<string, string>): AgentConfig {
       hashBytesPerSec: int('HashBytesPerSec', 0, 1 << 30),
     },
     maxReportBytes: int('MaxReportBytes', 4096, 1 << 24),
+    outbox: {
+      maxReports: int('OutboxMaxReports', 1, 100000),
+      maxBytes: int('OutboxMaxBytes', 65536, 1 << 30),
+      inflight: int('ReplayInflight', 1, 100),
+      perSec: int('ReplayPerSec', 1, 1000),
+    },
+    messageExpirySec: int('MessageExpirySec', 0, 2147483647),
   };
   if (problems.length > 0) throw new VigilError('config', 'EINVAL', problems.join('; '));
   return config;

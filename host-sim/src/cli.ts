@@ -6,8 +6,10 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSimCamera, type SimCamera } from './camera';
 import { startSimFleet } from './fleet';
-import { listProfiles, loadProfile } from './profiles';
+import { faultScript, listProfiles, loadProfile } from './profiles';
+import { parseFaultSpec, startFaultScript } from './faults';
 import { lineLogSink, silentLogSink } from './sim-host';
 import { StatusTable as FleetTable } from '../../fleet/src/status-table';
 import { FLEET_USAGE, STATUS_USAGE, runFleet, runStatus } from '../../fleet/src/cli';
@@ -57,6 +59,11 @@ VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
   --interval S   report interval in seconds (default: the profile's, else 300)
   --state DIR    the camera's writable data dir (default: a temporary folder, removed at exit)
   --bundle FILE  the agent bundle (default dist/agent.js; run \`npm run build\` first)
+  --fault SPEC   a timed fault for a single camera, repeatable, added to the profile's faults.script:
+                 KIND[:ARG]@AT[+FOR] with AT and FOR in seconds, e.g.
+                   broker-down@0+30  broker-restart@60+5  drop@45  drop-during-replay:3@30
+                   kill-during-write:before-rename@40 (partial-tmp, before-rename, after-rename)
+                   disk-full@20+30  clock-jump:-3600@25  vapix:hang@10+20 (slow[:ms], status500, garbage)
 `,
   fleet: FLEET_USAGE,
   status: STATUS_USAGE,
@@ -139,9 +146,11 @@ async function runSim(argv: string[]): Promise<number> {
       state: { type: 'string' },
       bundle: { type: 'string' },
       count: { type: 'string' },
+      fault: { type: 'string', multiple: true },
     },
     strict: true,
   });
+  const cliFaults = (values.fault ?? []).map(parseFaultSpec);
   if (!values.profile) return fail('--profile is required (see `vigil profiles`)');
   if (!values.broker) return fail('--broker is required, e.g. mqtt://127.0.0.1:1883');
   const broker = parseBrokerUrl(values.broker);
@@ -163,7 +172,31 @@ async function runSim(argv: string[]): Promise<number> {
   });
   const what = cameras.length === 1 ? `camera ${cameras[0].serial} (${cameras[0].profile.name})` : `${cameras.length} cameras`;
   process.stderr.write(`[vigil] [sim] ${what} reporting to ${values.broker}; Ctrl-C stops\n`);
+  // Timed faults (profile faults.script and --fault) drive a single camera; a kill restarts it on the same data dir.
+  const steps = cameras.length === 1 ? [...faultScript(cameras[0].profile.data), ...cliFaults] : [];
+  if (cliFaults.length && cameras.length !== 1) process.stderr.write('[vigil] [sim] --fault applies to a single camera; ignored\n');
+  const script = steps.length
+    ? startFaultScript(steps, {
+        camera: () => cameras[0],
+        restart: async () => {
+          const old = cameras[0];
+          await old.kill();
+          cameras[0] = await startSimCamera({
+            profile: old.profile,
+            bundlePath,
+            broker,
+            stateDir: old.stateDir,
+            overrides: interval ? { IntervalSec: String(interval) } : {},
+            log: lineLogSink((line) => process.stderr.write(line + '\n'), 'info'),
+            lastExit: 'killed during an outbox write (simulated)',
+          });
+          process.stderr.write('[vigil] [sim] camera restarted with the same data dir\n');
+        },
+        log: (m) => process.stderr.write(`[vigil] [sim] ${m}\n`),
+      })
+    : null;
   await untilSignal();
+  script?.stop();
   await Promise.all(cameras.map((c) => c.stop()));
   if (!values.state) rmSync(stateDir, { recursive: true, force: true });
   return 0;

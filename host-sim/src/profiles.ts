@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import type { FaultStep } from './faults';
 
 export type VapixFaultMode = 'garbage' | 'status500' | 'slow' | 'hang';
 
@@ -61,7 +62,7 @@ export interface Profile {
   applications: { allowUnsigned?: boolean; installed: ProfileApp[] };
   platform: { signedOs: boolean | null; secureBoot: boolean | null; edgeVault: boolean | null };
   agent: Record<string, string>;
-  faults?: { vapix?: VapixFault | VapixFault[] };
+  faults?: { vapix?: VapixFault | VapixFault[]; script?: FaultStep[] };
 }
 
 export interface LoadedProfile {
@@ -164,6 +165,11 @@ export function vapixFaults(profile: Profile): VapixFault[] {
   const f = profile.faults?.vapix;
   if (!f) return [];
   return Array.isArray(f) ? f : [f];
+}
+
+/** The profile's timed fault script (empty when it has none). */
+export function faultScript(profile: Profile): FaultStep[] {
+  return (profile.faults?.script ?? []).map((s) => ({ ...s }));
 }
 
 /** Compares AXIS OS versions numerically, part by part (9.80.3.12 < 10.12.228 < 11.9 ≤ 11.9.0). */

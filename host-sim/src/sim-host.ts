@@ -104,6 +104,8 @@ export interface SimHostOptions {
 
 interface SimSocket {
   socket: net.Socket;
+  /** A connection to the configured broker (the target of network faults). */
+  broker: boolean;
   chunks: Buffer[];
   ended: boolean;
   error: HostSimError | null;
@@ -170,6 +172,20 @@ export class SimHost implements Host {
   /** Added to Date.now(): a simulated NTP or user clock jump. */
   wallOffsetMs = 0;
 
+  // ---- fault injection (faults.ts scripts these) ----
+  /** Every write under the data dir fails with ENOSPC, as a full flash does. */
+  diskFull = false;
+  /** Connections to the broker are refused (ECONNREFUSED), as when it is down or unreachable. */
+  brokerDown = false;
+  /** When set, the connection to the broker is dropped before the (n+1)th PUBLISH the agent writes. */
+  dropAfterPublishes: number | null = null;
+  /**
+   * Kills the agent in the middle of an atomic write to a matching path: `partial-tmp` after half the
+   * temporary file, `before-rename` with the temporary file complete, `after-rename` with the file in
+   * place but the call not yet returned. The write never settles; `onCrash` kills the camera.
+   */
+  crashOnWrite: { match: RegExp; point: 'partial-tmp' | 'before-rename' | 'after-rename'; onCrash(): void } | null = null;
+
   private readonly configValues: Record<string, string>;
   private readonly logSink: LogSink;
   private readonly sockets = new Map<number, SimSocket>();
@@ -216,6 +232,8 @@ export class SimHost implements Host {
       () => true,
       () => false,
     );
+    // A kill during an atomic write leaves its temporary file behind: clean up before the agent runs.
+    await removeTempFiles(this.stateDir);
     if (seeded) return;
     if (this.profile.localdataDir) await fsp.cp(this.profile.localdataDir, this.stateDir, { recursive: true, force: false, errorOnExist: false });
     await fsp.writeFile(marker, `seeded from ${this.profile.name}\n`);
@@ -358,16 +376,30 @@ export class SimHost implements Host {
 
     writeFileAtomic: async (devicePath: string, data: ArrayBuffer): Promise<void> => {
       const { real } = await this.resolveWritable(devicePath);
+      if (this.diskFull) throw hostError('ENOSPC', `${devicePath}: no space left on device`);
       const tmp = `${real}.vigil-tmp-${process.pid}-${this.tmpCounter++}`;
+      const crash = this.crashOnWrite && this.crashOnWrite.match.test(devicePath) ? this.crashOnWrite : null;
+      if (crash) this.crashOnWrite = null;
+      const die = (): Promise<never> => {
+        crash?.onCrash();
+        return new Promise<never>(() => {});
+      };
       try {
         const handle = await fsp.open(tmp, 'w', 0o644);
         try {
+          if (crash?.point === 'partial-tmp') {
+            await handle.writeFile(new Uint8Array(data).subarray(0, data.byteLength >> 1));
+            await handle.close();
+            return await die(); // never settles, so the finally below does not close twice
+          }
           await handle.writeFile(new Uint8Array(data));
           await handle.sync();
         } finally {
           await handle.close();
         }
+        if (crash?.point === 'before-rename') return await die();
         await fsp.rename(tmp, real);
+        if (crash?.point === 'after-rename') return await die();
       } catch (err) {
         await fsp.rm(tmp, { force: true }).catch(() => undefined);
         throw fsError(err, devicePath);
@@ -387,6 +419,9 @@ export class SimHost implements Host {
 
     mkdir: async (devicePath: string): Promise<void> => {
       const { real } = await this.resolveWritable(devicePath);
+      if (this.diskFull && !(await fsp.stat(real).then((st) => st.isDirectory(), () => false))) {
+        throw hostError('ENOSPC', `${devicePath}: no space left on device`);
+      }
       try {
         await fsp.mkdir(real, { recursive: true });
       } catch (err) {
@@ -414,6 +449,8 @@ export class SimHost implements Host {
       }
       const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : 10_000;
       const target = `${options.host}:${options.port}`;
+      const toBroker = this.isBroker(options.host, options.port);
+      if (toBroker && this.brokerDown) throw hostError('ECONNREFUSED', `${target}: connect ECONNREFUSED (simulated: broker down)`);
       let socket: net.Socket;
       const useTls = !!options.tls;
       if (options.tls) {
@@ -422,6 +459,7 @@ export class SimHost implements Host {
           host: options.host,
           port: options.port,
           rejectUnauthorized: t.verify !== false,
+          minVersion: 'TLSv1.2',
         };
         const name = t.serverName ?? options.host;
         if (!net.isIP(name)) secure.servername = name;
@@ -450,7 +488,7 @@ export class SimHost implements Host {
             return;
           }
           const id = this.nextSocket++;
-          this.adopt(id, socket);
+          this.adopt(id, socket, toBroker);
           resolve(id);
         };
         const onError = (err: Error) => finish(connectError(err, target, useTls));
@@ -475,6 +513,14 @@ export class SimHost implements Host {
       if (!s) return Promise.reject(hostError('EBADF', `socket ${id}`));
       if (s.error) return Promise.reject(s.error);
       if (s.socket.destroyed || !s.socket.writable) return Promise.reject(hostError('ECLOSED', `socket ${id} is closed`));
+      if (s.broker && this.dropAfterPublishes !== null && data.byteLength > 0 && new Uint8Array(data)[0] >> 4 === 3) {
+        if (this.dropAfterPublishes <= 0) {
+          this.dropAfterPublishes = null;
+          s.socket.destroy();
+          return Promise.reject(hostError('ECONNRESET', `socket ${id}: connection reset (simulated: dropped during replay)`));
+        }
+        this.dropAfterPublishes--;
+      }
       return new Promise<void>((resolve, reject) => {
         s.socket.write(new Uint8Array(data), (err) => (err ? reject(connectError(err, `socket ${id}`, false)) : resolve()));
       });
@@ -493,8 +539,24 @@ export class SimHost implements Host {
     },
   };
 
-  private adopt(id: number, socket: net.Socket): void {
-    const s: SimSocket = { socket, chunks: [], ended: false, error: null, pending: null };
+  private isBroker(host: string, port: number): boolean {
+    return host === this.configValues.BrokerHost && String(port) === String(this.configValues.BrokerPort || '1883');
+  }
+
+  /** Drops every connection to the broker at once (a broker restart or a network cut, seen from the camera). */
+  dropBrokerConnections(): number {
+    let n = 0;
+    for (const s of this.sockets.values()) {
+      if (s.broker && !s.socket.destroyed) {
+        s.socket.destroy();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private adopt(id: number, socket: net.Socket, broker = false): void {
+    const s: SimSocket = { socket, broker, chunks: [], ended: false, error: null, pending: null };
     this.sockets.set(id, s);
     socket.setNoDelay(true);
     socket.pause();
@@ -627,6 +689,15 @@ export class SimHost implements Host {
 
   memory(): RuntimeMemory {
     return this.memorySource ? this.memorySource() : { usedBytes: 0, limitBytes: 0 };
+  }
+}
+
+async function removeTempFiles(dir: string): Promise<void> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await removeTempFiles(p);
+    else if (/\.vigil-tmp-\d+-\d+$/.test(e.name)) await fsp.rm(p, { force: true }).catch(() => undefined);
   }
 }
 

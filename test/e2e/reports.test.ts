@@ -191,16 +191,16 @@ describe.each(brokers)('reports over $name', (brokerKind) => {
     }
   });
 
-  it('turns the retained state offline through the last will when a camera is killed', async () => {
+  it('turns the retained state lost through the last will when a camera is killed', async () => {
     const camera = cameras.get('exposed') as SimCamera;
     await camera.kill();
     await subscriber.waitFor('the will', () =>
-      subscriber.json(`vigil/v1/${camera.serial}/state`).some((s) => (s as { state: string }).state === 'offline'),
+      subscriber.json(`vigil/v1/${camera.serial}/state`).some((s) => (s as { state: string }).state === 'lost'),
     );
     const late = await Subscriber.connect(broker.url, [`vigil/v1/${camera.serial}/state`]);
     try {
       const retained = await late.waitFor('the retained state', () => late.messages.find((m) => m.retain));
-      expect(JSON.parse(retained.payload.toString())).toMatchObject({ state: 'offline', reason: 'lost', session: 1 });
+      expect(JSON.parse(retained.payload.toString())).toMatchObject({ state: 'lost', reason: 'connection-lost', session: 1 });
     } finally {
       await late.close();
     }

@@ -32,9 +32,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** extraListenerLines go under the listener (Mosquitto applies per-listener settings only there). */
-export async function startMosquitto(options: { extraListenerLines?: string[]; extraLines?: string[] } = {}): Promise<Mosquitto> {
+export async function startMosquitto(options: { extraListenerLines?: string[]; extraLines?: string[]; port?: number } = {}): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const conf = [
     // As root Mosquitto drops to the mosquitto user unless told otherwise (reference/mqtt.md).
     'user root',

@@ -23,6 +23,12 @@
  *   disconnect(): Promise<void>   sends DISCONNECT, closes the socket; resolves once closed. Harmless twice.
  *   readonly state: 'new' | 'connecting' | 'open' | 'closing' | 'closed'
  *
+ * MQTT 5 (protocolLevel 5): CONNECT carries `connectProperties`, publish() takes `properties` (message expiry,
+ * content type, user properties…), a PUBACK reason code ≥ 0x80 rejects the publish with EPUBACK and
+ * `reasonCode`, a DISCONNECT from the broker ends the session with EDISCONNECT and its `reasonCode` (0x8E =
+ * another client took over the session: a duplicate client id). The broker's Maximum Packet Size is
+ * honoured: a larger PUBLISH is refused with E2BIG before it is sent, never sent oversize.
+ *
  * Keepalive (keepaliveSec > 0): a PINGREQ goes out when nothing was sent, or nothing received, for
  * keepaliveSec; when nothing at all arrives for 1.5 × keepaliveSec the session ends with ETIMEDOUT, so a
  * half-open connection is noticed. After close no timer is left. Credentials never appear in messages.
@@ -32,6 +38,7 @@ import { toArrayBuffer } from '../util/bytes';
 import { VigilError, errorCode, errorMessage } from '../util/errors';
 import {
   CONNACK,
+  DISCONNECT,
   PINGRESP,
   PUBACK,
   PUBCOMP,
@@ -50,6 +57,7 @@ import {
   encodeUnsubscribe,
   packetName,
   type Packet,
+  type Properties,
   type QoS,
   type Will,
 } from './codec';
@@ -70,17 +78,25 @@ export interface MqttClientOptions {
   will?: Will;
   /** Incoming packets larger than this end the session with EPROTO (default 256 KiB). */
   maxIncomingPacketBytes?: number;
+  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5. */
+  protocolLevel?: 4 | 5;
+  /** MQTT 5 CONNECT properties. */
+  connectProperties?: Properties;
 }
 
 export interface MessageInfo {
   qos: QoS;
   retain: boolean;
   dup: boolean;
+  /** MQTT 5 properties of the message (correlationData, responseTopic, userProperties…). */
+  properties?: Properties;
 }
 
 export interface CloseReason {
   code: string;
   message: string;
+  /** The MQTT 5 reason code of a DISCONNECT from the broker. */
+  reasonCode?: number;
 }
 
 export type ConnackError = VigilError & { returnCode: number };
@@ -95,6 +111,34 @@ const CONNACK_REASONS = [
   'bad user name or password',
   'not authorized',
 ];
+
+/** MQTT 5 reason codes (CONNACK, PUBACK, DISCONNECT) a person may need to read. */
+const REASONS_5: Record<number, string> = {
+  0x80: 'unspecified error',
+  0x81: 'malformed packet',
+  0x82: 'protocol error',
+  0x83: 'implementation specific error',
+  0x84: 'unsupported protocol version',
+  0x85: 'client identifier not valid',
+  0x86: 'bad user name or password',
+  0x87: 'not authorized',
+  0x88: 'server unavailable',
+  0x89: 'server busy',
+  0x8a: 'banned',
+  0x8b: 'server shutting down',
+  0x8d: 'keep alive timeout',
+  0x8e: 'session taken over',
+  0x90: 'topic name invalid',
+  0x93: 'receive maximum exceeded',
+  0x95: 'packet too large',
+  0x97: 'quota exceeded',
+  0x99: 'payload format invalid',
+  0x9c: 'use another server',
+  0x9d: 'server moved',
+  0x9f: 'connection rate exceeded',
+};
+
+export const reason5 = (code: number): string => `${REASONS_5[code] ?? 'reason'} (0x${code.toString(16)})`;
 
 interface Pending {
   ack: number;
@@ -124,12 +168,19 @@ export class MqttClient {
   private closeCbs: Array<(reason: CloseReason) => void> = [];
   private connecting: { resolve(v: { sessionPresent: boolean }): void; reject(e: Error): void } | null = null;
   private connectError: Error | null = null;
+  private readonly v5: boolean;
+  /** The broker's limits, from an MQTT 5 CONNACK (Infinity / 65535 when it gave none). */
+  maxOutgoingPacketBytes = Infinity;
+  receiveMaximum = 65535;
+  /** The MQTT 5 CONNACK properties, once connected. */
+  connackProperties: Properties = {};
 
   constructor(
     private readonly host: Host,
     private readonly options: MqttClientOptions,
   ) {
-    this.parser = new PacketParser({ maxPacketBytes: options.maxIncomingPacketBytes });
+    this.v5 = options.protocolLevel === 5;
+    this.parser = new PacketParser({ maxPacketBytes: options.maxIncomingPacketBytes, protocolLevel: this.v5 ? 5 : 4 });
     this.peer = `${options.host}:${options.port}`;
   }
 
@@ -143,7 +194,7 @@ export class MqttClient {
     const result = new Promise<{ sessionPresent: boolean }>((resolve, reject) => (this.connecting = { resolve, reject }));
     let connectPacket: Uint8Array;
     try {
-      connectPacket = encodeConnect(o);
+      connectPacket = encodeConnect({ ...o, protocolLevel: this.v5 ? 5 : 4, properties: o.connectProperties });
     } catch (e) {
       this.connectError = e as Error;
       this.close(errorCode(e), errorMessage(e));
@@ -166,23 +217,27 @@ export class MqttClient {
     return result;
   }
 
-  publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean }): Promise<void> {
-    return this.request(options.qos ? PUBACK : 0, (id) =>
-      encodePublish({ topic, payload, qos: options.qos, retain: options.retain, id }),
-    ) as Promise<void>;
+  publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean; properties?: Properties }): Promise<void> {
+    return this.request(options.qos ? PUBACK : 0, (id) => {
+      const bytes = encodePublish({ topic, payload, qos: options.qos, retain: options.retain, id, properties: this.v5 ? options.properties || {} : undefined });
+      if (bytes.length > this.maxOutgoingPacketBytes) {
+        throw this.err('E2BIG', `PUBLISH of ${bytes.length} bytes to ${topic} is over the broker's maximum packet size of ${this.maxOutgoingPacketBytes} bytes`);
+      }
+      return bytes;
+    }) as Promise<void>;
   }
 
   subscribe(subscriptions: Array<{ topic: string; qos: 0 | 1 }>): Promise<number[]> {
     return this.request(SUBACK, (id) => {
       for (const s of subscriptions) this.checkFilter(s.topic);
-      return encodeSubscribe(id, subscriptions);
+      return encodeSubscribe(id, subscriptions, this.v5 ? {} : undefined);
     }) as Promise<number[]>;
   }
 
   unsubscribe(topics: string[]): Promise<void> {
     return this.request(UNSUBACK, (id) => {
       for (const t of topics) this.checkFilter(t);
-      return encodeUnsubscribe(id, topics);
+      return encodeUnsubscribe(id, topics, this.v5 ? {} : undefined);
     }) as Promise<void>;
   }
 
@@ -302,7 +357,7 @@ export class MqttClient {
       if (p.type !== CONNACK) throw this.err('EPROTO', `expected CONNACK, got ${packetName(p.type)}`);
       const rc = p.returnCode;
       if (rc !== 0) {
-        const reason = CONNACK_REASONS[rc] ?? 'unknown return code';
+        const reason = this.v5 ? reason5(rc) : (CONNACK_REASONS[rc] ?? 'unknown return code');
         const message = `${this.peer} refused the connection: ${reason} (CONNACK ${rc})`;
         const e = this.err('ECONNACK', message) as ConnackError;
         e.returnCode = rc;
@@ -311,6 +366,10 @@ export class MqttClient {
         return;
       }
       this.st = 'open';
+      const props = (this.connackProperties = p.properties || {});
+      if (props.maximumPacketSize) this.maxOutgoingPacketBytes = props.maximumPacketSize;
+      if (props.receiveMaximum) this.receiveMaximum = props.receiveMaximum;
+      if (props.serverKeepAlive !== undefined) this.options.keepaliveSec = props.serverKeepAlive;
       this.host.clock.clearTimer(this.timer);
       this.timer = -1;
       this.schedule();
@@ -325,7 +384,7 @@ export class MqttClient {
         if (p.qos < 2 || !this.qos2.has(id)) {
           for (const cb of this.messageCbs) {
             try {
-              cb(p.topic, p.payload, { qos: p.qos, retain: p.retain, dup: p.dup });
+              cb(p.topic, p.payload, { qos: p.qos, retain: p.retain, dup: p.dup, properties: p.properties });
             } catch (e) {
               this.host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorMessage(e)}`);
             }
@@ -345,7 +404,17 @@ export class MqttClient {
         const entry = this.pending.get(p.id);
         if (!entry || entry.ack !== p.type) return; // not ours (a late or duplicate ack): ignored
         this.pending.delete(p.id);
-        entry.resolve(p.type === SUBACK ? p.granted : undefined);
+        const rc = p.type === PUBACK ? p.reasonCode || 0 : 0;
+        if (rc >= 0x80) {
+          const e = this.err('EPUBACK', `${this.peer} did not accept the message: ${reason5(rc)}`) as ConnackError;
+          e.returnCode = rc;
+          entry.reject(e);
+        } else entry.resolve(p.type === SUBACK ? p.granted : undefined);
+        return;
+      }
+      case DISCONNECT: {
+        const rc = p.reasonCode || 0;
+        this.close('EDISCONNECT', `${this.peer} ended the session: ${reason5(rc)}`, rc);
         return;
       }
       case PINGRESP:
@@ -377,14 +446,15 @@ export class MqttClient {
     });
   }
 
-  private close(code: string, message: string): void {
+  private close(code: string, message: string, reasonCode?: number): void {
     if (this.st === 'closed') return;
     this.st = 'closed';
     if (this.timer >= 0) this.host.clock.clearTimer(this.timer);
     this.timer = -1;
     if (this.socket >= 0) this.host.net.close(this.socket);
     const detail = strip(message);
-    const reason = { code, message: `[vigil] [mqtt] ${detail}` };
+    const reason: CloseReason = { code, message: `[vigil] [mqtt] ${detail}` };
+    if (reasonCode !== undefined) reason.reasonCode = reasonCode;
     this.closeReason = reason;
     if (this.connecting) {
       this.connecting.reject(this.connectError ?? this.err(code, detail));

@@ -188,7 +188,7 @@ describe('encoding refuses what MQTT 3.1.1 does not allow', () => {
     ['a password without a user name', () => encodeConnect({ ...base, password: 'p' }), /password only with a user name/],
     ['an empty client id without a clean session', () => encodeConnect({ ...base, clientId: '', cleanSession: false }), /clean session/],
     ['a keepalive over 65535 s', () => encodeConnect({ ...base, keepaliveSec: 65536 }), /keepalive/],
-    ['protocol level 5, not implemented yet', () => encodeConnect({ ...base, protocolLevel: 5 as 4 }), /level 5 is not implemented/],
+    ['protocol level 3 (MQTT 3.1), not implemented', () => encodeConnect({ ...base, protocolLevel: 3 as 4 }), /level 3 is not implemented/],
     ['an empty SUBSCRIBE', () => encodeSubscribe(1, []), /at least one/],
   ])('refuses %s with EINVAL', (_name, fn, message) => {
     expect(fn).toThrow(message);

@@ -8,9 +8,9 @@
  * referenced by the client, so the bundler leaves it out). `PacketParser` splits a byte stream into packets.
  * Malformed input throws VigilError EPROTO with a message that says what was wrong.
  *
- * MQTT 5 later: CONNECT carries `protocolLevel` (only 4 is accepted now). A v5 encoder adds a `properties`
- * field to the packet objects and writes it where v5 puts it (after the variable header of every packet,
- * after the will flag in CONNECT's payload); the parser would take the level and read properties likewise.
+ * MQTT 5 (protocolLevel 5) is an option: CONNECT, PUBLISH and SUBSCRIBE/UNSUBSCRIBE take `properties`
+ * (written after the variable header, and before the will topic for the will's own), and the parser, told
+ * the level, reads CONNACK/PUBLISH/ack/SUBACK/DISCONNECT properties and reason codes. Level 4 is unchanged.
  */
 import { concatBytes, isValidUtf8, utf8Decode, utf8Encode } from '../util/bytes';
 import { VigilError } from '../util/errors';
@@ -47,12 +47,77 @@ export interface Will {
   payload: Uint8Array | string;
   qos: 0 | 1;
   retain: boolean;
+  /** MQTT 5 will properties (messageExpiryInterval, contentType…). */
+  properties?: Properties;
 }
+
+/** MQTT 5 properties, named as mqtt-packet names them; user properties as ordered pairs. */
+export interface Properties {
+  payloadFormatIndicator?: number;
+  messageExpiryInterval?: number;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Uint8Array;
+  subscriptionIdentifier?: number;
+  sessionExpiryInterval?: number;
+  assignedClientIdentifier?: string;
+  serverKeepAlive?: number;
+  authenticationMethod?: string;
+  authenticationData?: Uint8Array;
+  requestProblemInformation?: number;
+  willDelayInterval?: number;
+  requestResponseInformation?: number;
+  responseInformation?: string;
+  serverReference?: string;
+  reasonString?: string;
+  receiveMaximum?: number;
+  topicAliasMaximum?: number;
+  topicAlias?: number;
+  maximumQoS?: number;
+  retainAvailable?: number;
+  userProperties?: Array<[string, string]>;
+  maximumPacketSize?: number;
+  wildcardSubscriptionAvailable?: number;
+  subscriptionIdentifiersAvailable?: number;
+  sharedSubscriptionAvailable?: number;
+}
+
+/** Property id → [name, kind]: b byte, h 2 bytes, i 4 bytes, v variable int, s string, d binary, p string pair. */
+const PROPS: Record<number, [keyof Properties, string]> = {
+  1: ['payloadFormatIndicator', 'b'],
+  2: ['messageExpiryInterval', 'i'],
+  3: ['contentType', 's'],
+  8: ['responseTopic', 's'],
+  9: ['correlationData', 'd'],
+  11: ['subscriptionIdentifier', 'v'],
+  17: ['sessionExpiryInterval', 'i'],
+  18: ['assignedClientIdentifier', 's'],
+  19: ['serverKeepAlive', 'h'],
+  21: ['authenticationMethod', 's'],
+  22: ['authenticationData', 'd'],
+  23: ['requestProblemInformation', 'b'],
+  24: ['willDelayInterval', 'i'],
+  25: ['requestResponseInformation', 'b'],
+  26: ['responseInformation', 's'],
+  28: ['serverReference', 's'],
+  31: ['reasonString', 's'],
+  33: ['receiveMaximum', 'h'],
+  34: ['topicAliasMaximum', 'h'],
+  35: ['topicAlias', 'h'],
+  36: ['maximumQoS', 'b'],
+  37: ['retainAvailable', 'b'],
+  38: ['userProperties', 'p'],
+  39: ['maximumPacketSize', 'i'],
+  40: ['wildcardSubscriptionAvailable', 'b'],
+  41: ['subscriptionIdentifiersAvailable', 'b'],
+  42: ['sharedSubscriptionAvailable', 'b'],
+};
 
 export interface ConnectPacket {
   type: typeof CONNECT;
-  /** 4 = MQTT 3.1.1, the only level implemented; the field is where MQTT 5 (level 5) will branch. */
-  protocolLevel?: 4;
+  /** 4 = MQTT 3.1.1 (the default), 5 = MQTT 5. */
+  protocolLevel?: 4 | 5;
+  properties?: Properties;
   clientId: string;
   cleanSession: boolean;
   keepaliveSec: number;
@@ -64,7 +129,9 @@ export interface ConnectPacket {
 export interface ConnackPacket {
   type: typeof CONNACK;
   sessionPresent: boolean;
+  /** 3.1.1 return code, or the MQTT 5 reason code (0 = accepted, ≥ 0x80 refused). */
   returnCode: number;
+  properties?: Properties;
 }
 
 export interface PublishPacket {
@@ -76,25 +143,32 @@ export interface PublishPacket {
   dup: boolean;
   /** Present for qos 1 and 2 (1..65535). */
   id?: number;
+  properties?: Properties;
 }
 
-/** PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: a packet id and nothing else. */
+/** PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: a packet id (and in MQTT 5 a reason code and properties). */
 export interface AckPacket {
   type: typeof PUBACK | typeof PUBREC | typeof PUBREL | typeof PUBCOMP | typeof UNSUBACK;
   id: number;
+  /** MQTT 5: 0 when absent; UNSUBACK has one per topic in `reasonCodes`. */
+  reasonCode?: number;
+  reasonCodes?: number[];
+  properties?: Properties;
 }
 
 export interface SubscribePacket {
   type: typeof SUBSCRIBE;
   id: number;
   subscriptions: Array<{ topic: string; qos: QoS }>;
+  properties?: Properties;
 }
 
 export interface SubackPacket {
   type: typeof SUBACK;
   id: number;
-  /** Granted qos per subscription, in order; 0x80 = refused. */
+  /** Granted qos per subscription, in order; 0x80 = refused (MQTT 5: any code ≥ 0x80). */
   granted: number[];
+  properties?: Properties;
 }
 
 export interface UnsubscribePacket {
@@ -105,6 +179,9 @@ export interface UnsubscribePacket {
 
 export interface EmptyPacket {
   type: typeof PINGREQ | typeof PINGRESP | typeof DISCONNECT;
+  /** MQTT 5 DISCONNECT: why (0x8E = session taken over by another client with the same id). */
+  reasonCode?: number;
+  properties?: Properties;
 }
 
 /** Decoded CONNECT: binary fields come back as bytes. */
@@ -123,7 +200,7 @@ export type Packet =
   | UnsubscribePacket
   | EmptyPacket;
 
-export type PacketDecoder = (type: number, flags: number, body: Uint8Array) => Packet;
+export type PacketDecoder = (type: number, flags: number, body: Uint8Array, level?: number) => Packet;
 
 const protoError = (message: string) => new VigilError('mqtt', 'EPROTO', message);
 const argError = (message: string) => new VigilError('mqtt', 'EINVAL', message);
@@ -154,25 +231,63 @@ function checkTopicName(topic: string): string {
   return topic;
 }
 
+function varint(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let digit = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) digit |= 128;
+    out.push(digit);
+  } while (n > 0);
+  return out;
+}
+
+/** MQTT 5 properties: their length as a variable integer, then id + value for each one present. */
+export function encodeProperties(props: Properties | undefined): Part[] {
+  const parts: Part[] = [];
+  let length = 0;
+  const add = (p: Part) => {
+    parts.push(p);
+    length += p.length;
+  };
+  if (props) {
+    for (const key of Object.keys(PROPS)) {
+      const id = Number(key);
+      const [name, kind] = PROPS[id];
+      const v = props[name];
+      if (v === undefined) continue;
+      const values = kind === 'p' ? (v as Array<[string, string]>) : [v];
+      for (const value of values) {
+        add([id]);
+        const n = value as number;
+        if (kind === 'b') add([n & 255]);
+        else if (kind === 'h') add(u16(n));
+        else if (kind === 'i') add([(n >>> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255]);
+        else if (kind === 'v') add(varint(n));
+        else if (kind === 's') for (const f of str(value as string, name)) add(f);
+        else if (kind === 'd') for (const f of field(value as Uint8Array, name)) add(f);
+        else for (const f of [...str((value as [string, string])[0], name), ...str((value as [string, string])[1], name)]) add(f);
+      }
+    }
+  }
+  return [varint(length), ...parts];
+}
+
 /** Assembles a packet: fixed header (type, flags, remaining length) and the given parts. */
 function frame(type: number, flags: number, parts: Part[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;
   if (length > MAX_REMAINING_LENGTH) throw argError(`${packetName(type)} of ${length} bytes is larger than MQTT allows`);
-  const header = [(type << 4) | flags];
-  do {
-    let digit = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) digit |= 128;
-    header.push(digit);
-  } while (length > 0);
+  const header = [(type << 4) | flags, ...varint(length)];
   return concatBytes([new Uint8Array(header), ...parts.map((p) => (p instanceof Uint8Array ? p : new Uint8Array(p)))]);
 }
 
 export function encodeConnect(p: Omit<ConnectPacket, 'type'>): Uint8Array {
-  if ((p.protocolLevel ?? 4) !== 4) throw argError(`protocol level ${p.protocolLevel} is not implemented (only 4, MQTT 3.1.1)`);
+  const level = p.protocolLevel ?? 4;
+  if (level !== 4 && level !== 5) throw argError(`protocol level ${p.protocolLevel} is not implemented (4, MQTT 3.1.1, or 5, MQTT 5)`);
+  const v5 = level === 5;
   if (!(p.keepaliveSec >= 0 && p.keepaliveSec <= 65535)) throw argError(`keepalive ${p.keepaliveSec} s is not in 0..65535`);
-  if (p.password !== undefined && p.username === undefined) throw argError('MQTT 3.1.1 allows a password only with a user name');
+  if (!v5 && p.password !== undefined && p.username === undefined) throw argError('MQTT 3.1.1 allows a password only with a user name');
   if (!p.clientId && !p.cleanSession) throw argError('an empty client id needs a clean session');
   const will = p.will;
   const flags =
@@ -180,8 +295,13 @@ export function encodeConnect(p: Omit<ConnectPacket, 'type'>): Uint8Array {
     (p.password !== undefined ? 0x40 : 0) |
     (will ? (will.retain ? 0x20 : 0) | (will.qos << 3) | 0x04 : 0) |
     (p.cleanSession ? 0x02 : 0);
-  const parts: Part[] = [[0, 4, 77, 81, 84, 84, 4, flags, ...u16(p.keepaliveSec)], ...str(p.clientId, 'client id')];
-  if (will) parts.push(...str(checkTopicName(will.topic), 'will topic'), ...field(bin(will.payload), 'will payload'));
+  const parts: Part[] = [[0, 4, 77, 81, 84, 84, level, flags, ...u16(p.keepaliveSec)]];
+  if (v5) parts.push(...encodeProperties(p.properties));
+  parts.push(...str(p.clientId, 'client id'));
+  if (will) {
+    if (v5) parts.push(...encodeProperties(will.properties));
+    parts.push(...str(checkTopicName(will.topic), 'will topic'), ...field(bin(will.payload), 'will payload'));
+  }
   if (p.username !== undefined) parts.push(...str(p.username, 'user name'));
   if (p.password !== undefined) parts.push(...field(bin(p.password), 'password'));
   return frame(CONNECT, 0, parts);
@@ -195,11 +315,14 @@ export interface PublishOptions {
   dup?: boolean;
   /** Required for qos 1 and 2. */
   id?: number;
+  /** MQTT 5 only: written (possibly empty) exactly when present. */
+  properties?: Properties;
 }
 
 export function encodePublish(p: PublishOptions): Uint8Array {
   const parts = str(checkTopicName(p.topic), 'topic');
   if (p.qos > 0) parts.push(u16(checkId(p.id as number)));
+  if (p.properties) parts.push(...encodeProperties(p.properties));
   parts.push(bin(p.payload));
   return frame(PUBLISH, (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0), parts);
 }
@@ -209,16 +332,19 @@ export function encodeAck(type: AckPacket['type'], id: number): Uint8Array {
   return frame(type, type === PUBREL ? 2 : 0, [u16(checkId(id))]);
 }
 
-export function encodeSubscribe(id: number, subscriptions: Array<{ topic: string; qos: QoS }>): Uint8Array {
+/** With `properties` (MQTT 5), they are written after the packet id (the option byte's qos bits are the same). */
+export function encodeSubscribe(id: number, subscriptions: Array<{ topic: string; qos: QoS }>, properties?: Properties): Uint8Array {
   if (subscriptions.length === 0) throw argError('SUBSCRIBE needs at least one topic filter');
   const parts: Part[] = [u16(checkId(id))];
+  if (properties) parts.push(...encodeProperties(properties));
   for (const s of subscriptions) parts.push(...str(s.topic, 'topic filter'), [s.qos]);
   return frame(SUBSCRIBE, 2, parts);
 }
 
-export function encodeUnsubscribe(id: number, topics: string[]): Uint8Array {
+export function encodeUnsubscribe(id: number, topics: string[], properties?: Properties): Uint8Array {
   if (topics.length === 0) throw argError('UNSUBSCRIBE needs at least one topic filter');
   const parts: Part[] = [u16(checkId(id))];
+  if (properties) parts.push(...encodeProperties(properties));
   for (const t of topics) parts.push(...str(t, 'topic filter'));
   return frame(UNSUBSCRIBE, 2, parts);
 }
@@ -264,6 +390,38 @@ class Reader {
   left(): number {
     return this.b.length - this.at;
   }
+  varint(): number {
+    let n = 0;
+    for (let mul = 1; ; mul *= 128) {
+      if (mul > 128 * 128 * 128) throw protoError(`${this.what} has a variable integer longer than 4 bytes`);
+      const b = this.u8();
+      n += (b & 127) * mul;
+      if (!(b & 128)) return n;
+    }
+  }
+  /** MQTT 5 properties; a property that may appear once and appears twice is a protocol error. */
+  props(): Properties {
+    const end = this.varint() + this.at;
+    if (end > this.b.length) throw protoError(`${this.what} properties are truncated`);
+    const out: Properties = {};
+    const o = out as Record<string, unknown>;
+    while (this.at < end) {
+      const id = this.varint();
+      const def = PROPS[id];
+      if (!def) throw protoError(`${this.what} has unknown property ${id}`);
+      const [name, kind] = def;
+      if (kind !== 'p' && name in o) throw protoError(`${this.what} has property ${name} twice`);
+      if (kind === 'b') o[name] = this.u8();
+      else if (kind === 'h') o[name] = this.u16();
+      else if (kind === 'i') o[name] = this.u16() * 65536 + this.u16();
+      else if (kind === 'v') o[name] = this.varint();
+      else if (kind === 's') o[name] = this.str(name);
+      else if (kind === 'd') o[name] = this.bytes().slice();
+      else (out.userProperties = out.userProperties || []).push([this.str(name), this.str(name)]);
+    }
+    if (this.at !== end) throw protoError(`${this.what} properties overrun their length`);
+    return out;
+  }
   end(): void {
     if (this.left() !== 0) throw protoError(`${this.what} has ${this.left()} unexpected trailing bytes`);
   }
@@ -275,7 +433,8 @@ function checkQos(q: number, what: string): QoS {
 }
 
 /** Decodes one packet that a broker sends to a client (the fixed header flags are already checked). */
-export function decodePacket(type: number, flags: number, body: Uint8Array): Packet {
+export function decodePacket(type: number, flags: number, body: Uint8Array, level = 4): Packet {
+  if (level === 5) return decodePacket5(type, flags, body);
   const r = new Reader(body, packetName(type));
   let p: Packet;
   switch (type) {
@@ -315,6 +474,64 @@ export function decodePacket(type: number, flags: number, body: Uint8Array): Pac
       break;
     default:
       throw protoError(`a broker does not send ${packetName(type)}`);
+  }
+  r.end();
+  return p;
+}
+
+/** MQTT 5: what a broker sends to a client, with reason codes and properties. */
+function decodePacket5(type: number, flags: number, body: Uint8Array): Packet {
+  const r = new Reader(body, packetName(type));
+  let p: Packet;
+  switch (type) {
+    case CONNACK: {
+      const ack = r.u8();
+      if (ack & 0xfe) throw protoError('CONNACK has reserved acknowledge flags set');
+      p = { type, sessionPresent: ack === 1, returnCode: r.u8(), properties: r.props() };
+      break;
+    }
+    case PUBLISH: {
+      const topic = r.str('topic');
+      const qos = ((flags >> 1) & 3) as QoS;
+      const pub: PublishPacket = { type, topic, qos, retain: (flags & 1) === 1, dup: (flags & 8) === 8, payload: new Uint8Array(0) };
+      if (qos) pub.id = r.id();
+      pub.properties = r.props();
+      // A topic alias may stand in for an empty topic; the agent never allows aliases, so it is an error.
+      const problem = topicNameProblem(topic);
+      if (problem) throw protoError(`PUBLISH is invalid: ${problem}`);
+      pub.payload = r.take(r.left());
+      p = pub;
+      break;
+    }
+    case PUBACK:
+    case PUBREC:
+    case PUBREL:
+    case PUBCOMP: {
+      const ack: AckPacket = { type, id: r.id(), reasonCode: r.left() ? r.u8() : 0 };
+      if (r.left()) ack.properties = r.props();
+      p = ack;
+      break;
+    }
+    case SUBACK:
+    case UNSUBACK: {
+      const id = r.id();
+      const properties = r.props();
+      const codes = Array.from(r.take(r.left()));
+      if (!codes.length) throw protoError(`${packetName(type)} has no reason codes`);
+      p = type === SUBACK ? { type, id, granted: codes, properties } : { type, id, reasonCodes: codes, properties };
+      break;
+    }
+    case PINGRESP:
+      p = { type };
+      break;
+    case DISCONNECT: {
+      const d: EmptyPacket = { type, reasonCode: r.left() ? r.u8() : 0 };
+      if (r.left()) d.properties = r.props();
+      p = d;
+      break;
+    }
+    default:
+      throw protoError(`a broker does not send ${packetName(type)} (MQTT 5)`);
   }
   r.end();
   return p;
@@ -374,6 +591,8 @@ export interface ParserOptions {
   maxPacketBytes?: number;
   /** decodePacket (client side, the default) or decodeAnyPacket. */
   decode?: PacketDecoder;
+  /** 4 (default) or 5: passed to the decoder. */
+  protocolLevel?: number;
 }
 
 /**
@@ -387,10 +606,12 @@ export class PacketParser {
   private body: Uint8Array | null = null;
   private filled = 0;
   private failed: VigilError | null = null;
+  private readonly level: number;
 
   constructor(options: ParserOptions = {}) {
     this.max = options.maxPacketBytes ?? DEFAULT_MAX_INCOMING_PACKET_BYTES;
     this.decode = options.decode ?? decodePacket;
+    this.level = options.protocolLevel ?? 4;
   }
 
   /** Feeds bytes; returns the packets they complete. Throws VigilError EPROTO on malformed input. */
@@ -448,7 +669,7 @@ export class PacketParser {
         const body = this.body;
         this.body = null;
         this.header = [];
-        out.push(this.decode(h[0] >> 4, h[0] & 15, body));
+        out.push(this.level === 4 ? this.decode(h[0] >> 4, h[0] & 15, body) : this.decode(h[0] >> 4, h[0] & 15, body, this.level));
       }
     }
     return out;

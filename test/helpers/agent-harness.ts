@@ -1,0 +1,285 @@
+/**
+ * The agent's main loop on a FakeHost (manual clock, in-memory files) talking to a real broker: embedded
+ * Aedes in process, or Mosquitto over loopback TCP. The agent's in-memory socket is bridged to the broker;
+ * the bridge parses both directions so a test can see what was in flight. An MQTT.js observer on the
+ * broker's TCP port records what a consumer receives.
+ *
+ * Time moves only when the test says so (`fake.advance`); `until` advances in small steps and lets real
+ * I/O run between them, up to a step budget, so no assertion depends on wall-clock speed.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
+import { join } from 'node:path';
+import { Aedes, type AedesOptions } from 'aedes';
+import mqtt, { type MqttClient as MqttJsClient } from 'mqtt';
+import { FakeHost, type FakePeer } from '../../agent/test/fake-host';
+import { loadTestdata, serveVapix, TEST_CREDENTIALS } from '../../agent/test/vapix-fixture';
+import { Agent } from '../../agent/src/agent';
+import { PacketParser, decodeAnyPacket, PUBLISH, PUBACK, type Packet } from '../../agent/src/mqtt/codec';
+
+const ROOT = join(__dirname, '../..');
+export const SERIAL = 'ACCC8EF3A1C2';
+
+export interface Received {
+  topic: string;
+  payload: string;
+  retain: boolean;
+  properties?: Record<string, unknown>;
+}
+
+export interface BridgeStats {
+  connections: number;
+  reportPublishes: number;
+  pubacks: number;
+  /** Most report PUBLISHes awaiting their PUBACK at one time. */
+  maxOutstanding: number;
+  /** Report PUBLISH times (fake monotonic ms). */
+  publishTimes: number[];
+}
+
+export interface HarnessOptions {
+  config?: Record<string, string>;
+  broker?: 'aedes' | { host: string; port: number };
+  aedes?: AedesOptions;
+  /** Observer protocol version (5 to see MQTT 5 properties, Mosquitto only). */
+  observerVersion?: 4 | 5;
+}
+
+export class AgentHarness {
+  readonly fake: FakeHost;
+  agent: Agent | null = null;
+  aedes: Aedes | null = null;
+  server: net.Server | null = null;
+  brokerPort = 0;
+  brokerHost = '127.0.0.1';
+  observer: MqttJsClient | null = null;
+  readonly received: Received[] = [];
+  readonly stats: BridgeStats = { connections: 0, reportPublishes: 0, pubacks: 0, maxOutstanding: 0, publishTimes: [] };
+  private links: Array<() => void> = [];
+  private outstanding = new Set<number>();
+
+  constructor(private readonly options: HarnessOptions = {}) {
+    this.fake = new FakeHost({
+      config: {
+        BrokerHost: 'broker',
+        BrokerPort: '1883',
+        IntervalSec: '10',
+        DataDir: '/data',
+        IntegrityPaths: '/usr/bin,/etc/passwd',
+        VapixUsername: TEST_CREDENTIALS.username,
+        VapixPassword: TEST_CREDENTIALS.password,
+        ...(options.config ?? {}),
+      },
+    });
+    const answers = {
+      ...loadTestdata(this.fake, fsLike, join(ROOT, 'agent/src/collectors/device/testdata/valid')),
+      ...loadTestdata(this.fake, fsLike, join(ROOT, 'agent/src/collectors/integrity/testdata/valid')),
+    };
+    serveVapix(this.fake, answers, { credentials: TEST_CREDENTIALS });
+  }
+
+  async startBroker(): Promise<void> {
+    if (this.options.broker && this.options.broker !== 'aedes') {
+      this.brokerHost = this.options.broker.host;
+      this.brokerPort = this.options.broker.port;
+    } else {
+      this.aedes = await Aedes.createBroker({ queueLimit: 10_000, ...(this.options.aedes ?? {}) });
+      this.server = net.createServer(this.aedes.handle);
+      await new Promise<void>((resolve) => (this.server as net.Server).listen(0, '127.0.0.1', resolve));
+      this.brokerPort = (this.server.address() as AddressInfo).port;
+    }
+    const o = await mqtt.connectAsync(`mqtt://${this.brokerHost}:${this.brokerPort}`, {
+      clientId: `observer-${Math.random().toString(16).slice(2)}`,
+      reconnectPeriod: 0,
+      protocolVersion: this.options.observerVersion ?? 4,
+    });
+    o.on('message', (topic, payload, packet) =>
+      this.received.push({ topic, payload: payload.toString(), retain: packet.retain, properties: packet.properties as Record<string, unknown> | undefined }),
+    );
+    await o.subscribeAsync('vigil/v1/#', { qos: 1 });
+    this.observer = o;
+    this.brokerUp();
+  }
+
+  /** Connections to broker:1883 reach the real broker. */
+  brokerUp(): void {
+    this.fake.serve('broker', 1883, (peer) => this.bridge(peer));
+  }
+
+  /** Connections are refused and the current ones are cut. */
+  brokerDown(): void {
+    this.fake.unserve('broker', 1883);
+    this.dropConnections();
+  }
+
+  dropConnections(): void {
+    for (const cut of this.links.splice(0)) cut();
+  }
+
+  private bridge(peer: FakePeer): void {
+    this.stats.connections++;
+    this.outstanding.clear();
+    const up = new PacketParser({ decode: decodeAnyPacket, maxPacketBytes: 1 << 24 });
+    const down = new PacketParser({ decode: decodeAnyPacket, maxPacketBytes: 1 << 24 });
+    const watchUp = (bytes: Uint8Array) => {
+      let packets: Packet[] = [];
+      try {
+        packets = up.push(bytes);
+      } catch {
+        return; // MQTT 5 packets: not counted
+      }
+      for (const p of packets) {
+        if (p.type === PUBLISH && p.topic.endsWith('/report') && p.id) {
+          this.stats.reportPublishes++;
+          this.stats.publishTimes.push(this.fake.clock.monotonic());
+          this.outstanding.add(p.id);
+          this.stats.maxOutstanding = Math.max(this.stats.maxOutstanding, this.outstanding.size);
+        }
+      }
+    };
+    const watchDown = (bytes: Uint8Array) => {
+      let packets: Packet[] = [];
+      try {
+        packets = down.push(bytes);
+      } catch {
+        return;
+      }
+      for (const p of packets) {
+        if (p.type === PUBACK && this.outstanding.delete(p.id)) this.stats.pubacks++;
+      }
+    };
+    let stream: Duplex;
+    if (this.aedes) {
+      stream = new Duplex({
+        read() {},
+        write(chunk: Buffer, _encoding, callback) {
+          const bytes = new Uint8Array(chunk);
+          watchDown(bytes);
+          peer.send(bytes);
+          callback();
+        },
+        final(callback) {
+          peer.end();
+          callback();
+        },
+      });
+      peer.onData((bytes) => {
+        watchUp(bytes);
+        stream.push(Buffer.from(bytes));
+      });
+      peer.onClose(() => stream.push(null));
+      stream.on('close', () => peer.end());
+      this.aedes.handle(stream);
+    } else {
+      const socket = net.connect(this.brokerPort, this.brokerHost);
+      stream = socket;
+      const pending: Uint8Array[] = [];
+      let open = false;
+      socket.on('connect', () => {
+        open = true;
+        for (const b of pending.splice(0)) socket.write(b);
+      });
+      peer.onData((bytes) => {
+        watchUp(bytes);
+        if (open) socket.write(bytes);
+        else pending.push(bytes);
+      });
+      socket.on('data', (d) => {
+        const bytes = new Uint8Array(d);
+        watchDown(bytes);
+        peer.send(bytes);
+      });
+      socket.on('close', () => peer.end());
+      socket.on('error', () => peer.fail('ECONNRESET'));
+      peer.onClose(() => socket.destroy());
+    }
+    this.links.push(() => {
+      stream.destroy();
+      peer.fail('ECONNRESET');
+    });
+  }
+
+  start(): Agent {
+    this.agent = new Agent(this.fake, '0.0.0-test');
+    this.agent.start();
+    return this.agent;
+  }
+
+  /** Lets real I/O (the broker, the observer) and the agent's promise chains run without moving the clock. */
+  async settle(rounds = 5): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      await this.fake.advance(0);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Advances the clock in steps until the predicate holds; fails after maxSteps with what it was waiting for. */
+  async until<T>(what: string, predicate: () => T | null | undefined | false, options: { stepMs?: number; maxSteps?: number } = {}): Promise<T> {
+    const stepMs = options.stepMs ?? 100;
+    const maxSteps = options.maxSteps ?? 2000;
+    for (let i = 0; i < maxSteps; i++) {
+      const v = predicate();
+      if (v) return v;
+      await this.fake.advance(stepMs);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const v = predicate();
+    if (v) return v;
+    const seen = this.received.map((m) => `${m.topic} ${m.payload.slice(0, 100)}`).slice(-20).join('\n');
+    const logs = this.fake.logs.map((l) => `${l.level} ${l.message}`).slice(-20).join('\n');
+    throw new Error(`gave up waiting for ${what} after ${maxSteps} steps of ${stepMs} ms\nreceived:\n${seen}\nlogs:\n${logs}`);
+  }
+
+  /** Advances the clock by ms in steps, letting I/O run. */
+  async run(ms: number, stepMs = 100): Promise<void> {
+    for (let t = 0; t < ms; t += stepMs) {
+      await this.fake.advance(Math.min(stepMs, ms - t));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  json(leaf: string): Array<Record<string, any>> {
+    return this.received.filter((m) => m.topic === `vigil/v1/${SERIAL}/${leaf}`).map((m) => JSON.parse(m.payload));
+  }
+
+  reports(): Array<{ seq: number; reportId: string; health: Record<string, number> } & Record<string, any>> {
+    return this.json('report') as never;
+  }
+
+  /** Publishes a command as the fleet would. */
+  async command(name: string, payload: string | Buffer, options: mqtt.IClientPublishOptions = {}): Promise<void> {
+    await (this.observer as MqttJsClient).publishAsync(`vigil/v1/${SERIAL}/cmd/${name}`, payload, { qos: 1, ...options });
+  }
+
+  logs(level?: string): string[] {
+    return this.fake.logs.filter((l) => !level || l.level === level).map((l) => l.message);
+  }
+
+  async close(): Promise<void> {
+    if (this.agent) await Promise.race([this.agent.stop(), this.run(5000)]);
+    this.dropConnections();
+    await this.observer?.endAsync(true);
+    if (this.server) await new Promise<void>((resolve) => (this.server as net.Server).close(() => resolve()));
+    if (this.aedes) await new Promise<void>((resolve) => (this.aedes as Aedes).close(() => resolve()));
+  }
+}
+
+const fsLike = {
+  readdirSync: (p: string) => readdirSync(p),
+  readFileSync: (p: string) => new Uint8Array(readFileSync(p)),
+  statSync: (p: string) => statSync(p),
+};
+
+/** Every seq in 1..max that is missing, and the reportIds seen more than once (after de-duplication none should be). */
+export function deliveryAccount(reports: Array<{ seq: number; reportId: string }>): { unique: number; missing: number[]; maxSeq: number; doubledSeqs: number[] } {
+  const byId = new Map<string, number>();
+  for (const r of reports) byId.set(r.reportId, r.seq);
+  const seqs = new Map<number, number>();
+  for (const seq of byId.values()) seqs.set(seq, (seqs.get(seq) ?? 0) + 1);
+  const maxSeq = Math.max(0, ...seqs.keys());
+  const missing: number[] = [];
+  for (let s = 1; s <= maxSeq; s++) if (!seqs.has(s)) missing.push(s);
+  return { unique: byId.size, missing, maxSeq, doubledSeqs: [...seqs].filter(([, n]) => n > 1).map(([s]) => s) };
+}
