@@ -45,9 +45,10 @@ describe('start-up and state', () => {
     await started();
     await h.until('three reports', () => h.reports().length >= 3, { stepMs: 500 });
     expect(h.json('state')[0]).toMatchObject({ state: 'online', reason: 'connected', session: 1 });
+    // A step can bring more than one report when the broker is slow (a loaded machine): check all of them.
     const r = h.reports();
-    expect(r.map((x) => x.seq)).toEqual([1, 2, 3]);
-    expect(new Set(r.map((x) => x.reportId)).size).toBe(3);
+    expect(r.map((x) => x.seq)).toEqual(r.map((_, i) => i + 1));
+    expect(new Set(r.map((x) => x.reportId)).size).toBe(r.length);
     expect(r[0].reportId).toMatch(/^[0-9a-f]{16}$/);
   });
 
