@@ -82,6 +82,7 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
     const started = runner.start(code, path.basename(options.bundlePath));
     const r = runner;
     let stopping: Promise<void> | null = null;
+    let killing: Promise<void> | null = null;
     return {
       serial: profile.data.identity.serialNumber,
       profile,
@@ -93,9 +94,12 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
       bundleSha256,
       started,
       stop() {
+        if (killing) return killing;
         if (!stopping) {
           stopping = (async () => {
             try {
+              // The agent says goodbye through the host, so the host stays open until the runtime is gone;
+              // host calls that settle later find a disposed runner and are dropped.
               await r.stop();
             } finally {
               host.close();
@@ -106,14 +110,16 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
         return stopping;
       },
       kill() {
-        if (!stopping) {
-          stopping = (async () => {
+        // Also cuts a planned stop short: runner.kill() is safe while stop() waits for the agent.
+        if (!killing) {
+          killing = (async () => {
             host.close();
             r.kill();
             await vapix.close();
+            if (stopping) await stopping.catch(() => undefined);
           })();
         }
-        return stopping;
+        return killing;
       },
     };
   } catch (err) {

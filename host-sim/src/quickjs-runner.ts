@@ -111,6 +111,8 @@ export class QuickJSRunner {
   private readonly deferreds = new Set<QuickJSDeferredPromise>();
   private readonly watched: Array<{ handle: QuickJSHandle; where: string }> = [];
   private toArrayBufferFn: QuickJSHandle | null = null;
+  /** The promise `__vigilAgent.stop()` returned, while stop() waits for it (dispose() frees it on a kill). */
+  private stopCall: QuickJSHandle | null = null;
   private installed = false;
   private pumping = false;
   private pumpScheduled = false;
@@ -187,13 +189,16 @@ export class QuickJSRunner {
     return this.dumpSafely(h) as T | undefined;
   }
 
-  /** Heap use of this runtime, for Host.memory(). */
+  /**
+   * Heap use of this runtime, for Host.memory(). Read from the runtime's text dump, which creates no
+   * JS value: `rt.computeMemoryUsage()` would lazily create a second ("system") context in the runtime,
+   * and creating it from inside a host call while the agent's jobs run left the runtime with an object
+   * JS_FreeRuntime could not free (the `list_empty(&rt->gc_obj_list)` abort when many cameras stop).
+   */
   memory(): RuntimeMemory {
     if (this.disposed) return { usedBytes: 0, limitBytes: this.memoryLimitBytes };
-    const h = this.rt.computeMemoryUsage();
-    const usage = (this.rt.context ?? this.vm).dump(h) as { memory_used_size?: number };
-    if (h.alive) h.dispose();
-    return { usedBytes: Number(usage.memory_used_size ?? 0), limitBytes: this.memoryLimitBytes };
+    const m = /^memory used\s+\d+\s+(\d+)/m.exec(this.rt.dumpMemoryUsage());
+    return { usedBytes: m ? Number(m[1]) : 0, limitBytes: this.memoryLimitBytes };
   }
 
   /** Runs pending jobs under a CPU deadline; called after every host event. */
@@ -248,7 +253,7 @@ export class QuickJSRunner {
   private async callAgentStop(): Promise<void> {
     const vm = this.vm;
     const agent = vm.getProp(vm.global, '__vigilAgent');
-    let promise: QuickJSHandle | null = null;
+    let promise: QuickJSHandle;
     try {
       if (vm.typeof(agent) !== 'object') return;
       const stopFn = vm.getProp(agent, 'stop');
@@ -260,6 +265,7 @@ export class QuickJSRunner {
           return;
         }
         promise = r.value;
+        this.stopCall = promise;
       } finally {
         stopFn.dispose();
       }
@@ -270,6 +276,8 @@ export class QuickJSRunner {
     const until = Date.now() + this.stopTimeoutMs;
     try {
       for (;;) {
+        // A kill() while we waited disposed the runtime and this handle with it.
+        if (this.disposed) return;
         const state = vm.getPromiseState(promise);
         if (state.type === 'pending') {
           if (Date.now() > until) {
@@ -286,7 +294,10 @@ export class QuickJSRunner {
         return;
       }
     } finally {
-      if (promise.alive) promise.dispose();
+      if (this.stopCall === promise) {
+        this.stopCall = null;
+        if (promise.alive) promise.dispose();
+      }
     }
   }
 
@@ -302,6 +313,10 @@ export class QuickJSRunner {
     this.deferreds.clear();
     for (const w of this.watched) w.handle.dispose();
     this.watched.length = 0;
+    if (this.stopCall) {
+      if (this.stopCall.alive) this.stopCall.dispose();
+      this.stopCall = null;
+    }
     if (this.toArrayBufferFn) this.toArrayBufferFn.dispose();
     this.toArrayBufferFn = null;
     this.vm.dispose();
@@ -403,14 +418,24 @@ export class QuickJSRunner {
     }
     if (Array.isArray(value)) {
       const arr = vm.newArray();
-      value.forEach((item, i) => this.toHandle(item).consume((h) => vm.setProp(arr, i, h)));
+      try {
+        value.forEach((item, i) => this.toHandle(item).consume((h) => vm.setProp(arr, i, h)));
+      } catch (err) {
+        arr.dispose();
+        throw err;
+      }
       return arr;
     }
     if (typeof value === 'object') {
       const obj = vm.newObject();
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (v === undefined || typeof v === 'function') continue;
-        this.toHandle(v).consume((h) => vm.setProp(obj, k, h));
+      try {
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+          if (v === undefined || typeof v === 'function') continue;
+          this.toHandle(v).consume((h) => vm.setProp(obj, k, h));
+        }
+      } catch (err) {
+        obj.dispose();
+        throw err;
       }
       return obj;
     }
@@ -422,7 +447,12 @@ export class QuickJSRunner {
     const code = err && typeof err === 'object' && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'EIO';
     const message = err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : String(err);
     const h = this.vm.newError({ name: 'Error', message });
-    this.vm.newString(code).consume((c) => this.vm.setProp(h, 'code', c));
+    try {
+      this.vm.newString(code).consume((c) => this.vm.setProp(h, 'code', c));
+    } catch (e) {
+      h.dispose();
+      throw e;
+    }
     return h;
   }
 

@@ -189,6 +189,8 @@ export class SimHost implements Host {
   private readonly configValues: Record<string, string>;
   private readonly logSink: LogSink;
   private readonly sockets = new Map<number, SimSocket>();
+  /** Connections still being set up: close() aborts them, so none is adopted after the host closed. */
+  private readonly connecting = new Set<() => void>();
   private nextSocket = 1;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private nextTimer = 1;
@@ -247,6 +249,8 @@ export class SimHost implements Host {
   /** Closes every socket and timer. The host answers nothing afterwards. */
   close(): void {
     this.closed = true;
+    for (const abort of Array.from(this.connecting)) abort();
+    this.connecting.clear();
     for (const id of Array.from(this.sockets.keys())) this.net.close(id);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
@@ -471,8 +475,15 @@ export class SimHost implements Host {
       } else {
         socket = net.connect({ host: options.host, port: options.port });
       }
+      if (this.closed) {
+        // close() ran while the TLS files were read.
+        socket.destroy();
+        throw hostError('ECLOSED', 'the host is closed');
+      }
       return new Promise<number>((resolve, reject) => {
         let done = false;
+        const abort = () => finish(hostError('ECLOSED', `${target}: the host closed while connecting`));
+        this.connecting.add(abort);
         const timer = setTimeout(() => {
           finish(hostError('ETIMEDOUT', `${target}: not connected within ${timeoutMs} ms`));
           socket.destroy();
@@ -481,7 +492,9 @@ export class SimHost implements Host {
           if (done) return;
           done = true;
           clearTimeout(timer);
+          this.connecting.delete(abort);
           socket.removeListener('error', onError);
+          if (!err && this.closed) err = hostError('ECLOSED', `${target}: the host closed while connecting`);
           if (err) {
             socket.destroy();
             reject(err);
@@ -617,6 +630,8 @@ export class SimHost implements Host {
         const start = performance.now();
         let total = 0;
         for (;;) {
+          // A closed host stops hashing (a paced hash of a big file could otherwise outlive the camera).
+          if (this.closed) throw hostError('ECLOSED', `${devicePath}: the host closed while hashing`);
           const { bytesRead } = await handle.read(buf, 0, buf.length, null);
           if (bytesRead === 0) break;
           hash.update(buf.subarray(0, bytesRead));

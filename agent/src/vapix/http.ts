@@ -185,19 +185,21 @@ export function responseParser(what: string, max: number): (data: Uint8Array | n
 
 function parseHead(text: string, bad: (m: string) => Error) {
   const lines = text.replace(/\r$/, '').split(/\r?\n/);
-  const status = /^\s*HTTP\/1\.[01][ \t]+(\d{3})(?:[ \t]+(.*?))?\s*$/.exec(lines[0]);
+  // `(.*)` then trim(): a lazy `(.*?)\s*$` took quadratic time on long blank runs (ROBUSTNESS.md, "http-head-blank-run-quadratic")
+  const status = /^\s*HTTP\/1\.[01][ \t]+(\d{3})(?:[ \t]+(.*))?$/.exec(lines[0]);
   if (!status) throw bad(`malformed status line ${JSON.stringify(lines[0].slice(0, 60))}`);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null);
   let last = '';
   for (const line of lines.slice(1)) {
     if (/^[ \t]/.test(line) && last) {
       headers[last] += ' ' + line.trim(); // obsolete line folding
       continue;
     }
-    const m = /^([!#$%&'*+.^_`|~\w-]+)[ \t]*:[ \t]*(.*?)[ \t]*$/.exec(line);
+    const m = /^([!#$%&'*+.^_`|~\w-]+)[ \t]*:(.*)$/.exec(line);
     if (!m) throw bad(`malformed header line ${JSON.stringify(line.slice(0, 60))}`);
     last = m[1].toLowerCase();
-    headers[last] = headers[last] !== undefined ? headers[last] + ', ' + m[2] : m[2];
+    const value = m[2].replace(/^[ \t]+/, '').trimEnd();
+    headers[last] = headers[last] !== undefined ? headers[last] + ', ' + value : value;
   }
-  return { status: Number(status[1]), reason: status[2] ?? '', headers };
+  return { status: Number(status[1]), reason: (status[2] ?? '').trim(), headers };
 }

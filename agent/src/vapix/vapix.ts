@@ -112,8 +112,8 @@ export class VapixClient {
     const res = await this.call('GET', '/axis-cgi/applications/list.cgi');
     const body = parseReply(utf8Decode(res.body), 'applications/list.cgi');
     const apps: AppInfo[] = [];
-    for (const m of body.matchAll(new RegExp(TAG('application'), 'g'))) {
-      const a = parseAttributes(m[1]);
+    for (const tag of startTags(body, 'application')) {
+      const a = parseAttributes(tag.attributes);
       if (!a.Name) continue;
       const opt = (k: string) => a[k] ?? null;
       apps.push({
@@ -134,8 +134,8 @@ export class VapixClient {
     if (res.status === 404) return null;
     const where = 'applications/config.cgi AllowUnsigned';
     const body = parseReply(utf8Decode(res.body), where);
-    for (const m of body.matchAll(new RegExp(TAG('param'), 'g'))) {
-      const a = parseAttributes(m[1]);
+    for (const tag of startTags(body, 'param')) {
+      const a = parseAttributes(tag.attributes);
       if (a.name !== 'AllowUnsigned') continue;
       if (/^(true|yes)$/i.test(a.value ?? '')) return true;
       if (/^(false|no)$/i.test(a.value ?? '')) return false;
@@ -211,15 +211,52 @@ export function parseParamList(text: string): ParamList {
   return { params, groupErrors };
 }
 
-// An XML start tag with its attributes; quoted values may hold '>'.
-const TAG = (name: string) => `<${name}\\b((?:[^>"']|"[^"]*"|'[^']*')*)>`;
+export interface StartTag {
+  /** The text between the name and the closing `>` (a `/` of an empty-element tag included). */
+  attributes: string;
+  /** Offsets of `<` and just past `>`. */
+  start: number;
+  end: number;
+}
+
+/**
+ * The start tags `<name …>` of an XML text, in order, in one linear pass: a quoted attribute value may hold
+ * `>`; a quote that never closes ends the scan (nothing after it can be told apart from the value).
+ * Replaces a backtracking regular expression that took quadratic time on unclosed quotes (ROBUSTNESS.md,
+ * "vapix-xml-unclosed-quote-quadratic").
+ */
+export function* startTags(xml: string, name: string): Generator<StartTag> {
+  const open = '<' + name;
+  let from = 0;
+  for (;;) {
+    const start = xml.indexOf(open, from);
+    if (start < 0) return;
+    let i = start + open.length;
+    if (i < xml.length && /[\w]/.test(xml[i])) {
+      from = i; // a longer name (<applications>), not this tag
+      continue;
+    }
+    for (;;) {
+      if (i >= xml.length) return;
+      const c = xml[i];
+      if (c === '>') break;
+      if (c === '"' || c === "'") {
+        const close = xml.indexOf(c, i + 1);
+        if (close < 0) return;
+        i = close + 1;
+      } else i++;
+    }
+    yield { attributes: xml.slice(start + open.length, i), start, end: i + 1 };
+    from = i + 1;
+  }
+}
 
 /** Checks `<reply result="ok">` and returns what follows it; a `result="error"` reply becomes an error. */
 export function parseReply(xml: string, where: string): string {
-  const m = new RegExp(TAG('reply')).exec(xml);
-  if (!m) throw fail(`${where}: answer is not a VAPIX XML reply`);
-  const rest = xml.slice((m.index ?? 0) + m[0].length);
-  const result = parseAttributes(m[1]).result;
+  const m = startTags(xml, 'reply').next();
+  if (m.done) throw fail(`${where}: answer is not a VAPIX XML reply`);
+  const rest = xml.slice(m.value.end);
+  const result = parseAttributes(m.value.attributes).result;
   if (result !== 'ok') {
     const detail = rest.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100);
     throw fail(`${where}: device replied result=${JSON.stringify(result ?? null)}${detail ? ': ' + detail : ''}`);
@@ -227,10 +264,42 @@ export function parseReply(xml: string, where: string): string {
   return rest;
 }
 
-/** Attributes of a start tag, in any order, single or double quoted, entities decoded. */
+/**
+ * Attributes of a start tag, in any order, single or double quoted, entities decoded. One linear pass (a
+ * regular expression here took quadratic time on long unquoted runs: ROBUSTNESS.md,
+ * "vapix-xml-attribute-run-quadratic"); a quote that never closes ends the attributes.
+ */
 export function parseAttributes(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of text.matchAll(/([^\s=/]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) out[m[1]] = decodeEntities(m[2] ?? m[3]);
+  const out: Record<string, string> = Object.create(null);
+  const n = text.length;
+  const space = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  let i = 0;
+  while (i < n) {
+    const c = text[i];
+    if (space(c) || c === '=' || c === '/' || c === '"' || c === "'") {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < n && !space(text[j]) && text[j] !== '=' && text[j] !== '/') j++;
+    let k = j;
+    while (space(text[k])) k++;
+    if (text[k] !== '=') {
+      i = k > j ? k : j;
+      continue;
+    }
+    k++;
+    while (space(text[k])) k++;
+    const q = text[k];
+    if (q !== '"' && q !== "'") {
+      i = k;
+      continue;
+    }
+    const close = text.indexOf(q, k + 1);
+    if (close < 0) break;
+    out[text.slice(i, j)] = decodeEntities(text.slice(k + 1, close));
+    i = close + 1;
+  }
   return out;
 }
 
@@ -238,7 +307,8 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 
 export function decodeEntities(s: string): string {
   return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (all, e: string) => {
-    if (e[0] !== '#') return ENTITIES[e] ?? all;
+    // own names only: `&constructor;` is not an entity (ROBUSTNESS.md, "vapix-xml-entity-named-like-object-member")
+    if (e[0] !== '#') return Object.prototype.hasOwnProperty.call(ENTITIES, e) ? ENTITIES[e] : all;
     const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1));
     return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : all;
   });

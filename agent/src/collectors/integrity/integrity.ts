@@ -196,12 +196,21 @@ async function scanPaths(ctx: CollectorContext): Promise<Scan> {
   const max = ctx.config.integrity.maxFiles;
   const scan: Scan = { files: new Map(), problems: [], blind: [], truncated: false };
   const visitedDirs = new Set<string>();
-  const visit = async (path: string): Promise<void> => {
+  const visit = async (path: string, listed = false): Promise<void> => {
     if (scan.files.has(path) || visitedDirs.has(path)) return;
     let st: FileStat;
     try {
       st = await fs.stat(path);
     } catch (err) {
+      if (listed && errorCode(err) === 'ENOENT') {
+        // Listed by its directory but not found by name: a name that is not valid UTF-8 does not survive the
+        // trip through a JS string. Record that something is there, so that it shows up as added/removed
+        // (ROBUSTNESS.md, "integrity-invalid-utf8-name-invisible").
+        scan.problems.push([path, 'EILSEQ']);
+        if (scan.files.size >= max) scan.truncated = true;
+        else scan.files.set(path, { type: 'other', size: -1, mtimeMs: 0, ino: 0, mode: 0 });
+        return;
+      }
       scan.problems.push([path, errorCode(err)]);
       if (errorCode(err) !== 'ENOENT') scan.blind.push(path);
       return;
@@ -222,7 +231,7 @@ async function scanPaths(ctx: CollectorContext): Promise<Scan> {
     }
     for (const name of names) {
       if (scan.truncated) return;
-      await visit(path === '/' ? '/' + name : `${path}/${name}`);
+      await visit(path === '/' ? '/' + name : `${path}/${name}`, true);
     }
   };
   for (const root of ctx.config.integrity.paths) await visit(root.replace(/(.)\/+$/, '$1'));
