@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "quickjs.h"
 
 #define VIGIL_HOST_API_VERSION 1
@@ -53,6 +54,8 @@ struct vigil_runtime {
 
 extern struct vigil_runtime vigil;
 
+/* A runtime with the host's limits (memory_limit, 256 KB stack, CPU-budget interrupt, rejection tracker). */
+JSRuntime *vigil_new_runtime(void);
 /* Opens a CPU-budget slice (call before entering JS) and closes it. */
 void vigil_slice_begin(void);
 void vigil_slice_end(void);
@@ -117,6 +120,13 @@ void vigil_vapix_init(JSContext *ctx, JSValueConst host);
 int vigil_fs_resolve(const char *device, int follow_last, char *real, size_t real_size, char *resolved_device,
                      size_t device_size);
 
+/* Name resolution pieces of host_net.c, exposed for the fuzzers (fuzz/). ip holds INET_ADDRSTRLEN (16) bytes. */
+int vigil_dns_parse_answer(const uint8_t *m, size_t len, uint16_t id, char ip[16]);
+int vigil_hosts_lookup_in(FILE *f, const char *name, char *out, size_t size);
+/* One config line (`Key=value`, `Key = value`, param.conf's `Key="value" type=...`), parsed in place:
+ * 1 with key/value set, 0 for a blank or comment line, -1 when it is not key=value. */
+int vigil_config_parse_line(char *line, char **key, char **value);
+
 /* Logging. Levels as in host.ts; syslog on the camera, one line per record on stderr by hand. */
 enum vigil_log_level { VIGIL_LOG_DEBUG, VIGIL_LOG_INFO, VIGIL_LOG_WARN, VIGIL_LOG_ERROR };
 void vigil_log_setup(int to_stderr, enum vigil_log_level min_level);
@@ -133,7 +143,17 @@ const char *vigil_config_get(const char *key);
 /* SHA-256 of bytes as 64 lowercase hex digits + NUL (host_crypto.c). */
 void vigil_sha256_hex(const uint8_t *data, size_t len, char out[65]);
 
-/* D-Bus: used by host_vapix.c; exposed for --help and tests. */
+/* D-Bus: used by host_vapix.c; exposed for --help, tests and the fuzzers (fuzz/). */
+struct vigil_dbus_msg {
+    size_t total;
+    int type;
+    uint32_t reply_serial;
+    /* The body's leading string (not NUL-terminated here), or NULL. */
+    const char *str;
+    size_t str_len;
+    const char *error;
+};
+int vigil_dbus_parse(const uint8_t *in, size_t have, size_t cap, struct vigil_dbus_msg *m);
 const char *vigil_vapix_bus_path(void);
 void vigil_vapix_disable(void);
 

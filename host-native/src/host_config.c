@@ -55,7 +55,7 @@ static char *trim(char *s) {
 }
 
 /* `Key=value`, `Key = value`, or param.conf's `Key="value" type="string"`. */
-static int parse_line(char *line, char **key, char **value) {
+int vigil_config_parse_line(char *line, char **key, char **value) {
     char *s = trim(line);
     if (*s == 0 || *s == '#' || *s == ';') return 0;
     char *eq = strchr(s, '=');
@@ -82,7 +82,7 @@ static int load(const char *path, int only_missing) {
     while (fgets(line, sizeof line, f)) {
         lineno++;
         char *k, *v;
-        int r = parse_line(line, &k, &v);
+        int r = vigil_config_parse_line(line, &k, &v);
         if (r < 0) vigil_log(VIGIL_LOG_WARN, "[vigil] [native] %s:%d: not a key=value line, ignored", path, lineno);
         if (r <= 0) continue;
         if (only_missing && find(k) >= 0) continue;

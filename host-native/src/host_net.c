@@ -415,8 +415,10 @@ static int connect_to_ip(struct sock *s, const char *addr) {
 }
 
 /* /etc/hosts: the first address listed for the name (IPv4 preferred). */
-static int hosts_lookup(const char *name, char *out, size_t size) {
-    FILE *f = fopen("/etc/hosts", "r");
+static int hosts_lookup(const char *name, char *out, size_t size) { return vigil_hosts_lookup_in(fopen("/etc/hosts", "r"), name, out, size); }
+
+/* The same over an open hosts file (closed here), or NULL; exposed for the fuzzers. */
+int vigil_hosts_lookup_in(FILE *f, const char *name, char *out, size_t size) {
     char line[512], v6[64] = "";
     int found = 0;
     if (f) {
@@ -540,21 +542,19 @@ static int dns_skip_name(const uint8_t *m, size_t len, size_t *off) {
     return -1;
 }
 
-static void dns_receive(struct sock *s) {
-    uint8_t m[1500];
-    ssize_t n = recv(s->dns_fd, m, sizeof m, 0);
-    if (n < 12) return;
-    size_t len = (size_t)n;
-    if (((m[0] << 8) | m[1]) != s->dns_id || !(m[2] & 0x80)) return; /* not our answer */
+/*
+ * A DNS answer (bytes from the network, trusted in nothing): 1 with the first A record in ip, 0 when it is
+ * not an answer to query id (or a SERVFAIL-like code: ask again), -1 for NXDOMAIN, -2 for no A record.
+ */
+int vigil_dns_parse_answer(const uint8_t *m, size_t len, uint16_t id, char ip[INET_ADDRSTRLEN]) {
+    if (len < 12) return 0;
+    if (((m[0] << 8) | m[1]) != id || !(m[2] & 0x80)) return 0; /* not our answer */
     int rcode = m[3] & 0x0f;
     int qd = (m[4] << 8) | m[5], an = (m[6] << 8) | m[7];
-    if (rcode == 3) {
-        connect_failed(s, "ENOTFOUND", "no such host");
-        return;
-    }
+    if (rcode == 3) return -1;
     size_t off = 12;
     for (int i = 0; i < qd; i++) {
-        if (dns_skip_name(m, len, &off) != 0) return;
+        if (dns_skip_name(m, len, &off) != 0) return 0;
         off += 4;
     }
     for (int i = 0; i < an && off < len; i++) {
@@ -564,17 +564,30 @@ static void dns_receive(struct sock *s) {
         off += 10;
         if (off + rdlen > len) break;
         if (type == 1 && rdlen == 4) {
-            char ip[INET_ADDRSTRLEN];
-            inet_ntop(AF_INET, m + off, ip, sizeof ip);
-            close(s->dns_fd);
-            s->dns_fd = -1;
-            connect_to_ip(s, ip);
-            return;
+            inet_ntop(AF_INET, m + off, ip, INET_ADDRSTRLEN);
+            return 1;
         }
         off += rdlen;
     }
-    if (rcode != 0 && rcode != 3) return; /* SERVFAIL and such: the next attempt may ask another server */
-    connect_failed(s, "ENOTFOUND", "no address for this name");
+    if (rcode != 0) return 0; /* SERVFAIL and such: the next attempt may ask another server */
+    return -2;
+}
+
+static void dns_receive(struct sock *s) {
+    uint8_t m[1500];
+    ssize_t n = recv(s->dns_fd, m, sizeof m, 0);
+    if (n < 12) return;
+    char ip[INET_ADDRSTRLEN];
+    int r = vigil_dns_parse_answer(m, (size_t)n, s->dns_id, ip);
+    if (r == 1) {
+        close(s->dns_fd);
+        s->dns_fd = -1;
+        connect_to_ip(s, ip);
+    } else if (r == -1) {
+        connect_failed(s, "ENOTFOUND", "no such host");
+    } else if (r == -2) {
+        connect_failed(s, "ENOTFOUND", "no address for this name");
+    }
 }
 
 static void start_resolve(struct sock *s) {

@@ -135,6 +135,74 @@ static int recv_some(int fd, uint8_t *buf, size_t cap, size_t *have, int64_t dea
     return 0;
 }
 
+/*
+ * One little-endian D-Bus message at the start of in[0..have) (cap: the buffer's size). Returns 1 when it is
+ * complete (m filled: its total size, type, REPLY_SERIAL, and the body's leading string if it has one),
+ * 0 when more bytes are needed, -1 when it is malformed or larger than cap (m->error says why). Every
+ * read is bounded by the message; the bytes come from the bus, so nothing in them is trusted.
+ */
+int vigil_dbus_parse(const uint8_t *in, size_t have, size_t cap, struct vigil_dbus_msg *m) {
+    memset(m, 0, sizeof *m);
+    if (have < 16) return 0;
+    if (in[0] != 'l') {
+        m->error = "big-endian D-Bus messages are not supported";
+        return -1;
+    }
+    size_t flen = get_u32(in + 12), body_len = get_u32(in + 4);
+    if (flen > cap || body_len > cap) {
+        m->error = "D-Bus message too large";
+        return -1;
+    }
+    size_t fields_end = 16 + flen;
+    size_t body_at = (fields_end + 7) & ~(size_t)7, total = body_at + body_len;
+    if (total > cap) {
+        m->error = "D-Bus message too large";
+        return -1;
+    }
+    if (have < total) return 0;
+    m->total = total;
+    m->type = in[1];
+    /* Header fields: (code, variant) structs, 8-aligned; a variant is its signature then its value. Only
+     * single basic types are read; anything else ends the walk (REPLY_SERIAL stays 0: not our reply). */
+    for (size_t off = 16; off < fields_end;) {
+        off = (off + 7) & ~(size_t)7;
+        if (off + 4 > fields_end) break;
+        uint8_t code = in[off];
+        uint8_t slen = in[off + 1];
+        char t = (char)in[off + 2];
+        if (slen != 1 || off + 3 + slen > fields_end) break;
+        off += 3 + slen;
+        if (t == 'u') {
+            off = (off + 3) & ~(size_t)3;
+            if (off + 4 > fields_end) break;
+            if (code == 5) m->reply_serial = get_u32(in + off);
+            off += 4;
+        } else if (t == 's' || t == 'o') {
+            off = (off + 3) & ~(size_t)3;
+            if (off + 4 > fields_end) break;
+            size_t l = get_u32(in + off);
+            if (l >= fields_end - off - 4) break; /* the string and its NUL must fit */
+            off += 4 + l + 1;
+        } else if (t == 'g') {
+            if (off + 1 > fields_end) break;
+            size_t l = in[off];
+            if (l + 2 > fields_end - off) break;
+            off += 1 + l + 1;
+        } else {
+            break;
+        }
+    }
+    /* The body's leading string: length, bytes, NUL, all inside the body. */
+    if (body_len >= 5) {
+        size_t slen = get_u32(in + body_at);
+        if (slen <= body_len - 5 && in[body_at + 4 + slen] == 0) {
+            m->str = (const char *)in + body_at + 4;
+            m->str_len = slen;
+        }
+    }
+    return 1;
+}
+
 /* Calls GetCredentials; fills user/pass or an error message. Returns 0 on success. */
 static int get_credentials(char *user, size_t usize, char *pass, size_t psize, char *err, size_t esize) {
     int64_t deadline = vigil_monotonic_ms() + DBUS_TIMEOUT_MS;
@@ -168,65 +236,31 @@ static int get_credentials(char *user, size_t usize, char *pass, size_t psize, c
                       "com.axis.HTTPConf1.VAPIXServiceAccounts1", "GetCredentials", SERVICE_ACCOUNT);
     if (send_all(fd, msg, len, deadline) != 0) goto io;
     for (;;) {
-        /* One whole message: 16 fixed bytes, the fields (padded to 8), then the body. */
-        while (have < 16)
+        struct vigil_dbus_msg m;
+        int r;
+        while ((r = vigil_dbus_parse(in, have, sizeof in, &m)) == 0)
             if (recv_some(fd, in, sizeof in, &have, deadline) != 0) goto io;
-        if (in[0] != 'l') {
-            snprintf(err, esize, "big-endian D-Bus messages are not supported");
+        if (r < 0) {
+            snprintf(err, esize, "%s", m.error);
             goto fail;
         }
-        size_t flen = get_u32(in + 12), body_len = get_u32(in + 4);
-        size_t body_at = (16 + flen + 7) & ~(size_t)7, total = body_at + body_len;
-        if (total > sizeof in) {
-            snprintf(err, esize, "D-Bus message too large");
-            goto fail;
-        }
-        while (have < total)
-            if (recv_some(fd, in, sizeof in, &have, deadline) != 0) goto io;
-        int type = in[1];
-        uint32_t reply_serial = 0;
-        for (size_t off = 16; off + 4 <= 16 + flen;) {
-            off = (off + 7) & ~(size_t)7;
-            if (off >= 16 + flen) break;
-            uint8_t code = in[off];
-            uint8_t slen = in[off + 1];
-            char t = (char)in[off + 2];
-            off += 3 + slen;
-            if (t == 'u') {
-                off = (off + 3) & ~(size_t)3;
-                if (code == 5) reply_serial = get_u32(in + off);
-                off += 4;
-            } else if (t == 's' || t == 'o') {
-                off = (off + 3) & ~(size_t)3;
-                off += 4 + get_u32(in + off) + 1;
-            } else if (t == 'g') {
-                off += 1 + in[off] + 1;
-            } else {
-                break;
-            }
-        }
-        if ((type == 2 || type == 3) && reply_serial == 2) {
-            const char *s = NULL;
-            if (body_len >= 5) {
-                uint32_t slen = get_u32(in + body_at);
-                if (body_at + 4 + slen < total) s = (const char *)in + body_at + 4;
-            }
-            if (type == 3) {
-                snprintf(err, esize, "GetCredentials failed: %s", s ? s : "(no message)");
+        if ((m.type == 2 || m.type == 3) && m.reply_serial == 2) {
+            if (m.type == 3) {
+                snprintf(err, esize, "GetCredentials failed: %.*s", m.str ? (int)m.str_len : 12, m.str ? m.str : "(no message)");
                 goto fail;
             }
-            const char *colon = s ? strchr(s, ':') : NULL;
+            const char *colon = m.str ? memchr(m.str, ':', m.str_len) : NULL;
             if (!colon) {
                 snprintf(err, esize, "GetCredentials returned no user:password");
                 goto fail;
             }
-            snprintf(user, usize, "%.*s", (int)(colon - s), s);
-            snprintf(pass, psize, "%s", colon + 1);
+            snprintf(user, usize, "%.*s", (int)(colon - m.str), m.str);
+            snprintf(pass, psize, "%.*s", (int)(m.str_len - (size_t)(colon - m.str) - 1), colon + 1);
             close(fd);
             return 0;
         }
-        memmove(in, in + total, have - total);
-        have -= total;
+        memmove(in, in + m.total, have - m.total);
+        have -= m.total;
     }
 io:
     snprintf(err, esize, "no answer from the system bus within %d ms", DBUS_TIMEOUT_MS);

@@ -350,7 +350,7 @@ static void last_exit_store(const char *why) {
 
 /* ---- compile mode -------------------------------------------------------------------------------------- */
 
-static JSRuntime *new_runtime(void) {
+JSRuntime *vigil_new_runtime(void) {
     JSRuntime *rt = JS_NewRuntime();
     if (!rt) return NULL;
     JS_SetMemoryLimit(rt, vigil.memory_limit);
@@ -706,7 +706,7 @@ int main(int argc, char **argv) {
     last_exit_load();
 
     setup_signals();
-    vigil.rt = new_runtime();
+    vigil.rt = vigil_new_runtime();
     vigil.ctx = vigil.rt ? JS_NewContext(vigil.rt) : NULL;
     if (!vigil.ctx) {
         vigil_log(VIGIL_LOG_ERROR, "[vigil] [native] cannot create the QuickJS runtime");
