@@ -1,21 +1,10 @@
-import type { AgentHealth, CollectorError, DeviceInfo, IntegrityReport, OsInfo, Report, ServicesReport } from './types';
+import type { Report } from './types';
 import { REPORT_SCHEMA } from './types';
 import { utf8Encode } from '../util/bytes';
 import { VigilError } from '../util/errors';
 
-export interface ReportInput {
-  deviceId: string;
-  seq: number;
-  reportId: string;
-  sentAt: string;
-  intervalSec: number;
-  device: DeviceInfo;
-  os: OsInfo;
-  services: ServicesReport;
-  integrity: IntegrityReport;
-  health: AgentHealth;
-  errors: CollectorError[];
-}
+/** Everything a report holds except its schema tag, which assembleReport adds. */
+export type ReportInput = Omit<Report, 'schema'>;
 
 export function assembleReport(input: ReportInput): Report {
   return { schema: REPORT_SCHEMA, ...input };
