@@ -33,6 +33,7 @@ import { collectServices } from './collectors/services/services';
 import { collectIntegrity, rebaseline } from './collectors/integrity/integrity';
 import { toHex, utf8Decode, utf8Encode, toArrayBuffer } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
+import { COMMAND_MIN_GAP_MS, parseCommand } from './commands';
 
 const STATE_FILE = 'state.json';
 const CONFIG_RETRY_MS = 30_000;
@@ -45,14 +46,6 @@ const SHORT_SESSION_MS = 15_000;
 const SHORT_SESSIONS_FOR_DUPLICATE = 3;
 const STOP_PUBLISH_TIMEOUT_MS = 3_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Commands: payload size limit, and the least time between two runs of each (state-changing) command. */
-export const COMMAND_MAX_BYTES = 1024;
-export const COMMAND_MIN_GAP_MS: Record<string, number> = {
-  'report-now': 10_000,
-  'set-interval': 10_000,
-  rebirth: 30_000,
-  rebaseline: 60_000,
-};
 const RECENT_COMMANDS = 16;
 
 interface PersistedState {
@@ -645,55 +638,34 @@ export class Agent {
       return;
     }
     const correlation = properties && properties.correlationData;
-    let id: string | null = correlation ? utf8Decode(correlation).slice(0, 64) : null;
-    const reply = (r: Omit<CommandResult, 'id' | 'command' | 'at'>) => this.#reply(client, { id, command: name.slice(0, 64), at: '', ...r }, correlation);
-    const fail = (code: string, error: string) => reply({ ok: false, code, error });
-    if (payload.length > COMMAND_MAX_BYTES) return fail('E2BIG', `command payload is ${payload.length} bytes, over the limit of ${COMMAND_MAX_BYTES}`);
-    let body: Record<string, unknown>;
-    try {
-      const text = utf8Decode(payload).trim();
-      const parsed: unknown = text ? JSON.parse(text) : {};
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      body = parsed as Record<string, unknown>;
-    } catch {
-      return fail('EINVAL', 'command payload must be a JSON object, e.g. {"id":"c1"}');
-    }
-    if (body.id !== undefined) {
-      if (typeof body.id !== 'string' || !/^[\w.:-]{1,64}$/.test(body.id)) return fail('EINVAL', 'id must be a string of 1 to 64 letters, digits, _ . : -');
-      id = body.id;
-    }
-    const allowed = name === 'set-interval' ? ['id', 'intervalSec'] : ['id'];
-    const unknown = Object.keys(body).filter((k) => allowed.indexOf(k) < 0);
-    if (unknown.length) return fail('EINVAL', `unknown field "${unknown[0].slice(0, 32)}" for ${name.slice(0, 64)}`);
+    const cmd = parseCommand(name, payload, correlation ? utf8Decode(correlation).slice(0, 64) : null);
+    const id = cmd.id;
+    const reply = (r: Omit<CommandResult, 'id' | 'command' | 'at'>, ran?: boolean) => this.#reply(client, { id, command: name.slice(0, 64), at: '', ...r }, correlation, ran);
+    const fail = (code: string, error: string, ran?: boolean) => reply({ ok: false, code, error }, ran);
+    if (cmd.code) return fail(cmd.code, cmd.error as string);
     // A redelivered command (same id) is answered again, not run twice.
     const seen = id !== null ? this.#recentResults.find((r) => r.id === id && r.command === name) : undefined;
     if (seen) return this.#reply(client, seen, correlation);
     const minGap = COMMAND_MIN_GAP_MS[name];
-    if (minGap === undefined) return fail('EUNKNOWN', `unknown command "${name.slice(0, 64)}"; known: ${Object.keys(COMMAND_MIN_GAP_MS).join(', ')}`);
-    if (name === 'set-interval') {
-      const v = body.intervalSec;
-      if (typeof v !== 'number' || v % 1 !== 0 || v < 1 || v > 86400) return fail('EINVAL', 'intervalSec must be an integer from 1 to 86400');
-    }
     const now = this.host.clock.monotonic();
     const last = this.#commandLast[name];
     if (last !== undefined && now - last < minGap) {
       return fail('ERATE', `${name} is rate-limited to once every ${minGap / 1000} s; try again in ${Math.ceil((minGap - (now - last)) / 1000)} s`);
     }
     this.#commandLast[name] = now;
-    this.#runCommand(name, body).then(
-      (result) => reply({ ok: true, result }),
-      (err) => fail(err instanceof CommandError ? err.code : errorCode(err), errorMessage(err)),
+    this.#runCommand(name, cmd.intervalSec as number).then(
+      (result) => reply({ ok: true, result }, true),
+      (err) => fail(err instanceof CommandError ? err.code : errorCode(err), errorMessage(err), true),
     );
   }
 
-  async #runCommand(name: string, body: Record<string, unknown>): Promise<unknown> {
+  async #runCommand(name: string, sec: number): Promise<unknown> {
     const config = this.#config as AgentConfig;
     switch (name) {
       case 'report-now':
         this.runCycle().catch(() => undefined);
         return { queued: true };
       case 'set-interval': {
-        const sec = body.intervalSec as number;
         this.#intervalSec = sec;
         this.#state.interval = { sec, base: config.intervalSec };
         await this.#saveState();
@@ -719,9 +691,11 @@ export class Agent {
     }
   }
 
-  #reply(client: MqttClient, result: CommandResult, correlation?: Uint8Array): void {
+  #reply(client: MqttClient, result: CommandResult, correlation?: Uint8Array, ran?: boolean): void {
     const r = { ...result, at: new Date(this.host.clock.now()).toISOString() };
-    if (r.id !== null) {
+    // Only the results of commands that ran are kept for redeliveries: a refusal (ERATE above all) must
+    // not answer the same id again once the command is allowed.
+    if (ran && r.id !== null) {
       this.#recentResults.push(r);
       if (this.#recentResults.length > RECENT_COMMANDS) this.#recentResults.shift();
     }

@@ -2,7 +2,7 @@
  * Device profiles: host-sim/profiles/<name>/{profile.json, rootfs/, localdata/?}, validated against
  * schemas/profile.schema.json. An invalid profile is an error that names the file and the JSON path.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -98,14 +98,31 @@ export class ProfileError extends Error {
     readonly file: string,
     readonly problems: string[],
   ) {
-    super(`[host-sim] [profiles] ${file}: ${problems.join('; ')}`);
+    // A broken profile can report thousands of problems (one per bad key); the first few say enough.
+    const shown = problems.length > MAX_PROBLEMS ? [...problems.slice(0, MAX_PROBLEMS), `and ${problems.length - MAX_PROBLEMS} more`] : problems;
+    const text = shown.join('; ');
+    super(`[vigil] [profiles] profile "${printable(path.basename(path.dirname(file)))}" at ${printable(file, 500)}: ${text.length > 4000 ? `${text.slice(0, 4000).replace(/[\ud800-\udbff]$/, '')}…` : text}`);
     this.name = 'ProfileError';
   }
 }
 
+const MAX_PROBLEMS = 20;
+/** profile.json is a few KB; anything this big is not a profile (and must not be read whole). */
+export const PROFILE_MAX_BYTES = 1024 * 1024;
+
+/** Text from the file, safe to print: control characters escaped, lone surrogates replaced, cut to `max`. */
+function printable(text: string, max = 80): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return cut
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
 function describe(e: ErrorObject): string {
-  const at = e.instancePath || '/';
-  if (e.keyword === 'additionalProperties') return `${at}: unknown property "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+  const at = printable(e.instancePath || '/', 120);
+  if (e.keyword === 'additionalProperties') return `${at}: unknown property "${printable((e.params as { additionalProperty: string }).additionalProperty)}"`;
+  // propertyNames: ajv reports the key's own failure with propertyName set (and a vaguer summary, dropped).
+  if (e.propertyName !== undefined) return `${at}: bad property name "${printable(e.propertyName)}": ${e.message}`;
   if (e.keyword === 'enum') return `${at}: ${e.message} (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`;
   return `${at}: ${e.message}`;
 }
@@ -115,38 +132,93 @@ export function validateProfile(data: unknown, file: string): Profile {
   const validate = profileValidator();
   if (!validate(data)) {
     // oneOf failures repeat every branch's complaint; keep the clearest ones first and drop duplicates.
-    const problems = Array.from(new Set((validate.errors ?? []).map(describe)));
+    const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'propertyNames');
+    const problems = Array.from(new Set(errors.map(describe)));
     throw new ProfileError(file, problems);
   }
   return data as Profile;
 }
 
+/**
+ * Reads profile.json as strict UTF-8. Opened non-blocking and checked with fstat on the open file, so a
+ * FIFO (which would block the read forever), a device, a folder or a huge file is refused, not read.
+ */
+function readProfileText(file: string, nameOrDir: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ERR_INVALID_ARG_VALUE' || code === 'ERR_INVALID_ARG_TYPE') {
+      throw new ProfileError(file, [`no such profile "${printable(nameOrDir)}" (bundled profiles: ${listProfiles().join(', ')})`]);
+    }
+    throw new ProfileError(file, [`cannot read profile.json: ${code ?? (err as Error).message}`]);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new ProfileError(file, ['profile.json is a folder, not a file']);
+    if (!st.isFile()) throw new ProfileError(file, ['profile.json is not a regular file (a FIFO, socket or device?)']);
+    if (st.size > PROFILE_MAX_BYTES) throw new ProfileError(file, [`profile.json is ${st.size} bytes, over the limit of ${PROFILE_MAX_BYTES}`]);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(fd);
+    } catch (err) {
+      throw new ProfileError(file, [`cannot read profile.json: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    }
+    // The size can change between fstat and read; the limit holds for what was read.
+    if (bytes.length > PROFILE_MAX_BYTES) throw new ProfileError(file, [`profile.json is over the limit of ${PROFILE_MAX_BYTES} bytes`]);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw new ProfileError(file, ['profile.json is not valid UTF-8']);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A folder beside profile.json (`rootfs`, `localdata`) when it is one and stays inside the profile folder. */
+function innerFolder(dir: string, leaf: string, file: string): string | null {
+  const folder = path.join(dir, leaf);
+  let st;
+  try {
+    st = statSync(folder);
+  } catch {
+    return null;
+  }
+  if (!st.isDirectory()) return null;
+  // A link out of the profile (rootfs -> /) would show the host's own files to the agent, and localdata/
+  // is copied whole into the data dir: both must really live inside the profile folder.
+  const real = realpathSync(folder);
+  const realDir = realpathSync(dir);
+  if (!real.startsWith(realDir + path.sep)) throw new ProfileError(file, [`${leaf}/ leads out of the profile folder (to ${printable(real, 200)})`]);
+  return folder;
+}
+
 /** Loads a bundled profile by name (`active-12`) or a profile folder by path. */
 export function loadProfile(nameOrDir: string): LoadedProfile {
+  // A bare name (no separator, not starting with a dot) can only name a folder of PROFILES_DIR; anything
+  // else is a folder path the user chose (`vigil sim --profile ./my-camera`), resolved from the cwd.
   const dir =
     nameOrDir.includes('/') || nameOrDir.includes(path.sep) || nameOrDir.startsWith('.') ? path.resolve(nameOrDir) : path.join(PROFILES_DIR, nameOrDir);
   const file = path.join(dir, 'profile.json');
-  if (!existsSync(file)) {
-    const known = listProfiles().join(', ');
-    throw new ProfileError(file, [`no such profile "${nameOrDir}" (bundled profiles: ${known})`]);
-  }
+  const text = readProfileText(file, nameOrDir);
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
-    throw new ProfileError(file, [`not valid JSON: ${(err as Error).message}`]);
+    throw new ProfileError(file, [`not valid JSON: ${printable((err as Error).message, 200)}`]);
   }
   const data = validateProfile(raw, file);
-  if (data.name !== path.basename(dir)) throw new ProfileError(file, [`/name: "${data.name}" differs from the folder name "${path.basename(dir)}"`]);
-  const rootfsDir = path.join(dir, 'rootfs');
-  if (!existsSync(rootfsDir) || !statSync(rootfsDir).isDirectory()) throw new ProfileError(file, [`the profile has no rootfs/ folder beside it`]);
-  const localdata = path.join(dir, 'localdata');
+  if (data.name !== path.basename(dir)) throw new ProfileError(file, [`/name: "${data.name}" differs from the folder name "${printable(path.basename(dir))}"`]);
+  const rootfsDir = innerFolder(dir, 'rootfs', file);
+  if (!rootfsDir) throw new ProfileError(file, [`the profile has no rootfs/ folder beside it`]);
   return {
     name: data.name,
     dir,
     file,
     rootfsDir,
-    localdataDir: existsSync(localdata) && statSync(localdata).isDirectory() ? localdata : null,
+    localdataDir: innerFolder(dir, 'localdata', file),
     data,
   };
 }
