@@ -12,8 +12,11 @@ const root = dirname(fileURLToPath(import.meta.url));
 const AGENT_BUDGET_BYTES = 64 * 1024;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-/** QuickJS (2025-04-26 natively, 2025-09-13 in wasm) runs ES2022; nothing from Node or the DOM. */
-const quickjsOptions = {
+/**
+ * QuickJS (2025-04-26 natively, 2025-09-13 in wasm) runs ES2022; nothing from Node or the DOM. Exported so
+ * that tests bundling their own entries for QuickJS (host-sim/test/helpers.ts) build exactly the same way.
+ */
+export const quickjsOptions = {
   bundle: true,
   format: 'iife',
   platform: 'neutral',

@@ -22,6 +22,7 @@ export type HostErrorCode =
   | 'ENOENT' // no such file or directory
   | 'EACCES' // permission denied, or a write outside the data dir
   | 'EISDIR'
+  | 'ENOTFILE' // a content read (readFile, sha256File) of a FIFO, device or socket: refused without blocking
   | 'ENOTDIR'
   | 'EFBIG' // file larger than the byte cap
   | 'ENOSPC' // disk full
@@ -59,7 +60,12 @@ export interface DirEntry {
 }
 
 export interface HostFs {
-  /** Reads a whole file. Rejects EFBIG when it is larger than maxBytes (nothing is returned then). */
+  /**
+   * Reads a whole file. Rejects EFBIG when it is larger than maxBytes (nothing is returned then), EISDIR for a
+   * directory and ENOTFILE for anything else that is not a regular file: a FIFO could block forever and a
+   * device such as /dev/zero never ends. The host opens without blocking and checks the opened file (never
+   * stat-then-open), so a file swapped for a FIFO between the agent's stat and this read is refused too.
+   */
   readFile(path: string, maxBytes: number): Promise<ArrayBuffer>;
   /** Lists a directory, without `.` and `..`, in no particular order. */
   list(path: string): Promise<DirEntry[]>;
@@ -115,8 +121,11 @@ export interface HostCrypto {
   /** SHA-256 of bytes, lowercase hex. */
   sha256(data: ArrayBuffer): string;
   /**
-   * SHA-256 of a file, streamed by the host so the file never enters the JS heap. With
-   * maxBytesPerSec > 0 the host paces its reads so hashing never starves the camera's video.
+   * SHA-256 of a file, streamed by the host so the file never enters the JS heap. Refuses what is not a
+   * regular file as readFile does (EISDIR, ENOTFILE). With maxBytesPerSec > 0 the host paces its reads so
+   * hashing never starves the camera's video: the rate is a cap on the host's hashing across calls (one token
+   * bucket per host, refilled at the rate the latest call asked for, holding one read chunk), so hashing many
+   * small files one after another averages the cap while a single small file is not delayed.
    */
   sha256File(path: string, maxBytesPerSec: number): Promise<string>;
   randomBytes(length: number): ArrayBuffer;

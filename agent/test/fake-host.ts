@@ -196,6 +196,14 @@ export class FakeHost implements Host {
     this.nodes.set(path, node);
   }
 
+  /** A FIFO, device or socket: stat and list say `other`; readFile and sha256File refuse it (ENOTFILE). */
+  addSpecial(path: string, mode = 0o10644): void {
+    this.ensureParents(path);
+    const node = this.makeNode('other', new Uint8Array(0));
+    node.mode = mode;
+    this.nodes.set(path, node);
+  }
+
   /** A file that exists but cannot be read (EACCES by default). */
   makeUnreadable(path: string, code: HostErrorCode = 'EACCES'): void {
     const node = this.nodes.get(path);
@@ -259,9 +267,7 @@ export class FakeHost implements Host {
 
   readonly fs = {
     readFile: async (path: string, maxBytes: number): Promise<ArrayBuffer> => {
-      const node = this.resolve(path);
-      if (node.type === 'dir') throw hostError('EISDIR', path);
-      if (node.readError) throw hostError(node.readError, path);
+      const node = this.readable(path);
       if (node.data.length > maxBytes) throw hostError('EFBIG', `${path} is larger than ${maxBytes} bytes`);
       return toArrayBuffer(node.data);
     },
@@ -355,10 +361,7 @@ export class FakeHost implements Host {
   readonly crypto = {
     sha256: (data: ArrayBuffer): string => sha256Hex(new Uint8Array(data)),
     sha256File: async (path: string, _maxBytesPerSec: number): Promise<string> => {
-      const node = this.resolve(path);
-      if (node.type === 'dir') throw hostError('EISDIR', path);
-      if (node.readError) throw hostError(node.readError, path);
-      return sha256Hex(node.data);
+      return sha256Hex(this.readable(path).data);
     },
     randomBytes: (length: number): ArrayBuffer => {
       const out = new Uint8Array(length);
@@ -437,6 +440,15 @@ export class FakeHost implements Host {
       const abs = target[0] === '/' ? target : path.slice(0, path.lastIndexOf('/') + 1) + target;
       return this.resolve(abs, depth + 1);
     }
+    return node;
+  }
+
+  /** The node a content read (readFile, sha256File) may read, as the real hosts judge it. */
+  private readable(path: string): FakeNode {
+    const node = this.resolve(path);
+    if (node.type === 'dir') throw hostError('EISDIR', path);
+    if (node.type !== 'file') throw hostError('ENOTFILE', `${path} is not a regular file`);
+    if (node.readError) throw hostError(node.readError, path);
     return node;
   }
 

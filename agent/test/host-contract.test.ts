@@ -22,6 +22,7 @@ function makeFakeHost(): FakeHost {
   for (const d of CONTRACT_FIXTURE.dirs) host.addDir(`/contract/${d}`);
   for (const f of CONTRACT_FIXTURE.files) host.addFile(`/contract/${f.path}`, fixtureFileText(f));
   for (const l of CONTRACT_FIXTURE.symlinks) host.addSymlink(`/contract/${l.path}`, l.target);
+  for (const x of CONTRACT_FIXTURE.specials) host.addSpecial(`/contract/${x.path}`, x.kind === 'fifo' ? 0o10644 : 0o20644);
   host.serve('127.0.0.1', 7, (peer) => {
     let seen = '';
     peer.onData((bytes) => {

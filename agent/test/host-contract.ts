@@ -23,10 +23,19 @@ export interface FixtureFile {
   sha256: string;
 }
 
+/** A file that is not a regular file: content reads must refuse it at once (ENOTFILE), never block on it. */
+export interface FixtureSpecial {
+  /** Relative to ContractRoot. */
+  path: string;
+  /** `fifo`: a named pipe nobody writes to (mkfifo). `zero`: a character device 1:5, as /dev/zero (mknod). */
+  kind: 'fifo' | 'zero';
+}
+
 export interface ContractFixture {
   files: FixtureFile[];
   dirs: string[];
   symlinks: Array<{ path: string; target: string }>;
+  specials: FixtureSpecial[];
   /** A read cap between the small files and the big one. */
   readCap: number;
 }
@@ -41,7 +50,14 @@ export const CONTRACT_FIXTURE: ContractFixture = {
     { path: 'nested/deeper/file.txt', content: 'nested file\n', size: 12, sha256: '414f8e9fd34ff68f66cbdab5ec63a5e738aa107f3454fa7edb51f49528abf9c6' },
     { path: 'big.bin', repeat: 'a', size: 70000, sha256: '66915c0872933db504e7578828dd85b7e74a4e0a061f9756793b89c4151bd4b5' },
   ],
-  symlinks: [{ path: 'link-to-hello', target: 'hello.txt' }],
+  symlinks: [
+    { path: 'link-to-hello', target: 'hello.txt' },
+    { path: 'link-to-fifo', target: 'fifo' },
+  ],
+  specials: [
+    { path: 'fifo', kind: 'fifo' },
+    { path: 'zero', kind: 'zero' },
+  ],
   readCap: 65536,
 };
 
@@ -341,6 +357,50 @@ export const CONTRACT_CASES: ContractCase[] = [
     name: 'sha256File of a missing file rejects ENOENT',
     async run(host, env) {
       await assert.rejects(host.crypto.sha256File(`${env.root}/no-such-file`, 0), 'ENOENT', 'sha256File');
+    },
+  },
+  {
+    name: 'fifo-read-blocks: readFile of a FIFO without a writer rejects ENOTFILE at once',
+    async run(host, env) {
+      // A blocking open(2) of a FIFO waits for a writer forever: the host must not even try.
+      await within(host, 2000, 'readFile', assert.rejects(host.fs.readFile(`${env.root}/fifo`, 1024), 'ENOTFILE', 'readFile'));
+    },
+  },
+  {
+    name: 'fifo-read-blocks: readFile through a symlink to a FIFO rejects ENOTFILE at once',
+    async run(host, env) {
+      await within(host, 2000, 'readFile', assert.rejects(host.fs.readFile(`${env.root}/link-to-fifo`, 1024), 'ENOTFILE', 'readFile'));
+    },
+  },
+  {
+    name: 'fifo-read-blocks: sha256File of a FIFO without a writer rejects ENOTFILE at once',
+    async run(host, env) {
+      await within(host, 2000, 'sha256File', assert.rejects(host.crypto.sha256File(`${env.root}/fifo`, 0), 'ENOTFILE', 'sha256File'));
+    },
+  },
+  {
+    name: 'readFile of a character device rejects ENOTFILE',
+    async run(host, env) {
+      // /dev/zero reports size 0 and never ends: a cap on the bytes read would hide that it is no file.
+      await within(host, 2000, 'readFile', assert.rejects(host.fs.readFile(`${env.root}/zero`, 1024), 'ENOTFILE', 'readFile'));
+    },
+  },
+  {
+    name: 'device-hash-endless: sha256File of a character device rejects ENOTFILE',
+    async run(host, env) {
+      // Uncapped, an endless device would otherwise be hashed until the agent is killed.
+      await within(host, 2000, 'sha256File', assert.rejects(host.crypto.sha256File(`${env.root}/zero`, 0), 'ENOTFILE', 'sha256File'));
+    },
+  },
+  {
+    name: 'stat and list report a FIFO and a device as other',
+    async run(host, env) {
+      assert.equal((await host.fs.stat(`${env.root}/fifo`)).type, 'other', 'stat fifo');
+      assert.equal((await host.fs.stat(`${env.root}/zero`)).type, 'other', 'stat zero');
+      const byName: Record<string, string> = {};
+      for (const e of await host.fs.list(env.root)) byName[e.name] = e.type;
+      assert.equal(byName['fifo'], 'other', 'list fifo');
+      assert.equal(byName['zero'], 'other', 'list zero');
     },
   },
   {

@@ -13,6 +13,7 @@
  *   config()                  host_config.c   vigil_config_init(ctx, host)  -> host.config
  *   vapixCredentials()        host_vapix.c    vigil_vapix_init(ctx, host)   -> host.vapixCredentials (D-Bus only)
  *   apiVersion, info, memory  main.c          (the runtime owns those numbers)
+ *   info.lastExit             host_supervise.c vigil_supervise_init(ctx, info) (and the in-process restart)
  *
  * Conventions of the seam, kept here too: bytes are ArrayBuffers, sockets and timers are small integer
  * ids, every asynchronous call returns a Promise, and a failure rejects with an Error whose `code` is a
@@ -64,6 +65,26 @@ void vigil_run_jobs(void);
 /* Logs the pending exception of ctx (with its stack) at error level and clears it. */
 void vigil_report_exception(JSContext *ctx, const char *where);
 
+/* ---- supervision (host_supervise.c) ------------------------------------------------------------------- */
+
+/* Exit code when the host gives up restarting the agent (a crash loop); the process manager respawns it. */
+#define VIGIL_EXIT_CRASH_LOOP 3
+/* Gives up after max restarts within window_ms (defaults 5 and 10 minutes). */
+void vigil_supervise_setup(int max_restarts, int64_t window_ms);
+/* Reads and removes <data>/.vigil-last-exit (the previous process's abnormal end); writes it. */
+void vigil_supervise_load(void);
+void vigil_supervise_store(const char *text);
+/* Sets info.lastExit for the run being created. */
+void vigil_supervise_init(JSContext *ctx, JSValueConst info);
+/* An engine error's text that reached the host uncaught: remembers a limit stop (CPU, memory, stack). */
+void vigil_supervise_note(const char *message);
+/* Why the engine stopped the current run at a limit, or NULL. */
+const char *vigil_supervise_reason(void);
+/* After a run stopped at a limit: 1 = start it again (lastExit says why), 0 = gave up (logged and stored). */
+int vigil_supervise_restart(void);
+/* Stores the pending reason in .vigil-last-exit for the next process. */
+void vigil_supervise_store_reason(void);
+
 /* ---- helpers shared by the capabilities (main.c) ----------------------------------------------------- */
 
 /* An Error with `.code` and the message "<code>: <message>". */
@@ -105,6 +126,7 @@ void vigil_clock_clear_all(void);
 void vigil_crypto_prepare(int64_t *timeout_ms);
 void vigil_crypto_run(void);
 int vigil_crypto_active(void);
+void vigil_crypto_cancel_all(void);
 
 /* ---- capabilities ------------------------------------------------------------------------------------ */
 
@@ -119,6 +141,9 @@ void vigil_vapix_init(JSContext *ctx, JSValueConst host);
 /* fs path mapping, also used by net (TLS files) and crypto (sha256File). Returns 0 or -errno. */
 int vigil_fs_resolve(const char *device, int follow_last, char *real, size_t real_size, char *resolved_device,
                      size_t device_size);
+/* Opens a resolved path for a content read (readFile, sha256File) without blocking and refuses what is not a
+ * regular file (EISDIR, ENOTFILE). Returns the fd, or -1 with *rejection set to a rejected promise. */
+int vigil_open_regular(JSContext *ctx, const char *real, const char *path, JSValue *rejection);
 
 /* Name resolution pieces of host_net.c, exposed for the fuzzers (fuzz/). ip holds INET_ADDRSTRLEN (16) bytes. */
 int vigil_dns_parse_answer(const uint8_t *m, size_t len, uint16_t id, char ip[16]);

@@ -115,6 +115,25 @@ static const char *type_of_mode(mode_t m) {
     return "other";
 }
 
+int vigil_open_regular(JSContext *ctx, const char *real, const char *path, JSValue *rejection) {
+    /* O_NONBLOCK: open(2) of a FIFO with no writer would wait for one forever. O_NOCTTY: a tty must not
+     * become the controlling terminal. Then judge the open file, never the path, which may be swapped. */
+    int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st = {0};
+    int err = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (!err && !S_ISREG(st.st_mode)) {
+        close(fd);
+        *rejection = vigil_rejected(ctx, vigil_error(ctx, "ENOTFILE", "%s is not a regular file", path));
+        return -1;
+    }
+    if (err) {
+        if (fd >= 0) close(fd);
+        *rejection = fail(ctx, path, err);
+        return -1;
+    }
+    return fd;
+}
+
 static JSValue js_read_file(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
     (void)this_val;
     char real[4200], dev[4096];
@@ -127,16 +146,11 @@ static JSValue js_read_file(JSContext *ctx, JSValueConst this_val, int argc, JSV
     }
     size_t max = maxd > (double)(1u << 30) ? (1u << 30) : (size_t)maxd;
     if (resolve_arg(ctx, argv[0], 1, real, dev, &path, &out) != 0) goto done;
-    int fd = open(real, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        out = fail(ctx, path, errno);
-        goto done;
-    }
+    int fd = vigil_open_regular(ctx, real, path, &out);
+    if (fd < 0) goto done;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         out = fail(ctx, path, errno);
-    } else if (S_ISDIR(st.st_mode)) {
-        out = fail(ctx, path, EISDIR);
     } else if ((size_t)st.st_size > max) {
         out = vigil_rejected(ctx, vigil_error(ctx, "EFBIG", "%s is larger than %zu bytes", path, max));
     } else {

@@ -1,12 +1,13 @@
 // Shared by the host-native tests: builds the native binaries once (host-native/build.sh is idempotent and
-// quick when out/ is fresh), runs them natively or under qemu-user, and the contract's echo server.
+// quick when out/ is fresh) and runs them natively or under qemu-user. The contract's echo server and
+// fixture writer are in test/helpers/contract-env.ts, shared with host-sim.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONTRACT_FIXTURE, ECHO_QUIT, fixtureFileText } from '../../agent/test/host-contract';
+
+export { startEchoServer } from '../../test/helpers/contract-env';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const NATIVE = path.join(REPO, 'host-native');
@@ -49,48 +50,6 @@ export function ensureBuilt(): void {
 export function tempDir(tag: string): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), `vigil-native-${tag}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** CONTRACT_FIXTURE under <root>/contract. */
-export function writeContractRoot(root: string): void {
-  const base = path.join(root, 'contract');
-  mkdirSync(base, { recursive: true });
-  for (const d of CONTRACT_FIXTURE.dirs) mkdirSync(path.join(base, d), { recursive: true });
-  for (const f of CONTRACT_FIXTURE.files) writeFileSync(path.join(base, f.path), fixtureFileText(f));
-  for (const l of CONTRACT_FIXTURE.symlinks) symlinkSync(l.target, path.join(base, l.path));
-}
-
-export async function startEchoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    let seen = '';
-    s.on('data', (d) => {
-      seen += d.toString('latin1');
-      if (seen.includes(ECHO_QUIT)) s.end();
-      else s.write(d);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-export async function refusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 export interface NativeRun {

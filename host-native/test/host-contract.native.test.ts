@@ -2,29 +2,28 @@
 // natively on x86_64 and under qemu-aarch64 / qemu-arm; each case's in-engine result becomes one `it`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { CONTRACT_CASES, type ContractResult } from '../../agent/test/host-contract';
-import { BUILD_TIMEOUT_MS, REPO, TARGETS, ensureBuilt, refusedPort, runNative, startEchoServer, tempDir, writeContractRoot } from './helpers';
+import type { ContractResult } from '../../agent/test/host-contract';
+import { CONTRACT_DEVICE_ROOT, itEachContractCase, startContractNetwork, writeContractRoot, type ContractNetwork } from '../../test/helpers/contract-env';
+import { BUILD_TIMEOUT_MS, REPO, TARGETS, ensureBuilt, runNative, tempDir } from './helpers';
 
 for (const target of TARGETS) {
   describe(`host contract: the native host ${target.label}`, () => {
     const tmp = tempDir(`contract-${target.arch}`);
-    let echo: Awaited<ReturnType<typeof startEchoServer>>;
+    let network: ContractNetwork;
     let results: ContractResult[] = [];
     let stderr = '';
 
     beforeAll(async () => {
       ensureBuilt();
-      writeContractRoot(path.join(tmp.dir, 'root'));
-      echo = await startEchoServer();
+      const root = path.join(tmp.dir, 'root');
+      writeContractRoot(path.join(root, CONTRACT_DEVICE_ROOT));
+      network = await startContractNetwork();
+      const settings = Object.entries({ DataDir: '/data', ...network.config }).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
       const run = await runNative(target, [
         '--stderr',
-        '--root', path.join(tmp.dir, 'root'),
+        '--root', root,
         '--data-dir', path.join(tmp.dir, 'data'),
-        '--set', 'DataDir=/data',
-        '--set', 'ContractRoot=/contract',
-        '--set', 'ContractEchoHost=127.0.0.1',
-        '--set', `ContractEchoPort=${echo.port}`,
-        '--set', `ContractRefusedPort=${await refusedPort()}`,
+        ...settings,
         '--print-global', '__vigilContractResults',
         path.join(REPO, 'dist/host-contract.js'),
       ]);
@@ -35,22 +34,11 @@ for (const target of TARGETS) {
     }, BUILD_TIMEOUT_MS);
 
     afterAll(async () => {
-      await echo?.close();
+      await network?.close();
       tmp.cleanup();
     });
 
-    it('runs every contract case', () => {
-      expect(results.map((r) => r.name)).toEqual(CONTRACT_CASES.map((c) => c.name));
-    });
-
-    for (const c of CONTRACT_CASES) {
-      it(c.name, () => {
-        const r = results.find((x) => x.name === c.name);
-        expect(r, 'the case ran').toBeDefined();
-        expect(r?.error ?? null).toBeNull();
-        expect(r?.ok).toBe(true);
-      });
-    }
+    itEachContractCase(() => results);
 
     it('logs the summary line and no unhandled rejection', () => {
       expect(stderr).toMatch(/host-contract: \d+ passed, 0 failed/);

@@ -6,7 +6,7 @@
  *   are resolved component by component with symlinks interpreted as device paths (as under chroot), so
  *   neither `..` nor a symlink can leave the root.
  * - net: node:net / node:tls, pull-based reads (the socket is paused while no read is pending).
- * - crypto: node:crypto; sha256File streams and paces itself by maxBytesPerSec.
+ * - crypto: node:crypto; sha256File streams, and one token bucket per host paces all of it by maxBytesPerSec.
  * - clock: Date.now (plus a wall offset for simulated clock jumps), performance.now, setTimeout.
  * - log: structured records with the camera serial, to an injectable sink.
  */
@@ -100,6 +100,45 @@ export interface SimHostOptions {
   log?: LogSink;
   bundleSha256?: string | null;
   lastExit?: string | null;
+  /** The clock sha256File paces itself by; tests inject a virtual one to check the cap without waiting. */
+  hashClock?: HashClock;
+}
+
+/** Time for the hash rate cap: a monotonic reading and a wait. */
+export interface HashClock {
+  monotonic(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realHashClock: HashClock = {
+  monotonic: () => performance.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+
+/** Opens for a content read without blocking: a FIFO with no writer would block open(2) forever. */
+const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
+
+/**
+ * Opens a resolved host path for a content read: open without blocking, then fstat the open file (not the
+ * path, which may have been swapped since) and refuse anything but a regular file. The handle is closed on
+ * refusal.
+ */
+async function openRegular(real: string, devicePath: string): Promise<{ handle: fsp.FileHandle; st: Stats }> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(real, READ_FLAGS);
+  } catch (err) {
+    throw fsError(err, devicePath);
+  }
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory()) throw hostError('EISDIR', devicePath);
+    if (!st.isFile()) throw hostError('ENOTFILE', `${devicePath} is not a regular file`);
+    return { handle, st };
+  } catch (err) {
+    await handle.close();
+    throw fsError(err, devicePath);
+  }
 }
 
 interface SimSocket {
@@ -198,8 +237,10 @@ export class SimHost implements Host {
   private memorySource: (() => RuntimeMemory) | null = null;
   private closed = false;
   private readonly credentials: VapixCredentials | null;
+  private readonly hashClock: HashClock;
 
   constructor(options: SimHostOptions) {
+    this.hashClock = options.hashClock ?? realHashClock;
     const p = options.profile.data;
     this.profile = options.profile;
     this.serial = p.identity.serialNumber;
@@ -325,15 +366,8 @@ export class SimHost implements Host {
   readonly fs = {
     readFile: async (devicePath: string, maxBytes: number): Promise<ArrayBuffer> => {
       const { real } = await this.resolve(devicePath, true);
-      let handle: fsp.FileHandle;
+      const { handle, st } = await openRegular(real, devicePath);
       try {
-        handle = await fsp.open(real, fsConstants.O_RDONLY);
-      } catch (err) {
-        throw fsError(err, devicePath);
-      }
-      try {
-        const st = await handle.stat();
-        if (st.isDirectory()) throw hostError('EISDIR', devicePath);
         if (st.size > maxBytes) throw hostError('EFBIG', `${devicePath} is larger than ${maxBytes} bytes`);
         // Read up to cap + 1: a file that grew (or a /proc file that reports size 0) is still capped.
         const buf = Buffer.alloc(Math.min(maxBytes + 1, Math.max(st.size + 1, 4096)));
@@ -611,35 +645,45 @@ export class SimHost implements Host {
 
   // ---- crypto ---------------------------------------------------------------------------------------------
 
+  /**
+   * The host's one hashing token bucket (bytes), shared by every sha256File call so that the cap holds across
+   * files: pacing per call let a stream of files smaller than a chunk go at full speed (BENCHMARKS.md, miss 1).
+   * A read may run the bucket into debt; the next read waits until it is paid back.
+   */
+  private readonly hashBucket = { tokens: 0, at: Number.NaN };
+
+  /** Refills the bucket at `rate` bytes/s up to `burst` (one chunk) and waits until it is out of debt. */
+  private async hashTokens(devicePath: string, rate: number, burst: number): Promise<void> {
+    const b = this.hashBucket;
+    for (;;) {
+      const now = this.hashClock.monotonic();
+      b.tokens = Number.isNaN(b.at) ? burst : Math.min(burst, b.tokens + ((now - b.at) * rate) / 1000);
+      b.at = now;
+      // Less than a byte short is rounding, not debt.
+      if (b.tokens > -1) return;
+      await this.hashClock.sleep((-b.tokens / rate) * 1000);
+      if (this.closed) throw hostError('ECLOSED', `${devicePath}: the host closed while hashing`);
+    }
+  }
+
   readonly crypto = {
     sha256: (data: ArrayBuffer): string => createHash('sha256').update(new Uint8Array(data)).digest('hex'),
 
     sha256File: async (devicePath: string, maxBytesPerSec: number): Promise<string> => {
       const { real } = await this.resolve(devicePath, true);
-      let handle: fsp.FileHandle;
+      const { handle } = await openRegular(real, devicePath);
       try {
-        handle = await fsp.open(real, fsConstants.O_RDONLY);
-      } catch (err) {
-        throw fsError(err, devicePath);
-      }
-      try {
-        if ((await handle.stat()).isDirectory()) throw hostError('EISDIR', devicePath);
         const hash = createHash('sha256');
         const chunkSize = maxBytesPerSec > 0 ? Math.max(4096, Math.min(64 * 1024, Math.floor(maxBytesPerSec / 8))) : 64 * 1024;
         const buf = Buffer.alloc(chunkSize);
-        const start = performance.now();
-        let total = 0;
         for (;;) {
+          if (maxBytesPerSec > 0) await this.hashTokens(devicePath, maxBytesPerSec, chunkSize);
           // A closed host stops hashing (a paced hash of a big file could otherwise outlive the camera).
           if (this.closed) throw hostError('ECLOSED', `${devicePath}: the host closed while hashing`);
           const { bytesRead } = await handle.read(buf, 0, buf.length, null);
           if (bytesRead === 0) break;
           hash.update(buf.subarray(0, bytesRead));
-          total += bytesRead;
-          if (maxBytesPerSec > 0) {
-            const due = (total / maxBytesPerSec) * 1000 - (performance.now() - start);
-            if (due > 1) await new Promise((r) => setTimeout(r, due));
-          }
+          if (maxBytesPerSec > 0) this.hashBucket.tokens -= bytesRead;
         }
         return hash.digest('hex');
       } catch (err) {

@@ -1,12 +1,12 @@
-// Shared fixtures for host-sim tests: a bundle builder (esbuild, same options as build.mjs), a
-// throw-away profile, the contract's echo server and a port with nothing listening.
+// Shared fixtures for host-sim tests: a bundle builder (esbuild, build.mjs's own options) and a throw-away
+// profile. The contract's echo server and fixture writer are in test/helpers/contract-env.ts.
 import { build } from 'esbuild';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONTRACT_FIXTURE, ECHO_QUIT, fixtureFileText } from '../../agent/test/host-contract';
+import { quickjsOptions } from '../../build.mjs';
+import { writeContractRoot } from '../../test/helpers/contract-env';
 import type { LoadedProfile, Profile } from '../src/profiles';
 import type { QuickJSRunner } from '../src/quickjs-runner';
 
@@ -17,21 +17,9 @@ export function tempDir(tag: string): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Bundles an entry the way build.mjs does for QuickJS (IIFE, es2022, neutral platform). */
+/** Bundles an entry as build.mjs does for QuickJS, with a test version and unminified. */
 export async function bundleForQuickJS(entry: string, outfile: string): Promise<string> {
-  await build({
-    bundle: true,
-    format: 'iife',
-    platform: 'neutral',
-    target: 'es2022',
-    mainFields: ['module', 'main'],
-    legalComments: 'none',
-    define: { __VIGIL_VERSION__: '"0.0.0-test"' },
-    logLevel: 'warning',
-    entryPoints: [entry],
-    outfile,
-    minify: false,
-  });
+  await build({ ...quickjsOptions, define: { __VIGIL_VERSION__: '"0.0.0-test"' }, entryPoints: [entry], outfile, minify: false });
   return outfile;
 }
 
@@ -65,48 +53,11 @@ export function minimalProfileData(overrides: Partial<Profile> = {}): Profile {
 export function contractProfile(baseDir: string): LoadedProfile {
   const dir = path.join(baseDir, 'profile');
   const rootfsDir = path.join(dir, 'rootfs');
-  const root = path.join(rootfsDir, 'contract');
-  mkdirSync(root, { recursive: true });
-  for (const d of CONTRACT_FIXTURE.dirs) mkdirSync(path.join(root, d), { recursive: true });
-  for (const f of CONTRACT_FIXTURE.files) writeFileSync(path.join(root, f.path), fixtureFileText(f));
-  for (const l of CONTRACT_FIXTURE.symlinks) symlinkSync(l.target, path.join(root, l.path));
+  writeContractRoot(path.join(rootfsDir, 'contract'));
   return { name: 'test', dir, file: path.join(dir, 'profile.json'), rootfsDir, localdataDir: null, data: minimalProfileData() };
 }
 
-/** The contract's echo server (see ECHO_QUIT) on 127.0.0.1. */
-export async function startEchoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    let seen = '';
-    s.on('data', (d) => {
-      seen += d.toString('latin1');
-      if (seen.includes(ECHO_QUIT)) s.end();
-      else s.write(d);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-/** A port on 127.0.0.1 with nothing listening (bound, then released). */
-export async function refusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+export { startEchoServer } from '../../test/helpers/contract-env';
 
 /** Polls a global of the runner until it is truthy (or throws after timeoutMs). */
 export async function waitForGlobal(runner: QuickJSRunner, name: string, timeoutMs = 20_000): Promise<void> {

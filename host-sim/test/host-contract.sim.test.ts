@@ -2,33 +2,24 @@
 // as build.mjs does, run once in the engine, and each case's in-engine result becomes one `it`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { CONTRACT_CASES, type ContractResult } from '../../agent/test/host-contract';
+import type { ContractResult } from '../../agent/test/host-contract';
+import { itEachContractCase, startContractNetwork, type ContractNetwork } from '../../test/helpers/contract-env';
 import { QuickJSRunner } from '../src/quickjs-runner';
 import { SimHost, memoryLogSink } from '../src/sim-host';
-import { ROOT, bundleForQuickJS, contractProfile, refusedPort, startEchoServer, tempDir, waitForGlobal } from './helpers';
+import { ROOT, bundleForQuickJS, contractProfile, tempDir, waitForGlobal } from './helpers';
 
 describe('host contract: SimHost inside QuickJS-wasm', () => {
   const tmp = tempDir('contract');
   const logs = memoryLogSink();
   let results: ContractResult[] = [];
-  let echo: Awaited<ReturnType<typeof startEchoServer>>;
+  let network: ContractNetwork;
   let runner: QuickJSRunner;
   let host: SimHost;
 
   beforeAll(async () => {
     const bundle = await bundleForQuickJS(path.join(ROOT, 'agent/test/host-contract-entry.ts'), path.join(tmp.dir, 'host-contract.js'));
-    echo = await startEchoServer();
-    host = new SimHost({
-      profile: contractProfile(tmp.dir),
-      stateDir: path.join(tmp.dir, 'state'),
-      log: logs,
-      overrides: {
-        ContractRoot: '/contract',
-        ContractEchoHost: '127.0.0.1',
-        ContractEchoPort: String(echo.port),
-        ContractRefusedPort: String(await refusedPort()),
-      },
-    });
+    network = await startContractNetwork();
+    host = new SimHost({ profile: contractProfile(tmp.dir), stateDir: path.join(tmp.dir, 'state'), log: logs, overrides: network.config });
     await host.prepare();
     runner = await QuickJSRunner.create({ host });
     host.attachRuntime(runner);
@@ -42,22 +33,11 @@ describe('host contract: SimHost inside QuickJS-wasm', () => {
   afterAll(async () => {
     await runner?.stop();
     host?.close();
-    await echo?.close();
+    await network?.close();
     tmp.cleanup();
   });
 
-  it('runs every contract case', () => {
-    expect(results.map((r) => r.name)).toEqual(CONTRACT_CASES.map((c) => c.name));
-  });
-
-  for (const c of CONTRACT_CASES) {
-    it(c.name, () => {
-      const r = results.find((x) => x.name === c.name);
-      expect(r, 'the case ran').toBeDefined();
-      expect(r?.error ?? null).toBeNull();
-      expect(r?.ok).toBe(true);
-    });
-  }
+  itEachContractCase(() => results);
 
   it('reports the summary through host.log with the camera serial', () => {
     const summary = logs.records.find((r) => /^host-contract: \d+ passed/.test(r.message));
