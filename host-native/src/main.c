@@ -3,7 +3,9 @@
  *
  * One thread, one poll() loop: drain promise jobs, fire due timers, advance hashing tasks, then sleep in
  * poll() on the sockets and a signal pipe until the next deadline. It exits when nothing is left to wait
- * for, or after SIGTERM/SIGINT once the agent's stop() settled (bounded by --stop-timeout-ms).
+ * for, or after SIGTERM/SIGINT once the agent's stop() settled (bounded by --stop-timeout-ms). When the
+ * engine stops the agent at a limit, the run is stopped the same way and the bundle starts again on a fresh
+ * engine (host_supervise.c); exit 3 when that turns into a crash loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,9 @@ static const char *usage_text =
     "  --memory-limit BYTES    JS heap limit (default 16777216)\n"
     "  --cpu-budget-ms MS      CPU budget per JS slice before it is interrupted (default 500)\n"
     "  --stop-timeout-ms MS    how long a SIGTERM waits for the agent's stop() (default 3000)\n"
+    "  --max-restarts N        restarts in process after the engine stopped the agent at a limit (CPU, memory,\n"
+    "                          stack) within --restart-window-ms (default 5, 600000); then exit 3\n"
+    "  --restart-window-ms MS  (see --max-restarts)\n"
     "  --stderr                log to stderr instead of syslog (the default when stderr is a terminal)\n"
     "  --log-level LEVEL       debug|info|warn|error on stderr (default info)\n"
     "  --no-dbus               never ask D-Bus for VAPIX credentials (use VapixUsername/VapixPassword)\n"
@@ -170,9 +175,20 @@ void vigil_slice_end(void) {
     }
 }
 
+static int heap_near_limit(JSRuntime *rt) {
+    JSMemoryUsage mu;
+    JS_ComputeMemoryUsage(rt, &mu);
+    return vigil.memory_limit && (size_t)mu.malloc_size >= vigil.memory_limit - (vigil.memory_limit >> 6);
+}
+
 void vigil_report_exception(JSContext *ctx, const char *where) {
+    JSRuntime *rt = JS_GetRuntime(ctx);
+    /* At the limit, the error's text needs memory too (host-sim's dumpSafely does the same). */
+    JS_SetMemoryLimit(rt, (size_t)-1);
     JSValue exc = JS_GetException(ctx);
     const char *msg = JS_ToCString(ctx, exc);
+    /* QuickJS throws null for an out-of-memory error it had no memory to create. */
+    vigil_supervise_note(JS_IsNull(exc) && heap_near_limit(rt) ? "out of memory" : msg);
     const char *stack = NULL;
     JSValue st = JS_UNDEFINED;
     if (JS_IsError(ctx, exc)) {
@@ -185,6 +201,7 @@ void vigil_report_exception(JSContext *ctx, const char *where) {
     if (msg) JS_FreeCString(ctx, msg);
     JS_FreeValue(ctx, st);
     JS_FreeValue(ctx, exc);
+    JS_SetMemoryLimit(rt, vigil.memory_limit);
 }
 
 /* Rejections without a handler, kept until the job queue is empty: a handler attached later in the same
@@ -218,12 +235,21 @@ static void rejection_tracker(JSContext *ctx, JSValueConst promise, JSValueConst
     }
 }
 
+/* While a run's engine is freed no JS runs (set by run_free()): what the agent starts then would outlive it. */
+static int tearing_down;
+
 static void report_rejections(JSContext *ctx) {
-    for (int i = 0; i < rejection_count; i++) {
+    for (int i = 0; i < rejection_count && !tearing_down; i++) {
+        JS_SetMemoryLimit(vigil.rt, (size_t)-1);
         const char *msg = JS_ToCString(ctx, rejections[i].reason);
+        JS_SetMemoryLimit(vigil.rt, vigil.memory_limit);
         vigil_log(VIGIL_LOG_ERROR, "[vigil] [native] unhandled promise rejection: %s", msg ? msg : "(unprintable)");
+        /* An async slice stopped at a limit ends here: the simulator reports its rejected promise likewise. */
+        vigil_supervise_note(msg);
         if (msg) JS_FreeCString(ctx, msg);
         else JS_FreeValue(ctx, JS_GetException(ctx));
+    }
+    for (int i = 0; i < rejection_count; i++) {
         JS_FreeValue(ctx, rejections[i].promise);
         JS_FreeValue(ctx, rejections[i].reason);
         unhandled_total++;
@@ -237,7 +263,7 @@ void vigil_run_jobs(void) {
      * there would interleave microtasks with the middle of a synchronous call. */
     if (running || slice_depth > 0) return;
     running = 1;
-    for (;;) {
+    while (!tearing_down) {
         JSContext *jctx;
         vigil_slice_begin();
         int r = JS_ExecutePendingJob(vigil.rt, &jctx);
@@ -263,8 +289,6 @@ static JSValue host_memory(JSContext *ctx, JSValueConst this_val, int argc, JSVa
     return o;
 }
 
-static char last_exit[256];
-
 static JSValue make_host(JSContext *ctx) {
     JSValue host = JS_NewObject(ctx);
     JS_SetPropertyStr(ctx, host, "apiVersion", JS_NewInt32(ctx, VIGIL_HOST_API_VERSION));
@@ -272,7 +296,7 @@ static JSValue make_host(JSContext *ctx) {
     JS_SetPropertyStr(ctx, info, "name", JS_NewString(ctx, "host-native"));
     JS_SetPropertyStr(ctx, info, "version", JS_NewString(ctx, VIGIL_VERSION));
     JS_SetPropertyStr(ctx, info, "bundleSha256", vigil.bundle_sha256[0] ? JS_NewString(ctx, vigil.bundle_sha256) : JS_NULL);
-    JS_SetPropertyStr(ctx, info, "lastExit", last_exit[0] ? JS_NewString(ctx, last_exit) : JS_NULL);
+    vigil_supervise_init(ctx, info);
     JS_SetPropertyStr(ctx, host, "info", info);
     JS_SetPropertyStr(ctx, host, "memory", JS_NewCFunction(ctx, host_memory, "memory", 0));
     vigil_fs_init(ctx, host);
@@ -321,31 +345,6 @@ static int ends_with(const char *s, const char *suffix) {
 static const char *base_name(const char *p) {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
-}
-
-/* Persisted only on an abnormal end (memory or CPU budget), so that the respawned agent can report it. */
-static void last_exit_path(char *out, size_t size) { snprintf(out, size, "%s/.vigil-last-exit", vigil.data_real); }
-
-static void last_exit_load(void) {
-    char p[4200];
-    last_exit_path(p, sizeof p);
-    size_t n = 0;
-    uint8_t *b = read_whole(p, &n);
-    if (!b) return;
-    while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r')) b[--n] = 0;
-    snprintf(last_exit, sizeof last_exit, "%s", (char *)b);
-    free(b);
-    unlink(p);
-}
-
-static void last_exit_store(const char *why) {
-    char p[4200];
-    last_exit_path(p, sizeof p);
-    FILE *f = fopen(p, "w");
-    if (f) {
-        fprintf(f, "%s\n", why);
-        fclose(f);
-    }
 }
 
 /* ---- compile mode -------------------------------------------------------------------------------------- */
@@ -463,9 +462,11 @@ static int run_loop(JSContext *ctx, int64_t stop_timeout_ms) {
     int rc = 0;
     for (;;) {
         vigil_run_jobs();
-        if (stop_signal && !stopping) {
+        const char *limit = vigil_supervise_reason();
+        if ((stop_signal || limit) && !stopping) {
             stopping = 1;
-            vigil_log(VIGIL_LOG_INFO, "[vigil] [native] %s: stopping the agent", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+            if (limit) vigil_log(VIGIL_LOG_WARN, "[vigil] [native] the engine stopped the agent at a limit (%s): stopping this run", limit);
+            else vigil_log(VIGIL_LOG_INFO, "[vigil] [native] %s: stopping the agent", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
             stop_deadline = vigil_monotonic_ms() + stop_timeout_ms;
             stop_promise = call_agent_stop(ctx);
             vigil_run_jobs();
@@ -514,6 +515,59 @@ static int run_loop(JSContext *ctx, int64_t stop_timeout_ms) {
     }
     JS_FreeValue(ctx, stop_promise);
     return rc;
+}
+
+/* One run of the bundle on a fresh engine, until it ends, is stopped by a signal or by the engine at a limit.
+ * The engine stays up for the caller (print_global, heap figures); run_free() frees it. */
+static int run_once(const uint8_t *code, size_t len, const char *bundle, int64_t stop_timeout_ms) {
+    vigil.rt = vigil_new_runtime();
+    vigil.ctx = vigil.rt ? JS_NewContext(vigil.rt) : NULL;
+    if (!vigil.ctx) {
+        vigil_log(VIGIL_LOG_ERROR, "[vigil] [native] cannot create the QuickJS runtime");
+        if (vigil.rt) JS_FreeRuntime(vigil.rt);
+        vigil.rt = NULL;
+        return 1;
+    }
+    JSContext *ctx = vigil.ctx;
+    JSValue global = JS_GetGlobalObject(ctx);
+    JS_SetPropertyStr(ctx, global, "__vigilHost", make_host(ctx));
+    JS_FreeValue(ctx, global);
+
+    JSValue result;
+    vigil_slice_begin();
+    if (ends_with(bundle, ".qjsbc")) {
+        JSValue fn = JS_ReadObject(ctx, code, len, JS_READ_OBJ_BYTECODE);
+        result = JS_IsException(fn) ? fn : JS_EvalFunction(ctx, fn);
+    } else {
+        result = JS_Eval(ctx, (const char *)code, len, base_name(bundle), JS_EVAL_TYPE_GLOBAL);
+    }
+    vigil_slice_end();
+    if (JS_IsException(result)) {
+        vigil_report_exception(ctx, bundle);
+        /* Stopped at a limit while evaluating: the loop still calls a stop() the bundle may have set up. */
+        if (!vigil_supervise_reason()) return 1;
+    }
+    JS_FreeValue(ctx, result);
+    return run_loop(ctx, stop_timeout_ms);
+}
+
+/* Frees the run's engine. The agent sees its sockets and hashing end (rejections) and may react once; then
+ * no more JS runs, so nothing it starts can outlive the runtime (QuickJS asserts on a live object). */
+static void run_free(void) {
+    vigil_net_close_all();
+    vigil_crypto_cancel_all();
+    vigil_run_jobs();
+    tearing_down = 1;
+    vigil_net_close_all();
+    vigil_crypto_cancel_all();
+    vigil_clock_clear_all();
+    vigil_run_jobs();
+    tearing_down = 0;
+    JS_FreeContext(vigil.ctx);
+    JS_FreeRuntime(vigil.rt);
+    vigil.ctx = NULL;
+    vigil.rt = NULL;
+    vigil.slice_interrupted = 0;
 }
 
 static void print_global(JSContext *ctx, const char *name) {
@@ -572,7 +626,8 @@ int main(int argc, char **argv) {
     const char *bundle = NULL, *root = NULL, *data_dir = NULL, *param_conf = NULL, *print_name = NULL;
     int to_stderr = isatty(2), no_dbus = 0;
     enum vigil_log_level level = VIGIL_LOG_INFO;
-    int64_t stop_timeout_ms = 3000;
+    int64_t stop_timeout_ms = 3000, restart_window_ms = 600000;
+    int max_restarts = 5;
     vigil.memory_limit = 16 << 20;
     vigil.cpu_budget_ms = 500;
 
@@ -633,6 +688,12 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--stop-timeout-ms") == 0) {
             NEED_ARG();
             stop_timeout_ms = strtoll(next, NULL, 10);
+        } else if (strcmp(a, "--max-restarts") == 0) {
+            NEED_ARG();
+            max_restarts = atoi(next);
+        } else if (strcmp(a, "--restart-window-ms") == 0) {
+            NEED_ARG();
+            restart_window_ms = strtoll(next, NULL, 10);
         } else if (strcmp(a, "--stderr") == 0) {
             to_stderr = 1;
         } else if (strcmp(a, "--log-level") == 0) {
@@ -661,6 +722,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     vigil_log_setup(to_stderr, level);
+    vigil_supervise_setup(max_restarts, restart_window_ms);
     if (no_dbus) vigil_vapix_disable();
 
     /* ACAP defaults first: param.conf from the package dir unless given, then files and --set win. */
@@ -703,50 +765,28 @@ int main(int argc, char **argv) {
         return 2;
     }
     vigil_sha256_hex(code, len, vigil.bundle_sha256);
-    last_exit_load();
-
+    vigil_supervise_load();
     setup_signals();
-    vigil.rt = vigil_new_runtime();
-    vigil.ctx = vigil.rt ? JS_NewContext(vigil.rt) : NULL;
-    if (!vigil.ctx) {
-        vigil_log(VIGIL_LOG_ERROR, "[vigil] [native] cannot create the QuickJS runtime");
-        return 1;
-    }
-    JSContext *ctx = vigil.ctx;
-    JSValue global = JS_GetGlobalObject(ctx);
-    JS_SetPropertyStr(ctx, global, "__vigilHost", make_host(ctx));
-    JS_FreeValue(ctx, global);
 
-    int rc = 0;
-    JSValue result;
-    vigil_slice_begin();
-    if (ends_with(bundle, ".qjsbc")) {
-        JSValue fn = JS_ReadObject(ctx, code, len, JS_READ_OBJ_BYTECODE);
-        result = JS_IsException(fn) ? fn : JS_EvalFunction(ctx, fn);
-    } else {
-        result = JS_Eval(ctx, (const char *)code, len, base_name(bundle), JS_EVAL_TYPE_GLOBAL);
+    int rc;
+    for (;;) {
+        rc = run_once(code, len, bundle, stop_timeout_ms);
+        if (!vigil.ctx) break;
+        int again = 0;
+        if (vigil_supervise_reason()) {
+            if (stop_signal) vigil_supervise_store_reason();
+            else if (vigil_supervise_restart()) again = 1;
+            else rc = VIGIL_EXIT_CRASH_LOOP;
+        } else if (heap_near_limit(vigil.rt)) {
+            /* Ended at the heap limit without an error reaching the host (one the agent caught). */
+            vigil_supervise_note("out of memory");
+            vigil_supervise_store_reason();
+        }
+        if (!again && print_name) print_global(vigil.ctx, print_name);
+        run_free();
+        if (!again) break;
     }
-    vigil_slice_end();
     free(code);
-    if (JS_IsException(result)) {
-        vigil_report_exception(ctx, bundle);
-        rc = 1;
-    } else {
-        JS_FreeValue(ctx, result);
-        rc = run_loop(ctx, stop_timeout_ms);
-    }
-
-    JSMemoryUsage mu;
-    JS_ComputeMemoryUsage(vigil.rt, &mu);
-    if (vigil.memory_limit && (size_t)mu.malloc_size >= vigil.memory_limit - (vigil.memory_limit >> 6)) {
-        last_exit_store("memory limit");
-    }
-    if (print_name) print_global(ctx, print_name);
-    vigil_net_close_all();
-    vigil_clock_clear_all();
-    vigil_run_jobs();
-    JS_FreeContext(ctx);
-    JS_FreeRuntime(vigil.rt);
     if (stop_signal) vigil_log(VIGIL_LOG_INFO, "[vigil] [native] stopped");
     return rc;
 }
