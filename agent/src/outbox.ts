@@ -14,6 +14,7 @@
  * MemoryOutbox keeps everything in memory (tests, and the shape the agent needs).
  */
 import type { Host } from './host';
+import { toArrayBuffer } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
 
 export interface OutboxEntry {
@@ -135,32 +136,32 @@ const NAME_RE = /^(\d{10})-([0-9a-f]{4,64})\.json$/;
 const RAM_MAX_REPORTS = 32;
 const RAM_MAX_BYTES = 1 << 20;
 
+// Its own members are `#` names: the minifier shortens those, not TypeScript's `private` ones.
 export class FlashOutbox extends MemoryOutbox {
-  private readonly dir: string;
-  private ramBytes = 0;
-  private ramCount = 0;
-  private flashFailing = false;
+  readonly #dir: string;
+  readonly #host: Host;
+  readonly #log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  #ramBytes = 0;
+  #ramCount = 0;
+  #flashFailing = false;
 
-  constructor(
-    private readonly host: Host,
-    dataDir: string,
-    limits: OutboxLimits,
-    private readonly log: (level: 'info' | 'warn' | 'error', message: string) => void,
-  ) {
+  constructor(host: Host, dataDir: string, limits: OutboxLimits, log: (level: 'info' | 'warn' | 'error', message: string) => void) {
     super(limits, () => host.clock.monotonic());
-    this.dir = `${dataDir}/outbox`;
+    this.#host = host;
+    this.#log = log;
+    this.#dir = `${dataDir}/outbox`;
   }
 
-  private file(e: { seq: number; reportId: string }): string {
-    return `${this.dir}/${String(e.seq).padStart(10, '0')}-${e.reportId}.json`;
+  #file(e: { seq: number; reportId: string }): string {
+    return `${this.#dir}/${String(e.seq).padStart(10, '0')}-${e.reportId}.json`;
   }
 
   override async load(): Promise<void> {
     let names: string[] = [];
     try {
-      names = (await this.host.fs.list(this.dir)).filter((e) => e.type === 'file').map((e) => e.name);
+      names = (await this.#host.fs.list(this.#dir)).filter((e) => e.type === 'file').map((e) => e.name);
     } catch (err) {
-      if (errorCode(err) !== 'ENOENT') this.log('warn', `cannot list ${this.dir}: ${errorMessage(err)}`);
+      if (errorCode(err) !== 'ENOENT') this.#log('warn', `cannot list ${this.#dir}: ${errorMessage(err)}`);
     }
     const found: Array<{ seq: number; reportId: string; name: string }> = [];
     for (const name of names) {
@@ -168,78 +169,78 @@ export class FlashOutbox extends MemoryOutbox {
       if (m) found.push({ seq: Number(m[1]), reportId: m[2], name });
     }
     found.sort((a, b) => a.seq - b.seq);
-    const mono = this.host.clock.monotonic();
-    const wall = this.host.clock.now();
+    const mono = this.now();
+    const wall = this.#host.clock.now();
     for (const f of found) {
       try {
-        const st = await this.host.fs.stat(`${this.dir}/${f.name}`);
+        const st = await this.#host.fs.stat(`${this.#dir}/${f.name}`);
         // The age survives a restart through the file's mtime (wall clock; never in the future).
         this.add({ reportId: f.reportId, seq: f.seq, bytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
       } catch (err) {
-        this.log('warn', `cannot read queued report ${f.name}: ${errorMessage(err)}`);
+        this.#log('warn', `cannot read queued report ${f.name}: ${errorMessage(err)}`);
       }
     }
     // A shrunk limit (or a restart at the bound) applies at once.
     await this.makeRoom(0);
-    if (this.list.length > 0) this.log('info', `${this.list.length} queued reports found on flash (seq ${this.list[0].seq}…${this.maxSeq})`);
+    if (this.list.length > 0) this.#log('info', `${this.list.length} queued reports found on flash (seq ${this.list[0].seq}…${this.maxSeq})`);
   }
 
   override async push(reportId: string, seq: number, payload: Uint8Array): Promise<void> {
     await this.makeRoom(payload.length);
-    const entry: OutboxEntry = { reportId, seq, queuedAt: this.host.clock.monotonic(), bytes: payload.length };
+    const entry: OutboxEntry = { reportId, seq, queuedAt: this.now(), bytes: payload.length };
     try {
-      await this.host.fs.mkdir(this.dir);
-      await this.host.fs.writeFileAtomic(this.file(entry), payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength) as ArrayBuffer);
-      if (this.flashFailing) this.log('info', `the data dir takes writes again; queued reports go to flash`);
-      this.flashFailing = false;
+      await this.#host.fs.mkdir(this.#dir);
+      await this.#host.fs.writeFileAtomic(this.#file(entry), toArrayBuffer(payload));
+      if (this.#flashFailing) this.#log('info', `the data dir takes writes again; queued reports go to flash`);
+      this.#flashFailing = false;
     } catch (err) {
-      if (!this.flashFailing) {
-        this.log('error', `cannot write report ${seq} to ${this.dir} (${errorCode(err)}): ${errorMessage(err)}; keeping up to ${RAM_MAX_REPORTS} reports in memory`);
+      if (!this.#flashFailing) {
+        this.#log('error', `cannot write report ${seq} to ${this.#dir} (${errorCode(err)}): ${errorMessage(err)}; keeping up to ${RAM_MAX_REPORTS} reports in memory`);
       }
-      this.flashFailing = true;
-      while (this.ramCount > 0 && (this.ramCount + 1 > RAM_MAX_REPORTS || this.ramBytes + payload.length > RAM_MAX_BYTES)) {
+      this.#flashFailing = true;
+      while (this.#ramCount > 0 && (this.#ramCount + 1 > RAM_MAX_REPORTS || this.#ramBytes + payload.length > RAM_MAX_BYTES)) {
         const oldest = this.list.find((e) => e.payload && !this.busy(e.reportId));
         if (!oldest) break;
         await this.drop(oldest.reportId);
       }
       entry.payload = payload;
-      this.ramCount++;
-      this.ramBytes += payload.length;
+      this.#ramCount++;
+      this.#ramBytes += payload.length;
     }
     this.add(entry);
   }
 
   override async payload(entry: OutboxEntry): Promise<Uint8Array> {
     if (entry.payload) return entry.payload;
-    return new Uint8Array(await this.host.fs.readFile(this.file(entry), Math.max(entry.bytes, 1 << 16) + 1024));
+    return new Uint8Array(await this.#host.fs.readFile(this.#file(entry), Math.max(entry.bytes, 1 << 16) + 1024));
   }
 
   protected override take(reportId: string): OutboxEntry | null {
     const entry = super.take(reportId);
     if (entry && entry.payload) {
-      this.ramCount--;
-      this.ramBytes -= entry.bytes;
+      this.#ramCount--;
+      this.#ramBytes -= entry.bytes;
     }
     return entry;
   }
 
-  private async unlink(entry: OutboxEntry | null): Promise<void> {
+  async #unlink(entry: OutboxEntry | null): Promise<void> {
     if (!entry || entry.payload) return;
     try {
-      await this.host.fs.remove(this.file(entry));
+      await this.#host.fs.remove(this.#file(entry));
     } catch (err) {
-      if (errorCode(err) !== 'ENOENT') this.log('warn', `cannot remove ${this.file(entry)}: ${errorMessage(err)}`);
+      if (errorCode(err) !== 'ENOENT') this.#log('warn', `cannot remove ${this.#file(entry)}: ${errorMessage(err)}`);
     }
   }
 
   override async ack(reportId: string): Promise<void> {
-    await this.unlink(this.take(reportId));
+    await this.#unlink(this.take(reportId));
   }
 
   override async drop(reportId: string): Promise<void> {
     const entry = this.take(reportId);
     if (!entry) return;
     this.dropped++;
-    await this.unlink(entry);
+    await this.#unlink(entry);
   }
 }

@@ -12,7 +12,6 @@
  *       qos 0: resolves once written; qos 1: on the matching PUBACK. Rejects ECLOSED if the session ends
  *       first (or was not open), EINVAL for a bad topic.
  *   subscribe(subscriptions: Array<{ topic, qos: 0 | 1 }>): Promise<number[]>   granted qos, 0x80 = refused
- *   unsubscribe(topics: string[]): Promise<void>
  *   onMessage(cb(topic, payload: Uint8Array, info: { qos, retain, dup }))   called synchronously, in order;
  *       a qos 1 message is PUBACKed after the callbacks ran (also when one throws: that is logged, and a
  *       redelivery would fail the same way). A qos 2 message (a broker bug: the agent subscribes with qos
@@ -54,7 +53,6 @@ import {
   encodePingreq,
   encodePublish,
   encodeSubscribe,
-  encodeUnsubscribe,
   packetName,
   type Packet,
   type Properties,
@@ -103,42 +101,18 @@ export type ConnackError = VigilError & { returnCode: number };
 
 export type MqttClientState = 'new' | 'connecting' | 'open' | 'closing' | 'closed';
 
-const CONNACK_REASONS = [
-  '',
-  'unacceptable protocol version',
-  'identifier rejected',
-  'server unavailable',
-  'bad user name or password',
-  'not authorized',
-];
+// Reason texts as one string each: an array or object literal of them costs more bytes in the bundle.
+const CONNACK_REASONS = ',unacceptable protocol version,identifier rejected,server unavailable,bad user name or password,not authorized'.split(',');
 
-/** MQTT 5 reason codes (CONNACK, PUBACK, DISCONNECT) a person may need to read. */
-const REASONS_5: Record<number, string> = {
-  0x80: 'unspecified error',
-  0x81: 'malformed packet',
-  0x82: 'protocol error',
-  0x83: 'implementation specific error',
-  0x84: 'unsupported protocol version',
-  0x85: 'client identifier not valid',
-  0x86: 'bad user name or password',
-  0x87: 'not authorized',
-  0x88: 'server unavailable',
-  0x89: 'server busy',
-  0x8a: 'banned',
-  0x8b: 'server shutting down',
-  0x8d: 'keep alive timeout',
-  0x8e: 'session taken over',
-  0x90: 'topic name invalid',
-  0x93: 'receive maximum exceeded',
-  0x95: 'packet too large',
-  0x97: 'quota exceeded',
-  0x99: 'payload format invalid',
-  0x9c: 'use another server',
-  0x9d: 'server moved',
-  0x9f: 'connection rate exceeded',
-};
+/** MQTT 5 reason codes 0x80.. (CONNACK, PUBACK, DISCONNECT) a person may need to read; '' = no text. */
+const REASONS_5 = (
+  'unspecified error,malformed packet,protocol error,implementation specific error,unsupported protocol version,' +
+  'client identifier not valid,bad user name or password,not authorized,server unavailable,server busy,banned,' +
+  'server shutting down,,keep alive timeout,session taken over,,topic name invalid,,,receive maximum exceeded,,' +
+  'packet too large,,quota exceeded,,payload format invalid,,,use another server,server moved,,connection rate exceeded'
+).split(',');
 
-export const reason5 = (code: number): string => `${REASONS_5[code] ?? 'reason'} (0x${code.toString(16)})`;
+export const reason5 = (code: number): string => `${REASONS_5[code - 0x80] || 'reason'} (0x${code.toString(16)})`;
 
 interface Pending {
   ack: number;
@@ -147,147 +121,135 @@ interface Pending {
 }
 
 const noop = () => {};
+const err = (code: string, message: string) => new VigilError('mqtt', code, message);
 /** Drops the `[vigil] [mqtt] ` speaker tag of a nested message so that it is not repeated. */
 const strip = (message: string): string => message.replace(/^\[vigil\] \[mqtt\] /, '');
 
+// Private members are `#` names: the minifier shortens those, not TypeScript's `private` ones.
 export class MqttClient {
-  private st: MqttClientState = 'new';
-  private socket = -1;
-  private readonly parser: PacketParser;
-  private readonly peer: string;
-  private pending = new Map<number, Pending>();
-  private nextId = 1;
-  private qos2 = new Set<number>();
-  private writes: Promise<unknown> = Promise.resolve();
-  private timer = -1;
-  private lastTx = 0;
-  private lastRx = 0;
-  private pinged = false;
-  private closeReason: CloseReason | null = null;
-  private messageCbs: Array<(topic: string, payload: Uint8Array, info: MessageInfo) => void> = [];
-  private closeCbs: Array<(reason: CloseReason) => void> = [];
-  private connecting: { resolve(v: { sessionPresent: boolean }): void; reject(e: Error): void } | null = null;
-  private connectError: Error | null = null;
-  private readonly v5: boolean;
+  #st: MqttClientState = 'new';
+  #socket = -1;
+  readonly #parser: PacketParser;
+  readonly #peer: string;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #qos2 = new Set<number>();
+  #writes: Promise<unknown> = Promise.resolve();
+  #timer = -1;
+  #lastTx = 0;
+  #lastRx = 0;
+  #pinged = false;
+  #closeReason: CloseReason | null = null;
+  #messageCbs: Array<(topic: string, payload: Uint8Array, info: MessageInfo) => void> = [];
+  #closeCbs: Array<(reason: CloseReason) => void> = [];
+  #connecting: { resolve(v: { sessionPresent: boolean }): void; reject(e: Error): void } | null = null;
+  #connectError: Error | null = null;
+  readonly #v5: boolean;
+  readonly #host: Host;
+  readonly #options: MqttClientOptions;
   /** The broker's limits, from an MQTT 5 CONNACK (Infinity / 65535 when it gave none). */
   maxOutgoingPacketBytes = Infinity;
   receiveMaximum = 65535;
   /** The MQTT 5 CONNACK properties, once connected. */
   connackProperties: Properties = {};
 
-  constructor(
-    private readonly host: Host,
-    private readonly options: MqttClientOptions,
-  ) {
-    this.v5 = options.protocolLevel === 5;
-    this.parser = new PacketParser({ maxPacketBytes: options.maxIncomingPacketBytes, protocolLevel: this.v5 ? 5 : 4 });
-    this.peer = `${options.host}:${options.port}`;
+  constructor(host: Host, options: MqttClientOptions) {
+    this.#host = host;
+    this.#options = options;
+    this.#v5 = options.protocolLevel === 5;
+    this.#parser = new PacketParser({ maxPacketBytes: options.maxIncomingPacketBytes, protocolLevel: this.#v5 ? 5 : 4 });
+    this.#peer = `${options.host}:${options.port}`;
   }
 
   get state(): MqttClientState {
-    return this.st;
+    return this.#st;
   }
 
   connect(): Promise<{ sessionPresent: boolean }> {
-    if (this.st !== 'new') return Promise.reject(this.err('EINVAL', 'connect() may be called once per client'));
-    const o = this.options;
-    const result = new Promise<{ sessionPresent: boolean }>((resolve, reject) => (this.connecting = { resolve, reject }));
+    if (this.#st !== 'new') return Promise.reject(err('EINVAL', 'connect() may be called once per client'));
+    const o = this.#options;
+    const result = new Promise<{ sessionPresent: boolean }>((resolve, reject) => (this.#connecting = { resolve, reject }));
     let connectPacket: Uint8Array;
     try {
-      connectPacket = encodeConnect({ ...o, protocolLevel: this.v5 ? 5 : 4, properties: o.connectProperties });
+      connectPacket = encodeConnect({ ...o, protocolLevel: this.#v5 ? 5 : 4, properties: o.connectProperties });
     } catch (e) {
-      this.connectError = e as Error;
-      this.close(errorCode(e), errorMessage(e));
+      this.#connectError = e as Error;
+      this.#close(errorCode(e), errorMessage(e));
       return result;
     }
-    this.st = 'connecting';
-    this.timer = this.host.clock.setTimer(o.connectTimeoutMs, () =>
-      this.close('ETIMEDOUT', `no CONNACK from ${this.peer} within ${o.connectTimeoutMs} ms`),
+    this.#st = 'connecting';
+    this.#timer = this.#host.clock.setTimer(o.connectTimeoutMs, () =>
+      this.#close('ETIMEDOUT', `no CONNACK from ${this.#peer} within ${o.connectTimeoutMs} ms`),
     );
-    this.host.net.connect({ host: o.host, port: o.port, tls: o.tls, timeoutMs: o.connectTimeoutMs }).then(
+    this.#host.net.connect({ host: o.host, port: o.port, tls: o.tls, timeoutMs: o.connectTimeoutMs }).then(
       (socket) => {
-        if (this.st !== 'connecting') return this.host.net.close(socket);
-        this.socket = socket;
-        this.lastRx = this.now();
-        this.send(connectPacket).catch(noop);
-        this.readLoop(socket);
+        if (this.#st !== 'connecting') return this.#host.net.close(socket);
+        this.#socket = socket;
+        this.#lastRx = this.#now();
+        this.#send(connectPacket).catch(noop);
+        this.#readLoop(socket);
       },
-      (e) => this.close(errorCode(e), `cannot connect to ${this.peer}: ${errorMessage(e)}`),
+      (e) => this.#close(errorCode(e), `cannot connect to ${this.#peer}: ${errorMessage(e)}`),
     );
     return result;
   }
 
   publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean; properties?: Properties }): Promise<void> {
-    return this.request(options.qos ? PUBACK : 0, (id) => {
-      const bytes = encodePublish({ topic, payload, qos: options.qos, retain: options.retain, id, properties: this.v5 ? options.properties || {} : undefined });
+    return this.#request(options.qos ? PUBACK : 0, (id) => {
+      const bytes = encodePublish({ topic, payload, qos: options.qos, retain: options.retain, id, properties: this.#v5 ? options.properties || {} : undefined });
       if (bytes.length > this.maxOutgoingPacketBytes) {
-        throw this.err('E2BIG', `PUBLISH of ${bytes.length} bytes to ${topic} is over the broker's maximum packet size of ${this.maxOutgoingPacketBytes} bytes`);
+        throw err('E2BIG', `PUBLISH of ${bytes.length} bytes to ${topic} is over the broker's maximum packet size of ${this.maxOutgoingPacketBytes} bytes`);
       }
       return bytes;
     }) as Promise<void>;
   }
 
   subscribe(subscriptions: Array<{ topic: string; qos: 0 | 1 }>): Promise<number[]> {
-    return this.request(SUBACK, (id) => {
-      for (const s of subscriptions) this.checkFilter(s.topic);
-      return encodeSubscribe(id, subscriptions, this.v5 ? {} : undefined);
+    return this.#request(SUBACK, (id) => {
+      for (const s of subscriptions) {
+        const problem = topicFilterProblem(s.topic);
+        if (problem) throw err('EINVAL', problem);
+      }
+      return encodeSubscribe(id, subscriptions, this.#v5 ? {} : undefined);
     }) as Promise<number[]>;
   }
 
-  unsubscribe(topics: string[]): Promise<void> {
-    return this.request(UNSUBACK, (id) => {
-      for (const t of topics) this.checkFilter(t);
-      return encodeUnsubscribe(id, topics, this.v5 ? {} : undefined);
-    }) as Promise<void>;
-  }
-
   onMessage(callback: (topic: string, payload: Uint8Array, info: MessageInfo) => void): void {
-    this.messageCbs.push(callback);
+    this.#messageCbs.push(callback);
   }
 
   onClose(callback: (reason: CloseReason) => void): void {
-    if (this.closeReason) this.callClose(callback, this.closeReason);
-    else this.closeCbs.push(callback);
+    if (this.#closeReason) this.#callClose(callback, this.#closeReason);
+    else this.#closeCbs.push(callback);
   }
 
   disconnect(): Promise<void> {
     const done = new Promise<void>((resolve) => this.onClose(() => resolve()));
-    if (this.st === 'open') {
-      this.st = 'closing';
-      const bye = () => this.close('ELOCAL', `disconnected from ${this.peer} by the agent`);
-      this.send(encodeDisconnect()).then(bye, bye);
-    } else if (this.st !== 'closing') {
-      this.close('ELOCAL', `disconnected from ${this.peer} by the agent`);
-    }
+    const bye = () => this.#close('ELOCAL', `disconnected from ${this.#peer} by the agent`);
+    if (this.#st === 'open') {
+      this.#st = 'closing';
+      this.#send(encodeDisconnect()).then(bye, bye);
+    } else if (this.#st !== 'closing') bye();
     return done;
   }
 
   // ---- internals ---------------------------------------------------------------------------------------
 
-  private err(code: string, message: string): VigilError {
-    return new VigilError('mqtt', code, message);
-  }
-
-  private now(): number {
-    return this.host.clock.monotonic();
-  }
-
-  private checkFilter(topic: string): void {
-    const problem = topicFilterProblem(topic);
-    if (problem) throw this.err('EINVAL', problem);
+  #now(): number {
+    return this.#host.clock.monotonic();
   }
 
   /** Sends a packet; with ack ≠ 0, resolves with the acknowledgement's value instead of on write. */
-  private request(ack: number, build: (id: number) => Uint8Array): Promise<unknown> {
-    if (this.st !== 'open') {
-      return Promise.reject(this.err('ECLOSED', `not connected to ${this.peer} (${this.st})`));
+  #request(ack: number, build: (id: number) => Uint8Array): Promise<unknown> {
+    if (this.#st !== 'open') {
+      return Promise.reject(err('ECLOSED', `not connected to ${this.#peer} (${this.#st})`));
     }
     let id = 0;
     if (ack) {
-      if (this.pending.size >= 65535) return Promise.reject(this.err('EBUSY', 'all 65535 packet ids are in flight'));
-      while (this.pending.has(this.nextId)) this.nextId = (this.nextId % 65535) + 1;
-      id = this.nextId;
-      this.nextId = (id % 65535) + 1;
+      if (this.#pending.size >= 65535) return Promise.reject(err('EBUSY', 'all 65535 packet ids are in flight'));
+      while (this.#pending.has(this.#nextId)) this.#nextId = (this.#nextId % 65535) + 1;
+      id = this.#nextId;
+      this.#nextId = (id % 65535) + 1;
     }
     let bytes: Uint8Array;
     try {
@@ -295,118 +257,117 @@ export class MqttClient {
     } catch (e) {
       return Promise.reject(e);
     }
-    const written = this.send(bytes);
+    const written = this.#send(bytes);
     if (!ack) return written;
     written.catch(noop); // a failed write closes the session, which rejects the pending entry
-    return new Promise((resolve, reject) => this.pending.set(id, { ack, resolve, reject }));
+    return new Promise((resolve, reject) => this.#pending.set(id, { ack, resolve, reject }));
   }
 
   /** Writes one packet, in order after the previous ones. A failed write ends the session. */
-  private send(bytes: Uint8Array): Promise<void> {
-    const socket = this.socket;
+  #send(bytes: Uint8Array): Promise<void> {
+    const socket = this.#socket;
     const data = toArrayBuffer(bytes);
-    const p = this.writes
+    const p = this.#writes
       .then(() => {
-        if (this.st === 'closed') throw 0; // nothing to report: close() already did
-        return this.host.net.write(socket, data);
+        if (this.#st === 'closed') throw 0; // nothing to report: close() already did
+        return this.#host.net.write(socket, data);
       })
       .then(
         () => {
-          this.lastTx = this.now();
+          this.#lastTx = this.#now();
         },
         (e) => {
-          this.close(errorCode(e), `write to ${this.peer} failed: ${errorMessage(e)}`);
-          throw this.err('ECLOSED', `connection to ${this.peer} is closed`);
+          this.#close(errorCode(e), `write to ${this.#peer} failed: ${errorMessage(e)}`);
+          throw err('ECLOSED', `connection to ${this.#peer} is closed`);
         },
       );
-    this.writes = p.catch(noop);
+    this.#writes = p.catch(noop);
     return p;
   }
 
-  private async readLoop(socket: number): Promise<void> {
+  async #readLoop(socket: number): Promise<void> {
     for (;;) {
       let chunk: ArrayBuffer | null;
       try {
-        chunk = await this.host.net.read(socket);
+        chunk = await this.#host.net.read(socket);
       } catch (e) {
-        this.close(errorCode(e), `connection to ${this.peer} failed: ${errorMessage(e)}`);
+        this.#close(errorCode(e), `connection to ${this.#peer} failed: ${errorMessage(e)}`);
         return;
       }
-      if (this.st === 'closed') return;
+      if (this.#st === 'closed') return;
       if (chunk === null) {
-        this.close('ECLOSED', `${this.peer} closed the connection`);
+        this.#close('ECLOSED', `${this.#peer} closed the connection`);
         return;
       }
       try {
-        for (const packet of this.parser.push(new Uint8Array(chunk))) {
-          if ((this.st as MqttClientState) === 'closed') return; // a handler may have ended the session
-          this.lastRx = this.now();
-          this.pinged = false;
-          this.handle(packet);
+        for (const packet of this.#parser.push(new Uint8Array(chunk))) {
+          if ((this.#st as MqttClientState) === 'closed') return; // a handler may have ended the session
+          this.#lastRx = this.#now();
+          this.#pinged = false;
+          this.#handle(packet);
         }
       } catch (e) {
-        this.close(errorCode(e), `${strip(errorMessage(e))} (from ${this.peer})`);
+        this.#close(errorCode(e), `${strip(errorMessage(e))} (from ${this.#peer})`);
         return;
       }
     }
   }
 
-  private handle(p: Packet): void {
-    if (this.st === 'closing') return; // DISCONNECT is queued: nothing may follow it, not even a PUBACK
-    if (this.st === 'connecting') {
-      if (p.type !== CONNACK) throw this.err('EPROTO', `expected CONNACK, got ${packetName(p.type)}`);
+  #handle(p: Packet): void {
+    if (this.#st === 'closing') return; // DISCONNECT is queued: nothing may follow it, not even a PUBACK
+    if (this.#st === 'connecting') {
+      if (p.type !== CONNACK) throw err('EPROTO', `expected CONNACK, got ${packetName(p.type)}`);
       const rc = p.returnCode;
       if (rc !== 0) {
-        const reason = this.v5 ? reason5(rc) : (CONNACK_REASONS[rc] ?? 'unknown return code');
-        const message = `${this.peer} refused the connection: ${reason} (CONNACK ${rc})`;
-        const e = this.err('ECONNACK', message) as ConnackError;
+        const reason = this.#v5 ? reason5(rc) : (CONNACK_REASONS[rc] ?? 'unknown return code');
+        const message = `${this.#peer} refused the connection: ${reason} (CONNACK ${rc})`;
+        const e = err('ECONNACK', message) as ConnackError;
         e.returnCode = rc;
-        this.connectError = e;
-        this.close('ECONNACK', message);
+        this.#connectError = e;
+        this.#close('ECONNACK', message);
         return;
       }
-      this.st = 'open';
+      this.#st = 'open';
       const props = (this.connackProperties = p.properties || {});
       if (props.maximumPacketSize) this.maxOutgoingPacketBytes = props.maximumPacketSize;
       if (props.receiveMaximum) this.receiveMaximum = props.receiveMaximum;
-      if (props.serverKeepAlive !== undefined) this.options.keepaliveSec = props.serverKeepAlive;
-      this.host.clock.clearTimer(this.timer);
-      this.timer = -1;
-      this.schedule();
-      const c = this.connecting;
-      this.connecting = null;
+      if (props.serverKeepAlive !== undefined) this.#options.keepaliveSec = props.serverKeepAlive;
+      this.#host.clock.clearTimer(this.#timer);
+      this.#timer = -1;
+      this.#schedule();
+      const c = this.#connecting;
+      this.#connecting = null;
       c?.resolve({ sessionPresent: p.sessionPresent });
       return;
     }
     switch (p.type) {
       case PUBLISH: {
         const id = p.id as number;
-        if (p.qos < 2 || !this.qos2.has(id)) {
-          for (const cb of this.messageCbs) {
+        if (p.qos < 2 || !this.#qos2.has(id)) {
+          for (const cb of this.#messageCbs) {
             try {
               cb(p.topic, p.payload, { qos: p.qos, retain: p.retain, dup: p.dup, properties: p.properties });
             } catch (e) {
-              this.host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorMessage(e)}`);
+              this.#host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorMessage(e)}`);
             }
           }
         }
-        if (p.qos === 2) this.qos2.add(id);
-        if (p.qos) this.send(encodeAck(p.qos === 1 ? PUBACK : PUBREC, id)).catch(noop);
+        if (p.qos === 2) this.#qos2.add(id);
+        if (p.qos) this.#send(encodeAck(p.qos === 1 ? PUBACK : PUBREC, id)).catch(noop);
         return;
       }
       case PUBREL:
-        this.qos2.delete(p.id);
-        this.send(encodeAck(PUBCOMP, p.id)).catch(noop);
+        this.#qos2.delete(p.id);
+        this.#send(encodeAck(PUBCOMP, p.id)).catch(noop);
         return;
       case PUBACK:
-      case SUBACK:
-      case UNSUBACK: {
-        const entry = this.pending.get(p.id);
+      case SUBACK: {
+        const entry = this.#pending.get(p.id);
         if (!entry || entry.ack !== p.type) return; // not ours (a late or duplicate ack): ignored
-        this.pending.delete(p.id);
+        this.#pending.delete(p.id);
         const rc = p.type === PUBACK ? p.reasonCode || 0 : 0;
         if (rc >= 0x80) {
-          const e = this.err('EPUBACK', `${this.peer} did not accept the message: ${reason5(rc)}`) as ConnackError;
+          const e = err('EPUBACK', `${this.#peer} did not accept the message: ${reason5(rc)}`) as ConnackError;
           e.returnCode = rc;
           entry.reject(e);
         } else entry.resolve(p.type === SUBACK ? p.granted : undefined);
@@ -414,65 +375,66 @@ export class MqttClient {
       }
       case DISCONNECT: {
         const rc = p.reasonCode || 0;
-        this.close('EDISCONNECT', `${this.peer} ended the session: ${reason5(rc)}`, rc);
+        this.#close('EDISCONNECT', `${this.#peer} ended the session: ${reason5(rc)}`, rc);
         return;
       }
       case PINGRESP:
       case PUBREC: // we never publish qos 2: ignored like any unknown ack
       case PUBCOMP:
+      case UNSUBACK: // we never unsubscribe: ignored likewise
         return;
       default:
-        throw this.err('EPROTO', `unexpected ${packetName(p.type)}`);
+        throw err('EPROTO', `unexpected ${packetName(p.type)}`);
     }
   }
 
   /** One timer serves keepalive: it pings when due and ends a silent connection. */
-  private schedule(): void {
-    const ka = this.options.keepaliveSec * 1000;
+  #schedule(): void {
+    const ka = this.#options.keepaliveSec * 1000;
     if (!ka) return;
-    const now = this.now();
-    if (now - this.lastRx >= ka * 1.5) {
-      this.close('ETIMEDOUT', `nothing received from ${this.peer} for ${ka * 1.5} ms (keepalive ${ka / 1000} s)`);
+    const now = this.#now();
+    if (now - this.#lastRx >= ka * 1.5) {
+      this.#close('ETIMEDOUT', `nothing received from ${this.#peer} for ${ka * 1.5} ms (keepalive ${ka / 1000} s)`);
       return;
     }
-    if (!this.pinged && (now - this.lastTx >= ka || now - this.lastRx >= ka)) {
-      this.pinged = true;
-      this.send(encodePingreq()).catch(noop);
+    if (!this.#pinged && (now - this.#lastTx >= ka || now - this.#lastRx >= ka)) {
+      this.#pinged = true;
+      this.#send(encodePingreq()).catch(noop);
     }
-    const due = Math.min(this.lastRx + ka * 1.5, this.pinged ? Infinity : Math.min(this.lastTx, this.lastRx) + ka);
-    this.timer = this.host.clock.setTimer(Math.max(1, due - now), () => {
-      this.timer = -1;
-      this.schedule();
+    const due = Math.min(this.#lastRx + ka * 1.5, this.#pinged ? Infinity : Math.min(this.#lastTx, this.#lastRx) + ka);
+    this.#timer = this.#host.clock.setTimer(Math.max(1, due - now), () => {
+      this.#timer = -1;
+      this.#schedule();
     });
   }
 
-  private close(code: string, message: string, reasonCode?: number): void {
-    if (this.st === 'closed') return;
-    this.st = 'closed';
-    if (this.timer >= 0) this.host.clock.clearTimer(this.timer);
-    this.timer = -1;
-    if (this.socket >= 0) this.host.net.close(this.socket);
+  #close(code: string, message: string, reasonCode?: number): void {
+    if (this.#st === 'closed') return;
+    this.#st = 'closed';
+    if (this.#timer >= 0) this.#host.clock.clearTimer(this.#timer);
+    this.#timer = -1;
+    if (this.#socket >= 0) this.#host.net.close(this.#socket);
     const detail = strip(message);
     const reason: CloseReason = { code, message: `[vigil] [mqtt] ${detail}` };
     if (reasonCode !== undefined) reason.reasonCode = reasonCode;
-    this.closeReason = reason;
-    if (this.connecting) {
-      this.connecting.reject(this.connectError ?? this.err(code, detail));
-      this.connecting = null;
+    this.#closeReason = reason;
+    if (this.#connecting) {
+      this.#connecting.reject(this.#connectError ?? err(code, detail));
+      this.#connecting = null;
     }
-    const pending = Array.from(this.pending.values());
-    this.pending.clear();
-    for (const p of pending) p.reject(this.err('ECLOSED', `connection closed before the acknowledgement (${detail})`));
-    const cbs = this.closeCbs;
-    this.closeCbs = [];
-    for (const cb of cbs) this.callClose(cb, reason);
+    const pending = Array.from(this.#pending.values());
+    this.#pending.clear();
+    for (const p of pending) p.reject(err('ECLOSED', `connection closed before the acknowledgement (${detail})`));
+    const cbs = this.#closeCbs;
+    this.#closeCbs = [];
+    for (const cb of cbs) this.#callClose(cb, reason);
   }
 
-  private callClose(cb: (reason: CloseReason) => void, reason: CloseReason): void {
+  #callClose(cb: (reason: CloseReason) => void, reason: CloseReason): void {
     try {
       cb({ ...reason });
     } catch (e) {
-      this.host.log('error', `[vigil] [mqtt] close handler failed: ${errorMessage(e)}`);
+      this.#host.log('error', `[vigil] [mqtt] close handler failed: ${errorMessage(e)}`);
     }
   }
 }

@@ -21,7 +21,6 @@ import {
   encodePingreq,
   encodePublish,
   encodeSubscribe,
-  encodeUnsubscribe,
   type Packet,
 } from './codec';
 
@@ -163,11 +162,6 @@ describe('encoding, checked by mqtt-packet', () => {
       ['vigil/v1/x/cmd/+', 1],
       ['a/#', 0],
     ]);
-  });
-
-  it('encodes UNSUBSCRIBE with several filters', () => {
-    const p = oracleOne(encodeUnsubscribe(43, ['a/+', 'b/#']));
-    expect(p).toMatchObject({ cmd: 'unsubscribe', messageId: 43, unsubscriptions: ['a/+', 'b/#'] });
   });
 
   it('encodes PINGREQ and DISCONNECT as two bytes', () => {

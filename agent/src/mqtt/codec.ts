@@ -1,14 +1,14 @@
 /**
  * A small MQTT 3.1.1 packet codec, purpose-built for the agent (QuickJS: no Buffer, no TextEncoder).
  *
- * Encode: the packets a client sends (CONNECT, PUBLISH, PUBACK/PUBREC/PUBREL/PUBCOMP, SUBSCRIBE, UNSUBSCRIBE,
- * PINGREQ, DISCONNECT). Bad arguments throw VigilError EINVAL.
+ * Encode: the packets the agent sends (CONNECT, PUBLISH, PUBACK/PUBREC/PUBREL/PUBCOMP, SUBSCRIBE, PINGREQ,
+ * DISCONNECT; it never unsubscribes, so there is no UNSUBSCRIBE encoder). Bad arguments throw VigilError EINVAL.
  * Decode: `decodePacket` takes what a broker sends (CONNACK, PUBLISH qos 0-2, the acks, SUBACK, UNSUBACK,
  * PINGRESP); `decodeAnyPacket` also takes what a client sends (for tests and scripted brokers; it is not
  * referenced by the client, so the bundler leaves it out). `PacketParser` splits a byte stream into packets.
  * Malformed input throws VigilError EPROTO with a message that says what was wrong.
  *
- * MQTT 5 (protocolLevel 5) is an option: CONNECT, PUBLISH and SUBSCRIBE/UNSUBSCRIBE take `properties`
+ * MQTT 5 (protocolLevel 5) is an option: CONNECT, PUBLISH and SUBSCRIBE take `properties`
  * (written after the variable header, and before the will topic for the will's own), and the parser, told
  * the level, reads CONNACK/PUBLISH/ack/SUBACK/DISCONNECT properties and reason codes. Level 4 is unchanged.
  */
@@ -82,36 +82,21 @@ export interface Properties {
   sharedSubscriptionAvailable?: number;
 }
 
-/** Property id → [name, kind]: b byte, h 2 bytes, i 4 bytes, v variable int, s string, d binary, p string pair. */
-const PROPS: Record<number, [keyof Properties, string]> = {
-  1: ['payloadFormatIndicator', 'b'],
-  2: ['messageExpiryInterval', 'i'],
-  3: ['contentType', 's'],
-  8: ['responseTopic', 's'],
-  9: ['correlationData', 'd'],
-  11: ['subscriptionIdentifier', 'v'],
-  17: ['sessionExpiryInterval', 'i'],
-  18: ['assignedClientIdentifier', 's'],
-  19: ['serverKeepAlive', 'h'],
-  21: ['authenticationMethod', 's'],
-  22: ['authenticationData', 'd'],
-  23: ['requestProblemInformation', 'b'],
-  24: ['willDelayInterval', 'i'],
-  25: ['requestResponseInformation', 'b'],
-  26: ['responseInformation', 's'],
-  28: ['serverReference', 's'],
-  31: ['reasonString', 's'],
-  33: ['receiveMaximum', 'h'],
-  34: ['topicAliasMaximum', 'h'],
-  35: ['topicAlias', 'h'],
-  36: ['maximumQoS', 'b'],
-  37: ['retainAvailable', 'b'],
-  38: ['userProperties', 'p'],
-  39: ['maximumPacketSize', 'i'],
-  40: ['wildcardSubscriptionAvailable', 'b'],
-  41: ['subscriptionIdentifiersAvailable', 'b'],
-  42: ['sharedSubscriptionAvailable', 'b'],
-};
+/**
+ * Property id → [name, kind]: b byte, h 2 bytes, i 4 bytes, v variable int, s string, d binary, p string pair.
+ * One string, `kind name` per id from 1 on (an empty slot is an id MQTT 5 does not define): as a literal
+ * table of arrays it cost ~300 more bytes of the bundle.
+ */
+const PROPS = (
+  ',b payloadFormatIndicator,i messageExpiryInterval,s contentType,,,,,s responseTopic,d correlationData,,' +
+  'v subscriptionIdentifier,,,,,,i sessionExpiryInterval,s assignedClientIdentifier,h serverKeepAlive,,' +
+  's authenticationMethod,d authenticationData,b requestProblemInformation,i willDelayInterval,' +
+  'b requestResponseInformation,s responseInformation,,s serverReference,,,s reasonString,,h receiveMaximum,' +
+  'h topicAliasMaximum,h topicAlias,b maximumQoS,b retainAvailable,p userProperties,i maximumPacketSize,' +
+  'b wildcardSubscriptionAvailable,b subscriptionIdentifiersAvailable,b sharedSubscriptionAvailable'
+)
+  .split(',')
+  .map((e) => e && ([e.slice(2), e[0]] as [keyof Properties, string]));
 
 export interface ConnectPacket {
   type: typeof CONNECT;
@@ -251,11 +236,11 @@ export function encodeProperties(props: Properties | undefined): Part[] {
     length += p.length;
   };
   if (props) {
-    for (const key of Object.keys(PROPS)) {
-      const id = Number(key);
-      const [name, kind] = PROPS[id];
+    PROPS.forEach((def, id) => {
+      if (!def) return;
+      const [name, kind] = def;
       const v = props[name];
-      if (v === undefined) continue;
+      if (v === undefined) return;
       const values = kind === 'p' ? (v as Array<[string, string]>) : [v];
       for (const value of values) {
         add([id]);
@@ -268,7 +253,7 @@ export function encodeProperties(props: Properties | undefined): Part[] {
         else if (kind === 'd') for (const f of field(value as Uint8Array, name)) add(f);
         else for (const f of [...str((value as [string, string])[0], name), ...str((value as [string, string])[1], name)]) add(f);
       }
-    }
+    });
   }
   return [varint(length), ...parts];
 }
@@ -341,90 +326,84 @@ export function encodeSubscribe(id: number, subscriptions: Array<{ topic: string
   return frame(SUBSCRIBE, 2, parts);
 }
 
-export function encodeUnsubscribe(id: number, topics: string[], properties?: Properties): Uint8Array {
-  if (topics.length === 0) throw argError('UNSUBSCRIBE needs at least one topic filter');
-  const parts: Part[] = [u16(checkId(id))];
-  if (properties) parts.push(...encodeProperties(properties));
-  for (const t of topics) parts.push(...str(t, 'topic filter'));
-  return frame(UNSUBSCRIBE, 2, parts);
-}
-
 export const encodePingreq = (): Uint8Array => new Uint8Array([PINGREQ << 4, 0]);
 export const encodeDisconnect = (): Uint8Array => new Uint8Array([DISCONNECT << 4, 0]);
 
 // ---- decode -------------------------------------------------------------------------------------------
 
-/** Reads fields of one packet body; running off its end is a protocol error. */
-class Reader {
-  at = 0;
-  constructor(
-    readonly b: Uint8Array,
-    readonly what: string,
-  ) {}
-  take(n: number): Uint8Array {
-    if (this.at + n > this.b.length) throw protoError(`${this.what} is truncated`);
-    return this.b.subarray(this.at, (this.at += n));
-  }
-  u8(): number {
-    return this.take(1)[0];
-  }
-  u16(): number {
-    const b = this.take(2);
-    return (b[0] << 8) | b[1];
-  }
-  id(): number {
-    const id = this.u16();
-    if (id === 0) throw protoError(`${this.what} has packet id 0`);
-    return id;
-  }
-  bytes(): Uint8Array {
-    return this.take(this.u16());
-  }
-  str(what: string): string {
-    const b = this.bytes();
-    if (!isValidUtf8(b)) throw protoError(`${this.what} has a ${what} that is not valid UTF-8`);
-    const s = utf8Decode(b);
-    if (s.indexOf('\0') >= 0) throw protoError(`${this.what} has a ${what} containing U+0000`);
+/**
+ * Reads fields of one packet body; running off its end is a protocol error. A closure rather than a class:
+ * its state stays in local variables, which the minifier shortens (`this.at` it cannot).
+ */
+function reader(b: Uint8Array, what: string) {
+  let at = 0;
+  const left = () => b.length - at;
+  const take = (n: number): Uint8Array => {
+    if (at + n > b.length) throw protoError(`${what} is truncated`);
+    return b.subarray(at, (at += n));
+  };
+  const u8 = () => take(1)[0];
+  const u16 = () => {
+    const x = take(2);
+    return (x[0] << 8) | x[1];
+  };
+  const bytes = () => take(u16());
+  const str = (name: string): string => {
+    const x = bytes();
+    if (!isValidUtf8(x)) throw protoError(`${what} has a ${name} that is not valid UTF-8`);
+    const s = utf8Decode(x);
+    if (s.indexOf('\0') >= 0) throw protoError(`${what} has a ${name} containing U+0000`);
     return s;
-  }
-  left(): number {
-    return this.b.length - this.at;
-  }
-  varint(): number {
+  };
+  const varint = (): number => {
     let n = 0;
     for (let mul = 1; ; mul *= 128) {
-      if (mul > 128 * 128 * 128) throw protoError(`${this.what} has a variable integer longer than 4 bytes`);
-      const b = this.u8();
-      n += (b & 127) * mul;
-      if (!(b & 128)) return n;
+      if (mul > 128 * 128 * 128) throw protoError(`${what} has a variable integer longer than 4 bytes`);
+      const x = u8();
+      n += (x & 127) * mul;
+      if (!(x & 128)) return n;
     }
-  }
-  /** MQTT 5 properties; a property that may appear once and appears twice is a protocol error. */
-  props(): Properties {
-    const end = this.varint() + this.at;
-    if (end > this.b.length) throw protoError(`${this.what} properties are truncated`);
-    const out: Properties = {};
-    const o = out as Record<string, unknown>;
-    while (this.at < end) {
-      const id = this.varint();
-      const def = PROPS[id];
-      if (!def) throw protoError(`${this.what} has unknown property ${id}`);
-      const [name, kind] = def;
-      if (kind !== 'p' && name in o) throw protoError(`${this.what} has property ${name} twice`);
-      if (kind === 'b') o[name] = this.u8();
-      else if (kind === 'h') o[name] = this.u16();
-      else if (kind === 'i') o[name] = this.u16() * 65536 + this.u16();
-      else if (kind === 'v') o[name] = this.varint();
-      else if (kind === 's') o[name] = this.str(name);
-      else if (kind === 'd') o[name] = this.bytes().slice();
-      else (out.userProperties = out.userProperties || []).push([this.str(name), this.str(name)]);
-    }
-    if (this.at !== end) throw protoError(`${this.what} properties overrun their length`);
-    return out;
-  }
-  end(): void {
-    if (this.left() !== 0) throw protoError(`${this.what} has ${this.left()} unexpected trailing bytes`);
-  }
+  };
+  return {
+    left,
+    take,
+    u8,
+    u16,
+    bytes,
+    str,
+    varint,
+    id(): number {
+      const id = u16();
+      if (id === 0) throw protoError(`${what} has packet id 0`);
+      return id;
+    },
+    /** MQTT 5 properties; a property that may appear once and appears twice is a protocol error. */
+    props(): Properties {
+      const end = varint() + at;
+      if (end > b.length) throw protoError(`${what} properties are truncated`);
+      const out: Properties = {};
+      const o = out as Record<string, unknown>;
+      while (at < end) {
+        const id = varint();
+        const def = PROPS[id];
+        if (!def) throw protoError(`${what} has unknown property ${id}`);
+        const [name, kind] = def;
+        if (kind !== 'p' && name in o) throw protoError(`${what} has property ${name} twice`);
+        if (kind === 'b') o[name] = u8();
+        else if (kind === 'h') o[name] = u16();
+        else if (kind === 'i') o[name] = u16() * 65536 + u16();
+        else if (kind === 'v') o[name] = varint();
+        else if (kind === 's') o[name] = str(name);
+        else if (kind === 'd') o[name] = bytes().slice();
+        else (out.userProperties = out.userProperties || []).push([str(name), str(name)]);
+      }
+      if (at !== end) throw protoError(`${what} properties overrun their length`);
+      return out;
+    },
+    end(): void {
+      if (left() !== 0) throw protoError(`${what} has ${left()} unexpected trailing bytes`);
+    },
+  };
 }
 
 function checkQos(q: number, what: string): QoS {
@@ -432,114 +411,69 @@ function checkQos(q: number, what: string): QoS {
   return q as QoS;
 }
 
-/** Decodes one packet that a broker sends to a client (the fixed header flags are already checked). */
+/**
+ * Decodes one packet that a broker sends to a client (the fixed header flags are already checked). With
+ * level 5 (MQTT 5) it also reads reason codes and properties, and takes DISCONNECT.
+ */
 export function decodePacket(type: number, flags: number, body: Uint8Array, level = 4): Packet {
-  if (level === 5) return decodePacket5(type, flags, body);
-  const r = new Reader(body, packetName(type));
+  const v5 = level === 5;
+  const name = packetName(type);
+  const r = reader(body, name);
+  /** MQTT 5 PUBACK…PUBCOMP and DISCONNECT: a reason code (0 when absent), then properties if any. */
+  const reason = <T extends AckPacket | EmptyPacket>(q: T): T => {
+    q.reasonCode = r.left() ? r.u8() : 0;
+    if (r.left()) q.properties = r.props();
+    return q;
+  };
   let p: Packet;
-  switch (type) {
-    case CONNACK: {
-      const ack = r.u8();
-      if (ack & 0xfe) throw protoError('CONNACK has reserved acknowledge flags set');
-      p = { type, sessionPresent: ack === 1, returnCode: r.u8() };
-      break;
-    }
-    case PUBLISH: {
-      const topic = r.str('topic');
-      const problem = topicNameProblem(topic);
+  if (type === CONNACK) {
+    const ack = r.u8();
+    if (ack & 0xfe) throw protoError('CONNACK has reserved acknowledge flags set');
+    p = { type, sessionPresent: ack === 1, returnCode: r.u8() };
+    if (v5) p.properties = r.props();
+  } else if (type === PUBLISH) {
+    const topic = r.str('topic');
+    const problem = topicNameProblem(topic);
+    const checkTopic = () => {
       if (problem) throw protoError(`PUBLISH is invalid: ${problem}`);
-      const qos = ((flags >> 1) & 3) as QoS;
-      p = { type, topic, qos, retain: (flags & 1) === 1, dup: (flags & 8) === 8, payload: new Uint8Array(0) };
-      if (qos) p.id = r.id();
-      p.payload = r.take(r.left());
-      break;
-    }
-    case PUBACK:
-    case PUBREC:
-    case PUBREL:
-    case PUBCOMP:
-    case UNSUBACK:
-      p = { type, id: r.id() };
-      break;
-    case SUBACK: {
-      const id = r.id();
-      const granted = Array.from(r.take(r.left()));
-      if (!granted.length) throw protoError('SUBACK has no return codes');
-      for (const g of granted) if (g > 2 && g !== 0x80) throw protoError(`SUBACK has return code ${g}`);
-      p = { type, id, granted };
-      break;
-    }
-    case PINGRESP:
-      p = { type };
-      break;
-    default:
-      throw protoError(`a broker does not send ${packetName(type)}`);
-  }
-  r.end();
-  return p;
-}
-
-/** MQTT 5: what a broker sends to a client, with reason codes and properties. */
-function decodePacket5(type: number, flags: number, body: Uint8Array): Packet {
-  const r = new Reader(body, packetName(type));
-  let p: Packet;
-  switch (type) {
-    case CONNACK: {
-      const ack = r.u8();
-      if (ack & 0xfe) throw protoError('CONNACK has reserved acknowledge flags set');
-      p = { type, sessionPresent: ack === 1, returnCode: r.u8(), properties: r.props() };
-      break;
-    }
-    case PUBLISH: {
-      const topic = r.str('topic');
-      const qos = ((flags >> 1) & 3) as QoS;
-      const pub: PublishPacket = { type, topic, qos, retain: (flags & 1) === 1, dup: (flags & 8) === 8, payload: new Uint8Array(0) };
-      if (qos) pub.id = r.id();
+    };
+    // MQTT 5 checks the topic after the properties (a topic alias may stand in for an empty topic; the
+    // agent never allows aliases, so it is an error all the same).
+    if (!v5) checkTopic();
+    const qos = ((flags >> 1) & 3) as QoS;
+    const pub: PublishPacket = { type, topic, qos, retain: (flags & 1) === 1, dup: (flags & 8) === 8, payload: new Uint8Array(0) };
+    if (qos) pub.id = r.id();
+    if (v5) {
       pub.properties = r.props();
-      // A topic alias may stand in for an empty topic; the agent never allows aliases, so it is an error.
-      const problem = topicNameProblem(topic);
-      if (problem) throw protoError(`PUBLISH is invalid: ${problem}`);
-      pub.payload = r.take(r.left());
-      p = pub;
-      break;
+      checkTopic();
     }
-    case PUBACK:
-    case PUBREC:
-    case PUBREL:
-    case PUBCOMP: {
-      const ack: AckPacket = { type, id: r.id(), reasonCode: r.left() ? r.u8() : 0 };
-      if (r.left()) ack.properties = r.props();
-      p = ack;
-      break;
-    }
-    case SUBACK:
-    case UNSUBACK: {
-      const id = r.id();
-      const properties = r.props();
-      const codes = Array.from(r.take(r.left()));
-      if (!codes.length) throw protoError(`${packetName(type)} has no reason codes`);
-      p = type === SUBACK ? { type, id, granted: codes, properties } : { type, id, reasonCodes: codes, properties };
-      break;
-    }
-    case PINGRESP:
-      p = { type };
-      break;
-    case DISCONNECT: {
-      const d: EmptyPacket = { type, reasonCode: r.left() ? r.u8() : 0 };
-      if (r.left()) d.properties = r.props();
-      p = d;
-      break;
-    }
-    default:
-      throw protoError(`a broker does not send ${packetName(type)} (MQTT 5)`);
-  }
+    pub.payload = r.take(r.left());
+    p = pub;
+  } else if (type === SUBACK || (v5 && type === UNSUBACK)) {
+    const id = r.id();
+    const properties = v5 ? r.props() : undefined;
+    const codes = Array.from(r.take(r.left()));
+    if (!codes.length) throw protoError(`${name} has no ${v5 ? 'reason' : 'return'} codes`);
+    if (!v5) for (const g of codes) if (g > 2 && g !== 0x80) throw protoError(`SUBACK has return code ${g}`);
+    p = type === SUBACK ? { type, id, granted: codes } : { type: UNSUBACK, id, reasonCodes: codes };
+    if (properties) p.properties = properties;
+  } else if (type >= PUBACK && type <= PUBCOMP) {
+    p = { type: type as AckPacket['type'], id: r.id() };
+    if (v5) reason(p);
+  } else if (type === UNSUBACK) {
+    p = { type, id: r.id() }; // MQTT 3.1.1: only the packet id
+  } else if (type === PINGRESP) {
+    p = { type };
+  } else if (v5 && type === DISCONNECT) {
+    p = reason({ type });
+  } else throw protoError(`a broker does not send ${name}${v5 ? ' (MQTT 5)' : ''}`);
   r.end();
   return p;
 }
 
 /** Decodes any packet, including those a client sends (CONNECT, SUBSCRIBE…): for tests and scripted brokers. */
 export function decodeAnyPacket(type: number, flags: number, body: Uint8Array): Packet {
-  const r = new Reader(body, packetName(type));
+  const r = reader(body, packetName(type));
   let p: Packet;
   switch (type) {
     case CONNECT: {
@@ -600,43 +534,44 @@ export interface ParserOptions {
  * packet's body (bounded by maxPacketBytes) plus up to 4 header bytes. After an error it stays failed.
  */
 export class PacketParser {
-  private readonly max: number;
-  private readonly decode: PacketDecoder;
-  private header: number[] = [];
-  private body: Uint8Array | null = null;
-  private filled = 0;
-  private failed: VigilError | null = null;
-  private readonly level: number;
+  readonly #max: number;
+  readonly #decode: PacketDecoder;
+  readonly #level: number;
+  #header: number[] = [];
+  #filled = 0;
+  #failed: VigilError | null = null;
+  /** The body being filled (public for the tests that check nothing is allocated ahead of the data). */
+  body: Uint8Array | null = null;
 
   constructor(options: ParserOptions = {}) {
-    this.max = options.maxPacketBytes ?? DEFAULT_MAX_INCOMING_PACKET_BYTES;
-    this.decode = options.decode ?? decodePacket;
-    this.level = options.protocolLevel ?? 4;
+    this.#max = options.maxPacketBytes ?? DEFAULT_MAX_INCOMING_PACKET_BYTES;
+    this.#decode = options.decode ?? decodePacket;
+    this.#level = options.protocolLevel ?? 4;
   }
 
   /** Feeds bytes; returns the packets they complete. Throws VigilError EPROTO on malformed input. */
   push(chunk: Uint8Array): Packet[] {
-    if (this.failed) throw this.failed;
+    if (this.#failed) throw this.#failed;
     try {
-      return this.consume(chunk);
+      return this.#consume(chunk);
     } catch (e) {
-      this.failed = e instanceof VigilError ? e : protoError(`cannot decode: ${String(e)}`);
-      this.header = [];
+      this.#failed = e instanceof VigilError ? e : protoError(`cannot decode: ${String(e)}`);
+      this.#header = [];
       this.body = null;
-      throw this.failed;
+      throw this.#failed;
     }
   }
 
   /** True when no partial packet is buffered. */
   get idle(): boolean {
-    return this.header.length === 0;
+    return this.#header.length === 0;
   }
 
-  private consume(chunk: Uint8Array): Packet[] {
+  #consume(chunk: Uint8Array): Packet[] {
     const out: Packet[] = [];
     let i = 0;
     while (i < chunk.length) {
-      const h = this.header;
+      const h = this.#header;
       if (!this.body) {
         const b = chunk[i++];
         h.push(b);
@@ -655,21 +590,21 @@ export class PacketParser {
         }
         let length = 0;
         for (let k = h.length - 1; k >= 1; k--) length = length * 128 + (h[k] & 127);
-        if (h.length + length > this.max) {
-          throw protoError(`${packetName(h[0] >> 4)} of ${h.length + length} bytes exceeds the limit of ${this.max} bytes`);
+        if (h.length + length > this.#max) {
+          throw protoError(`${packetName(h[0] >> 4)} of ${h.length + length} bytes exceeds the limit of ${this.#max} bytes`);
         }
         this.body = new Uint8Array(length);
-        this.filled = 0;
+        this.#filled = 0;
       }
-      const n = Math.min(this.body.length - this.filled, chunk.length - i);
-      this.body.set(chunk.subarray(i, i + n), this.filled);
-      this.filled += n;
+      const n = Math.min(this.body.length - this.#filled, chunk.length - i);
+      this.body.set(chunk.subarray(i, i + n), this.#filled);
+      this.#filled += n;
       i += n;
-      if (this.filled === this.body.length) {
+      if (this.#filled === this.body.length) {
         const body = this.body;
         this.body = null;
-        this.header = [];
-        out.push(this.level === 4 ? this.decode(h[0] >> 4, h[0] & 15, body) : this.decode(h[0] >> 4, h[0] & 15, body, this.level));
+        this.#header = [];
+        out.push(this.#decode(h[0] >> 4, h[0] & 15, body, this.#level));
       }
     }
     return out;

@@ -77,14 +77,18 @@ export async function resolveVapixCredentials(host: Host, config: AgentConfig): 
 
 /** Local VAPIX (http://127.0.0.12/axis-cgi/…): one HTTP request per call, answers checked by hand. */
 export class VapixClient {
-  constructor(
-    private readonly host: Pick<Host, 'net' | 'clock'>,
-    private readonly options: VapixOptions,
-  ) {}
+  // `#` names: the minifier shortens those, not TypeScript's `private` ones.
+  readonly #host: Pick<Host, 'net' | 'clock'>;
+  readonly #options: VapixOptions;
+
+  constructor(host: Pick<Host, 'net' | 'clock'>, options: VapixOptions) {
+    this.#host = host;
+    this.#options = options;
+  }
 
   async basicDeviceInfo(): Promise<DeviceProperties> {
     const where = 'basicdeviceinfo.cgi getAllProperties';
-    const data = await this.json('basicdeviceinfo.cgi', 'getAllProperties');
+    const data = await this.#json('basicdeviceinfo.cgi', 'getAllProperties');
     if (!isObj(data.propertyList)) throw fail(`${where}: answer has no "propertyList" object`);
     const out: DeviceProperties = {};
     for (const key of DEVICE_PROPERTIES) out[key] = field(data.propertyList, key, 'string', where);
@@ -93,7 +97,7 @@ export class VapixClient {
 
   async firmwareStatus(): Promise<FirmwareStatus> {
     const where = 'firmwaremanagement.cgi status';
-    const d = await this.json('firmwaremanagement.cgi', 'status');
+    const d = await this.#json('firmwaremanagement.cgi', 'status');
     const str = (k: string) => field<string>(d, k, 'string', where);
     let ttr = d.timeToRollback;
     if (typeof ttr === 'string' && /^\d+$/.test(ttr)) ttr = Number(ttr);
@@ -109,7 +113,7 @@ export class VapixClient {
   }
 
   async listApplications(): Promise<AppInfo[]> {
-    const res = await this.call('GET', '/axis-cgi/applications/list.cgi');
+    const res = await this.#call('GET', '/axis-cgi/applications/list.cgi');
     const body = parseReply(utf8Decode(res.body), 'applications/list.cgi');
     const apps: AppInfo[] = [];
     for (const tag of startTags(body, 'application')) {
@@ -130,7 +134,7 @@ export class VapixClient {
 
   /** AllowUnsigned from applications/config.cgi; null when the device lacks the switch (404, before AXIS OS 11.2). */
   async allowUnsignedApps(): Promise<boolean | null> {
-    const res = await this.call('GET', '/axis-cgi/applications/config.cgi?action=get&name=AllowUnsigned', 404);
+    const res = await this.#call('GET', '/axis-cgi/applications/config.cgi?action=get&name=AllowUnsigned', 404);
     if (res.status === 404) return null;
     const where = 'applications/config.cgi AllowUnsigned';
     const body = parseReply(utf8Decode(res.body), where);
@@ -147,21 +151,21 @@ export class VapixClient {
   /** param.cgi action=list for the groups (e.g. `Network`, `Properties.System`). */
   async listParams(groups: string[]): Promise<ParamList> {
     const query = groups.map(encodeURIComponent).join(',');
-    const res = await this.call('GET', `/axis-cgi/param.cgi?action=list&group=${query}`);
+    const res = await this.#call('GET', `/axis-cgi/param.cgi?action=list&group=${query}`);
     return parseParamList(utf8Decode(res.body));
   }
 
-  private async call(method: 'GET' | 'POST', path: string, okStatus?: number, body?: string): Promise<HttpResponse> {
-    const res = await httpRequest(this.host, this.options, { method, path, body });
+  async #call(method: 'GET' | 'POST', path: string, okStatus?: number, body?: string): Promise<HttpResponse> {
+    const res = await httpRequest(this.#host, this.#options, { method, path, body });
     if (res.status !== okStatus && (res.status < 200 || res.status > 299)) {
       throw fail(`${method} ${path}: HTTP ${res.status} ${res.reason}`.trim(), 'EHTTP');
     }
     return res;
   }
 
-  private async json(cgi: string, method: string): Promise<Obj> {
+  async #json(cgi: string, method: string): Promise<Obj> {
     const where = `${cgi} ${method}`;
-    const res = await this.call('POST', `/axis-cgi/${cgi}`, undefined, JSON.stringify({ apiVersion: '1.0', context: 'vigil', method }));
+    const res = await this.#call('POST', `/axis-cgi/${cgi}`, undefined, JSON.stringify({ apiVersion: '1.0', context: 'vigil', method }));
     let doc: unknown;
     try {
       doc = JSON.parse(utf8Decode(res.body));

@@ -61,7 +61,16 @@ describe('collectDevice', () => {
 
   it('falls back to the Properties and Brand parameters when basicdeviceinfo is missing', async () => {
     const { value } = await collect('missing').result;
-    expect(value.device).toMatchObject({ serial: 'B8A44F0D3E21', model: 'P3265-V', soc: 'Axis Artpec-8', architecture: 'aarch64' });
+    expect(value.device).toMatchObject({
+      serial: 'B8A44F0D3E21',
+      model: 'P3265-V',
+      fullName: 'AXIS P3265-V Dome Camera',
+      brand: 'AXIS',
+      productType: 'Dome Camera',
+      hardwareId: '966.1',
+      soc: 'Axis Artpec-8',
+      architecture: 'aarch64',
+    });
     expect(value.os.version).toBe('12.11.77');
     expect(value.os.buildDate).toBe('Jul 14 2026 09:12');
   });

@@ -16,20 +16,15 @@ export interface DeviceValue {
 /** Stands in for a version no source could tell. An unknown serial is '' (falsy: the caller must not publish under it). */
 export const UNKNOWN = 'unknown';
 
-/** Where each basicdeviceinfo property lives in param.cgi, for devices whose basicdeviceinfo fails. */
-export const PROPERTY_PARAMS: Record<string, string> = {
-  SerialNumber: 'Properties.System.SerialNumber',
-  Architecture: 'Properties.System.Architecture',
-  Soc: 'Properties.System.Soc',
-  HardwareID: 'Properties.System.HardwareID',
-  Version: 'Properties.Firmware.Version',
-  BuildDate: 'Properties.Firmware.BuildDate',
-  ProdNbr: 'Brand.ProdNbr',
-  ProdFullName: 'Brand.ProdFullName',
-  Brand: 'Brand.Brand',
-  ProdType: 'Brand.ProdType',
+/**
+ * Where the basicdeviceinfo properties live in param.cgi, for devices whose basicdeviceinfo fails: group →
+ * properties, each the parameter `<group>.<property>` (e.g. Properties.System.SerialNumber).
+ */
+export const PROPERTY_GROUPS: Record<string, Array<keyof DeviceProperties>> = {
+  'Properties.System': ['SerialNumber', 'Architecture', 'Soc', 'HardwareID'],
+  'Properties.Firmware': ['Version', 'BuildDate'],
+  Brand: ['ProdNbr', 'ProdFullName', 'Brand', 'ProdType'],
 };
-const FALLBACK_GROUPS = ['Properties.System', 'Properties.Firmware', 'Brand'];
 
 export function collectDevice(ctx: CollectorContext): Promise<CollectorResult<DeviceValue>> {
   return runCollector('device', () => toValue({}, undefined, null), async (guard) => {
@@ -40,11 +35,14 @@ export function collectDevice(ctx: CollectorContext): Promise<CollectorResult<De
     ]);
     let props: DeviceProperties = info ?? {};
     if (!info) {
-      const list = await guard('param.cgi', ctx.vapix.listParams(FALLBACK_GROUPS));
+      const groups = Object.keys(PROPERTY_GROUPS);
+      const list = await guard('param.cgi', ctx.vapix.listParams(groups));
       props = {};
-      for (const [prop, param] of Object.entries(PROPERTY_PARAMS)) {
-        const v = list?.params.get(param);
-        if (v) props[prop as keyof DeviceProperties] = v;
+      for (const group of groups) {
+        for (const prop of PROPERTY_GROUPS[group]) {
+          const v = list?.params.get(`${group}.${prop}`);
+          if (v) props[prop] = v;
+        }
       }
     }
     return toValue(props, firmware, uptime ?? null);

@@ -55,12 +55,15 @@ interface Scan {
 
 type FileCheck = Pick<IntegrityReport, 'status' | 'baseline' | 'changes' | 'totalChanges'>;
 
+/** A file check that lists no changes (failed, or a new baseline). */
+const noChanges = (status: IntegrityReport['status'], baseline: IntegrityReport['baseline'] = null): FileCheck => ({ status, baseline, changes: [], totalChanges: 0 });
+
 export function collectIntegrity(ctx: CollectorContext, input: IntegrityInput): Promise<CollectorResult<IntegrityReport>> {
   const platform = platformFacts(input.soc, input.osVersion);
   const agentBundleSha256 = ctx.host.info.bundleSha256 ?? null;
   return runCollector(
     'integrity',
-    () => ({ status: 'error', baseline: null, changes: [], totalChanges: 0, platform, apps: [], allowUnsignedApps: null, agentBundleSha256 }),
+    () => ({ ...noChanges('error'), platform, apps: [], allowUnsignedApps: null, agentBundleSha256 }),
     async (guard, errors) => {
       const [apps, allowUnsigned, files] = await Promise.all([
         guard('applications/list.cgi', ctx.vapix.listApplications()),
@@ -113,7 +116,7 @@ async function checkFiles(ctx: CollectorContext, errors: CollectorError[]): Prom
     if (errorCode(err) !== 'ENOENT') {
       // keep the old baseline (it is the tamper evidence); try again next time
       errors.push(toCollectorError('integrity', err, `cannot read ${path}`));
-      return { status: 'error', baseline: null, changes: [], totalChanges: 0 };
+      return noChanges('error');
     }
   }
   if (old && old.paths.join('\n') !== config.integrity.paths.join('\n')) {
@@ -169,12 +172,7 @@ async function createBaseline(ctx: CollectorContext, errors: CollectorError[]): 
   }
   reportScan(scan, ctx.config.integrity.maxFiles, errors);
   const written = await writeBaseline(ctx, baseline, errors);
-  return {
-    status: written ? 'baseline-created' : 'error',
-    baseline: written ? { createdAt: baseline.createdAt, files: scan.files.size } : null,
-    changes: [],
-    totalChanges: 0,
-  };
+  return written ? noChanges('baseline-created', { createdAt: baseline.createdAt, files: scan.files.size }) : noChanges('error');
 }
 
 async function writeBaseline(ctx: CollectorContext, baseline: Baseline, errors: CollectorError[]): Promise<boolean> {
