@@ -41,6 +41,8 @@ export async function main(): Promise<void> {
     };
     const pubRates: Record<string, number[]> = { consumer: [], sub: [] };
     const cpu: Record<string, number[]> = { consumer: [] };
+    // Consumer CPU time per report (user + system, first to last report): steadier than the rate on a shared box.
+    const cpuPerReport: number[] = [];
     let round = 0;
     const rounds = { consumer: [] as number[], sub: [] as number[] };
     const invalid: string[] = [];
@@ -61,6 +63,7 @@ export async function main(): Promise<void> {
           pubRates.consumer.push(p.published / (p.ms / 1000));
           rounds.consumer.push((N - 1) / ((done.lastMs - done.firstMs) / 1000));
           cpu.consumer.push(done.rss);
+          cpuPerReport.push((done.cpuMs * 1000) / N);
           batches.push(done.n / Math.max(1, done.commits));
           if (Object.keys(done.counters.invalid).length) invalid.push(JSON.stringify(done.counters.invalid));
           await c.stop();
@@ -88,7 +91,7 @@ export async function main(): Promise<void> {
         budget: '≥ 5,000 reports/s on 2 cores', measured: `${fmt(c, 0)} reports/s (rounds ${rounds.consumer.map((x) => x.toFixed(0)).join(', ')})`,
         baseline: `bare mosquitto_sub -q 1 -c, same broker, queue and publisher: ${fmt(s, 0)} msg/s (rounds ${rounds.sub.map((x) => x.toFixed(0)).join(', ')})`, ratio: ratio(c, s),
         verdict: c >= 5000 ? 'met' : 'miss', command: CMD,
-        note: `Mosquitto defaults except max_queued_messages; publisher acked rate: before the consumer ${fmt(median(pubRates.consumer), 0)}/s, before mosquitto_sub ${fmt(median(pubRates.sub), 0)}/s; report sizes ${sizes.join('/')} B; consumer RSS at the end ${fmt(median(cpu.consumer) / 2 ** 20, 0)} MiB; ${fmt(median(batches), 1)} reports per store commit (group commit batch)${invalid.length ? `; quarantined: ${invalid[0]}` : ''}`,
+        note: `Mosquitto defaults except max_queued_messages; publisher acked rate: before the consumer ${fmt(median(pubRates.consumer), 0)}/s, before mosquitto_sub ${fmt(median(pubRates.sub), 0)}/s; report sizes ${sizes.join('/')} B; consumer RSS at the end ${fmt(median(cpu.consumer) / 2 ** 20, 0)} MiB; consumer CPU ${fmt(median(cpuPerReport), 0)} µs per report (rounds ${cpuPerReport.map((x) => x.toFixed(0)).join(', ')}); ${fmt(median(batches), 1)} reports per store commit (group commit batch)${invalid.length ? `; quarantined: ${invalid[0]}` : ''}`,
       },
     ];
 
@@ -152,6 +155,8 @@ interface Done {
   counters: { invalid: Record<string, number> };
   rss: number;
   commits: number;
+  /** Consumer CPU (user + system) from its first report to the last, ms. */
+  cpuMs: number;
 }
 
 async function consumerProc(brokerUrl: string, db: string, expect: number): Promise<{ url: string; done: Promise<Done>; stop(): Promise<void>; child: Child }> {

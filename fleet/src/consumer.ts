@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { IPublishPacket } from 'mqtt';
 import type { Report } from '../../agent/src/report/types';
-import { evaluate, type Evaluation } from './evaluate';
+import { evaluate, SUPPORT_STATUSES, type Evaluation } from './evaluate';
 import type { Tables } from './data';
 import { silentLog, type FleetLog } from './log';
 import type { CameraRecord, Connection, FleetStore, HistoryRow } from './store/types';
@@ -236,7 +236,7 @@ export class FleetConsumer extends EventEmitter {
 
   counts(): { total: number; status: Record<CameraStatus, number>; support: Record<string, number>; integrity: Record<string, number>; withAdvisories: number } {
     const status = Object.fromEntries(CAMERA_STATUSES.map((s) => [s, 0])) as Record<CameraStatus, number>;
-    const support: Record<string, number> = { supported: 0, 'ending-soon': 0, 'end-of-life': 0, unknown: 0 };
+    const support = Object.fromEntries(SUPPORT_STATUSES.map((s) => [s, 0])) as Record<string, number>;
     const integrity: Record<string, number> = { ok: 0, 'baseline-created': 0, changed: 0, unknown: 0 };
     let withAdvisories = 0;
     for (const c of this.cams.values()) {
@@ -411,14 +411,16 @@ export class FleetConsumer extends EventEmitter {
     if (buf.length === 0) return;
     if (buf.length > this.maxPayload) return this.reject(topic, serial, 'oversized', `${buf.length} bytes, limit ${this.maxPayload}`, buf, nowMs);
     let body: unknown;
+    // Decoded once: a report keeps this text as its camera's latest report_json.
+    const text = buf.toString('utf8');
     try {
-      body = JSON.parse(buf.toString('utf8'));
+      body = JSON.parse(text);
     } catch (err) {
       return this.reject(topic, serial, 'not-json', (err as Error).message, buf, nowMs);
     }
     if (leaf === 'state') return this.ingestState(topic, serial, body, buf, nowMs);
     if (leaf === 'event') return this.ingestEvent(topic, serial, body, buf, nowMs);
-    return this.ingestReport(topic, serial, body, buf, nowMs, retained);
+    return this.ingestReport(topic, serial, body, buf, text, nowMs, retained);
   }
 
   private reject(topic: string, serial: string | null, reason: string, detail: string, buf: Buffer, nowMs: number): void {
@@ -485,7 +487,7 @@ export class FleetConsumer extends EventEmitter {
     this.emit('event', { serial, ...(body as object) });
   }
 
-  private ingestReport(topic: string, serial: string, body: unknown, buf: Buffer, nowMs: number, retained: boolean): void {
+  private ingestReport(topic: string, serial: string, body: unknown, buf: Buffer, text: string, nowMs: number, retained: boolean): void {
     const validate = validateReport();
     if (!validate(body)) return this.reject(topic, serial, 'schema', describeErrors(validate.errors), buf, nowMs);
     const report = body as Report;
@@ -526,7 +528,7 @@ export class FleetConsumer extends EventEmitter {
       Object.assign(next, {
         model: report.device.model, fullName: report.device.fullName, osVersion: report.os.version, lastReportId: report.reportId,
         lastSeq: report.seq, lastSentAt: report.sentAt, lastReportMs: receivedMs, intervalSec: report.intervalSec,
-        reportJson: buf.toString('utf8'), evaluationJson: JSON.stringify(evaluation),
+        reportJson: text, evaluationJson: JSON.stringify(evaluation),
       });
     }
     if (gap) next.gaps++;

@@ -20,6 +20,14 @@ export interface TrackData {
   endEstimated?: boolean;
   latest: string;
   latestEstimated?: boolean;
+  /** When `latest` was released; the grace period counts from it. */
+  latestReleased?: string | null;
+  /** 'all' (default): every release on the track is supported; 'latest': only the newest version; 'latest-minor': any build of the newest MAJOR.MINOR. */
+  supportedReleases?: 'all' | 'latest' | 'latest-minor';
+  /** Days after latestReleased during which an older release still counts as supported (ending soon). */
+  graceDays?: number;
+  /** SoCs removed from the active track that stay on this LTS track for good. */
+  finalForSocs?: string[];
   note?: string;
 }
 
@@ -63,6 +71,10 @@ export interface Track extends TrackData {
   latestV: Version;
   /** End of support as epoch ms of the end of that (UTC) day, or null. */
   endMs: number | null;
+  /** Older releases count as supported until this epoch ms (end of the grace's last UTC day); null: no grace. */
+  graceEndMs: number | null;
+  /** finalForSocs as whole-word, case-insensitive patterns. */
+  finalSocPatterns: RegExp[];
 }
 
 export interface Tables {
@@ -83,17 +95,24 @@ function load<T>(file: string, schemaFile: string, text?: string): T {
   return data as T;
 }
 
+const wholeWord = (text: string): RegExp => new RegExp(`(^|[^a-z0-9])${text.replace(/[.*+?^$()|[\]{}\\]/g, '\\$&')}($|[^a-z0-9])`, 'i');
+
 export function parseLifecycle(data: LifecycleData, file = 'lifecycle.json'): Track[] {
   const ids = new Set<string>();
   return data.tracks.map((t) => {
     if (ids.has(t.id)) throw new Error(`[vigil] [fleet] ${file}: track id "${t.id}" appears twice`);
     ids.add(t.id);
+    const grace = t.graceDays ?? 0;
+    if (grace > 0 && !t.latestReleased) throw new Error(`[vigil] [fleet] ${file}: track "${t.id}" has graceDays ${grace} but no latestReleased to count them from`);
     return {
       ...t,
       prefixV: t.prefix ? mustParse(t.prefix, `${file} ${t.id}.prefix`) : null,
       fromV: t.from ? mustParse(t.from.includes('.') ? t.from : `${t.from}.0`, `${file} ${t.id}.from`) : null,
       latestV: mustParse(t.latest, `${file} ${t.id}.latest`),
       endMs: t.endOfSupport ? Date.parse(`${t.endOfSupport}T23:59:59.999Z`) : null,
+      graceEndMs: grace > 0 && t.latestReleased ? Date.parse(`${t.latestReleased}T23:59:59.999Z`) + grace * 86_400_000 : null,
+      // "S5" must not match inside "S5L" or "CV25": whole words only.
+      finalSocPatterns: (t.finalForSocs ?? []).map(wholeWord),
     };
   });
 }

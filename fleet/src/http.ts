@@ -43,7 +43,7 @@ const FLEET_PAGE = page('Vigil fleet', '/static/fleet.js', `
 <section class="filters" aria-label="filters">
   <label>Search <input id="q" type="search" placeholder="serial, model, version"></label>
   <label>Status <select id="f-status"><option value="">all</option>${CAMERA_STATUSES.map((s) => `<option>${s}</option>`).join('')}</select></label>
-  <label>Support <select id="f-support"><option value="">all</option><option>supported</option><option>ending-soon</option><option>end-of-life</option><option>unknown</option></select></label>
+  <label>Support <select id="f-support"><option value="">all</option><option>supported</option><option>ending-soon</option><option>outdated</option><option>end-of-life</option><option>unknown</option></select></label>
   <label><input id="f-adv" type="checkbox"> with advisories</label>
   <span id="shown" class="muted"></span>
 </section>

@@ -74,6 +74,9 @@ describe('the fleet dashboard in Chromium', () => {
     expect(await page.locator('[data-count="cameras"] b').textContent()).toBe(String(PROFILES.length));
     await page.screenshot({ path: join(SHOTS, 'fleet.png'), fullPage: true });
   });
+  it('shows an outdated count card that agrees with the fleet API', async () => {
+    expect(await page.locator('[data-count="outdated"] b').textContent()).toBe(String(fleet.consumer.counts().support.outdated));
+  });
 
   it('filters to the end-of-life cameras', async () => {
     await page.selectOption('#f-support', 'end-of-life');

@@ -38,6 +38,7 @@ describe('tracks and support status on 2026-11-25', () => {
     ['10.12.228', 'lts2022', 'supported'],
     ['11.11.140', 'lts2024', 'supported'],
     ['12.11.77', 'active', 'supported'],
+    ['12.10.36', 'active', 'outdated'],
   ];
   for (const [version, track, status] of cases) {
     it(`places ${version} on ${track} as ${status}`, () => {
@@ -71,21 +72,117 @@ describe('every LTS track boundary', () => {
   }
 });
 
-describe('the active track', () => {
-  it('has no end of support and offers the newest active release to an older one', () => {
+describe('the active track: only its newest release is supported (active-track-old-release-supported)', () => {
+  it('calls an older active release outdated, with no end date and the newest release offered', () => {
     const e = ev('12.3.33');
-    expect([e.trackName, e.support, e.endOfSupport, e.upgradeAvailable, e.latestOnTrack]).toEqual(['Active', 'supported', null, true, '12.11.77']);
+    expect([e.trackName, e.support, e.endOfSupport, e.upgradeAvailable, e.latestOnTrack]).toEqual(['Active', 'outdated', null, true, '12.11.77']);
+    expect(e.supportReason).toContain('only the newest release (12.11.77) is supported; update');
   });
-  it('says no upgrade is available on the newest active release', () => {
-    expect(ev('12.11.77').upgradeAvailable).toBe(false);
+  it('supports exactly the newest active release and offers no upgrade', () => {
+    const e = ev('12.11.77');
+    expect([e.support, e.upgradeAvailable]).toEqual(['supported', false]);
   });
-  it('takes a version newer than any known (AXIS OS 13) as active, not unknown', () => {
-    const e = ev('13.0.4');
-    expect([e.trackId, e.support, e.upgradeAvailable]).toEqual(['active', 'supported', false]);
+  it('calls one build below the newest outdated (the bundled table reads "latest" strictly)', () => {
+    expect(ev('12.11.76').support).toBe('outdated');
   });
+  it('calls the previous active release outdated at once, as the bundled table has no grace period', () => {
+    expect(ev('12.10.36', day('2026-07-02')).support).toBe('outdated');
+  });
+  it('counts a four-part spelling of the newest release as the newest', () => {
+    expect(ev('12.11.77.0').support).toBe('supported');
+  });
+  for (const version of ['12.11.78', '12.12.1', '13.0.4']) {
+    it(`supports ${version}, newer than the table knows, as the newest, with no upgrade`, () => {
+      const e = ev(version);
+      expect([e.trackId, e.support, e.upgradeAvailable]).toEqual(['active', 'supported', false]);
+      expect(e.supportReason).toContain('newer than 12.11.77');
+    });
+  }
+  for (const version of ['12.11.77-beta', '12.11.x', 'v12.11.77', '12.11.77.0.1', ' ']) {
+    it(`says unknown, not outdated, for the malformed version "${version}"`, () => {
+      const e = ev(version);
+      expect([e.versionKnown, e.support, e.upgradeAvailable]).toEqual([false, 'unknown', false]);
+    });
+  }
   it('calls an old active release on no LTS track end of life', () => {
     const e = ev('11.5.64');
     expect([e.trackId, e.trackName, e.support]).toEqual([null, 'retired active (11.5)', 'end-of-life']);
+  });
+  it('keeps every build of an LTS track supported, only offering the newest', () => {
+    const e = ev('11.11.100');
+    expect([e.support, e.upgradeAvailable]).toEqual(['supported', true]);
+  });
+});
+
+/** The bundled table with the active track's rule changed. */
+function activeRule(rule: Record<string, unknown>) {
+  const data = JSON.parse(readFileSync(new URL('../data/lifecycle.json', import.meta.url), 'utf8')) as LifecycleData;
+  Object.assign(data.tracks.find((t) => t.kind === 'active') as object, rule);
+  return { ...tables, lifecycle: data, tracks: parseLifecycle(data) };
+}
+
+describe('the active track release rule, from data', () => {
+  const graced = activeRule({ latestReleased: '2026-11-01', graceDays: 14 });
+  const evg = (version: string, iso: string) => evaluate(makeReport({ version }), graced, day(iso));
+  it('keeps the previous release ending soon during the grace, counting the days left', () => {
+    const e = evg('12.10.36', '2026-11-02');
+    expect([e.support, e.daysLeft, e.upgradeAvailable]).toEqual(['ending-soon', 13, true]);
+    expect(e.supportReason).toContain('13 more days of grace');
+  });
+  it('keeps it ending soon on the last day of the grace', () => {
+    expect([evg('12.10.36', '2026-11-15').support, evg('12.10.36', '2026-11-15').daysLeft]).toEqual(['ending-soon', 0]);
+  });
+  it('calls it outdated the day after the grace', () => {
+    expect(evg('12.10.36', '2026-11-16').support).toBe('outdated');
+  });
+  it('keeps the newest release supported during the grace', () => {
+    expect(evg('12.11.77', '2026-11-02').support).toBe('supported');
+  });
+  it('with "latest-minor", supports any build of the newest MAJOR.MINOR and not the release before', () => {
+    const t = activeRule({ supportedReleases: 'latest-minor' });
+    expect(evaluate(makeReport({ version: '12.11.1' }), t, NOW).support).toBe('supported');
+    expect(evaluate(makeReport({ version: '12.10.99' }), t, NOW).support).toBe('outdated');
+  });
+  it('with "all", supports every active release as before', () => {
+    expect(evaluate(makeReport({ version: '12.3.33' }), activeRule({ supportedReleases: 'all' }), NOW).support).toBe('supported');
+  });
+  it('refuses a grace period with no release date to count it from', () => {
+    expect(() => activeRule({ graceDays: 7 })).toThrow(/\[vigil\] \[fleet\] lifecycle\.json: track "active" has graceDays 7 but no latestReleased/);
+  });
+  it('refuses an unknown release rule through the schema', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-fleet-data-'));
+    const bad = JSON.parse(readFileSync(new URL('../data/lifecycle.json', import.meta.url), 'utf8'));
+    bad.tracks.find((t: { kind: string }) => t.kind === 'active').supportedReleases = 'newest';
+    writeFileSync(join(dir, 'lifecycle.json'), JSON.stringify(bad));
+    expect(() => loadTables({ lifecycleFile: join(dir, 'lifecycle.json') })).toThrow(/supportedReleases must be equal to one of the allowed values/);
+  });
+});
+
+describe('products removed from the active track (S5L, S5, i.MX 6SoloX, i.MX 6ULL stay on LTS 2024)', () => {
+  it('supports an S5L camera on the newest LTS 2024 build and names LTS 2024 as its last track', () => {
+    const e = ev('11.11.205', NOW, 'Ambarella S5L');
+    expect([e.trackId, e.support, e.upgradeAvailable]).toEqual(['lts2024', 'supported', false]);
+    expect(e.supportReason).toContain('the last AXIS OS track for Ambarella S5L: its maintenance ends with LTS 2024');
+  });
+  it('offers an i.MX 6ULL camera the newest LTS 2024 build, not the active track', () => {
+    const e = ev('11.11.140', NOW, 'NXP i.MX 6ULL');
+    expect([e.trackId, e.support, e.upgradeAvailable, e.latestOnTrack]).toEqual(['lts2024', 'supported', true, '11.11.205']);
+  });
+  it('calls an S5 camera end of life once LTS 2024 ends', () => {
+    const e = ev('11.11.205', day('2030-01-01'), 'Ambarella S5');
+    expect(e.support).toBe('end-of-life');
+    expect(e.supportReason).toContain('its maintenance ends with LTS 2024');
+  });
+  it('tells an i.MX 6SoloX camera on a retired active release to update to LTS 2024', () => {
+    const e = ev('11.5.64', NOW, 'i.MX 6SoloX');
+    expect([e.support, e.upgradeAvailable]).toEqual(['end-of-life', true]);
+    expect(e.supportReason).toContain('update to LTS 2024 (11.11.205), the last track for i.MX 6SoloX');
+  });
+  it('questions the SoC of an S5L camera that reports an active release', () => {
+    expect(ev('12.11.77', NOW, 'Ambarella S5L').supportReason).toContain('Ambarella S5L is not on the active track (it stays on LTS 2024): check the reported SoC');
+  });
+  it('matches SoC names as whole words: CV25, ARTPEC-8 and S5L-like names are not S5', () => {
+    for (const soc of ['Ambarella CV25', 'ARTPEC-8', 'Ambarella S55', null]) expect(ev('11.11.205', NOW, soc).supportReason).not.toContain('last AXIS OS track');
   });
 });
 

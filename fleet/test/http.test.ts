@@ -114,6 +114,32 @@ describe('the dashboard server', () => {
   });
 });
 
+describe('an older active release in the API and dashboard (active-track-old-release-supported)', () => {
+  beforeAll(async () => {
+    await pub.publishAsync('vigil/v1/CAMHTTP4/report', JSON.stringify(makeReport({ serial: 'CAMHTTP4', version: '12.10.36' })), { qos: 1 });
+    await waitUntil('the camera on 12.10.36', () => fleet.consumer.camera('CAMHTTP4')?.evaluation);
+  });
+
+  it('answers the camera as outdated, with the newest active release offered', async () => {
+    const e = (await getJson('api/cameras/CAMHTTP4')).evaluation;
+    expect([e.trackId, e.support, e.upgradeAvailable, e.latestOnTrack]).toEqual(['active', 'outdated', true, '12.11.77']);
+  });
+
+  it('keeps the camera on the newest active release supported beside it', async () => {
+    expect((await getJson('api/cameras/CAMHTTP2')).evaluation.support).toBe('supported');
+  });
+
+  it('counts outdated cameras in the fleet API and in /metrics', async () => {
+    expect((await getJson('api/fleet')).counts.support.outdated).toBe(1);
+    expect(await (await fetch(fleet.url + 'metrics')).text()).toContain('vigil_fleet_cameras_by_support{support="outdated"} 1');
+  });
+
+  it('offers outdated in the dashboard\'s support filter and counts', async () => {
+    expect(await (await fetch(fleet.url)).text()).toContain('<option>outdated</option>');
+    expect(await (await fetch(fleet.url + 'static/fleet.js')).text()).toContain("card('outdated', counts.support.outdated");
+  });
+});
+
 describe('the CLI', () => {
   it('prints the fleet usage for --help', async () => {
     const t = io();

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../host-sim/src/broker';
 import { startMosquitto } from '../../test/helpers/mosquitto';
 import { FleetConsumer } from '../src/consumer';
-import { loadTables } from '../src/data';
+import { loadTables, parseLifecycle } from '../src/data';
 import { startFleet, type Fleet } from '../src/fleet';
 import type { LogLevel } from '../src/log';
 import { SqliteStore } from '../src/store/sqlite';
@@ -373,5 +373,26 @@ describe('shared subscriptions on Mosquitto (MQTT 5)', () => {
       for (const f of fleets) await f.stop();
       await m.stop();
     }
+  });
+});
+
+describe('support status over time, without a broker', () => {
+  it('turns a camera on the previous active release from ending soon to outdated in the sweep when the grace ends', () => {
+    const base = loadTables();
+    const lifecycle = structuredClone(base.lifecycle);
+    // The newest active release came out 5 days before T0, with a 7-day grace (a rule the data may set).
+    const released = new Date(T0 - 5 * 86_400_000).toISOString().slice(0, 10);
+    Object.assign(lifecycle.tracks.find((t) => t.kind === 'active') as object, { latestReleased: released, graceDays: 7 });
+    const tables = { ...base, lifecycle, tracks: parseLifecycle(lifecycle) };
+    const store = new SqliteStore(':memory:');
+    const consumer = new FleetConsumer({ brokerUrl: 'mqtt://127.0.0.1:1', store, tables, sweepMs: 0, now: () => T0 });
+    consumer.ingest(`${P}/ACCC8E000009/report`, JSON.stringify(makeReport({ serial: 'ACCC8E000009', version: '12.10.36' })));
+    expect(consumer.camera('ACCC8E000009')?.evaluation?.support).toBe('ending-soon');
+    // The grace's last day is 2 days after T0; the day after, the release is outdated.
+    consumer.sweep(T0 + 2 * 86_400_000);
+    expect(consumer.camera('ACCC8E000009')?.evaluation?.support).toBe('ending-soon');
+    consumer.sweep(T0 + 3 * 86_400_000);
+    expect(consumer.camera('ACCC8E000009')?.evaluation?.support).toBe('outdated');
+    store.close();
   });
 });

@@ -32,6 +32,12 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('checkpoints its WAL every 4,000 pages, not after every group commit', () => {
+    const store = new SqliteStore(dbFile());
+    expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
+    store.close();
+  });
+
   it('reopens a store without applying its migrations again', () => {
     const file = dbFile();
     new SqliteStore(file).close();
@@ -99,5 +105,19 @@ describe('SqliteStore', () => {
     const again = new SqliteStore(file);
     expect(again.loadCameras().map((c) => [c.serial, c.connection, c.session, c.lastSeq])).toEqual([['CAM1', 'online', 3, 7]]);
     again.close();
+  });
+
+  it('updates a known camera in place, every column, keeping one row and its rowid', () => {
+    const store = new SqliteStore(':memory:');
+    const cam = { serial: 'CAM1', model: 'M3086-V', fullName: null, osVersion: '12.10.36', connection: 'online' as const, session: 3, stateAt: null, stateReason: 'connected', lastReportId: 'r-000007', lastSeq: 7, lastSentAt: null, lastReportMs: 7, intervalSec: 60, reports: 7, duplicates: 0, gaps: 0, outOfOrder: 0, firstSeenMs: 1, reportJson: '{"a":1}', evaluationJson: '{"e":1}' };
+    store.upsertCamera(cam);
+    // A second camera after it: a delete-and-insert would give CAM1 a new rowid.
+    store.upsertCamera({ ...cam, serial: 'CAM2' });
+    const rowid = () => (store.db.prepare('SELECT rowid FROM cameras WHERE serial = ?').get('CAM1') as { rowid: number }).rowid;
+    const before = rowid();
+    const next = { ...cam, model: 'P3265-V', fullName: 'AXIS P3265-V', osVersion: '12.11.77', connection: 'lost' as const, session: 4, stateAt: 'x', stateReason: null, lastReportId: 'r-000008', lastSeq: 8, lastSentAt: 's', lastReportMs: 8, intervalSec: 30, reports: 8, duplicates: 1, gaps: 2, outOfOrder: 3, firstSeenMs: 1, reportJson: '{"a":2}', evaluationJson: '{"e":2}' };
+    store.upsertCamera(next);
+    expect([store.loadCameras().filter((c) => c.serial === 'CAM1'), store.loadCameras().length, rowid()]).toEqual([[next], 2, before]);
+    store.close();
   });
 });

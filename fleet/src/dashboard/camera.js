@@ -51,7 +51,7 @@
       ['Track', e.trackName],
       ['Support', el('span', {}, badge(e.support), ' ', e.supportReason || '')],
       ['End of support', e.endOfSupport ? e.endOfSupport + (e.endEstimated ? ' (estimated)' : '') : null],
-      ['Newest on track', e.latestOnTrack ? e.latestOnTrack + (e.upgradeAvailable ? ' — upgrade available' : ' — up to date') : null],
+      ['Newest on track', e.latestOnTrack ? e.latestOnTrack + (e.support === 'outdated' ? ' — update required' : e.upgradeAvailable ? ' — upgrade available' : ' — up to date') : null],
     ])));
     const adv = e.advisories || [];
     grid.append(el('section', { class: 'card' }, el('h2', {}, 'Advisories (' + adv.length + ')'),

@@ -74,6 +74,7 @@
     for (const s of ['online', 'missing', 'offline', 'lost']) box.append(card(s, counts.status[s], ['status', s], s === 'online' ? 'sep' : ''));
     box.append(card('supported', counts.support.supported, ['support', 'supported'], 'sep'));
     box.append(card('ending soon', counts.support['ending-soon'], ['support', 'ending-soon']));
+    box.append(card('outdated', counts.support.outdated, ['support', 'outdated']));
     box.append(card('end of life', counts.support['end-of-life'], ['support', 'end-of-life']));
     box.append(card('with advisories', counts.withAdvisories, null, 'sep'));
     box.append(card('integrity changed', counts.integrity.changed, null));

@@ -54,6 +54,8 @@ export function migrate(db: Db, migrations = MIGRATIONS): number {
   return migrations.length;
 }
 
+export const WAL_AUTOCHECKPOINT_PAGES = 4000;
+
 const CAMERA_COLS = 'serial, model, full_name, os_version, connection, session, state_at, state_reason, last_report_id, last_seq, last_sent_at, last_report_ms, interval_sec, reports, duplicates, gaps, out_of_order, first_seen_ms, report_json, evaluation_json';
 
 export class SqliteStore implements FleetStore {
@@ -69,6 +71,11 @@ export class SqliteStore implements FleetStore {
     }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
+    // Checkpoint every 4,000 WAL pages (16 MiB) instead of SQLite's 1,000: at ~250 reports per commit the
+    // default checkpointed (copy + fsync) after nearly every batch: about half of the measured commit time;
+    // hot pages (the camera rows) now reach the database file once per four batches. Commits are as durable
+    // as before (WAL); what a power cut can roll back is still bounded by the kernel's writeback of the WAL.
+    this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     this.db.pragma('busy_timeout = 5000');
     this.schemaVersion = migrate(this.db);
     const db = this.db;
@@ -79,7 +86,9 @@ export class SqliteStore implements FleetStore {
       savepoint: db.prepare('SAVEPOINT vigil_message'),
       release: db.prepare('RELEASE vigil_message'),
       rollbackTo: db.prepare('ROLLBACK TO vigil_message'),
-      upsertCamera: db.prepare(`INSERT OR REPLACE INTO cameras (${CAMERA_COLS}) VALUES (${CAMERA_COLS.split(', ').map((c) => '@' + c).join(', ')})`),
+      insertCamera: db.prepare(`INSERT INTO cameras (${CAMERA_COLS}) VALUES (${CAMERA_COLS.split(', ').map((c) => '@' + c).join(', ')})`),
+      // UPDATE in place: INSERT OR REPLACE deletes and re-inserts the row (and its ~5 KB report_json) on every report.
+      updateCamera: db.prepare(`UPDATE cameras SET ${CAMERA_COLS.split(', ').filter((c) => c !== 'serial').map((c) => `${c} = @${c}`).join(', ')} WHERE serial = @serial`),
       loadCameras: db.prepare(`SELECT ${CAMERA_COLS} FROM cameras ORDER BY serial`),
       insertReport: db.prepare('INSERT OR IGNORE INTO reports VALUES (@serial, @reportId, @seq, @sentAt, @receivedMs, @osVersion, @findings, @hardeningScore, @integrity, @support, @advisories, @queueDepth, @heapUsedBytes, @dropped)'),
       insertState: db.prepare('INSERT INTO states VALUES (@serial, @receivedMs, @state, @reason, @session, @at, @stale)'),
@@ -158,12 +167,13 @@ export class SqliteStore implements FleetStore {
   }
 
   upsertCamera(c: CameraRecord): void {
-    this.st.upsertCamera.run({
+    const row = {
       serial: c.serial, model: c.model, full_name: c.fullName, os_version: c.osVersion, connection: c.connection, session: c.session,
       state_at: c.stateAt, state_reason: c.stateReason, last_report_id: c.lastReportId, last_seq: c.lastSeq, last_sent_at: c.lastSentAt,
       last_report_ms: c.lastReportMs, interval_sec: c.intervalSec, reports: c.reports, duplicates: c.duplicates, gaps: c.gaps,
       out_of_order: c.outOfOrder, first_seen_ms: c.firstSeenMs, report_json: c.reportJson, evaluation_json: c.evaluationJson,
-    });
+    };
+    if (this.st.updateCamera.run(row).changes === 0) this.st.insertCamera.run(row);
   }
 
   insertReport(h: HistoryRow): boolean {
