@@ -49,6 +49,9 @@ export const FAULT_KINDS: FaultKind[] = ['broker-down', 'broker-restart', 'drop'
 const WRITE_POINTS: WritePoint[] = ['partial-tmp', 'before-rename', 'after-rename'];
 const VAPIX_MODES: VapixFaultMode[] = ['garbage', 'status500', 'slow', 'hang'];
 
+/** The longest AT or FOR, in seconds: a Node timer's limit (the profile schema has the same maximum). */
+export const MAX_FAULT_SEC = 2147483;
+
 /** Parses one `--fault` spec; throws an error that says what is wrong and shows the syntax. */
 export function parseFaultSpec(spec: string): FaultStep {
   const bad = (why: string) => new Error(`[vigil] [faults] --fault "${spec}": ${why} (syntax KIND[:ARG]@AT[+FOR], kinds: ${FAULT_KINDS.join(', ')})`);
@@ -58,6 +61,8 @@ export function parseFaultSpec(spec: string): FaultStep {
   if (FAULT_KINDS.indexOf(kind) < 0) throw bad(`unknown kind "${m[1]}"`);
   const step: FaultStep = { kind, at: Number(m[3]) };
   if (m[4] !== undefined) step.for = Number(m[4]);
+  // A Node timer longer than 2^31-1 ms fires at once: refuse it, as the profile schema does.
+  if (step.at > MAX_FAULT_SEC || (step.for ?? 0) > MAX_FAULT_SEC) throw bad(`AT and FOR are at most ${MAX_FAULT_SEC} s (24.8 days)`);
   const arg = m[2];
   switch (kind) {
     case 'drop-during-replay':

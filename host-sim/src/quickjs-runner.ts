@@ -6,6 +6,12 @@
  *
  * Each job slice (eval, one timer callback, one job pump) runs under a CPU deadline; the runtime has a
  * memory limit and a stack limit (≤ 256 KB, or deep recursion kills the whole wasm module).
+ *
+ * The memory limit means bytes, as on the device. The wasm build has no malloc_usable_size, so QuickJS's own
+ * accounting (JS_SetMemoryLimit) charges 8 bytes per live allocation plus only the size of the one being made
+ * (js_def_malloc in quickjs.c): it catches one huge allocation but lets many small ones grow to ~8× the limit.
+ * So after a slice the runner also measures the heap in bytes (checkMemory) and, over the limit, stops the
+ * agent as the engine would: exitReason 'out of memory', which the supervisor acts on.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -51,8 +57,15 @@ export interface QuickJSRunnerOptions {
   /** A module to create the runtime in; default: the shared module of `variant`. */
   module?: QuickJSModuleLike;
   variant?: QuickJSVariantName;
-  /** JS heap limit; default 16 MB. */
+  /** JS heap limit in bytes, as the native host's --memory-limit; default 16 MB. */
   memoryLimitBytes?: number;
+  /**
+   * The heap is measured in bytes after a slice at most this often, ms (0: after every slice); default 100.
+   * One measurement walks the whole heap (~50–250 µs for the agent), and a report cycle runs dozens of slices.
+   */
+  memoryCheckIntervalMs?: number;
+  /** Called once, when the engine stops the agent at a limit (exitReason set): the supervisor acts at once. */
+  onLimit?: (reason: string) => void;
   /** Default 256 KB, the most quickjs-emscripten tolerates under Node's default stack. */
   maxStackBytes?: number;
   /** CPU budget of one job slice; default 500 ms. */
@@ -81,12 +94,25 @@ export interface RunnerStats {
   lastError: EngineError | null;
   timers: number;
   pendingHostCalls: number;
+  /** Heap measurements made by checkMemory, and the wall time they took in total (ms). */
+  memoryChecks: number;
+  memoryCheckMs: number;
 }
+
+/** What the runtime's memory dump says: memory_used_size and memory_used_count of JS_ComputeMemoryUsage. */
+export interface HeapUsage {
+  usedBytes: number;
+  blocks: number;
+}
+
+/** QuickJS's MALLOC_OVERHEAD on Linux: what the device's allocator accounting adds per allocation. */
+export const MALLOC_OVERHEAD_BYTES = 8;
 
 const DEFAULT_MEMORY_LIMIT = 16 << 20;
 const DEFAULT_STACK = 256 * 1024;
 const DEFAULT_CPU_BUDGET_MS = 500;
 const DEFAULT_STOP_TIMEOUT_MS = 3000;
+const DEFAULT_MEMORY_CHECK_INTERVAL_MS = 100;
 
 function hostError(code: HostErrorCode, message: string): Error & { code: HostErrorCode } {
   const err = new Error(`${code}: ${message}`) as Error & { code: HostErrorCode };
@@ -103,6 +129,9 @@ export class QuickJSRunner {
   bundleSha256: string | null = null;
   /** A short reason when the engine was stopped by a limit: 'interrupted (CPU budget)', 'out of memory'… */
   exitReason: string | null = null;
+  /** When exitReason was set (Date.now()), for the lastExit text. */
+  exitAt: number | null = null;
+  readonly memoryCheckIntervalMs: number;
 
   private readonly rt: QuickJSRuntime;
   private readonly vm: QuickJSContext;
@@ -120,6 +149,12 @@ export class QuickJSRunner {
   private stopPromise: Promise<void> | null = null;
   private errorCount = 0;
   private lastError: EngineError | null = null;
+  private readonly onLimit: ((reason: string) => void) | undefined;
+  private lastMemoryCheckAt = -Infinity;
+  /** A check deferred by the throttle, so a heap that grew in a burst is measured even if the agent then idles. */
+  private trailingCheck: NodeJS.Timeout | null = null;
+  private memoryChecks = 0;
+  private memoryCheckMs = 0;
 
   static async create(options: QuickJSRunnerOptions): Promise<QuickJSRunner> {
     const module = options.module ?? (await loadQuickJSModule(options.variant ?? 'release'));
@@ -131,6 +166,8 @@ export class QuickJSRunner {
     this.memoryLimitBytes = options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT;
     this.cpuBudgetMs = options.cpuBudgetMs ?? DEFAULT_CPU_BUDGET_MS;
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.memoryCheckIntervalMs = Math.max(0, options.memoryCheckIntervalMs ?? DEFAULT_MEMORY_CHECK_INTERVAL_MS);
+    this.onLimit = options.onLimit;
     this.log = options.log ?? ((level, message) => this.host.log(level, message));
     this.rt = module.newRuntime();
     this.rt.setMemoryLimit(this.memoryLimitBytes);
@@ -143,7 +180,14 @@ export class QuickJSRunner {
   }
 
   get stats(): RunnerStats {
-    return { errors: this.errorCount, lastError: this.lastError, timers: this.timers.size, pendingHostCalls: this.deferreds.size };
+    return {
+      errors: this.errorCount,
+      lastError: this.lastError,
+      timers: this.timers.size,
+      pendingHostCalls: this.deferreds.size,
+      memoryChecks: this.memoryChecks,
+      memoryCheckMs: this.memoryCheckMs,
+    };
   }
 
   /** Reads a bundle file and runs it (see start). */
@@ -167,6 +211,8 @@ export class QuickJSRunner {
       this.watch(result.value, 'eval');
       result.value.dispose();
     }
+    // A bundle that is over its limit as soon as it is loaded is stopped before its first timer.
+    this.checkMemory(true);
     this.pump();
     return out;
   }
@@ -196,9 +242,27 @@ export class QuickJSRunner {
    * JS_FreeRuntime could not free (the `list_empty(&rt->gc_obj_list)` abort when many cameras stop).
    */
   memory(): RuntimeMemory {
-    if (this.disposed) return { usedBytes: 0, limitBytes: this.memoryLimitBytes };
-    const m = /^memory used\s+\d+\s+(\d+)/m.exec(this.rt.dumpMemoryUsage());
-    return { usedBytes: m ? Number(m[1]) : 0, limitBytes: this.memoryLimitBytes };
+    return { usedBytes: this.heapUsage().usedBytes, limitBytes: this.memoryLimitBytes };
+  }
+
+  /** memory_used_size and memory_used_count, from the same text dump as memory(). */
+  heapUsage(): HeapUsage {
+    if (this.disposed) return { usedBytes: 0, blocks: 0 };
+    const m = /^memory used\s+(\d+)\s+(\d+)/m.exec(this.rt.dumpMemoryUsage());
+    return m ? { usedBytes: Number(m[2]), blocks: Number(m[1]) } : { usedBytes: 0, blocks: 0 };
+  }
+
+  /**
+   * The bytes the memory limit is held against: memory_used_size plus MALLOC_OVERHEAD per block, i.e. the
+   * device's malloc_size less the allocator's slack. It includes garbage not yet collected, as the device's
+   * count does; but the wasm build's GC threshold (256 KB) is counted in its 8-bytes-per-block units too, so
+   * its first GC comes late. Measured (dist/agent.js, active-12/tampered/exposed, a report a second, 480 s):
+   * memory_used_size 343 KB after loading, rising ~2 KB a cycle to a 0.93 MB peak (~1.1 MB counted here) at
+   * the first GC after ~290 cycles, then 350–405 KB (median 389 KB). A device collects from 256 KB on, so
+   * limits under ~1.5 MB can stop the agent here for garbage a device would have freed.
+   */
+  heapBytes(usage: HeapUsage = this.heapUsage()): number {
+    return usage.usedBytes + MALLOC_OVERHEAD_BYTES * usage.blocks;
   }
 
   /** Runs pending jobs under a CPU deadline; called after every host event. */
@@ -304,6 +368,8 @@ export class QuickJSRunner {
   private dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.trailingCheck) clearTimeout(this.trailingCheck);
+    this.trailingCheck = null;
     for (const [id, callback] of this.timers) {
       this.host.clock.clearTimer(id);
       callback.dispose();
@@ -327,10 +393,64 @@ export class QuickJSRunner {
 
   private slice<T>(fn: () => T, deadline = Date.now() + this.cpuBudgetMs): T {
     this.rt.setInterruptHandler(shouldInterruptAfterDeadline(deadline));
+    let out: T;
     try {
-      return fn();
+      out = fn();
     } finally {
       this.rt.removeInterruptHandler();
+    }
+    this.checkMemory(false);
+    return out;
+  }
+
+  /**
+   * Holds the heap, in bytes, against the memory limit (see heapBytes). Throttled to one measurement per
+   * memoryCheckIntervalMs unless forced, with a trailing one when slices came in between: so a heap over the
+   * limit is seen within that interval. Until then its growth is bounded by the CPU budget of the slices in
+   * between and, for one big allocation, by the engine's own limit. Not while stopping: the
+   * planned stop is the agent's bounded chance to say goodbye, whatever its heap.
+   */
+  private checkMemory(force: boolean): void {
+    if (this.disposed || this.exitReason || this.stopPromise) return;
+    const t0 = performance.now();
+    const wait = this.lastMemoryCheckAt + this.memoryCheckIntervalMs - t0;
+    if (!force && wait > 0) {
+      if (!this.trailingCheck) {
+        this.trailingCheck = setTimeout(() => {
+          this.trailingCheck = null;
+          this.checkMemory(false);
+        }, Math.ceil(wait));
+        this.trailingCheck.unref?.();
+      }
+      return;
+    }
+    this.lastMemoryCheckAt = t0;
+    const usage = this.heapUsage();
+    this.memoryChecks++;
+    this.memoryCheckMs += performance.now() - t0;
+    const bytes = this.heapBytes(usage);
+    if (bytes <= this.memoryLimitBytes) return;
+    const error: EngineError = {
+      where: 'memory',
+      name: 'InternalError',
+      message:
+        `out of memory: the heap holds ${bytes} bytes (${usage.usedBytes} used + ${MALLOC_OVERHEAD_BYTES} per block ` +
+        `for ${usage.blocks} blocks), over the limit of ${this.memoryLimitBytes}`,
+    };
+    this.errorCount++;
+    this.lastError = error;
+    this.log('error', `[host-sim] [quickjs] memory: ${error.message}; the engine stops the agent`);
+    this.setExitReason('out of memory');
+  }
+
+  private setExitReason(reason: string): void {
+    if (this.exitReason) return;
+    this.exitReason = reason;
+    this.exitAt = Date.now();
+    try {
+      this.onLimit?.(reason);
+    } catch (err) {
+      this.log('error', `[host-sim] [quickjs] the onLimit callback failed: ${(err as Error).message}`);
     }
   }
 
@@ -368,10 +488,10 @@ export class QuickJSRunner {
     };
     this.errorCount++;
     this.lastError = error;
-    if (/interrupted/.test(error.message)) this.exitReason = 'interrupted (CPU budget)';
-    else if (/out of memory/.test(error.message)) this.exitReason = 'out of memory';
-    else if (/stack overflow|call stack/i.test(error.message)) this.exitReason = 'stack overflow';
     this.log('error', `[host-sim] [quickjs] ${where}: ${error.name}: ${error.message}`);
+    if (/interrupted/.test(error.message)) this.setExitReason('interrupted (CPU budget)');
+    else if (/out of memory/.test(error.message)) this.setExitReason('out of memory');
+    else if (/stack overflow|call stack/i.test(error.message)) this.setExitReason('stack overflow');
     return error;
   }
 

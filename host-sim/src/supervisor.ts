@@ -5,21 +5,26 @@
  * disposed) and starts a fresh engine on the same state dir, with Host.info.lastExit saying why, so the
  * agent's next report carries it in `health.lastExit` (issue 7).
  *
- * It watches QuickJSRunner.exitReason, which the runner sets when an engine error reaches it; it does not
- * change the runner or the camera.
+ * It acts on QuickJSRunner.exitReason: at once through the runner's onLimit callback, and by polling as a
+ * backstop. The policy is the native host's (host-native/src/host_supervise.c): at most maxRestarts restarts
+ * within restartWindowMs, then it gives up and leaves the camera stopped (the native host exits 3 there).
  */
 import { startSimCamera, type SimCamera, type SimCameraOptions } from './camera';
 
 export interface SupervisorOptions extends SimCameraOptions {
-  /** How often the runner's exit reason is checked, ms; default 200. */
+  /** How often the runner's exit reason is polled, ms; default 200 (onLimit usually comes first). */
   checkMs?: number;
-  /** Gives up (leaves the camera stopped) after this many restarts in a row; default 5. */
+  /** Gives up (leaves the camera stopped) when this many restarts already happened within restartWindowMs; default 5. */
   maxRestarts?: number;
+  /** The window maxRestarts counts in, ms; default 600,000 (the native host's --restart-window-ms). */
+  restartWindowMs?: number;
   /** Engine options for the restarted runs (default: the same as the first run). */
   restartEngine?: SimCameraOptions['engine'];
   /** Called after each restart with the new run and why the previous one ended. */
   onRestart?: (camera: SimCamera, lastExit: string) => void;
-  /** Wall clock for the lastExit text; default Date.now. */
+  /** Called once when the supervisor gives up or a restart fails, with `failed`'s text. */
+  onGiveUp?: (failed: string) => void;
+  /** Wall clock for the lastExit text when the runner did not say when it stopped; default Date.now. */
   now?: () => number;
 }
 
@@ -29,47 +34,82 @@ export interface SupervisedCamera {
   readonly restarts: number;
   /** Set when the supervisor gave up (too many restarts) or a restart failed. */
   readonly failed: string | null;
-  /** Stops supervising and stops the current run (planned stop). */
+  /** Stops supervising and stops the current run (planned stop); a restart under way is let finish first. */
   stop(): Promise<void>;
 }
 
 export async function superviseSimCamera(options: SupervisorOptions): Promise<SupervisedCamera> {
   const now = options.now ?? Date.now;
-  const maxRestarts = options.maxRestarts ?? 5;
-  let camera = await startSimCamera(options);
+  const maxRestarts = Math.max(0, options.maxRestarts ?? 5);
+  const windowMs = options.restartWindowMs ?? 600_000;
+  /** performance.now() of each restart, so the window is not fooled by a wall-clock jump. */
+  const restartTimes: number[] = [];
   let restarts = 0;
   let failed: string | null = null;
   let stopped = false;
   let busy = false;
+  /** Unset only until the first run has started. */
+  let camera: SimCamera | undefined;
 
-  const check = async () => {
-    if (busy || stopped || failed) return;
-    const reason = camera.runner.exitReason;
+  const start = (engine: SimCameraOptions['engine'], lastExit: string | null) =>
+    startSimCamera({
+      ...options,
+      lastExit,
+      // The runner calls onLimit from inside a slice: act on the next turn, not re-entering the engine.
+      engine: { ...(engine ?? {}), onLimit: () => setImmediate(() => void check()) },
+    });
+
+  const log = (level: 'warn' | 'error', message: string) =>
+    options.log?.({ time: new Date(now()).toISOString(), serial: camera?.serial ?? '', level, message: `[host-sim] [supervisor] ${message}` });
+
+  const giveUp = (text: string) => {
+    failed = text;
+    log('error', `${text}; the camera stays stopped`);
+    options.onGiveUp?.(text);
+  };
+
+  const check = async (): Promise<void> => {
+    if (busy || stopped || failed || !camera) return;
+    const runner = camera.runner;
+    const reason = runner.exitReason;
     if (!reason) return;
     busy = true;
     try {
-      const lastExit = `${reason} at ${new Date(now()).toISOString()}; restarted by the host`;
+      const lastExit = `${reason} at ${new Date(runner.exitAt ?? now()).toISOString()}; restarted by the host`;
       await camera.stop().catch(() => undefined);
       if (stopped) return;
-      if (restarts >= maxRestarts) {
-        failed = `gave up after ${restarts} restarts; last: ${reason}`;
+      const t = performance.now();
+      const recent = restartTimes.filter((at) => t - at < windowMs).length;
+      if (recent >= maxRestarts) {
+        giveUp(`gave up after ${recent} restarts within ${Math.round(windowMs / 1000)} s; last: ${reason}`);
         return;
       }
-      camera = await startSimCamera({ ...options, engine: options.restartEngine ?? options.engine, lastExit });
+      log('warn', `the engine stopped the agent (${reason}); restarting it (${recent + 1} of ${maxRestarts} within ${Math.round(windowMs / 1000)} s)`);
+      // A stop() meanwhile waits for busy, then stops this new run: nothing is left running.
+      camera = await start(options.restartEngine ?? options.engine, lastExit);
       restarts++;
+      restartTimes.push(t);
+      while (restartTimes.length > maxRestarts) restartTimes.shift();
       options.onRestart?.(camera, lastExit);
     } catch (err) {
-      failed = `restart failed: ${(err as Error).message}`;
+      giveUp(`restart failed: ${(err as Error).message}`);
     } finally {
       busy = false;
     }
+    // The new run may have hit a limit while it started (onLimit found us busy).
+    if (!stopped && !failed && camera.runner.exitReason) void check();
   };
+
+  camera = await start(options.engine, options.lastExit ?? null);
+  const first = camera;
   const timer = setInterval(() => void check(), options.checkMs ?? 200);
   timer.unref?.();
+  // A bundle over its limit at eval set exitReason before we could listen.
+  if (first.runner.exitReason) void check();
 
   return {
     get camera() {
-      return camera;
+      return camera as SimCamera;
     },
     get restarts() {
       return restarts;
@@ -81,7 +121,7 @@ export async function superviseSimCamera(options: SupervisorOptions): Promise<Su
       stopped = true;
       clearInterval(timer);
       while (busy) await new Promise((r) => setTimeout(r, 20));
-      await camera.stop();
+      await (camera as SimCamera).stop();
     },
   };
 }

@@ -45,6 +45,9 @@ describe('parseFaultSpec', () => {
     ['an unknown kind', 'flood@1', 'unknown kind "flood"'],
     ['no start time', 'drop', 'not understood'],
     ['a negative start', 'drop@-1', 'not understood'],
+    // huge-fault-time-fires-at-once: a Node timer past 2^31-1 ms fires after 1 ms
+    ['a start past a timer\'s limit (huge-fault-time-fires-at-once)', 'drop@99999999', 'AT and FOR are at most 2147483 s'],
+    ['a duration past a timer\'s limit', 'broker-down@0+2147484', 'AT and FOR are at most 2147483 s'],
     ['an argument where none is taken', 'drop:3@1', 'drop takes no argument'],
     ['a clock jump without seconds', 'clock-jump@1', 'give the jump in seconds'],
     ['an unknown write point', 'kill-during-write:midway@1', 'the point is one of partial-tmp, before-rename, after-rename'],

@@ -1,0 +1,136 @@
+// The simulator's supervisor (issue 7) beyond a single restart: its give-up path, its restart window (the
+// native host's policy), and a planned stop that comes while a restart is under way. Small bundles, no
+// broker (port 1): what is checked is which runs exist and whether any of them still runs.
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { SimCamera } from '../src/camera';
+import { memoryLogSink, type LogRecord } from '../src/sim-host';
+import { superviseSimCamera, type SupervisorOptions } from '../src/supervisor';
+import { sleep, tempDir } from './helpers';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await (cleanups.pop() as () => Promise<void> | void)();
+});
+
+async function until(what: string, fn: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Supervises `code` on the active-12 profile; every run it starts is kept in `runs`. */
+async function supervise(code: string, options: Partial<SupervisorOptions> = {}) {
+  const tmp = tempDir('supervisor');
+  cleanups.push(() => tmp.cleanup());
+  const bundlePath = path.join(tmp.dir, 'bundle.js');
+  writeFileSync(bundlePath, code);
+  const logs = memoryLogSink();
+  const runs: SimCamera[] = [];
+  const gaveUp: string[] = [];
+  const sup = await superviseSimCamera({
+    profile: 'active-12',
+    bundlePath,
+    broker: { host: '127.0.0.1', port: 1 },
+    stateDir: path.join(tmp.dir, 'state'),
+    log: logs,
+    engine: { cpuBudgetMs: 50 },
+    checkMs: 25,
+    onRestart: (camera) => runs.push(camera),
+    onGiveUp: (text) => gaveUp.push(text),
+    ...options,
+  });
+  runs.unshift(sup.camera);
+  cleanups.push(() => sup.stop());
+  return { sup, runs, logs, gaveUp };
+}
+
+/** Spins at every start: each run is stopped at its CPU budget. */
+const ALWAYS_SPINS = '__vigilHost.clock.setTimer(1, function () { for (;;) {} });';
+
+describe('the simulator supervisor', () => {
+  it('gives up after maxRestarts restarts within the window and leaves the camera stopped', async () => {
+    const { sup, runs, gaveUp, logs } = await supervise(ALWAYS_SPINS, { maxRestarts: 2 });
+    await until('giving up', () => sup.failed !== null);
+    expect(sup.failed).toBe('gave up after 2 restarts within 600 s; last: interrupted (CPU budget)');
+    expect(gaveUp).toEqual([sup.failed]);
+    expect(logs.records.filter((r) => /^\[host-sim\] \[supervisor\] /.test(r.message)).map((r) => `${r.level} ${r.message}`)).toEqual([
+      'warn [host-sim] [supervisor] the engine stopped the agent (interrupted (CPU budget)); restarting it (1 of 2 within 600 s)',
+      'warn [host-sim] [supervisor] the engine stopped the agent (interrupted (CPU budget)); restarting it (2 of 2 within 600 s)',
+      'error [host-sim] [supervisor] gave up after 2 restarts within 600 s; last: interrupted (CPU budget); the camera stays stopped',
+    ]);
+    expect(sup.restarts).toBe(2);
+    expect(runs).toHaveLength(3);
+    expect(runs.map((r) => r.runner.alive)).toEqual([false, false, false]);
+    // and it stays given up
+    await sleep(200);
+    expect(sup.restarts).toBe(2);
+    expect(sup.camera).toBe(runs[2]);
+  });
+
+  it('does not give up when the earlier restarts fall outside the restart window', async () => {
+    const { sup } = await supervise(ALWAYS_SPINS, { maxRestarts: 1, restartWindowMs: 1 });
+    await until('three restarts', () => sup.restarts >= 3);
+    expect(sup.failed).toBeNull();
+  });
+
+  it('gives up at once with maxRestarts 0, after stopping the run', async () => {
+    const { sup, runs } = await supervise(ALWAYS_SPINS, { maxRestarts: 0 });
+    await until('giving up', () => sup.failed !== null);
+    expect(sup.failed).toMatch(/^gave up after 0 restarts/);
+    expect(runs).toHaveLength(1);
+    expect(runs[0].runner.alive).toBe(false);
+  });
+
+  it('dates lastExit by when the engine stopped the agent, not when the supervisor got to it', async () => {
+    const { sup, runs } = await supervise(`if (!__vigilHost.info.lastExit) ${ALWAYS_SPINS}`, { checkMs: 60_000 });
+    await until('a restart', () => sup.restarts === 1);
+    const at = runs[0].runner.exitAt as number;
+    expect(sup.camera.host.info.lastExit).toBe(`interrupted (CPU budget) at ${new Date(at).toISOString()}; restarted by the host`);
+  });
+
+  it('a planned stop while the old run says goodbye starts no new run and leaves nothing running', async () => {
+    // The first run spins, then takes 300 ms to stop: the planned stop comes in the middle of that.
+    const code = `__vigilAgent = { stop: function () { __vigilHost.log("info", "goodbye"); return new Promise(function (r) { __vigilHost.clock.setTimer(300, r); }); } };
+if (!__vigilHost.info.lastExit) ${ALWAYS_SPINS}`;
+    let stopping: Promise<void> | null = null;
+    let stopFn: (() => Promise<void>) | null = null;
+    const log = (r: LogRecord) => {
+      if (r.message === 'goodbye' && !stopping && stopFn) stopping = stopFn();
+    };
+    const { sup, runs } = await supervise(code, { log });
+    stopFn = () => sup.stop();
+    await until('the planned stop', () => stopping !== null);
+    await stopping;
+    await sleep(100);
+    expect(sup.restarts).toBe(0);
+    expect(runs).toHaveLength(1);
+    expect(runs[0].runner.alive).toBe(false);
+    expect(runs[0].runner.stats.timers).toBe(0);
+  });
+
+  it('a planned stop while the new run starts lets it start, then stops it: nothing is left running', async () => {
+    // The restarted run logs "second run" while it is evaluated, inside the supervisor's restart.
+    const code = `if (!__vigilHost.info.lastExit) ${ALWAYS_SPINS}
+else { __vigilHost.log("info", "second run"); __vigilHost.clock.setTimer(60000, function () {}); }`;
+    let stopping: Promise<void> | null = null;
+    let stopFn: (() => Promise<void>) | null = null;
+    const log = (r: LogRecord) => {
+      if (r.message === 'second run' && !stopping && stopFn) stopping = stopFn();
+    };
+    const { sup, runs } = await supervise(code, { log });
+    stopFn = () => sup.stop();
+    await until('the planned stop', () => stopping !== null);
+    await stopping;
+    expect(sup.restarts).toBe(1);
+    expect(runs).toHaveLength(2);
+    expect(runs.map((r) => r.runner.alive)).toEqual([false, false]);
+    expect(runs[1].runner.stats.timers).toBe(0);
+    expect(sup.camera).toBe(runs[1]);
+    await sleep(100);
+    expect(sup.restarts).toBe(1);
+  });
+});
