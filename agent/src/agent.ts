@@ -34,8 +34,11 @@ import { collectIntegrity, rebaseline } from './collectors/integrity/integrity';
 import { toHex, utf8Decode, utf8Encode, toArrayBuffer } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
 import { COMMAND_MIN_GAP_MS, parseCommand } from './commands';
+import { EVENT_SCHEMA, detectEvents, parseSnapshot, type Snapshot } from './events';
 
 const STATE_FILE = 'state.json';
+/** What the previous cycle saw, for events (events.ts); written only when it changes. */
+const EVENTS_FILE = 'events.json';
 const CONFIG_RETRY_MS = 30_000;
 const BACKOFF_BASE_MS = 1_000;
 /** After a refused CONNACK or a detected duplicate client id: minutes, not seconds. */
@@ -107,6 +110,12 @@ export class Agent {
   #cycleAgain = false;
   #intervalSec = 300;
   #outbox: Outbox | null = null;
+  /** Events waiting for their PUBACK: a queue of their own, so they never push reports out (or back). */
+  #events: Outbox | null = null;
+  #snap: Snapshot | null = null;
+  #snapText = '';
+  /** Host.info.lastExit is reported once per start, by the first cycle. */
+  #restart = true;
   readonly #inflight = new Set<string>();
   /** Published at least once, PUBACK not seen: maybe delivered, so not dropped before the others. */
   readonly #sent = new Set<string>();
@@ -165,6 +174,16 @@ export class Agent {
     outbox.dropped = Math.max(outbox.dropped, this.#state.dropped);
     outbox.busy = (id) => this.#inflight.has(id) || this.#sent.has(id);
     this.#outbox = outbox;
+    const events = new FlashOutbox(this.host, `${config.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, (level, message) => this.#log(level, 'events', message));
+    await events.load();
+    events.busy = outbox.busy;
+    this.#events = events;
+    try {
+      this.#snapText = utf8Decode(new Uint8Array(await this.host.fs.readFile(`${config.dataDir}/${EVENTS_FILE}`, 1 << 17)));
+      this.#snap = parseSnapshot(this.#snapText);
+    } catch {
+      // none yet (or unreadable): the next cycle only records what it sees
+    }
     // A kill between queueing a report and saving the counter leaves the report's seq only on flash.
     this.#state.seq = Math.max(this.#state.seq, outbox.maxSeq);
     const o = this.#state.interval;
@@ -172,7 +191,7 @@ export class Agent {
     if (this.#state.serial) this.#setSerial(this.#state.serial);
     this.#log('info', 'agent', `vigil ${this.version} on ${this.host.info.name}, report every ${this.#intervalSec} s`);
     // Reports queued by an earlier run go out while the first report is being collected.
-    if (outbox.depth > 0) this.#ensureConnected();
+    if (outbox.depth + events.depth > 0) this.#ensureConnected();
     await this.runCycle();
   }
 
@@ -259,6 +278,7 @@ export class Agent {
         if (encoded.truncated) this.#log('warn', 'report', `report ${report.seq} cut to fit ${config.maxReportBytes} bytes`);
         this.#lastReportBytes = encoded.bytes.length;
         await outbox.push(report.reportId, report.seq, encoded.bytes);
+        await this.#detect(report);
         await this.#saveState();
         this.#ensureConnected();
         this.#pump();
@@ -272,6 +292,28 @@ export class Agent {
         this.#cycleAgain = false;
         this.#scheduleCycle(0);
       } else this.#scheduleCycle(this.#intervalSec * 1000);
+    }
+  }
+
+  /** Queues the events this report reveals (events.ts), then keeps what it saw for the next cycle. */
+  async #detect(report: Report): Promise<void> {
+    const config = this.#config as AgentConfig;
+    try {
+      const { events, next } = detectEvents(this.#snap, report, this.#restart ? this.host.info.lastExit : null);
+      this.#restart = false;
+      const box = this.#events as Outbox;
+      for (const e of events) await box.push(e.eventId, next.n, utf8Encode(JSON.stringify(e)));
+      if (box.dropped) this.#log('warn', 'events', `event queue full: dropped the ${box.dropped} oldest undelivered events`);
+      box.dropped = 0;
+      this.#snap = next;
+      const text = JSON.stringify(next);
+      if (text !== this.#snapText) {
+        await this.host.fs.writeFileAtomic(`${config.dataDir}/${EVENTS_FILE}`, toArrayBuffer(utf8Encode(text)));
+        this.#snapText = text;
+      }
+    } catch (err) {
+      // A full data dir is logged once, by saveState.
+      if (!this.#saveFailing) this.#log('warn', 'events', `cannot queue events or save ${EVENTS_FILE}: ${errorMessage(err)}`);
     }
   }
 
@@ -550,8 +592,9 @@ export class Agent {
     const config = this.#config as AgentConfig;
     const outbox = this.#outbox;
     if (!this.#connected || !client || !outbox || this.#pumpTimer !== null) return;
+    const events = this.#events as Outbox;
     if (this.#sent.size > 64) {
-      const queued = new Set(outbox.entries().map((e) => e.reportId));
+      const queued = new Set(outbox.entries().concat(events.entries()).map((e) => e.reportId));
       for (const id of Array.from(this.#sent)) if (!queued.has(id)) this.#sent.delete(id);
     }
     const window = Math.min(config.outbox.inflight, client.receiveMaximum);
@@ -559,7 +602,8 @@ export class Agent {
     const now = this.host.clock.monotonic();
     this.#tokens = Math.min(window, this.#tokens + ((now - this.#tokensAt) * rate) / 1000);
     this.#tokensAt = now;
-    for (const entry of outbox.entries()) {
+    // Events first: they are few and meant to arrive at once.
+    for (const entry of events.entries().concat(outbox.entries())) {
       if (this.#inflight.size >= window) return;
       if (this.#inflight.has(entry.reportId)) continue;
       if (this.#tokens < 1) {
@@ -577,8 +621,9 @@ export class Agent {
 
   async #send(client: MqttClient, entry: OutboxEntry): Promise<void> {
     const config = this.#config as AgentConfig;
-    const outbox = this.#outbox as Outbox;
     const topics = this.#topics as DeviceTopics;
+    const ev = (this.#events as Outbox).entries().indexOf(entry) >= 0;
+    const outbox = (ev ? this.#events : this.#outbox) as Outbox;
     try {
       let payload: Uint8Array;
       try {
@@ -591,20 +636,25 @@ export class Agent {
       }
       const all = outbox.entries();
       // Only the newest report is retained, so a late consumer learns the camera's current state at once.
-      const retain = all[all.length - 1] === entry;
+      const retain = !ev && all[all.length - 1] === entry;
       const properties: Properties = {
         payloadFormatIndicator: 1,
         contentType: 'application/json',
-        userProperties: [
-          ['schema', REPORT_SCHEMA],
-          ['seq', String(entry.seq)],
-          ['reportId', entry.reportId],
-        ],
+        userProperties: ev
+          ? [
+              ['schema', EVENT_SCHEMA],
+              ['eventId', entry.reportId],
+            ]
+          : [
+              ['schema', REPORT_SCHEMA],
+              ['seq', String(entry.seq)],
+              ['reportId', entry.reportId],
+            ],
       };
       if (config.messageExpirySec > 0) properties.messageExpiryInterval = config.messageExpirySec;
       try {
         this.#sent.add(entry.reportId);
-        await client.publish(topics.report, payload, { qos: 1, retain, properties });
+        await client.publish(ev ? topics.event : topics.report, payload, { qos: 1, retain, properties });
         this.#sent.delete(entry.reportId);
         await outbox.ack(entry.reportId);
       } catch (err) {
