@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSimCamera, type SimCamera } from './camera';
-import { startSimFleet } from './fleet';
+import type { SimCameraOptions } from './camera';
+import { formatRestarts, startSimFleet, type SimFleet } from './fleet';
 import { faultScript, listProfiles, loadProfile } from './profiles';
 import { parseFaultSpec, startFaultScript } from './faults';
-import { lineLogSink, silentLogSink } from './sim-host';
+import { formatLogRecord, lineLogSink, type LogSink } from './sim-host';
 import { StatusTable as FleetTable } from '../../fleet/src/status-table';
 import { FLEET_USAGE, STATUS_USAGE, runFleet, runStatus } from '../../fleet/src/cli';
 import { startDemo } from './demo';
@@ -25,7 +25,8 @@ Usage:
                                             embedded broker + every bundled profile + fleet consumer,
                                             dashboard and live table
   vigil sim --profile NAME|DIR|all --broker URL [--count N] [--interval S] [--state DIR]
-                                            run simulated cameras against a broker
+                                            run simulated cameras against a broker, each restarted
+                                            when its engine stops the agent at a limit
   vigil fleet --broker URL [--db PATH] [--http HOST:PORT]
                                             the fleet consumer: store, evaluation, dashboard, API
   vigil status --broker URL                 the fleet table from the broker's retained messages
@@ -34,7 +35,7 @@ Usage:
 `;
 
 const HELP: Record<string, string> = {
-  demo: `vigil demo [--port N] [--host H] [--http H:P] [--interval S] [--no-table]
+  demo: `vigil demo [--port N] [--host H] [--http H:P] [--interval S] [--no-table] [--max-restarts N] …
 
 Starts an embedded MQTT broker (Aedes) on H:N (default 127.0.0.1:1883), the fleet consumer with its
 dashboard (default http://127.0.0.1:8080), runs every bundled profile as a simulated camera inside
@@ -46,8 +47,22 @@ integrity, online). Ctrl-C stops the cameras (each publishes "offline"), the con
   --http H:P     dashboard address (default 127.0.0.1:8080; port 0 picks a free one)
   --interval S   report interval in seconds (default 10)
   --no-table     log lines instead of the live table
+
+Supervision: like a camera's process manager, the simulator restarts a camera whose engine stopped the
+agent at a limit (CPU budget, memory, stack) on the same data dir, and the agent's next report says why
+in health.lastExit. Each restart logs "[host-sim] [supervisor] the engine stopped the agent (REASON);
+restarting it (K of N within S s)". After --max-restarts restarts within the window it gives up and logs
+"[host-sim] [supervisor] gave up after N restarts within S s; last: REASON; the camera stays stopped".
+With the live table only the supervisor's lines are logged; at exit the
+restarts are summed up per camera.
+
+  --max-restarts N        restarts within the window before giving up (default 5; 0: never restart)
+  --restart-window-ms MS  the window (default 600000)
+  --memory-limit BYTES    each camera's JS heap limit (default 16777216)
+  --cpu-budget-ms MS      CPU time per JS slice before the engine interrupts it (default 500)
 `,
   sim: `vigil sim --profile NAME|DIR|all --broker URL [--count N] [--interval S] [--state DIR]
+          [--max-restarts N] [--restart-window-ms MS] [--memory-limit BYTES] [--cpu-budget-ms MS]
 
 Runs simulated cameras: dist/agent.js inside QuickJS-wasm against device profiles, each with a simulated
 VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
@@ -64,13 +79,29 @@ VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
                    broker-down@0+30  broker-restart@60+5  drop@45  drop-during-replay:3@30
                    kill-during-write:before-rename@40 (partial-tmp, before-rename, after-rename)
                    disk-full@20+30  clock-jump:-3600@25  vapix:hang@10+20 (slow[:ms], status500, garbage)
+                 a kill restarts the camera through its supervisor (counted as a restart, not towards
+                 --max-restarts)
+
+Supervision: like a camera's process manager, the simulator restarts a camera whose engine stopped the
+agent at a limit (CPU budget, memory, stack) on the same data dir, and the agent's next report says why
+in health.lastExit. Each restart logs "[host-sim] [supervisor] the engine stopped the agent (REASON);
+restarting it (K of N within S s)". After --max-restarts restarts within the window it gives up and logs
+"[host-sim] [supervisor] gave up after N restarts within S s; last: REASON; the camera stays stopped".
+At exit the restarts are summed up per camera; when the supervisor has given up on every
+camera, vigil sim exits with code 3 (as the native host does on a crash loop).
+
+  --max-restarts N        restarts within the window before giving up (default 5; 0: never restart)
+  --restart-window-ms MS  the window (default 600000)
+  --memory-limit BYTES    each camera's JS heap limit (default 16777216)
+  --cpu-budget-ms MS      CPU time per JS slice before the engine interrupts it (default 500)
 `,
   fleet: FLEET_USAGE,
   status: STATUS_USAGE,
   profiles: `vigil profiles\n\nLists the bundled device profiles with model and AXIS OS version.\n`,
 };
 
-export async function main(argv: string[]): Promise<number> {
+/** `signal` ends a running `vigil sim` or `vigil demo` as SIGINT does (for in-process callers and tests). */
+export async function main(argv: string[], options: { signal?: AbortSignal } = {}): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
@@ -84,9 +115,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'demo':
-        return await runDemo(rest);
+        return await runDemo(rest, options.signal);
       case 'sim':
-        return await runSim(rest);
+        return await runSim(rest, options.signal);
       case 'profiles':
         return await runProfiles();
       case 'fleet':
@@ -123,20 +154,69 @@ function requireBundle(path: string): void {
   if (!existsSync(path)) throw new Error(`[vigil] [cli] ${path} not found: run \`npm run build\` first`);
 }
 
-/** Resolves on SIGINT/SIGTERM. */
-function untilSignal(): Promise<string> {
+/** Resolves on SIGINT/SIGTERM, when `signal` aborts, or when `also` resolves, with what it was. */
+function untilSignal(signal?: AbortSignal, also?: Promise<string>): Promise<string> {
   return new Promise((resolve) => {
-    const on = (sig: string) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
+    const done = (why: string) => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      signal?.removeEventListener('abort', aborted);
+      resolve(why);
     };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
+    const aborted = () => done('abort');
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    if (signal?.aborted) return done('abort');
+    signal?.addEventListener('abort', aborted, { once: true });
+    void also?.then(done);
   });
 }
 
-async function runSim(argv: string[]): Promise<number> {
+const SUPERVISION_FLAGS = {
+  'max-restarts': { type: 'string' },
+  'restart-window-ms': { type: 'string' },
+  'memory-limit': { type: 'string' },
+  'cpu-budget-ms': { type: 'string' },
+} as const;
+
+function intFlag(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) throw new Error(`[vigil] [cli] --${name} must be an integer ${min}..${max}, got "${text}"`);
+  return n;
+}
+
+/** The supervisor's policy and the engine's limits from --max-restarts, --restart-window-ms, --memory-limit, --cpu-budget-ms. */
+function supervision(values: Partial<Record<keyof typeof SUPERVISION_FLAGS, string>>): {
+  maxRestarts?: number;
+  restartWindowMs?: number;
+  engine: NonNullable<SimCameraOptions['engine']>;
+} {
+  const engine: NonNullable<SimCameraOptions['engine']> = {};
+  const memory = intFlag('memory-limit', values['memory-limit'], 64 * 1024, 2 ** 31);
+  const cpu = intFlag('cpu-budget-ms', values['cpu-budget-ms'], 1, 3_600_000);
+  if (memory !== undefined) engine.memoryLimitBytes = memory;
+  if (cpu !== undefined) engine.cpuBudgetMs = cpu;
+  return {
+    maxRestarts: intFlag('max-restarts', values['max-restarts'], 0, 1_000_000),
+    restartWindowMs: intFlag('restart-window-ms', values['restart-window-ms'], 1, 2_147_483_647),
+    engine,
+  };
+}
+
+/** The supervisor's lines only: what `vigil demo` logs under its live table. */
+function supervisorLines(write: (line: string) => void): LogSink {
+  return (r) => {
+    if (r.message.startsWith('[host-sim] [supervisor] ')) write(formatLogRecord(r));
+  };
+}
+
+function writeRestarts(tag: string, fleet: SimFleet): void {
+  const text = formatRestarts(fleet);
+  if (text) process.stderr.write(`[vigil] [${tag}] ${text}\n`);
+}
+
+async function runSim(argv: string[], signal?: AbortSignal): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -147,6 +227,7 @@ async function runSim(argv: string[]): Promise<number> {
       bundle: { type: 'string' },
       count: { type: 'string' },
       fault: { type: 'string', multiple: true },
+      ...SUPERVISION_FLAGS,
     },
     strict: true,
   });
@@ -155,51 +236,65 @@ async function runSim(argv: string[]): Promise<number> {
   if (!values.broker) return fail('--broker is required, e.g. mqtt://127.0.0.1:1883');
   const broker = parseBrokerUrl(values.broker);
   const interval = parseInterval(values.interval);
+  const policy = supervision(values);
   const bundlePath = resolve(values.bundle ?? DEFAULT_BUNDLE);
   requireBundle(bundlePath);
   const profiles = values.profile === 'all' ? listProfiles().map((n) => loadProfile(n)) : [loadProfile(values.profile)];
   const count = values.count === undefined ? profiles.length : Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 100_000) return fail(`--count must be 1..100000, got "${values.count}"`);
   const stateDir = values.state ? resolve(values.state) : mkdtempSync(join(tmpdir(), 'vigil-sim-'));
-  const cameras = await startSimFleet({
-    profiles,
-    count,
-    bundlePath,
-    broker,
-    stateRoot: stateDir,
-    overrides: interval ? { IntervalSec: String(interval) } : {},
-    log: lineLogSink((line) => process.stderr.write(line + '\n'), count > 20 ? 'warn' : 'info'),
-  });
-  const what = cameras.length === 1 ? `camera ${cameras[0].serial} (${cameras[0].profile.name})` : `${cameras.length} cameras`;
+  // Like the native host on a crash loop, `vigil sim` ends (exit 3) once its supervisors gave up on every camera.
+  let cameras: SimFleet | null = null;
+  let allGaveUp: (why: string) => void = () => {};
+  const gaveUp = new Promise<string>((r) => (allGaveUp = r));
+  const checkAllGaveUp = () => {
+    if (cameras && cameras.every((c) => c.failed)) allGaveUp('gave-up');
+  };
+  try {
+    cameras = await startSimFleet({
+      profiles,
+      count,
+      bundlePath,
+      broker,
+      stateRoot: stateDir,
+      overrides: interval ? { IntervalSec: String(interval) } : {},
+      log: lineLogSink((line) => process.stderr.write(line + '\n'), count > 20 ? 'warn' : 'info'),
+      ...policy,
+      onGiveUp: checkAllGaveUp,
+    });
+  } catch (err) {
+    if (!values.state) rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
+  const fleet = cameras;
+  checkAllGaveUp();
+  const what = fleet.length === 1 ? `camera ${fleet[0].serial} (${fleet[0].profile.name})` : `${fleet.length} cameras`;
   process.stderr.write(`[vigil] [sim] ${what} reporting to ${values.broker}; Ctrl-C stops\n`);
-  // Timed faults (profile faults.script and --fault) drive a single camera; a kill restarts it on the same data dir.
-  const steps = cameras.length === 1 ? [...faultScript(cameras[0].profile.data), ...cliFaults] : [];
-  if (cliFaults.length && cameras.length !== 1) process.stderr.write('[vigil] [sim] --fault applies to a single camera; ignored\n');
+  // Timed faults (profile faults.script and --fault) drive a single camera; a kill restarts it on the same
+  // data dir through its supervisor, which also serializes it with a restart after a limit.
+  const steps = fleet.length === 1 ? [...faultScript(fleet[0].profile.data), ...cliFaults] : [];
+  if (cliFaults.length && fleet.length !== 1) process.stderr.write('[vigil] [sim] --fault applies to a single camera; ignored\n');
   const script = steps.length
     ? startFaultScript(steps, {
-        camera: () => cameras[0],
+        camera: () => fleet[0],
         restart: async () => {
-          const old = cameras[0];
-          await old.kill();
-          cameras[0] = await startSimCamera({
-            profile: old.profile,
-            bundlePath,
-            broker,
-            stateDir: old.stateDir,
-            overrides: interval ? { IntervalSec: String(interval) } : {},
-            log: lineLogSink((line) => process.stderr.write(line + '\n'), 'info'),
-            lastExit: 'killed during an outbox write (simulated)',
-          });
-          process.stderr.write('[vigil] [sim] camera restarted with the same data dir\n');
+          const restarted = await fleet[0].restart('killed during an outbox write (simulated)');
+          process.stderr.write(
+            restarted
+              ? '[vigil] [sim] camera restarted with the same data dir\n'
+              : '[vigil] [sim] the killed run was already replaced (or the camera stopped): no second restart\n',
+          );
         },
         log: (m) => process.stderr.write(`[vigil] [sim] ${m}\n`),
       })
     : null;
-  await untilSignal();
+  const why = await untilSignal(signal, gaveUp);
   script?.stop();
-  await Promise.all(cameras.map((c) => c.stop()));
+  if (why === 'gave-up') process.stderr.write('[vigil] [sim] the supervisor gave up on every camera (crash loop); exiting with code 3\n');
+  await fleet.stop();
+  writeRestarts('sim', fleet);
   if (!values.state) rmSync(stateDir, { recursive: true, force: true });
-  return 0;
+  return why === 'gave-up' ? 3 : 0;
 }
 
 async function runProfiles(): Promise<number> {
@@ -210,7 +305,7 @@ async function runProfiles(): Promise<number> {
   return 0;
 }
 
-async function runDemo(argv: string[]): Promise<number> {
+async function runDemo(argv: string[], signal?: AbortSignal): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -220,9 +315,11 @@ async function runDemo(argv: string[]): Promise<number> {
       http: { type: 'string', default: '127.0.0.1:8080' },
       'no-table': { type: 'boolean', default: false },
       bundle: { type: 'string' },
+      ...SUPERVISION_FLAGS,
     },
     strict: true,
   });
+  const policy = supervision(values);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, got "${values.port}"`);
   const interval = parseInterval(values.interval) as number;
@@ -237,7 +334,8 @@ async function runDemo(argv: string[]): Promise<number> {
     broker: { host: values.host, port },
     http: { host: httpMatch[1].replace(/^\[|\]$/g, ''), port: Number(httpMatch[2]) },
     intervalSec: interval,
-    log: values['no-table'] ? lineLogSink((line) => process.stderr.write(line + '\n'), 'info') : silentLogSink,
+    log: values['no-table'] ? lineLogSink((line) => process.stderr.write(line + '\n'), 'info') : supervisorLines((line) => process.stderr.write(line + '\n')),
+    ...policy,
   });
   process.stderr.write(`[vigil] [demo] broker listening on ${demo.broker.url}\n`);
   process.stderr.write(`[vigil] [demo] dashboard at ${demo.fleet.url}\n`);
@@ -245,10 +343,11 @@ async function runDemo(argv: string[]): Promise<number> {
   const table = new FleetTable({ broker: { host: demo.broker.host, port: demo.broker.port }, live: !values['no-table'] && process.stdout.isTTY === true });
   await table.start();
   const printer = values['no-table'] || process.stdout.isTTY ? null : setInterval(() => process.stdout.write(table.render() + '\n\n'), interval * 1000);
-  await untilSignal();
+  await untilSignal(signal);
   if (printer) clearInterval(printer);
   process.stderr.write('[vigil] [demo] stopping cameras…\n');
   await table.stop();
   await demo.stop();
+  writeRestarts('demo', demo.cameras);
   return 0;
 }

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
-import { startSimFleet } from './fleet';
+import { startSimFleet, type FleetCamera, type SimFleet } from './fleet';
 import { listProfiles, loadProfile } from './profiles';
 import { silentLogSink, type LogSink } from './sim-host';
-import type { SimCamera } from './camera';
+import type { SimCameraOptions } from './camera';
 import { startFleet, type Fleet } from '../../fleet/src/fleet';
 
 export interface DemoOptions {
@@ -20,12 +20,20 @@ export interface DemoOptions {
   /** Bundled profile names; all of them by default. */
   profiles?: string[];
   log?: LogSink;
+  /** The supervisor's crash-loop policy (default 5 restarts within 600,000 ms), as `vigil sim`'s. */
+  maxRestarts?: number;
+  restartWindowMs?: number;
+  /** Engine limits for every camera (memoryLimitBytes, cpuBudgetMs…). */
+  engine?: SimCameraOptions['engine'];
+  onRestart?: (camera: FleetCamera, lastExit: string) => void;
+  onGiveUp?: (camera: FleetCamera, failed: string) => void;
 }
 
 export interface Demo {
   broker: EmbeddedBroker;
   fleet: Fleet;
-  cameras: SimCamera[];
+  /** Every camera, supervised: restarted when its engine stops the agent at a limit (see fleet.ts). */
+  cameras: SimFleet;
   /** Stops the cameras first (so the consumer records them going offline), then the consumer and broker. */
   stop(): Promise<void>;
 }
@@ -44,6 +52,11 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       stateRoot,
       overrides: { IntervalSec: String(options.intervalSec) },
       log: options.log ?? silentLogSink,
+      maxRestarts: options.maxRestarts,
+      restartWindowMs: options.restartWindowMs,
+      engine: options.engine,
+      onRestart: options.onRestart,
+      onGiveUp: options.onGiveUp,
     });
     const running = fleet;
     let stopping: Promise<void> | null = null;
@@ -53,7 +66,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       cameras,
       stop() {
         stopping ??= (async () => {
-          await Promise.all(cameras.map((c) => c.stop()));
+          await cameras.stop();
           await running.stop();
           await broker.close();
           rmSync(stateRoot, { recursive: true, force: true });

@@ -36,6 +36,16 @@ export interface SupervisedCamera {
   readonly failed: string | null;
   /** Stops supervising and stops the current run (planned stop); a restart under way is let finish first. */
   stop(): Promise<void>;
+  /**
+   * Kills `run` (default: the current run) as a crash would and starts a fresh run with `lastExit`: what the
+   * fault script's kill-and-restart asks for. It takes the same turn as a limit restart, so the two never
+   * both start a run: when `run` is no longer the current run by then (the supervisor already replaced it),
+   * or the supervisor stopped or gave up, it starts nothing and resolves false. Counted in `restarts`, not
+   * in the give-up window (a scripted kill is not a crash loop).
+   */
+  restart(lastExit: string, run?: SimCamera): Promise<boolean>;
+  /** Stops supervising and kills the current run (power cut: no goodbye); a restart under way is let finish first. */
+  kill(): Promise<void>;
 }
 
 export async function superviseSimCamera(options: SupervisorOptions): Promise<SupervisedCamera> {
@@ -96,8 +106,16 @@ export async function superviseSimCamera(options: SupervisorOptions): Promise<Su
     } finally {
       busy = false;
     }
-    // The new run may have hit a limit while it started (onLimit found us busy).
-    if (!stopped && !failed && camera.runner.exitReason) void check();
+    recheck();
+  };
+
+  /** The new run may have hit a limit while it started (onLimit found us busy). */
+  const recheck = () => {
+    if (!stopped && !failed && camera?.runner.exitReason) void check();
+  };
+
+  const idle = async () => {
+    while (busy) await new Promise((r) => setTimeout(r, 20));
   };
 
   camera = await start(options.engine, options.lastExit ?? null);
@@ -120,8 +138,36 @@ export async function superviseSimCamera(options: SupervisorOptions): Promise<Su
     async stop() {
       stopped = true;
       clearInterval(timer);
-      while (busy) await new Promise((r) => setTimeout(r, 20));
+      await idle();
       await (camera as SimCamera).stop();
+    },
+    async kill() {
+      stopped = true;
+      clearInterval(timer);
+      await idle();
+      await (camera as SimCamera).kill();
+    },
+    async restart(lastExit: string, run?: SimCamera) {
+      const target = run ?? camera;
+      // Waits inline: the test of busy and the taking of it must be one synchronous step.
+      while (busy) await new Promise((r) => setTimeout(r, 20));
+      if (stopped || failed || camera !== target) return false;
+      busy = true;
+      try {
+        log('warn', `the camera was killed (${lastExit}); restarting it`);
+        await (camera as SimCamera).kill();
+        if (stopped) return false;
+        camera = await start(options.restartEngine ?? options.engine, lastExit);
+        restarts++;
+        options.onRestart?.(camera, lastExit);
+        return true;
+      } catch (err) {
+        giveUp(`restart failed: ${(err as Error).message}`);
+        return false;
+      } finally {
+        busy = false;
+        recheck();
+      }
     },
   };
 }
