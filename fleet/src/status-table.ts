@@ -15,6 +15,8 @@ export interface CameraRow {
   session: number | null;
   lastSeq: number | null;
   reports: number;
+  /** Why the agent's previous run ended abnormally (health.lastExit, the reason without its time), or null. */
+  lastExit: string | null;
 }
 
 export class StatusTable {
@@ -45,7 +47,7 @@ export class StatusTable {
   private row(serial: string): CameraRow {
     let row = this.rows.get(serial);
     if (!row) {
-      row = { serial, model: '?', os: '?', findings: 0, integrity: '?', online: null, session: null, lastSeq: null, reports: 0 };
+      row = { serial, model: '?', os: '?', findings: 0, integrity: '?', online: null, session: null, lastSeq: null, reports: 0, lastExit: null };
       this.rows.set(serial, row);
     }
     return row;
@@ -76,17 +78,20 @@ export class StatusTable {
       row.findings = r.services?.findings?.length ?? 0;
       row.integrity = r.integrity?.status ?? '?';
       row.lastSeq = typeof r.seq === 'number' ? r.seq : row.lastSeq;
+      // "out of memory at 2026-…; restarted by the host": the reason is what fits a table cell.
+      const lastExit = r.health?.lastExit;
+      row.lastExit = typeof lastExit === 'string' && lastExit ? lastExit.split(' at ')[0].slice(0, 40) : null;
       row.reports++;
     }
   }
 
   render(): string {
-    const header = ['CAMERA', 'MODEL', 'AXIS OS', 'FINDINGS', 'INTEGRITY', 'ONLINE', 'SEQ'];
+    const header = ['CAMERA', 'MODEL', 'AXIS OS', 'FINDINGS', 'INTEGRITY', 'ONLINE', 'SEQ', 'LAST EXIT'];
     const lines = [...this.rows.values()]
       .sort((a, b) => a.serial.localeCompare(b.serial))
-      .map((r) => [r.serial, r.model, r.os, String(r.findings), r.integrity, r.online === null ? '?' : r.online ? 'yes' : 'NO', String(r.lastSeq ?? '-')]);
+      .map((r) => [r.serial, r.model, r.os, String(r.findings), r.integrity, r.online === null ? '?' : r.online ? 'yes' : 'NO', String(r.lastSeq ?? '-'), r.lastExit ?? '-']);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-    const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+    const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
     return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
   }
 }

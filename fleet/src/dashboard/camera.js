@@ -72,6 +72,7 @@
       ['Interval', c.intervalSec ? c.intervalSec + ' s' : null],
       ['Reports', c.reports + ' · ' + c.duplicates + ' duplicate · ' + c.gaps + ' gaps · ' + c.outOfOrder + ' out of order'],
       ['Agent', r ? r.health.agentVersion + ' on ' + r.health.host + ', queue ' + r.health.queueDepth + ', dropped ' + r.health.dropped : null],
+      ['Last exit', r && r.health.lastExit ? r.health.lastExit : null],
     ])));
     out.push(grid);
     const reps = h.reports;
