@@ -17,11 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct vigil_dbus_msg m;
         int r = vigil_dbus_parse(in + at, have - at, 8192, &m);
         if (r <= 0) break;
-        if (m.str) {
-            volatile char sink = 0;
-            for (size_t i = 0; i < m.str_len; i++) sink ^= m.str[i];
-            (void)sink;
-        }
+        /* Touch every byte the parser points at: the body string and the SIGNATURE and ERROR_NAME fields. */
+        volatile char sink = 0;
+        for (size_t i = 0; m.str && i < m.str_len; i++) sink ^= m.str[i];
+        for (size_t i = 0; m.signature && i < m.signature_len; i++) sink ^= m.signature[i];
+        for (size_t i = 0; m.error_name && i < m.error_name_len; i++) sink ^= m.error_name[i];
+        (void)sink;
         if (m.total == 0) abort(); /* would loop forever */
         at += m.total;
     }

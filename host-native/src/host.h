@@ -173,9 +173,15 @@ struct vigil_dbus_msg {
     size_t total;
     int type;
     uint32_t reply_serial;
-    /* The body's leading string (not NUL-terminated here), or NULL. */
+    /* The body's leading string (not NUL-terminated here) when the signature starts with 's', or NULL. */
     const char *str;
     size_t str_len;
+    /* Header fields, not NUL-terminated here: SIGNATURE (the body's types; length 0 when absent) and
+     * ERROR_NAME (NULL when absent). */
+    const char *signature;
+    size_t signature_len;
+    const char *error_name;
+    size_t error_name_len;
     const char *error;
 };
 int vigil_dbus_parse(const uint8_t *in, size_t have, size_t cap, struct vigil_dbus_msg *m);

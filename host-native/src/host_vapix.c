@@ -3,9 +3,12 @@
  * com.axis.HTTPConf1.VAPIXServiceAccounts1.GetCredentials (AXIS OS >= 11.9, reference axis-os.md §3.1).
  *
  * libdbus has no static library in Debian, so this speaks the few bytes of the D-Bus wire protocol it
- * needs: SASL EXTERNAL auth on the system bus socket, Hello, one method call, its reply. The member is
- * installed only when a system bus socket exists (not on a PC); otherwise the agent falls back to the
- * VapixUsername/VapixPassword parameters. The call blocks for at most DBUS_TIMEOUT_MS, once per start.
+ * needs: SASL EXTERNAL auth on the system bus socket, Hello, one method call, its reply (signature "s",
+ * 'a0-<user>:<password>'). The bus is found as libdbus finds it: DBUS_SYSTEM_BUS_ADDRESS, else
+ * /run/dbus/system_bus_socket. The member is installed only when that socket exists (not on a PC); otherwise
+ * the agent falls back to the VapixUsername/VapixPassword parameters, as it does when the call fails. The
+ * call blocks for at most DBUS_TIMEOUT_MS, once per collection cycle (the agent fetches the credentials each
+ * time: they are wiped on reboot); that wait is not charged to the JS slice's CPU budget.
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,12 +30,61 @@ static char bus_path[108];
 
 void vigil_vapix_disable(void) { disabled = 1; }
 
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* A %-escaped D-Bus address value (the D-Bus spec, "Server Addresses") into out; -1 if malformed or too long. */
+static int unescape(const char *v, size_t n, char *out, size_t size) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)v[i];
+        if (c == '%') {
+            if (i + 2 >= n) return -1;
+            int hi = hex_value(v[i + 1]), lo = hex_value(v[i + 2]);
+            if (hi < 0 || lo < 0) return -1;
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (c == 0 || o + 1 >= size) return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = 0;
+    return o ? 0 : -1;
+}
+
+/*
+ * The system bus socket as libdbus finds it: DBUS_SYSTEM_BUS_ADDRESS when set (tests point it at a private
+ * dbus-daemon), the first of its `;`-separated addresses that is `unix:` with a `path=` key (in any position,
+ * %-escapes decoded; other transports such as tcp: and unix:abstract= are skipped), else the well-known
+ * /run/dbus/system_bus_socket. "" when the variable names no address this host can use.
+ */
 const char *vigil_vapix_bus_path(void) {
     const char *addr = getenv("DBUS_SYSTEM_BUS_ADDRESS");
-    if (addr && strncmp(addr, "unix:path=", 10) == 0) {
-        snprintf(bus_path, sizeof bus_path, "%.*s", (int)strcspn(addr + 10, ",;"), addr + 10);
-    } else {
+    if (!addr || !*addr) {
         snprintf(bus_path, sizeof bus_path, "/run/dbus/system_bus_socket");
+        return bus_path;
+    }
+    bus_path[0] = 0;
+    for (const char *entry = addr; *entry;) {
+        size_t elen = strcspn(entry, ";");
+        if (elen > 5 && strncmp(entry, "unix:", 5) == 0) {
+            for (const char *kv = entry + 5; kv < entry + elen;) {
+                size_t kvlen = strcspn(kv, ",;");
+                if (kvlen > 5 && strncmp(kv, "path=", 5) == 0) {
+                    if (unescape(kv + 5, kvlen - 5, bus_path, sizeof bus_path) == 0) return bus_path;
+                    bus_path[0] = 0;
+                    break;
+                }
+                kv += kvlen;
+                if (*kv == ',') kv++;
+            }
+        }
+        entry += elen;
+        if (*entry == ';') entry++;
     }
     return bus_path;
 }
@@ -107,20 +159,30 @@ static size_t method_call(uint8_t *out, size_t cap, uint32_t serial, const char 
 
 static uint32_t get_u32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
+/* The socket I/O below returns 0, or one of these (io_error() words them). */
+enum { IO_TIMEOUT = -1, IO_CLOSED = -2, IO_ERRNO = -3 };
+
 static int io_wait(int fd, short ev, int64_t deadline) {
-    int64_t left = deadline - vigil_monotonic_ms();
-    if (left <= 0) return -1;
-    struct pollfd p = {.fd = fd, .events = ev};
-    return poll(&p, 1, (int)left) == 1 ? 0 : -1;
+    for (;;) {
+        int64_t left = deadline - vigil_monotonic_ms();
+        if (left <= 0) return IO_TIMEOUT;
+        struct pollfd p = {.fd = fd, .events = ev};
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return IO_ERRNO;
+        if (r == 0) return IO_TIMEOUT;
+        return 0; /* ready, or POLLHUP/POLLERR: the send/recv that follows says which */
+    }
 }
 
 static int send_all(int fd, const void *data, size_t len, int64_t deadline) {
     const uint8_t *p = data;
     while (len > 0) {
-        if (io_wait(fd, POLLOUT, deadline) != 0) return -1;
+        int w = io_wait(fd, POLLOUT, deadline);
+        if (w != 0) return w;
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n < 0) return errno == EPIPE || errno == ECONNRESET ? IO_CLOSED : IO_ERRNO;
         p += n;
         len -= (size_t)n;
     }
@@ -128,16 +190,36 @@ static int send_all(int fd, const void *data, size_t len, int64_t deadline) {
 }
 
 static int recv_some(int fd, uint8_t *buf, size_t cap, size_t *have, int64_t deadline) {
-    if (*have >= cap || io_wait(fd, POLLIN, deadline) != 0) return -1;
-    ssize_t n = recv(fd, buf + *have, cap - *have, 0);
-    if (n <= 0) return -1;
-    *have += (size_t)n;
-    return 0;
+    for (;;) {
+        if (*have >= cap) return IO_ERRNO; /* not reached: vigil_dbus_parse refuses what would not fit */
+        int w = io_wait(fd, POLLIN, deadline);
+        if (w != 0) return w;
+        ssize_t n = recv(fd, buf + *have, cap - *have, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) return IO_CLOSED;
+        if (n < 0) return IO_ERRNO;
+        *have += (size_t)n;
+        return 0;
+    }
+}
+
+static void io_error(int r, const char *path, char *err, size_t esize) {
+    if (r == IO_TIMEOUT) snprintf(err, esize, "no answer from the system bus at %s within %d ms", path, DBUS_TIMEOUT_MS);
+    else if (r == IO_CLOSED) snprintf(err, esize, "the system bus at %s closed the connection", path);
+    else snprintf(err, esize, "the system bus at %s: %s", path, strerror(errno));
+}
+
+/* Up to n bytes of what the bus sent, printable ASCII only, for an error message. */
+static void printable(const char *s, size_t n, char *out, size_t size) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < size && s[i] != '\r' && s[i] != '\n'; i++) out[o++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    out[o] = 0;
 }
 
 /*
  * One little-endian D-Bus message at the start of in[0..have) (cap: the buffer's size). Returns 1 when it is
- * complete (m filled: its total size, type, REPLY_SERIAL, and the body's leading string if it has one),
+ * complete (m filled: its total size, type, REPLY_SERIAL, SIGNATURE, ERROR_NAME, and the body's leading
+ * string if its signature starts with one),
  * 0 when more bytes are needed, -1 when it is malformed or larger than cap (m->error says why). Every
  * read is bounded by the message; the bytes come from the bus, so nothing in them is trusted.
  */
@@ -182,18 +264,26 @@ int vigil_dbus_parse(const uint8_t *in, size_t have, size_t cap, struct vigil_db
             if (off + 4 > fields_end) break;
             size_t l = get_u32(in + off);
             if (l >= fields_end - off - 4) break; /* the string and its NUL must fit */
+            if (code == 4 && t == 's') {
+                m->error_name = (const char *)in + off + 4;
+                m->error_name_len = l;
+            }
             off += 4 + l + 1;
         } else if (t == 'g') {
             if (off + 1 > fields_end) break;
             size_t l = in[off];
             if (l + 2 > fields_end - off) break;
+            if (code == 8) {
+                m->signature = (const char *)in + off + 1;
+                m->signature_len = l;
+            }
             off += 1 + l + 1;
         } else {
             break;
         }
     }
     /* The body's leading string: length, bytes, NUL, all inside the body. */
-    if (body_len >= 5) {
+    if (m->signature_len > 0 && m->signature[0] == 's' && body_len >= 5) {
         size_t slen = get_u32(in + body_at);
         if (slen <= body_len - 5 && in[body_at + 4 + slen] == 0) {
             m->str = (const char *)in + body_at + 4;
@@ -206,13 +296,15 @@ int vigil_dbus_parse(const uint8_t *in, size_t have, size_t cap, struct vigil_db
 /* Calls GetCredentials; fills user/pass or an error message. Returns 0 on success. */
 static int get_credentials(char *user, size_t usize, char *pass, size_t psize, char *err, size_t esize) {
     int64_t deadline = vigil_monotonic_ms() + DBUS_TIMEOUT_MS;
+    const char *path = vigil_vapix_bus_path();
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", vigil_vapix_bus_path());
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
     uint8_t in[8192];
     size_t have = 0;
+    int r;
     if (fd < 0 || (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS)) {
-        snprintf(err, esize, "cannot connect to the system bus at %s: %s", sa.sun_path, strerror(errno));
+        snprintf(err, esize, "cannot connect to the system bus at %s: %s", path, strerror(errno));
         goto fail;
     }
     char auth[64], uid[16];
@@ -220,42 +312,60 @@ static int get_credentials(char *user, size_t usize, char *pass, size_t psize, c
     int n = snprintf(auth, sizeof auth, "AUTH EXTERNAL ");
     for (char *c = uid; *c; c++) n += snprintf(auth + n, sizeof auth - (size_t)n, "%02x", (unsigned char)*c);
     snprintf(auth + n, sizeof auth - (size_t)n, "\r\n");
-    if (send_all(fd, "", 1, deadline) != 0 || send_all(fd, auth, strlen(auth), deadline) != 0) goto io;
+    if ((r = send_all(fd, "", 1, deadline)) != 0 || (r = send_all(fd, auth, strlen(auth), deadline)) != 0) goto io;
     while (!memchr(in, '\n', have))
-        if (recv_some(fd, in, sizeof in, &have, deadline) != 0) goto io;
+        if ((r = recv_some(fd, in, sizeof in, &have, deadline)) != 0) goto io;
     if (have < 3 || memcmp(in, "OK ", 3) != 0) {
-        snprintf(err, esize, "the system bus refused authentication");
+        char said[80];
+        printable((const char *)in, have, said, sizeof said);
+        snprintf(err, esize, "the system bus at %s refused authentication as uid %s (it said \"%s\")", path, uid, said);
         goto fail;
     }
     have = 0;
     uint8_t msg[2048];
     size_t len = method_call(msg, sizeof msg, 1, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                              "Hello", NULL);
-    if (send_all(fd, "BEGIN\r\n", 7, deadline) != 0 || send_all(fd, msg, len, deadline) != 0) goto io;
+    if ((r = send_all(fd, "BEGIN\r\n", 7, deadline)) != 0 || (r = send_all(fd, msg, len, deadline)) != 0) goto io;
     len = method_call(msg, sizeof msg, 2, "com.axis.HTTPConf1", "/com/axis/HTTPConf1/VAPIXServiceAccounts1",
                       "com.axis.HTTPConf1.VAPIXServiceAccounts1", "GetCredentials", SERVICE_ACCOUNT);
-    if (send_all(fd, msg, len, deadline) != 0) goto io;
+    if ((r = send_all(fd, msg, len, deadline)) != 0) goto io;
     for (;;) {
         struct vigil_dbus_msg m;
-        int r;
         while ((r = vigil_dbus_parse(in, have, sizeof in, &m)) == 0)
-            if (recv_some(fd, in, sizeof in, &have, deadline) != 0) goto io;
+            if ((r = recv_some(fd, in, sizeof in, &have, deadline)) != 0) goto io;
         if (r < 0) {
             snprintf(err, esize, "%s", m.error);
             goto fail;
         }
+        /* The Hello reply (serial 1) and NameAcquired come first; only the answer to serial 2 matters. */
         if ((m.type == 2 || m.type == 3) && m.reply_serial == 2) {
+            char name[128], text[300];
             if (m.type == 3) {
-                snprintf(err, esize, "GetCredentials failed: %.*s", m.str ? (int)m.str_len : 12, m.str ? m.str : "(no message)");
+                printable(m.error_name ? m.error_name : "(no error name)", m.error_name ? m.error_name_len : 15, name, sizeof name);
+                printable(m.str ? m.str : "", m.str ? m.str_len : 0, text, sizeof text);
+                snprintf(err, esize, "D-Bus error %s%s%s", name, *text ? ": " : "", text);
+                goto fail;
+            }
+            /* Reference axis-os.md §3.1: one string, 'a0-<username>:<password>'. Anything else is refused,
+             * not guessed at: a wrong answer would send wrong credentials to VAPIX. */
+            if (m.signature_len != 1 || m.signature[0] != 's') {
+                printable(m.signature ? m.signature : "", m.signature_len, name, sizeof name);
+                snprintf(err, esize, "GetCredentials answered with D-Bus signature '%s', expected 's'", name);
                 goto fail;
             }
             const char *colon = m.str ? memchr(m.str, ':', m.str_len) : NULL;
-            if (!colon) {
-                snprintf(err, esize, "GetCredentials returned no user:password");
+            size_t ulen = colon ? (size_t)(colon - m.str) : 0, plen = colon ? m.str_len - ulen - 1 : 0;
+            if (!colon || ulen == 0 || plen == 0) {
+                snprintf(err, esize, "GetCredentials answered a string that is not 'user:password'");
                 goto fail;
             }
-            snprintf(user, usize, "%.*s", (int)(colon - m.str), m.str);
-            snprintf(pass, psize, "%.*s", (int)(m.str_len - (size_t)(colon - m.str) - 1), colon + 1);
+            if (ulen >= usize || plen >= psize) {
+                snprintf(err, esize, "GetCredentials answered credentials longer than %zu/%zu bytes", usize - 1, psize - 1);
+                goto fail;
+            }
+            snprintf(user, usize, "%.*s", (int)ulen, m.str);
+            snprintf(pass, psize, "%.*s", (int)plen, colon + 1);
+            memset(in, 0, sizeof in); /* the password: kept in memory only where the agent holds it */
             close(fd);
             return 0;
         }
@@ -263,8 +373,9 @@ static int get_credentials(char *user, size_t usize, char *pass, size_t psize, c
         have -= m.total;
     }
 io:
-    snprintf(err, esize, "no answer from the system bus within %d ms", DBUS_TIMEOUT_MS);
+    io_error(r, path, err, esize);
 fail:
+    memset(in, 0, sizeof in);
     if (fd >= 0) close(fd);
     return -1;
 }
@@ -273,9 +384,13 @@ static JSValue js_vapix_credentials(JSContext *ctx, JSValueConst this_val, int a
     (void)this_val;
     (void)argc;
     (void)argv;
-    char user[128], pass[256], err[300];
-    if (get_credentials(user, sizeof user, pass, sizeof pass, err, sizeof err) != 0)
-        return vigil_rejected(ctx, vigil_error(ctx, "EIO", "%s", err));
+    char user[128], pass[256], err[512];
+    int64_t started = vigil_monotonic_ms();
+    int r = get_credentials(user, sizeof user, pass, sizeof pass, err, sizeof err);
+    /* The wait for the bus is not the agent's CPU: without this, a slow or silent bus would be charged to the
+     * slice's budget (a wall-clock deadline, main.c) and the engine would stop the agent as a runaway. */
+    if (vigil.slice_deadline > 0) vigil.slice_deadline += vigil_monotonic_ms() - started;
+    if (r != 0) return vigil_rejected(ctx, vigil_error(ctx, "EIO", "%s", err));
     JSValue o = JS_NewObject(ctx);
     JS_SetPropertyStr(ctx, o, "username", JS_NewString(ctx, user));
     JS_SetPropertyStr(ctx, o, "password", JS_NewString(ctx, pass));
@@ -285,6 +400,13 @@ static JSValue js_vapix_credentials(JSContext *ctx, JSValueConst this_val, int a
 
 void vigil_vapix_init(JSContext *ctx, JSValueConst host) {
     struct stat st;
-    if (disabled || stat(vigil_vapix_bus_path(), &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+    if (disabled) return;
+    const char *path = vigil_vapix_bus_path();
+    if (!*path) {
+        vigil_log(VIGIL_LOG_WARN, "[vigil] [native] DBUS_SYSTEM_BUS_ADDRESS has no unix:path= address; VAPIX credentials "
+                                  "come from VapixUsername/VapixPassword");
+        return;
+    }
+    if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) return;
     JS_SetPropertyStr(ctx, host, "vapixCredentials", JS_NewCFunction(ctx, js_vapix_credentials, "vapixCredentials", 0));
 }
