@@ -19,7 +19,7 @@
 import type { Host, LogLevel } from './host';
 import type { AgentConfig } from './config';
 import { parseConfig } from './config';
-import type { CollectorError, DeviceInfo, OsInfo, Report } from './report/types';
+import type { CollectorError, Report } from './report/types';
 import { REPORT_SCHEMA } from './report/types';
 import { assembleReport, encodeReport } from './report/build';
 import { FlashOutbox, type Outbox, type OutboxEntry } from './outbox';
@@ -28,10 +28,10 @@ import type { Properties } from './mqtt/codec';
 import { deviceTopics, type DeviceTopics } from './mqtt/topics';
 import { VapixClient } from './vapix/vapix';
 import type { CollectorContext } from './collectors/context';
-import { collectDevice } from './collectors/device/device';
-import { collectServices } from './collectors/services/services';
-import { collectIntegrity, rebaseline } from './collectors/integrity/integrity';
-import { toHex, utf8Decode, utf8Encode, toArrayBuffer } from './util/bytes';
+import { collectDevice, noDevice } from './collectors/device/device';
+import { collectServices, noServices } from './collectors/services/services';
+import { collectIntegrity, failedIntegrity, rebaseline } from './collectors/integrity/integrity';
+import { readText, toHex, utf8Decode, utf8Encode, writeText } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
 import { COMMAND_MIN_GAP_MS, parseCommand } from './commands';
 import { EVENT_SCHEMA, detectEvents, parseSnapshot, type Snapshot } from './events';
@@ -126,12 +126,16 @@ export class Agent {
   readonly #commandLast: Record<string, number> = {};
   readonly #recentResults: CommandResult[] = [];
   readonly #startedAt: string;
+  readonly #host: Host;
+  /** host.clock, which nearly every method uses: kept apart because the bundle is size-budgeted. */
+  readonly #clock: Host['clock'];
+  readonly #version: string;
 
-  constructor(
-    private readonly host: Host,
-    private readonly version: string,
-  ) {
-    this.#startedAt = new Date(host.clock.now()).toISOString();
+  constructor(host: Host, version: string) {
+    this.#host = host;
+    this.#clock = host.clock;
+    this.#version = version;
+    this.#startedAt = this.#iso();
   }
 
   start(): void {
@@ -145,10 +149,10 @@ export class Agent {
     const client = this.#client;
     if (client && this.#connected) {
       // The will is not sent on a clean DISCONNECT (reference/mqtt.md): say offline ourselves first.
-      await withTimeout(this.host, this.#publishState(client, 'offline', 'shutdown'), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
+      await withTimeout(this.#clock, this.#publishState(client, 'offline', 'shutdown'), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
         this.#log('warn', 'mqtt', `could not publish offline before stopping: ${errorMessage(err)}`),
       );
-      await client.disconnect().catch(() => undefined);
+      await client.disconnect().catch(ignore);
     }
     this.#connected = false;
     this.#log('info', 'agent', 'stopped');
@@ -158,10 +162,10 @@ export class Agent {
 
   async #boot(): Promise<void> {
     try {
-      this.#config = parseConfig(this.host.config());
+      this.#config = parseConfig(this.#host.config());
     } catch (err) {
       this.#log('error', 'config', `${errorMessage(err)}; retrying in ${CONFIG_RETRY_MS / 1000} s`);
-      this.#cycleTimer = this.host.clock.setTimer(CONFIG_RETRY_MS, () => {
+      this.#cycleTimer = this.#clock.setTimer(CONFIG_RETRY_MS, () => {
         this.#cycleTimer = null;
         this.start();
       });
@@ -169,17 +173,17 @@ export class Agent {
     }
     const config = this.#config;
     await this.#loadState();
-    const outbox = new FlashOutbox(this.host, config.dataDir, config.outbox, (level, message) => this.#log(level, 'outbox', message));
+    const outbox = new FlashOutbox(this.#host, config.dataDir, config.outbox, (level, message) => this.#log(level, 'outbox', message));
     await outbox.load();
     outbox.dropped = Math.max(outbox.dropped, this.#state.dropped);
     outbox.busy = (id) => this.#inflight.has(id) || this.#sent.has(id);
     this.#outbox = outbox;
-    const events = new FlashOutbox(this.host, `${config.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, (level, message) => this.#log(level, 'events', message));
+    const events = new FlashOutbox(this.#host, `${config.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, (level, message) => this.#log(level, 'events', message));
     await events.load();
     events.busy = outbox.busy;
     this.#events = events;
     try {
-      this.#snapText = utf8Decode(new Uint8Array(await this.host.fs.readFile(`${config.dataDir}/${EVENTS_FILE}`, 1 << 17)));
+      this.#snapText = await this.#readData(EVENTS_FILE, 1 << 17);
       this.#snap = parseSnapshot(this.#snapText);
     } catch {
       // none yet (or unreadable): the next cycle only records what it sees
@@ -189,17 +193,15 @@ export class Agent {
     const o = this.#state.interval;
     this.#intervalSec = o && o.base === config.intervalSec ? o.sec : config.intervalSec;
     if (this.#state.serial) this.#setSerial(this.#state.serial);
-    this.#log('info', 'agent', `vigil ${this.version} on ${this.host.info.name}, report every ${this.#intervalSec} s`);
+    this.#log('info', 'agent', `vigil ${this.#version} on ${this.#host.info.name}, report every ${this.#intervalSec} s`);
     // Reports queued by an earlier run go out while the first report is being collected.
     if (outbox.depth + events.depth > 0) this.#ensureConnected();
     await this.runCycle();
   }
 
   async #loadState(): Promise<void> {
-    const config = this.#config as AgentConfig;
     try {
-      const raw = await this.host.fs.readFile(`${config.dataDir}/${STATE_FILE}`, 4096);
-      const p = JSON.parse(utf8Decode(new Uint8Array(raw))) as Partial<PersistedState>;
+      const p = JSON.parse(await this.#readData(STATE_FILE, 4096)) as Partial<PersistedState>;
       const count = (v: unknown) => (typeof v === 'number' && v >= 0 && v % 1 === 0 ? v : -1);
       if (count(p.session) >= 0 && count(p.seq) >= 0) {
         this.#state = { session: count(p.session), seq: count(p.seq), dropped: Math.max(0, count(p.dropped)) };
@@ -218,8 +220,8 @@ export class Agent {
     const config = this.#config as AgentConfig;
     if (this.#outbox) this.#state.dropped = this.#outbox.dropped;
     try {
-      await this.host.fs.mkdir(config.dataDir);
-      await this.host.fs.writeFileAtomic(`${config.dataDir}/${STATE_FILE}`, toArrayBuffer(utf8Encode(JSON.stringify(this.#state))));
+      await this.#host.fs.mkdir(config.dataDir);
+      await this.#writeData(STATE_FILE, JSON.stringify(this.#state));
       if (this.#saveFailing) this.#log('info', 'agent', `${STATE_FILE} is saved again`);
       this.#saveFailing = false;
     } catch (err) {
@@ -244,8 +246,8 @@ export class Agent {
 
   #scheduleCycle(delayMs: number): void {
     if (this.#stopping) return;
-    if (this.#cycleTimer !== null) this.host.clock.clearTimer(this.#cycleTimer);
-    this.#cycleTimer = this.host.clock.setTimer(delayMs, () => {
+    if (this.#cycleTimer !== null) this.#clock.clearTimer(this.#cycleTimer);
+    this.#cycleTimer = this.#clock.setTimer(delayMs, () => {
       this.#cycleTimer = null;
       this.runCycle().catch((err) => this.#log('error', 'agent', `report cycle failed: ${errorMessage(err)}`));
     });
@@ -261,7 +263,7 @@ export class Agent {
     const config = this.#config;
     const outbox = this.#outbox;
     this.#cycleRunning = true;
-    const started = this.host.clock.monotonic();
+    const started = this.#clock.monotonic();
     try {
       // Room is made before the report is built, so the report itself carries the drops it caused.
       await outbox.makeRoom(this.#lastReportBytes);
@@ -297,9 +299,8 @@ export class Agent {
 
   /** Queues the events this report reveals (events.ts), then keeps what it saw for the next cycle. */
   async #detect(report: Report): Promise<void> {
-    const config = this.#config as AgentConfig;
     try {
-      const { events, next } = detectEvents(this.#snap, report, this.#restart ? this.host.info.lastExit : null);
+      const { events, next } = detectEvents(this.#snap, report, this.#restart ? this.#host.info.lastExit : null);
       this.#restart = false;
       const box = this.#events as Outbox;
       for (const e of events) await box.push(e.eventId, next.n, utf8Encode(JSON.stringify(e)));
@@ -308,7 +309,7 @@ export class Agent {
       this.#snap = next;
       const text = JSON.stringify(next);
       if (text !== this.#snapText) {
-        await this.host.fs.writeFileAtomic(`${config.dataDir}/${EVENTS_FILE}`, toArrayBuffer(utf8Encode(text)));
+        await this.#writeData(EVENTS_FILE, text);
         this.#snapText = text;
       }
     } catch (err) {
@@ -318,15 +319,13 @@ export class Agent {
   }
 
   async #collectReport(started: number): Promise<Report | null> {
-    const config = this.#config as AgentConfig;
     const outbox = this.#outbox as Outbox;
     const errors: CollectorError[] = [];
-    const ctx: CollectorContext = { host: this.host, config, vapix: await this.#vapixClient(errors) };
+    const ctx = await this.#context(errors);
 
-    const device = await guard('device', errors, () => collectDevice(ctx));
-    const deviceInfo: DeviceInfo | null = device ? device.device : null;
-    const os: OsInfo = device ? device.os : { version: 'unknown', buildDate: null, firmware: null };
-    const serial = (deviceInfo && deviceInfo.serial) || this.#serial;
+    const got = await guard('device', errors, () => collectDevice(ctx));
+    const { device, os } = got || noDevice();
+    const serial = device.serial || this.#serial;
     if (!serial) {
       this.#log('error', 'device', `serial number unknown, no report this cycle: ${errors.map((e) => e.message).join('; ')}`);
       return null;
@@ -338,7 +337,7 @@ export class Agent {
     if (!this.#serial) return null;
 
     const integrity = await guard('integrity', errors, () =>
-      collectIntegrity(ctx, { soc: deviceInfo ? deviceInfo.soc : null, osVersion: os.version }),
+      collectIntegrity(ctx, { soc: device.soc, osVersion: os.version }),
     );
     // The integrity collector already asked applications/config.cgi; services reuses the answer.
     const services = await guard('services', errors, () =>
@@ -346,62 +345,50 @@ export class Agent {
     );
 
     this.#state.seq++;
-    const memory = this.host.memory();
+    const memory = this.#host.memory();
     const oldest = outbox.oldestQueuedAt();
-    const now = this.host.clock.now();
     return assembleReport({
       deviceId: this.#serial,
       seq: this.#state.seq,
-      reportId: toHex(new Uint8Array(this.host.crypto.randomBytes(8))),
-      sentAt: new Date(now).toISOString(),
+      reportId: toHex(new Uint8Array(this.#host.crypto.randomBytes(8))),
+      sentAt: this.#iso(),
       intervalSec: this.#intervalSec,
-      device: deviceInfo || emptyDevice(this.#serial),
+      device: got ? device : { ...device, serial: this.#serial },
       os,
-      services: services || { entries: [], findings: [], totalListening: 0 },
-      integrity: integrity || {
-        status: 'error',
-        baseline: null,
-        changes: [],
-        totalChanges: 0,
-        platform: { signedOs: null, secureBoot: null, edgeVault: null },
-        apps: [],
-        allowUnsignedApps: null,
-        agentBundleSha256: this.host.info.bundleSha256,
-      },
+      services: services || noServices(),
+      integrity: integrity || failedIntegrity(this.#host),
       health: {
-        agentVersion: this.version,
-        host: this.host.info.name,
+        agentVersion: this.#version,
+        host: this.#host.info.name,
         startedAt: this.#startedAt,
-        heapUsedBytes: Math.max(0, Math.round(memory.usedBytes)),
-        heapLimitBytes: Math.max(0, Math.round(memory.limitBytes)),
+        heapUsedBytes: whole(memory.usedBytes),
+        heapLimitBytes: whole(memory.limitBytes),
         queueDepth: outbox.depth,
         dropped: outbox.dropped,
-        oldestQueuedAgeSec: oldest === null ? 0 : Math.max(0, Math.round((this.host.clock.monotonic() - oldest) / 1000)),
+        oldestQueuedAgeSec: oldest === null ? 0 : whole((this.#clock.monotonic() - oldest) / 1000),
         reconnects: this.#reconnects,
-        collectMs: Math.max(0, Math.round(this.host.clock.monotonic() - started)),
-        lastExit: this.host.info.lastExit,
+        collectMs: whole(this.#clock.monotonic() - started),
+        lastExit: this.#host.info.lastExit,
       },
       errors: errors.slice(0, 64),
     });
   }
 
-  async #vapixClient(errors: CollectorError[]): Promise<VapixClient> {
+  /** What the collectors get; a failure to fetch the VAPIX credentials is added to `errors`. */
+  async #context(errors: CollectorError[]): Promise<CollectorContext> {
     const config = this.#config as AgentConfig;
     let credentials = config.vapix.username ? { username: config.vapix.username, password: config.vapix.password || '' } : undefined;
-    if (this.host.vapixCredentials) {
+    if (this.#host.vapixCredentials) {
       // Service accounts are wiped on reboot (reference §3.1): fetch them each time, keep them in memory only.
       try {
-        credentials = await this.host.vapixCredentials();
+        credentials = await this.#host.vapixCredentials();
       } catch (err) {
         errors.push({ collector: 'vapix', code: errorCode(err), message: `[vigil] [vapix] GetCredentials failed: ${errorMessage(err)}` });
       }
     }
-    return new VapixClient(this.host, {
-      host: config.vapix.host,
-      port: config.vapix.port,
-      timeoutMs: config.vapix.timeoutMs,
-      credentials,
-    });
+    // host, port and timeoutMs from the config
+    const vapix = new VapixClient(this.#host, { ...config.vapix, credentials });
+    return { host: this.#host, config, vapix };
   }
 
   // ---- MQTT session ---------------------------------------------------------------------------------
@@ -411,8 +398,8 @@ export class Agent {
       state,
       reason,
       session: this.#state.session,
-      at: new Date(this.host.clock.now()).toISOString(),
-      agentVersion: this.version,
+      at: this.#iso(),
+      agentVersion: this.#version,
     });
   }
 
@@ -420,7 +407,7 @@ export class Agent {
     return client.publish((this.#topics as DeviceTopics).state, this.#statePayload(state, reason), {
       qos: 1,
       retain: true,
-      properties: { payloadFormatIndicator: 1, contentType: 'application/json' },
+      properties: jsonProperties(),
     });
   }
 
@@ -446,17 +433,13 @@ export class Agent {
     }
     const b = config.broker;
     const v5 = b.protocolLevel === 5;
-    const client = new MqttClient(this.host, {
-      host: b.host,
-      port: b.port,
+    const client = new MqttClient(this.#host, {
+      // host, port, username, password, keepaliveSec, protocolLevel (a copy: the client may change keepaliveSec)
+      ...b,
       tls: b.tls ? { caFile: b.caFile, certFile: b.certFile, keyFile: b.keyFile, serverName: b.serverName, verify: b.tlsVerify } : undefined,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       clientId: b.clientId || (this.#serial as string),
-      username: b.username,
-      password: b.password,
-      keepaliveSec: b.keepaliveSec,
       cleanSession: true,
-      protocolLevel: b.protocolLevel,
       // MQTT 5: tell the broker what we accept; nothing the agent receives is large.
       connectProperties: v5 ? { maximumPacketSize: 256 * 1024, receiveMaximum: 16 } : undefined,
       will: {
@@ -464,27 +447,24 @@ export class Agent {
         payload: this.#statePayload('lost', 'connection-lost'),
         qos: 1,
         retain: true,
-        properties: v5 ? { payloadFormatIndicator: 1, contentType: 'application/json' } : undefined,
+        properties: v5 ? jsonProperties() : undefined,
       },
     });
     client.onClose((reason) => this.#onDisconnected(client, reason));
     client.onMessage((topic, payload, info) => this.#onCommand(client, topic, payload, info.retain, info.properties));
     await client.connect();
     if (this.#stopping) {
-      await client.disconnect().catch(() => undefined);
+      await client.disconnect().catch(ignore);
       return;
     }
     this.#sessionFresh = false;
     this.#client = client;
     this.#connected = true;
-    this.#connectedAt = this.host.clock.monotonic();
+    this.#connectedAt = this.#clock.monotonic();
     if (this.#everConnected) this.#reconnects++;
     this.#everConnected = true;
-    if (this.#failures > 0 || this.#refusals > 0 || this.#lastProblem) {
-      this.#log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${this.#serial} (session ${this.#state.session}) after ${this.#failures + this.#refusals} failed attempts`);
-    } else {
-      this.#log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${this.#serial} (session ${this.#state.session})`);
-    }
+    const failed = this.#failures + this.#refusals;
+    this.#log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${this.#serial} (session ${this.#state.session})${failed || this.#lastProblem ? ` after ${failed} failed attempts` : ''}`);
     this.#failures = 0;
     this.#refusals = 0;
     this.#lastProblem = null;
@@ -511,8 +491,7 @@ export class Agent {
       delay = this.#longBackoff(this.#refusals);
       message = `${message}; check BrokerUsername, BrokerPassword and the broker's ACL`;
     } else {
-      this.#failures++;
-      delay = this.#backoff(this.#failures, config.broker.reconnectMaxSec * 1000);
+      delay = this.#backoff();
       if (code === 'ETLS') message = explainTls(message, config);
     }
     // Logged once per distinct problem (and again every 20th attempt): an outage must not flood syslog.
@@ -530,10 +509,10 @@ export class Agent {
     this.#client = null;
     this.#connected = false;
     this.#inflight.clear();
-    if (this.#pumpTimer !== null) this.host.clock.clearTimer(this.#pumpTimer);
+    if (this.#pumpTimer !== null) this.#clock.clearTimer(this.#pumpTimer);
     this.#pumpTimer = null;
     if (this.#stopping) return;
-    const lived = this.host.clock.monotonic() - this.#connectedAt;
+    const lived = this.#clock.monotonic() - this.#connectedAt;
     const takenOver = reason.reasonCode === 0x8e;
     const byBroker = reason.code === 'ECLOSED' || reason.code === 'ECONNRESET' || reason.code === 'EDISCONNECT';
     this.#shortSessions = byBroker && lived < SHORT_SESSION_MS ? this.#shortSessions + 1 : 0;
@@ -553,25 +532,25 @@ export class Agent {
     }
     if (this.#shortSessions === 0) this.#duplicateLogged = false;
     this.#log('warn', 'mqtt', `connection lost (${reason.code}): ${reason.message}`);
-    this.#failures++;
-    this.#scheduleReconnect(this.#backoff(this.#failures, config.broker.reconnectMaxSec * 1000));
+    this.#scheduleReconnect(this.#backoff());
   }
 
   #scheduleReconnect(delayMs: number): void {
     if (this.#stopping || this.#reconnectTimer !== null) return;
-    this.#reconnectTimer = this.host.clock.setTimer(delayMs, () => {
+    this.#reconnectTimer = this.#clock.setTimer(delayMs, () => {
       this.#reconnectTimer = null;
       this.#ensureConnected();
     });
   }
 
   #random(): number {
-    const b = new Uint8Array(this.host.crypto.randomBytes(4));
+    const b = new Uint8Array(this.#host.crypto.randomBytes(4));
     return (((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3]) / 4294967296;
   }
 
-  #backoff(attempt: number, capMs: number): number {
-    return backoffDelay(attempt, BACKOFF_BASE_MS, capMs, this.#random());
+  /** Counts one more failed or lost connection and returns the wait before the next attempt. */
+  #backoff(): number {
+    return backoffDelay(++this.#failures, BACKOFF_BASE_MS, (this.#config as AgentConfig).broker.reconnectMaxSec * 1000, this.#random());
   }
 
   /** Minutes, with "equal jitter" (half fixed, half random) so that a long backoff is never short. */
@@ -599,7 +578,7 @@ export class Agent {
     }
     const window = Math.min(config.outbox.inflight, client.receiveMaximum);
     const rate = config.outbox.perSec;
-    const now = this.host.clock.monotonic();
+    const now = this.#clock.monotonic();
     this.#tokens = Math.min(window, this.#tokens + ((now - this.#tokensAt) * rate) / 1000);
     this.#tokensAt = now;
     // Events first: they are few and meant to arrive at once.
@@ -607,7 +586,7 @@ export class Agent {
       if (this.#inflight.size >= window) return;
       if (this.#inflight.has(entry.reportId)) continue;
       if (this.#tokens < 1) {
-        this.#pumpTimer = this.host.clock.setTimer(Math.ceil(((1 - this.#tokens) * 1000) / rate), () => {
+        this.#pumpTimer = this.#clock.setTimer(Math.ceil(((1 - this.#tokens) * 1000) / rate), () => {
           this.#pumpTimer = null;
           this.#pump();
         });
@@ -638,8 +617,7 @@ export class Agent {
       // Only the newest report is retained, so a late consumer learns the camera's current state at once.
       const retain = !ev && all[all.length - 1] === entry;
       const properties: Properties = {
-        payloadFormatIndicator: 1,
-        contentType: 'application/json',
+        ...jsonProperties(),
         userProperties: ev
           ? [
               ['schema', EVENT_SCHEMA],
@@ -697,7 +675,7 @@ export class Agent {
     const seen = id !== null ? this.#recentResults.find((r) => r.id === id && r.command === name) : undefined;
     if (seen) return this.#reply(client, seen, correlation);
     const minGap = COMMAND_MIN_GAP_MS[name];
-    const now = this.host.clock.monotonic();
+    const now = this.#clock.monotonic();
     const last = this.#commandLast[name];
     if (last !== undefined && now - last < minGap) {
       return fail('ERATE', `${name} is rate-limited to once every ${minGap / 1000} s; try again in ${Math.ceil((minGap - (now - last)) / 1000)} s`);
@@ -713,7 +691,7 @@ export class Agent {
     const config = this.#config as AgentConfig;
     switch (name) {
       case 'report-now':
-        this.runCycle().catch(() => undefined);
+        this.runCycle().catch(ignore);
         return { queued: true };
       case 'set-interval': {
         this.#intervalSec = sec;
@@ -724,9 +702,7 @@ export class Agent {
         return { intervalSec: sec };
       }
       case 'rebaseline': {
-        const errors: CollectorError[] = [];
-        const ctx: CollectorContext = { host: this.host, config, vapix: await this.#vapixClient(errors) };
-        const made = await rebaseline(ctx);
+        const made = await rebaseline(await this.#context([]));
         if (!made.value) throw new CommandError('EIO', made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
         this.#log('info', 'cmd', `integrity baseline recorded again by command (${made.value.files} files)`);
         return { baseline: made.value };
@@ -735,14 +711,14 @@ export class Agent {
         // rebirth: announce online again and send a full report now.
         const client = this.#client;
         if (client) await this.#publishState(client, 'online', 'rebirth');
-        this.runCycle().catch(() => undefined);
+        this.runCycle().catch(ignore);
         return { session: this.#state.session };
       }
     }
   }
 
   #reply(client: MqttClient, result: CommandResult, correlation?: Uint8Array, ran?: boolean): void {
-    const r = { ...result, at: new Date(this.host.clock.now()).toISOString() };
+    const r = { ...result, at: this.#iso() };
     // Only the results of commands that ran are kept for redeliveries: a refusal (ERATE above all) must
     // not answer the same id again once the command is allowed.
     if (ran && r.id !== null) {
@@ -750,33 +726,54 @@ export class Agent {
       if (this.#recentResults.length > RECENT_COMMANDS) this.#recentResults.shift();
     }
     if (!r.ok) this.#log('warn', 'cmd', `${r.command} ${r.id ?? '(no id)'} refused: ${r.code} ${r.error}`);
-    const properties: Properties = { payloadFormatIndicator: 1, contentType: 'application/json' };
+    const properties = jsonProperties();
     if (correlation) properties.correlationData = correlation;
-    client.publish((this.#topics as DeviceTopics).cmdResult, JSON.stringify(r), { qos: 1, properties }).catch(() => undefined);
+    client.publish((this.#topics as DeviceTopics).cmdResult, JSON.stringify(r), { qos: 1, properties }).catch(ignore);
   }
 
   #clearTimers(): void {
-    for (const t of [this.#cycleTimer, this.#reconnectTimer, this.#pumpTimer]) if (t !== null) this.host.clock.clearTimer(t);
+    for (const t of [this.#cycleTimer, this.#reconnectTimer, this.#pumpTimer]) if (t !== null) this.#clock.clearTimer(t);
     this.#cycleTimer = null;
     this.#reconnectTimer = null;
     this.#pumpTimer = null;
   }
 
   #log(level: LogLevel, component: string, message: string): void {
-    this.host.log(level, `[vigil] [${component}] ${message}`);
+    this.#host.log(level, `[vigil] [${component}] ${message}`);
+  }
+
+  #readData(name: string, maxBytes: number): Promise<string> {
+    return readText(this.#host.fs, `${(this.#config as AgentConfig).dataDir}/${name}`, maxBytes);
+  }
+
+  #writeData(name: string, text: string): Promise<void> {
+    return writeText(this.#host.fs, `${(this.#config as AgentConfig).dataDir}/${name}`, text);
+  }
+
+  #iso(): string {
+    return new Date(this.#clock.now()).toISOString();
   }
 }
+
+/** For a promise whose failure is already handled (or reported) elsewhere. */
+const ignore = () => undefined;
+
+/** MQTT 5 properties of every JSON message the agent publishes; a fresh object, as callers add to it. */
+const jsonProperties = (): Properties => ({ payloadFormatIndicator: 1, contentType: 'application/json' });
+
+/** A measured amount as the report's non-negative integer. */
+const whole = (n: number) => Math.max(0, Math.round(n));
 
 /**
  * Exponential backoff with full jitter: uniform in [0, min(cap, base·2^(attempt−1))], `random` in [0, 1).
  */
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: number): number {
+export const backoffDelay = (attempt: number, baseMs: number, capMs: number, random: number): number => {
   const ceiling = Math.min(capMs, baseMs * Math.pow(2, Math.min(Math.max(attempt, 1) - 1, 20)));
   return Math.round(random * ceiling);
-}
+};
 
 /** Says in plain words what a TLS failure usually means; the host's own message is kept. */
-export function explainTls(message: string, config: AgentConfig): string {
+export const explainTls = (message: string, config: AgentConfig): string => {
   const b = config.broker;
   const m = message.toLowerCase();
   let hint = '';
@@ -788,18 +785,14 @@ export function explainTls(message: string, config: AgentConfig): string {
   else if (/certificate required|handshake failure|bad certificate|alert/.test(m)) hint = 'the broker refused the TLS handshake (does it require a client certificate? set BrokerCertFile and BrokerKeyFile)';
   else if (/cannot read/.test(m)) hint = 'a TLS file could not be read';
   return hint ? `TLS: ${hint} — ${message}` : message;
-}
-
-function emptyDevice(serial: string): DeviceInfo {
-  return { serial, model: null, fullName: null, brand: null, productType: null, hardwareId: null, soc: null, architecture: null, uptimeSec: null };
-}
+};
 
 /** Runs a collector; anything it throws becomes an error entry, never a lost report. */
-async function guard<T>(
+const guard = async <T>(
   collector: string,
   errors: CollectorError[],
   run: () => Promise<{ value: T; errors: CollectorError[] }>,
-): Promise<T | null> {
+): Promise<T | null> => {
   try {
     const result = await run();
     for (const e of result.errors) errors.push(e);
@@ -808,20 +801,20 @@ async function guard<T>(
     errors.push({ collector, code: errorCode(err), message: `[vigil] [${collector}] ${errorMessage(err)}` });
     return null;
   }
-}
+};
 
-function withTimeout<T>(host: Host, promise: Promise<T>, ms: number): Promise<T> {
+const withTimeout = <T>(clock: Host['clock'], promise: Promise<T>, ms: number): Promise<T> => {
   return new Promise<T>((resolve, reject) => {
-    const timer = host.clock.setTimer(ms, () => reject(new Error(`timed out after ${ms} ms`)));
+    const timer = clock.setTimer(ms, () => reject(new Error(`timed out after ${ms} ms`)));
     promise.then(
       (v) => {
-        host.clock.clearTimer(timer);
+        clock.clearTimer(timer);
         resolve(v);
       },
       (e) => {
-        host.clock.clearTimer(timer);
+        clock.clearTimer(timer);
         reject(e);
       },
     );
   });
-}
+};

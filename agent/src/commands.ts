@@ -24,7 +24,7 @@ export interface ParsedCommand {
 }
 
 /** Checks a command payload: a JSON object of at most 1 KiB with only the fields the command takes. */
-export function parseCommand(name: string, payload: Uint8Array, id: string | null): ParsedCommand {
+export const parseCommand = (name: string, payload: Uint8Array, id: string | null): ParsedCommand => {
   const fail = (code: string, error: string): ParsedCommand => ({ id, code, error });
   if (payload.length > COMMAND_MAX_BYTES) return fail('E2BIG', `command payload is ${payload.length} bytes, over the limit of ${COMMAND_MAX_BYTES}`);
   let body: Record<string, unknown>;
@@ -48,4 +48,4 @@ export function parseCommand(name: string, payload: Uint8Array, id: string | nul
   for (const k of Object.keys(body)) if (k !== 'id' && (k !== 'intervalSec' || name !== 'set-interval')) return fail('EINVAL', `unknown field "${k.slice(0, 32)}" for ${name}`);
   if (name === 'set-interval' && (typeof v !== 'number' || v % 1 !== 0 || v < 1 || v > 86400)) return fail('EINVAL', 'intervalSec must be an integer from 1 to 86400');
   return { id, intervalSec: v as number | undefined };
-}
+};

@@ -86,7 +86,7 @@ export const CONFIG_DEFAULTS: Record<string, string> = {
 };
 
 /** Parses the host's string parameters; throws one error that lists every bad parameter. */
-export function parseConfig(raw: Record<string, string>): AgentConfig {
+export const parseConfig = (raw: Record<string, string>): AgentConfig => {
   const problems: string[] = [];
   const get = (name: string): string => {
     const v = raw[name];
@@ -169,4 +169,4 @@ export function parseConfig(raw: Record<string, string>): AgentConfig {
   };
   if (problems.length > 0) throw new VigilError('config', 'EINVAL', problems.join('; '));
   return config;
-}
+};

@@ -67,7 +67,7 @@ export interface Snapshot {
 const unsigned = (sig: string | null) => sig !== null && !/^(signed|valid|verified)/i.test(sig);
 const appKey = (a: Report['integrity']['apps'][number]) => `${a.name} ${a.version} ${a.signatureStatus}`;
 
-function parts(r: Report): Record<string, string[]> {
+const parts = (r: Report): Record<string, string[]> => {
   const i = r.integrity;
   const more = i.totalChanges - i.changes.length;
   const all: Record<string, string[]> = {
@@ -82,28 +82,43 @@ function parts(r: Report): Record<string, string[]> {
   for (const e of r.services.entries) for (const s of e.listening) if (s.proto[0] === 't' || s.port < 32768) all.listening.push(`${s.proto} ${s.address}:${s.port}`);
   for (const k in all) all[k] = uniq(all[k]);
   return all;
-}
+};
 
 /** A persisted snapshot, or null when it is not one (then the next cycle starts afresh, silently). */
-export function parseSnapshot(text: string): Snapshot | null {
+export const parseSnapshot = (text: string): Snapshot | null => {
   try {
     const s = JSON.parse(text);
-    const ok = s && s.v === 1 && /^[0-9a-f]{8,32}$/.test(s.id) && s.n >= 0 && s.e && s.k && s.s;
-    return ok && Object.keys(s.s).every((k) => Array.isArray(s.s[k])) ? s : null;
+    return s && s.v === 1 && /^[0-9a-f]{8,32}$/.test(s.id) && s.n >= 0 && s.e && s.k && s.s && Object.values(s.s).every(Array.isArray) ? s : null;
   } catch {
     return null;
   }
-}
+};
 
 const uniq = (list: string[]) => Array.from(new Set(list)).sort();
 const cap = (list: string[]) => list.slice(0, MAX_LIST).map((x) => x.slice(0, MAX_ITEM));
+/** The entries of `a` that `b` lacks. */
+const minus = (a: string[], b: string[]) => a.filter((x) => b.indexOf(x) < 0);
 
-export function detectEvents(prev: Snapshot | null, r: Report, lastExit: string | null): { events: VigilEvent[]; next: Snapshot } {
+export const detectEvents = (prev: Snapshot | null, r: Report, lastExit: string | null): { events: VigilEvent[]; next: Snapshot } => {
   const now = parts(r);
   const b = r.integrity.baseline ? r.integrity.baseline.createdAt : null;
   const next: Snapshot = prev ? { ...prev, s: { ...prev.s }, e: { ...prev.e }, k: { ...prev.k } } : { v: 1, id: r.reportId, n: 0, b, s: now, e: {}, k: {} };
-  const found: Array<[number, Severity, string, Record<string, unknown>]> = [];
-  if (lastExit) found.push([0, 'medium', `Agent restarted after: ${lastExit}`, { lastExit: lastExit.slice(0, 1024), startedAt: r.health.startedAt }]);
+  // the cycle number is used up only when the cycle has events
+  const n = next.n + 1;
+  const events: VigilEvent[] = [];
+  const found = (k: number, severity: Severity, summary: string, details: Record<string, unknown>) =>
+    events.push({
+      schema: EVENT_SCHEMA,
+      deviceId: r.deviceId,
+      eventId: `${next.id}${n.toString(16).padStart(6, '0')}${k}`,
+      seq: r.seq,
+      at: r.sentAt,
+      kind: KINDS[k],
+      severity,
+      summary: summary.slice(0, 256),
+      details,
+    });
+  if (lastExit) found(0, 'medium', `Agent restarted after: ${lastExit}`, { lastExit: lastExit.slice(0, 1024), startedAt: r.health.startedAt });
   AREAS.forEach(([kind, who, names], a) => {
     const codes = uniq(r.errors.filter((e) => who.test(e.collector)).map((e) => e.code));
     const had = (next.e[kind] || '').split(' ');
@@ -121,32 +136,19 @@ export function detectEvents(prev: Snapshot | null, r: Report, lastExit: string 
     const details: Record<string, unknown> = {};
     const summary: string[] = [];
     let severity = 0;
-    let changed = false;
     for (const name of names) {
       const before = next.s[name] || [];
-      const added = now[name].filter((x) => before.indexOf(x) < 0);
-      const removed = before.filter((x) => now[name].indexOf(x) < 0);
+      const added = minus(now[name], before);
+      const removed = minus(before, now[name]);
       next.s[name] = now[name];
       if (!added.length && !removed.length) continue;
-      changed = true;
       details[name] = { added: cap(added), removed: cap(removed), addedCount: added.length, removedCount: removed.length };
       summary.push(`${name} +${added.length} -${removed.length}${added.length ? ` (${added.slice(0, 3).join(', ')})` : ''}`);
       if (name === 'findings') for (const f of r.services.findings) if (added.indexOf(f.id) >= 0) severity = Math.max(severity, SEVERITIES.indexOf(f.severity));
       if (a === 0) severity = Math.max(severity, (name === 'files' && added.length) || r.integrity.apps.some((p) => unsigned(p.signatureStatus) && added.indexOf(appKey(p)) >= 0) ? 2 : 1);
     }
-    if (changed && !quiet) found.push([a + 1, SEVERITIES[severity], `${a ? 'Service change' : 'Integrity drift'}: ${summary.join('; ')}`, details]);
+    if (summary.length && !quiet) found(a + 1, SEVERITIES[severity], `${a ? 'Service change' : 'Integrity drift'}: ${summary.join('; ')}`, details);
   });
-  if (found.length) next.n++;
-  const events = found.map(([k, severity, summary, details]): VigilEvent => ({
-    schema: EVENT_SCHEMA,
-    deviceId: r.deviceId,
-    eventId: `${next.id}${next.n.toString(16).padStart(6, '0')}${k}`,
-    seq: r.seq,
-    at: r.sentAt,
-    kind: KINDS[k],
-    severity,
-    summary: summary.slice(0, 256),
-    details,
-  }));
+  if (events.length) next.n = n;
   return { events, next };
-}
+};

@@ -21,7 +21,7 @@ export interface CollectorResult<T> {
 
 export type Guard = <T>(what: string, work: Promise<T>) => Promise<T | undefined>;
 
-export function toCollectorError(collector: string, err: unknown, what: string): CollectorError {
+export const toCollectorError = (collector: string, err: unknown, what: string): CollectorError => {
   const message = errorMessage(err);
   return {
     collector,
@@ -29,17 +29,17 @@ export function toCollectorError(collector: string, err: unknown, what: string):
     // a VigilError already says who is speaking ([vigil] [vapix] …)
     message: message.startsWith('[vigil]') ? message : `[vigil] [${collector}] ${what}: ${message}`,
   };
-}
+};
 
 /**
  * Runs a collector body with a `guard` that turns a failed step into an error entry (and undefined),
  * and a last-resort catch so that even a bug yields `fallback` plus an error instead of a throw.
  */
-export async function runCollector<T>(
+export const runCollector = async <T>(
   collector: string,
   fallback: () => T,
   body: (guard: Guard, errors: CollectorError[]) => Promise<T>,
-): Promise<CollectorResult<T>> {
+): Promise<CollectorResult<T>> => {
   // a guarded step keeps its place in `errors` from when it started, so the order does not depend on timing
   const errors: Array<CollectorError | null> = [];
   const guard: Guard = async (what, work) => {
@@ -61,9 +61,7 @@ export async function runCollector<T>(
   const out = errors.filter((e): e is CollectorError => e !== null);
   for (const e of out) e.message = e.message.slice(0, 1024); // the report schema's limit
   return { value, errors: out };
-}
+};
 
 /** The directory above `path` (`/proc/net` → `/proc`). */
-export function parentDir(path: string): string {
-  return path.replace(/\/+[^/]*\/*$/, '') || '/';
-}
+export const parentDir = (path: string): string => path.replace(/\/+[^/]*\/*$/, '') || '/';

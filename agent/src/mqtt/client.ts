@@ -146,6 +146,9 @@ export class MqttClient {
   #connectError: Error | null = null;
   readonly #v5: boolean;
   readonly #host: Host;
+  // host.clock and host.net apart: each `this.#host.` costs bundle bytes, and the bundle is size-budgeted
+  readonly #clock: Host['clock'];
+  readonly #net: Host['net'];
   readonly #options: MqttClientOptions;
   /** The broker's limits, from an MQTT 5 CONNACK (Infinity / 65535 when it gave none). */
   maxOutgoingPacketBytes = Infinity;
@@ -155,6 +158,8 @@ export class MqttClient {
 
   constructor(host: Host, options: MqttClientOptions) {
     this.#host = host;
+    this.#clock = host.clock;
+    this.#net = host.net;
     this.#options = options;
     this.#v5 = options.protocolLevel === 5;
     this.#parser = new PacketParser({ maxPacketBytes: options.maxIncomingPacketBytes, protocolLevel: this.#v5 ? 5 : 4 });
@@ -178,12 +183,12 @@ export class MqttClient {
       return result;
     }
     this.#st = 'connecting';
-    this.#timer = this.#host.clock.setTimer(o.connectTimeoutMs, () =>
+    this.#timer = this.#clock.setTimer(o.connectTimeoutMs, () =>
       this.#close('ETIMEDOUT', `no CONNACK from ${this.#peer} within ${o.connectTimeoutMs} ms`),
     );
-    this.#host.net.connect({ host: o.host, port: o.port, tls: o.tls, timeoutMs: o.connectTimeoutMs }).then(
+    this.#net.connect({ host: o.host, port: o.port, tls: o.tls, timeoutMs: o.connectTimeoutMs }).then(
       (socket) => {
-        if (this.#st !== 'connecting') return this.#host.net.close(socket);
+        if (this.#st !== 'connecting') return this.#net.close(socket);
         this.#socket = socket;
         this.#lastRx = this.#now();
         this.#send(connectPacket).catch(noop);
@@ -236,7 +241,7 @@ export class MqttClient {
   // ---- internals ---------------------------------------------------------------------------------------
 
   #now(): number {
-    return this.#host.clock.monotonic();
+    return this.#clock.monotonic();
   }
 
   /** Sends a packet; with ack ≠ 0, resolves with the acknowledgement's value instead of on write. */
@@ -270,7 +275,7 @@ export class MqttClient {
     const p = this.#writes
       .then(() => {
         if (this.#st === 'closed') throw 0; // nothing to report: close() already did
-        return this.#host.net.write(socket, data);
+        return this.#net.write(socket, data);
       })
       .then(
         () => {
@@ -289,7 +294,7 @@ export class MqttClient {
     for (;;) {
       let chunk: ArrayBuffer | null;
       try {
-        chunk = await this.#host.net.read(socket);
+        chunk = await this.#net.read(socket);
       } catch (e) {
         this.#close(errorCode(e), `connection to ${this.#peer} failed: ${errorMessage(e)}`);
         return;
@@ -332,7 +337,7 @@ export class MqttClient {
       if (props.maximumPacketSize) this.maxOutgoingPacketBytes = props.maximumPacketSize;
       if (props.receiveMaximum) this.receiveMaximum = props.receiveMaximum;
       if (props.serverKeepAlive !== undefined) this.#options.keepaliveSec = props.serverKeepAlive;
-      this.#host.clock.clearTimer(this.#timer);
+      this.#clock.clearTimer(this.#timer);
       this.#timer = -1;
       this.#schedule();
       const c = this.#connecting;
@@ -402,7 +407,7 @@ export class MqttClient {
       this.#send(encodePingreq()).catch(noop);
     }
     const due = Math.min(this.#lastRx + ka * 1.5, this.#pinged ? Infinity : Math.min(this.#lastTx, this.#lastRx) + ka);
-    this.#timer = this.#host.clock.setTimer(Math.max(1, due - now), () => {
+    this.#timer = this.#clock.setTimer(Math.max(1, due - now), () => {
       this.#timer = -1;
       this.#schedule();
     });
@@ -411,9 +416,9 @@ export class MqttClient {
   #close(code: string, message: string, reasonCode?: number): void {
     if (this.#st === 'closed') return;
     this.#st = 'closed';
-    if (this.#timer >= 0) this.#host.clock.clearTimer(this.#timer);
+    if (this.#timer >= 0) this.#clock.clearTimer(this.#timer);
     this.#timer = -1;
-    if (this.#socket >= 0) this.#host.net.close(this.#socket);
+    if (this.#socket >= 0) this.#net.close(this.#socket);
     const detail = strip(message);
     const reason: CloseReason = { code, message: `[vigil] [mqtt] ${detail}` };
     if (reasonCode !== undefined) reason.reasonCode = reasonCode;

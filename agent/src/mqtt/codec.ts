@@ -197,26 +197,26 @@ type Part = Uint8Array | number[];
 const u16 = (n: number): number[] => [(n >> 8) & 255, n & 255];
 
 /** A length-prefixed binary field (MQTT strings are this over UTF-8). */
-function field(bytes: Uint8Array, what: string): Part[] {
+const field = (bytes: Uint8Array, what: string): Part[] => {
   if (bytes.length > 65535) throw argError(`${what} is longer than 65535 bytes`);
   return [u16(bytes.length), bytes];
-}
+};
 
 const bin = (data: Uint8Array | string): Uint8Array => (typeof data === 'string' ? utf8Encode(data) : data);
 const str = (text: string, what: string): Part[] => field(utf8Encode(text), what);
 
-function checkId(id: number): number {
+const checkId = (id: number): number => {
   if (!(id >= 1 && id <= 65535 && id % 1 === 0)) throw argError(`packet id ${id} is not in 1..65535`);
   return id;
-}
+};
 
-function checkTopicName(topic: string): string {
+const checkTopicName = (topic: string): string => {
   const problem = topicNameProblem(topic);
   if (problem) throw argError(problem);
   return topic;
-}
+};
 
-function varint(n: number): number[] {
+const varint = (n: number): number[] => {
   const out: number[] = [];
   do {
     let digit = n % 128;
@@ -225,10 +225,10 @@ function varint(n: number): number[] {
     out.push(digit);
   } while (n > 0);
   return out;
-}
+};
 
 /** MQTT 5 properties: their length as a variable integer, then id + value for each one present. */
-export function encodeProperties(props: Properties | undefined): Part[] {
+export const encodeProperties = (props: Properties | undefined): Part[] => {
   const parts: Part[] = [];
   let length = 0;
   const add = (p: Part) => {
@@ -256,18 +256,18 @@ export function encodeProperties(props: Properties | undefined): Part[] {
     });
   }
   return [varint(length), ...parts];
-}
+};
 
 /** Assembles a packet: fixed header (type, flags, remaining length) and the given parts. */
-function frame(type: number, flags: number, parts: Part[]): Uint8Array {
+const frame = (type: number, flags: number, parts: Part[]): Uint8Array => {
   let length = 0;
   for (const p of parts) length += p.length;
   if (length > MAX_REMAINING_LENGTH) throw argError(`${packetName(type)} of ${length} bytes is larger than MQTT allows`);
   const header = [(type << 4) | flags, ...varint(length)];
   return concatBytes([new Uint8Array(header), ...parts.map((p) => (p instanceof Uint8Array ? p : new Uint8Array(p)))]);
-}
+};
 
-export function encodeConnect(p: Omit<ConnectPacket, 'type'>): Uint8Array {
+export const encodeConnect = (p: Omit<ConnectPacket, 'type'>): Uint8Array => {
   const level = p.protocolLevel ?? 4;
   if (level !== 4 && level !== 5) throw argError(`protocol level ${p.protocolLevel} is not implemented (4, MQTT 3.1.1, or 5, MQTT 5)`);
   const v5 = level === 5;
@@ -290,7 +290,7 @@ export function encodeConnect(p: Omit<ConnectPacket, 'type'>): Uint8Array {
   if (p.username !== undefined) parts.push(...str(p.username, 'user name'));
   if (p.password !== undefined) parts.push(...field(bin(p.password), 'password'));
   return frame(CONNECT, 0, parts);
-}
+};
 
 export interface PublishOptions {
   topic: string;
@@ -304,27 +304,25 @@ export interface PublishOptions {
   properties?: Properties;
 }
 
-export function encodePublish(p: PublishOptions): Uint8Array {
+export const encodePublish = (p: PublishOptions): Uint8Array => {
   const parts = str(checkTopicName(p.topic), 'topic');
   if (p.qos > 0) parts.push(u16(checkId(p.id as number)));
   if (p.properties) parts.push(...encodeProperties(p.properties));
   parts.push(bin(p.payload));
   return frame(PUBLISH, (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0), parts);
-}
+};
 
 /** PUBACK, PUBREC, PUBREL (flags 0b0010, as the specification requires) or PUBCOMP. */
-export function encodeAck(type: AckPacket['type'], id: number): Uint8Array {
-  return frame(type, type === PUBREL ? 2 : 0, [u16(checkId(id))]);
-}
+export const encodeAck = (type: AckPacket['type'], id: number): Uint8Array => frame(type, type === PUBREL ? 2 : 0, [u16(checkId(id))]);
 
 /** With `properties` (MQTT 5), they are written after the packet id (the option byte's qos bits are the same). */
-export function encodeSubscribe(id: number, subscriptions: Array<{ topic: string; qos: QoS }>, properties?: Properties): Uint8Array {
+export const encodeSubscribe = (id: number, subscriptions: Array<{ topic: string; qos: QoS }>, properties?: Properties): Uint8Array => {
   if (subscriptions.length === 0) throw argError('SUBSCRIBE needs at least one topic filter');
   const parts: Part[] = [u16(checkId(id))];
   if (properties) parts.push(...encodeProperties(properties));
   for (const s of subscriptions) parts.push(...str(s.topic, 'topic filter'), [s.qos]);
   return frame(SUBSCRIBE, 2, parts);
-}
+};
 
 export const encodePingreq = (): Uint8Array => new Uint8Array([PINGREQ << 4, 0]);
 export const encodeDisconnect = (): Uint8Array => new Uint8Array([DISCONNECT << 4, 0]);
@@ -335,7 +333,7 @@ export const encodeDisconnect = (): Uint8Array => new Uint8Array([DISCONNECT << 
  * Reads fields of one packet body; running off its end is a protocol error. A closure rather than a class:
  * its state stays in local variables, which the minifier shortens (`this.at` it cannot).
  */
-function reader(b: Uint8Array, what: string) {
+const reader = (b: Uint8Array, what: string) => {
   let at = 0;
   const left = () => b.length - at;
   const take = (n: number): Uint8Array => {
@@ -404,18 +402,18 @@ function reader(b: Uint8Array, what: string) {
       if (left() !== 0) throw protoError(`${what} has ${left()} unexpected trailing bytes`);
     },
   };
-}
+};
 
-function checkQos(q: number, what: string): QoS {
+const checkQos = (q: number, what: string): QoS => {
   if (q > 2) throw protoError(`${what} has qos ${q}`);
   return q as QoS;
-}
+};
 
 /**
  * Decodes one packet that a broker sends to a client (the fixed header flags are already checked). With
  * level 5 (MQTT 5) it also reads reason codes and properties, and takes DISCONNECT.
  */
-export function decodePacket(type: number, flags: number, body: Uint8Array, level = 4): Packet {
+export const decodePacket = (type: number, flags: number, body: Uint8Array, level = 4): Packet => {
   const v5 = level === 5;
   const name = packetName(type);
   const r = reader(body, name);
@@ -469,10 +467,10 @@ export function decodePacket(type: number, flags: number, body: Uint8Array, leve
   } else throw protoError(`a broker does not send ${name}${v5 ? ' (MQTT 5)' : ''}`);
   r.end();
   return p;
-}
+};
 
 /** Decodes any packet, including those a client sends (CONNECT, SUBSCRIBE…): for tests and scripted brokers. */
-export function decodeAnyPacket(type: number, flags: number, body: Uint8Array): Packet {
+export const decodeAnyPacket = (type: number, flags: number, body: Uint8Array): Packet => {
   const r = reader(body, packetName(type));
   let p: Packet;
   switch (type) {
@@ -518,7 +516,7 @@ export function decodeAnyPacket(type: number, flags: number, body: Uint8Array): 
   }
   r.end();
   return p;
-}
+};
 
 export interface ParserOptions {
   /** Largest whole packet (fixed header included) accepted; larger ones fail before their body is buffered. */

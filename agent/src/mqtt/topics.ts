@@ -25,15 +25,15 @@ export interface DeviceTopics {
 }
 
 /** Why a string is not a valid topic name, or null when it is. */
-export function topicNameProblem(topic: string): string | null {
+export const topicNameProblem = (topic: string): string | null => {
   if (topic.length === 0) return 'a topic name must not be empty';
   if (/[+#]/.test(topic)) return `topic name "${topic}" must not contain the wildcards + or #`;
   if (topic.indexOf('\0') >= 0) return 'a topic must not contain U+0000';
   return null;
-}
+};
 
 /** Why a string is not a valid topic filter, or null when it is. */
-export function topicFilterProblem(filter: string): string | null {
+export const topicFilterProblem = (filter: string): string | null => {
   if (filter.length === 0) return 'a topic filter must not be empty';
   if (filter.indexOf('\0') >= 0) return 'a topic must not contain U+0000';
   const levels = filter.split('/');
@@ -45,10 +45,10 @@ export function topicFilterProblem(filter: string): string | null {
     if (level === '#' && i !== levels.length - 1) return `topic filter "${filter}": # must be the last level`;
   }
   return null;
-}
+};
 
 /** True when a topic name matches a filter (`+` one level, `#` this level and all below; `$…` topics are not matched by a leading wildcard). */
-export function topicMatches(filter: string, topic: string): boolean {
+export const topicMatches = (filter: string, topic: string): boolean => {
   if (topic[0] === '$' && (filter[0] === '+' || filter[0] === '#')) return false;
   const f = filter.split('/');
   const t = topic.split('/');
@@ -57,10 +57,10 @@ export function topicMatches(filter: string, topic: string): boolean {
     if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
   }
   return f.length === t.length;
-}
+};
 
 /** The topics of one camera. Throws EINVAL for a prefix or serial that would break the layout. */
-export function deviceTopics(serial: string, prefix: string = DEFAULT_TOPIC_PREFIX): DeviceTopics {
+export const deviceTopics = (serial: string, prefix: string = DEFAULT_TOPIC_PREFIX): DeviceTopics => {
   if (!serial || /[/+#\0]/.test(serial)) {
     throw new VigilError('mqtt', 'EINVAL', `serial "${serial}" cannot be a topic level`);
   }
@@ -83,4 +83,4 @@ export function deviceTopics(serial: string, prefix: string = DEFAULT_TOPIC_PREF
       return name && name.indexOf('/') < 0 ? name : null;
     },
   };
-}
+};

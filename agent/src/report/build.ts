@@ -6,9 +6,7 @@ import { VigilError } from '../util/errors';
 /** Everything a report holds except its schema tag, which assembleReport adds. */
 export type ReportInput = Omit<Report, 'schema'>;
 
-export function assembleReport(input: ReportInput): Report {
-  return { schema: REPORT_SCHEMA, ...input };
-}
+export const assembleReport = (input: ReportInput): Report => ({ schema: REPORT_SCHEMA, ...input });
 
 export interface EncodedReport {
   report: Report;
@@ -22,7 +20,7 @@ export interface EncodedReport {
  * (reference/mqtt.md), so long lists are cut step by step (their totals are kept) and a report that
  * still does not fit is refused, never sent.
  */
-export function encodeReport(report: Report, maxBytes: number): EncodedReport {
+export const encodeReport = (report: Report, maxBytes: number): EncodedReport => {
   let bytes = utf8Encode(JSON.stringify(report));
   if (bytes.length <= maxBytes) return { report, bytes, truncated: false };
   for (const limit of [200, 50, 10, 0]) {
@@ -31,9 +29,9 @@ export function encodeReport(report: Report, maxBytes: number): EncodedReport {
     if (bytes.length <= maxBytes) return { report: cut, bytes, truncated: true };
   }
   throw new VigilError('report', 'E2BIG', `report is ${bytes.length} bytes even with its lists cut, over the ${maxBytes}-byte limit`);
-}
+};
 
-function truncateLists(report: Report, limit: number): Report {
+const truncateLists = (report: Report, limit: number): Report => {
   const clipped = (text: string): string => (text.length > 200 ? text.slice(0, 200) + '…' : text);
   return {
     ...report,
@@ -49,4 +47,4 @@ function truncateLists(report: Report, limit: number): Report {
     },
     errors: report.errors.slice(0, Math.max(4, limit >> 3)).map((e) => ({ ...e, message: clipped(e.message) })),
   };
-}
+};

@@ -1,6 +1,7 @@
 // QuickJS has no TextEncoder, TextDecoder or btoa: the agent carries its own small codecs.
+import type { HostFs } from '../host';
 
-export function utf8Encode(text: string): Uint8Array {
+export const utf8Encode = (text: string): Uint8Array => {
   // Two passes into one typed array: a baseline of thousands of files is hundreds of KB of JSON, and a
   // number[] of that size costs several MB of QuickJS heap.
   let length = 0;
@@ -36,24 +37,18 @@ export function utf8Encode(text: string): Uint8Array {
     }
   }
   return out;
-}
+};
 
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
+const isLowSurrogate = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff;
 
 /** Decodes UTF-8; invalid sequences become U+FFFD instead of throwing (device files can hold anything). */
-export function utf8Decode(bytes: Uint8Array): string {
-  return decodeUtf8(bytes).text;
-}
+export const utf8Decode = (bytes: Uint8Array): string => decodeUtf8(bytes).text;
 
 /** True when the bytes are well-formed UTF-8 (MQTT requires it of topics and strings). */
-export function isValidUtf8(bytes: Uint8Array): boolean {
-  return decodeUtf8(bytes).valid;
-}
+export const isValidUtf8 = (bytes: Uint8Array): boolean => decodeUtf8(bytes).valid;
 
 // The WHATWG UTF-8 decoder: each maximal invalid subpart becomes one U+FFFD, as TextDecoder and Node do.
-function decodeUtf8(bytes: Uint8Array): { text: string; valid: boolean } {
+const decodeUtf8 = (bytes: Uint8Array): { text: string; valid: boolean } => {
   let valid = true;
   let out = '';
   let units: number[] = [];
@@ -118,11 +113,11 @@ function decodeUtf8(bytes: Uint8Array): { text: string; valid: boolean } {
   }
   out += String.fromCharCode.apply(null, units);
   return { text: out, valid };
-}
+};
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
-export function base64Encode(bytes: Uint8Array): string {
+export const base64Encode = (bytes: Uint8Array): string => {
   let out = '';
   for (let i = 0; i < bytes.length; i += 3) {
     const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
@@ -131,15 +126,15 @@ export function base64Encode(bytes: Uint8Array): string {
     out += i + 2 < bytes.length ? B64[n & 63] : '=';
   }
   return out;
-}
+};
 
-export function toHex(bytes: Uint8Array): string {
+export const toHex = (bytes: Uint8Array): string => {
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
   return out;
-}
+};
 
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
+export const concatBytes = (parts: Uint8Array[]): Uint8Array => {
   let total = 0;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
@@ -149,9 +144,16 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
-}
+};
+
+/** A whole file as text (invalid UTF-8 becomes U+FFFD); rejects as Host.fs.readFile does. */
+export const readText = async (fs: HostFs, path: string, maxBytes: number): Promise<string> => utf8Decode(new Uint8Array(await fs.readFile(path, maxBytes)));
+
+/** Replaces a file atomically with the text as UTF-8. */
+export const writeText = (fs: HostFs, path: string, text: string): Promise<void> => {
+  // utf8Encode's array spans its whole buffer: no copy needed
+  return fs.writeFileAtomic(path, utf8Encode(text).buffer as ArrayBuffer);
+};
 
 /** A copy as a standalone ArrayBuffer, as the Host seam expects (a view may share a larger buffer). */
-export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
+export const toArrayBuffer = (bytes: Uint8Array): ArrayBuffer => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;

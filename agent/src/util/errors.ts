@@ -11,14 +11,14 @@ export class VigilError extends Error {
 }
 
 /** The code of a host rejection or a VigilError; EIO for anything without one. */
-export function errorCode(err: unknown): HostErrorCode | string {
+export const errorCode = (err: unknown): HostErrorCode | string => {
   const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' && code.length > 0 ? code : 'EIO';
-}
+};
 
-export function errorMessage(err: unknown): string {
+export const errorMessage = (err: unknown): string => {
   if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
     return (err as { message: string }).message;
   }
   return String(err);
-}
+};

@@ -39,7 +39,7 @@ const MAX_HEAD_BYTES = 16384;
 const fail = (code: string, message: string) => new VigilError('vapix', code, message);
 
 /** Sends one request; rejects ETIMEDOUT, EAUTH (401), EHTTP (malformed), EFBIG (too large) or the host's code. */
-export function httpRequest(host: Pick<Host, 'net' | 'clock'>, target: HttpTarget, req: HttpRequest): Promise<HttpResponse> {
+export const httpRequest = (host: Pick<Host, 'net' | 'clock'>, target: HttpTarget, req: HttpRequest): Promise<HttpResponse> => {
   const what = `${req.method} ${req.path}`;
   return new Promise<HttpResponse>((resolve, reject) => {
     let socket = -1;
@@ -84,9 +84,9 @@ export function httpRequest(host: Pick<Host, 'net' | 'clock'>, target: HttpTarge
       (err) => finish(err),
     );
   });
-}
+};
 
-function encodeRequest(target: HttpTarget, req: HttpRequest): Uint8Array {
+const encodeRequest = (target: HttpTarget, req: HttpRequest): Uint8Array => {
   const body = req.body !== undefined || req.method === 'POST' ? utf8Encode(req.body ?? '') : null;
   let head =
     `${req.method} ${req.path} HTTP/1.1\r\nHost: ${target.host}${target.port === 80 ? '' : ':' + target.port}\r\n` +
@@ -95,13 +95,13 @@ function encodeRequest(target: HttpTarget, req: HttpRequest): Uint8Array {
   if (c) head += `Authorization: Basic ${base64Encode(utf8Encode(c.username + ':' + c.password))}\r\n`;
   if (body) head += `Content-Type: ${req.contentType ?? 'application/json'}\r\nContent-Length: ${body.length}\r\n`;
   return concatBytes([utf8Encode(head + '\r\n'), body ?? new Uint8Array(0)]);
-}
+};
 
 /**
  * An incremental response parser: feed it every chunk read (null at end of stream); it returns the
  * response once complete, null while it needs more, and throws on garbage, truncation or oversize.
  */
-export function responseParser(what: string, max: number): (data: Uint8Array | null) => HttpResponse | null {
+export const responseParser = (what: string, max: number): (data: Uint8Array | null) => HttpResponse | null => {
   let buf = new Uint8Array(4096);
   let n = 0;
   let scanned = 0;
@@ -181,9 +181,9 @@ export function responseParser(what: string, max: number): (data: Uint8Array | n
       pos = end + crlf;
     }
   };
-}
+};
 
-function parseHead(text: string, bad: (m: string) => Error) {
+const parseHead = (text: string, bad: (m: string) => Error) => {
   const lines = text.replace(/\r$/, '').split(/\r?\n/);
   // `(.*)` then trim(): a lazy `(.*?)\s*$` took quadratic time on long blank runs (ROBUSTNESS.md, "http-head-blank-run-quadratic")
   const status = /^\s*HTTP\/1\.[01][ \t]+(\d{3})(?:[ \t]+(.*))?$/.exec(lines[0]);
@@ -202,4 +202,4 @@ function parseHead(text: string, bad: (m: string) => Error) {
     headers[last] = headers[last] !== undefined ? headers[last] + ', ' + value : value;
   }
   return { status: Number(status[1]), reason: (status[2] ?? '').trim(), headers };
-}
+};

@@ -61,7 +61,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
  * Credentials for local VAPIX: the host's (D-Bus GetCredentials, AXIS OS ≥ 11.9) first, else the
  * configured VapixUsername/VapixPassword; null when there are none. Keep them in memory only.
  */
-export async function resolveVapixCredentials(host: Host, config: AgentConfig): Promise<VapixCredentials | null> {
+export const resolveVapixCredentials = async (host: Host, config: AgentConfig): Promise<VapixCredentials | null> => {
   const { username, password } = config.vapix;
   if (host.vapixCredentials) {
     try {
@@ -73,7 +73,7 @@ export async function resolveVapixCredentials(host: Host, config: AgentConfig): 
     }
   }
   return username ? { username, password: password ?? '' } : null;
-}
+};
 
 /** Local VAPIX (http://127.0.0.12/axis-cgi/…): one HTTP request per call, answers checked by hand. */
 export class VapixClient {
@@ -182,17 +182,17 @@ export class VapixClient {
   }
 }
 
-function field<T>(obj: Obj, key: string, type: 'string' | 'boolean' | 'number', where: string): T | undefined {
+const field = <T>(obj: Obj, key: string, type: 'string' | 'boolean' | 'number', where: string): T | undefined => {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== type) {
     throw fail(`${where}: "${key}" should be a ${type}, got ${JSON.stringify(v).slice(0, 40)}`);
   }
   return v as T;
-}
+};
 
 /** param.cgi `action=list` text: `root.Group.Name=value` lines, the `root.` prefix optional. */
-export function parseParamList(text: string): ParamList {
+export const parseParamList = (text: string): ParamList => {
   const params = new Map<string, string>();
   const groupErrors: string[] = [];
   const lines = text.split('\n');
@@ -213,7 +213,7 @@ export function parseParamList(text: string): ParamList {
     params.set(name, line.slice(eq + 1));
   }
   return { params, groupErrors };
-}
+};
 
 export interface StartTag {
   /** The text between the name and the closing `>` (a `/` of an empty-element tag included). */
@@ -256,7 +256,7 @@ export function* startTags(xml: string, name: string): Generator<StartTag> {
 }
 
 /** Checks `<reply result="ok">` and returns what follows it; a `result="error"` reply becomes an error. */
-export function parseReply(xml: string, where: string): string {
+export const parseReply = (xml: string, where: string): string => {
   const m = startTags(xml, 'reply').next();
   if (m.done) throw fail(`${where}: answer is not a VAPIX XML reply`);
   const rest = xml.slice(m.value.end);
@@ -266,14 +266,14 @@ export function parseReply(xml: string, where: string): string {
     throw fail(`${where}: device replied result=${JSON.stringify(result ?? null)}${detail ? ': ' + detail : ''}`);
   }
   return rest;
-}
+};
 
 /**
  * Attributes of a start tag, in any order, single or double quoted, entities decoded. One linear pass (a
  * regular expression here took quadratic time on long unquoted runs: ROBUSTNESS.md,
  * "vapix-xml-attribute-run-quadratic"); a quote that never closes ends the attributes.
  */
-export function parseAttributes(text: string): Record<string, string> {
+export const parseAttributes = (text: string): Record<string, string> => {
   const out: Record<string, string> = Object.create(null);
   const n = text.length;
   const space = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
@@ -305,15 +305,15 @@ export function parseAttributes(text: string): Record<string, string> {
     i = close + 1;
   }
   return out;
-}
+};
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
-export function decodeEntities(s: string): string {
+export const decodeEntities = (s: string): string => {
   return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (all, e: string) => {
     // own names only: `&constructor;` is not an entity (ROBUSTNESS.md, "vapix-xml-entity-named-like-object-member")
     if (e[0] !== '#') return Object.prototype.hasOwnProperty.call(ENTITIES, e) ? ENTITIES[e] : all;
     const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1));
     return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : all;
   });
-}
+};

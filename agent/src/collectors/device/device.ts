@@ -3,7 +3,7 @@
  * Properties/Brand parameters), firmware state from firmwaremanagement.cgi, uptime from <proc>/uptime.
  */
 import type { DeviceInfo, FirmwareState, OsInfo } from '../../report/types';
-import { utf8Decode } from '../../util/bytes';
+import { readText } from '../../util/bytes';
 import { VigilError } from '../../util/errors';
 import type { DeviceProperties, FirmwareStatus } from '../../vapix/vapix';
 import { type CollectorContext, type CollectorResult, parentDir, runCollector } from '../context';
@@ -26,8 +26,11 @@ export const PROPERTY_GROUPS: Record<string, Array<keyof DeviceProperties>> = {
   Brand: ['ProdNbr', 'ProdFullName', 'Brand', 'ProdType'],
 };
 
-export function collectDevice(ctx: CollectorContext): Promise<CollectorResult<DeviceValue>> {
-  return runCollector('device', () => toValue({}, undefined, null), async (guard) => {
+/** Nothing known (serial ''): the collector's fallback, and the agent's. */
+export const noDevice = (): DeviceValue => toValue({}, undefined, null);
+
+export const collectDevice = (ctx: CollectorContext): Promise<CollectorResult<DeviceValue>> => {
+  return runCollector('device', noDevice, async (guard) => {
     const [info, firmware, uptime] = await Promise.all([
       guard('basicdeviceinfo.cgi', ctx.vapix.basicDeviceInfo()),
       guard('firmwaremanagement.cgi', ctx.vapix.firmwareStatus()),
@@ -47,9 +50,9 @@ export function collectDevice(ctx: CollectorContext): Promise<CollectorResult<De
     }
     return toValue(props, firmware, uptime ?? null);
   });
-}
+};
 
-function toValue(p: DeviceProperties, fw: FirmwareStatus | undefined, uptimeSec: number | null): DeviceValue {
+const toValue = (p: DeviceProperties, fw: FirmwareStatus | undefined, uptimeSec: number | null): DeviceValue => {
   const s = (v: string | undefined) => (v ? v : null);
   return {
     device: {
@@ -69,9 +72,9 @@ function toValue(p: DeviceProperties, fw: FirmwareStatus | undefined, uptimeSec:
       firmware: fw ? toFirmwareState(fw) : null,
     },
   };
-}
+};
 
-export function toFirmwareState(fw: FirmwareStatus): FirmwareState {
+export const toFirmwareState = (fw: FirmwareStatus): FirmwareState => {
   const inactive = fw.inactiveFirmwareVersion;
   return {
     activeVersion: fw.activeFirmwareVersion ?? null,
@@ -81,13 +84,13 @@ export function toFirmwareState(fw: FirmwareStatus): FirmwareState {
     timeToRollbackSec: fw.timeToRollback ?? null,
     lastUpgradeAt: fw.lastUpgradeAt ?? null,
   };
-}
+};
 
 /** Whole seconds since boot from `<procNetDir>/../uptime` ("350735.47 234388.90"). */
-async function readUptime(ctx: CollectorContext): Promise<number> {
+const readUptime = async (ctx: CollectorContext): Promise<number> => {
   const path = parentDir(ctx.config.procNetDir) + '/uptime';
-  const text = utf8Decode(new Uint8Array(await ctx.host.fs.readFile(path, 4096)));
+  const text = await readText(ctx.host.fs, path, 4096);
   const m = /^\s*(\d+(?:\.\d+)?)\s+\d+(?:\.\d+)?\s*$/.exec(text);
   if (!m) throw new VigilError('device', 'EPARSE', `${path}: expected two numbers, got ${JSON.stringify(text.slice(0, 40))}`);
   return Math.floor(Number(m[1]));
-}
+};

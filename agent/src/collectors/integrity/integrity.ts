@@ -8,9 +8,9 @@
  * hashed again; when such a file's content turns out unchanged, its new stat is written back silently.
  * Symbolic links are recorded as links and never followed, so link loops cannot trap the walk.
  */
-import type { FileStat } from '../../host';
+import type { FileStat, Host } from '../../host';
 import type { CollectorError, FileChange, IntegrityReport, Maybe, PlatformIntegrity } from '../../report/types';
-import { toArrayBuffer, utf8Decode, utf8Encode } from '../../util/bytes';
+import { readText, writeText } from '../../util/bytes';
 import { errorCode } from '../../util/errors';
 import { type CollectorContext, type CollectorResult, runCollector, toCollectorError } from '../context';
 
@@ -58,32 +58,41 @@ type FileCheck = Pick<IntegrityReport, 'status' | 'baseline' | 'changes' | 'tota
 /** A file check that lists no changes (failed, or a new baseline). */
 const noChanges = (status: IntegrityReport['status'], baseline: IntegrityReport['baseline'] = null): FileCheck => ({ status, baseline, changes: [], totalChanges: 0 });
 
-export function collectIntegrity(ctx: CollectorContext, input: IntegrityInput): Promise<CollectorResult<IntegrityReport>> {
+/** The report's integrity part when the check failed as a whole (the agent's fallback too). */
+export const failedIntegrity = (host: Host, platform = platformFacts(null, null)): IntegrityReport => ({
+  ...noChanges('error'),
+  platform,
+  apps: [],
+  allowUnsignedApps: null,
+  agentBundleSha256: host.info.bundleSha256 ?? null,
+});
+
+export const collectIntegrity = (ctx: CollectorContext, input: IntegrityInput): Promise<CollectorResult<IntegrityReport>> => {
   const platform = platformFacts(input.soc, input.osVersion);
-  const agentBundleSha256 = ctx.host.info.bundleSha256 ?? null;
   return runCollector(
     'integrity',
-    () => ({ ...noChanges('error'), platform, apps: [], allowUnsignedApps: null, agentBundleSha256 }),
+    () => failedIntegrity(ctx.host, platform),
     async (guard, errors) => {
       const [apps, allowUnsigned, files] = await Promise.all([
         guard('applications/list.cgi', ctx.vapix.listApplications()),
         guard('applications/config.cgi', ctx.vapix.allowUnsignedApps()),
         checkFiles(ctx, errors),
       ]);
-      return { ...files, platform, apps: apps ?? [], allowUnsignedApps: allowUnsigned ?? null, agentBundleSha256 };
+      // the same keys in the same order as the fallback
+      return { ...failedIntegrity(ctx.host, platform), ...files, apps: apps ?? [], allowUnsignedApps: allowUnsigned ?? null };
     },
   );
-}
+};
 
 /** Records a new baseline now, replacing the old one (the `rebaseline` command). */
-export function rebaseline(ctx: CollectorContext): Promise<CollectorResult<IntegrityReport['baseline']>> {
+export const rebaseline = (ctx: CollectorContext): Promise<CollectorResult<IntegrityReport['baseline']>> => {
   return runCollector('integrity', () => null, async (_guard, errors) => {
     const made = await createBaseline(ctx, errors);
     return made.baseline;
   });
-}
+};
 
-export function platformFacts(soc: Maybe<string>, osVersion: Maybe<string>): PlatformIntegrity {
+export const platformFacts = (soc: Maybe<string>, osVersion: Maybe<string>): PlatformIntegrity => {
   const v = parseVersion(osVersion);
   const key = (soc ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
   const facts = key ? SOC_FACTS.find((f) => key.indexOf(f.soc) >= 0) : undefined;
@@ -93,24 +102,24 @@ export function platformFacts(soc: Maybe<string>, osVersion: Maybe<string>): Pla
     secureBoot: facts ? facts.secureBoot : null,
     edgeVault: facts ? facts.edgeVault : null,
   };
-}
+};
 
-function parseVersion(v: Maybe<string>): number[] | null {
+const parseVersion = (v: Maybe<string>): number[] | null => {
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(v ?? '');
   return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : null;
-}
+};
 
-function compareVersions(a: number[], b: number[]): number {
+const compareVersions = (a: number[], b: number[]): number => {
   for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return 0;
-}
+};
 
-async function checkFiles(ctx: CollectorContext, errors: CollectorError[]): Promise<FileCheck> {
+const checkFiles = async (ctx: CollectorContext, errors: CollectorError[]): Promise<FileCheck> => {
   const { host, config } = ctx;
   const path = `${config.dataDir}/${BASELINE_FILE}`;
   let old: Baseline | null = null;
   try {
-    old = parseBaseline(utf8Decode(new Uint8Array(await host.fs.readFile(path, MAX_BASELINE_BYTES))));
+    old = parseBaseline(await readText(host.fs, path, MAX_BASELINE_BYTES));
     if (!old) errors.push(problem('ECORRUPT', `${path} is not a valid baseline; recording a new one`));
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') {
@@ -157,9 +166,9 @@ async function checkFiles(ctx: CollectorContext, errors: CollectorError[]): Prom
     changes: changes.slice(0, MAX_CHANGES),
     totalChanges: changes.length,
   };
-}
+};
 
-async function createBaseline(ctx: CollectorContext, errors: CollectorError[]): Promise<FileCheck> {
+const createBaseline = async (ctx: CollectorContext, errors: CollectorError[]): Promise<FileCheck> => {
   const scan = await scanPaths(ctx);
   const baseline: Baseline = {
     v: 1,
@@ -173,23 +182,23 @@ async function createBaseline(ctx: CollectorContext, errors: CollectorError[]): 
   reportScan(scan, ctx.config.integrity.maxFiles, errors);
   const written = await writeBaseline(ctx, baseline, errors);
   return written ? noChanges('baseline-created', { createdAt: baseline.createdAt, files: scan.files.size }) : noChanges('error');
-}
+};
 
-async function writeBaseline(ctx: CollectorContext, baseline: Baseline, errors: CollectorError[]): Promise<boolean> {
+const writeBaseline = async (ctx: CollectorContext, baseline: Baseline, errors: CollectorError[]): Promise<boolean> => {
   const { host, config } = ctx;
   const path = `${config.dataDir}/${BASELINE_FILE}`;
   try {
     await host.fs.mkdir(config.dataDir);
-    await host.fs.writeFileAtomic(path, toArrayBuffer(utf8Encode(JSON.stringify(baseline))));
+    await writeText(host.fs, path, JSON.stringify(baseline));
     return true;
   } catch (err) {
     errors.push(toCollectorError('integrity', err, `cannot write ${path}`));
     return false;
   }
-}
+};
 
 /** Walks the configured paths with lstat semantics, in sorted order, up to maxFiles entries. */
-async function scanPaths(ctx: CollectorContext): Promise<Scan> {
+const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
   const { fs } = ctx.host;
   const max = ctx.config.integrity.maxFiles;
   const scan: Scan = { files: new Map(), problems: [], blind: [], truncated: false };
@@ -234,39 +243,37 @@ async function scanPaths(ctx: CollectorContext): Promise<Scan> {
   };
   for (const root of ctx.config.integrity.paths) await visit(root.replace(/(.)\/+$/, '$1'));
   return scan;
-}
+};
 
-async function hashFile(ctx: CollectorContext, path: string, scan: Scan): Promise<string | null> {
+const hashFile = async (ctx: CollectorContext, path: string, scan: Scan): Promise<string | null> => {
   try {
     return await ctx.host.crypto.sha256File(path, ctx.config.integrity.hashBytesPerSec);
   } catch (err) {
     scan.problems.push([path, errorCode(err)]);
     return null;
   }
-}
+};
 
-function reportScan(scan: Scan, max: number, errors: CollectorError[]): void {
+const reportScan = (scan: Scan, max: number, errors: CollectorError[]): void => {
   const p = scan.problems;
   if (p.length) {
     const list = p.slice(0, 5).map(([path, code]) => `${path} (${code})`).join(', ');
     errors.push(problem(p[0][1], `${p.length} path(s) not fully checked: ${list}${p.length > 5 ? ', …' : ''}`));
   }
   if (scan.truncated) errors.push(problem('ELIMIT', `stopped at IntegrityMaxFiles=${max}; removed files are not reported`));
-}
+};
 
 const problem = (code: string, message: string): CollectorError => ({ collector: 'integrity', code, message: `[vigil] [integrity] ${message}` });
 
-function toEntry(st: FileStat, hash: string | null): Entry {
-  return [st.type === 'file' ? 'f' : st.type === 'symlink' ? 'l' : 'o', st.size, st.mtimeMs, st.ino, hash];
-}
+const toEntry = (st: FileStat, hash: string | null): Entry => [st.type === 'file' ? 'f' : st.type === 'symlink' ? 'l' : 'o', st.size, st.mtimeMs, st.ino, hash];
 
-function withHashes(change: FileChange, before: string | null | undefined, after: string | null | undefined): FileChange {
+const withHashes = (change: FileChange, before: string | null | undefined, after: string | null | undefined): FileChange => {
   if (before) change.before = before;
   if (after) change.after = after;
   return change;
-}
+};
 
-function parseBaseline(text: string): Baseline | null {
+const parseBaseline = (text: string): Baseline | null => {
   let d: unknown;
   try {
     d = JSON.parse(text);
@@ -282,4 +289,4 @@ function parseBaseline(text: string): Baseline | null {
     if (!e.slice(1, 4).every((n) => typeof n === 'number')) return null;
   }
   return b;
-}
+};

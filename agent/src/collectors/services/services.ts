@@ -50,12 +50,12 @@ export const SERVICES: ServiceDef[] = [
 const BOA_POLICIES = ['admin', 'operator', 'viewer'].map((r) => `System.BoaGroupPolicy.${r}`);
 
 /** yes/no, true/false, on/off, 1/0; null for anything else or a missing parameter. */
-export function flag(v: string | undefined): boolean | null {
+export const flag = (v: string | undefined): boolean | null => {
   if (v === undefined) return null;
   if (/^\s*(yes|true|on|1|enabled)\s*$/i.test(v)) return true;
   if (/^\s*(no|false|off|0|disabled)\s*$/i.test(v)) return false;
   return null;
-}
+};
 
 function httpState(p: Params): ServiceState {
   const set = BOA_POLICIES.filter((k) => p.has(k));
@@ -146,10 +146,13 @@ export const RULES: Rule[] = [
   rule('unsigned-apps-allowed', 'B8', 'high', 'Unsigned ACAP applications may be installed', (f) => (f.allowUnsigned === true ? ['AllowUnsigned=true'] : null)),
 ];
 
-export function collectServices(ctx: CollectorContext, input: ServicesInput = {}): Promise<CollectorResult<ServicesReport>> {
+/** The report's services part when nothing could be read (the agent's fallback too). */
+export const noServices = (): ServicesReport => ({ entries: [], findings: [], totalListening: 0 });
+
+export const collectServices = (ctx: CollectorContext, input: ServicesInput = {}): Promise<CollectorResult<ServicesReport>> => {
   return runCollector(
     'services',
-    () => ({ entries: [], findings: [], totalListening: 0 }),
+    noServices,
     async (guard, errors) => {
       const [list, socks, allowUnsigned] = await Promise.all([
         guard('param.cgi', ctx.vapix.listParams(SERVICE_PARAM_GROUPS)),
@@ -169,10 +172,10 @@ export function collectServices(ctx: CollectorContext, input: ServicesInput = {}
       return evaluateServices(list?.params ?? new Map(), socks.sockets, allowUnsigned ?? null);
     },
   );
-}
+};
 
 /** Merges parameters and sockets into entries and evaluates the rules; pure, for tests and the simulator. */
-export function evaluateServices(params: Params, sockets: ListeningSocket[], allowUnsigned: Maybe<boolean>): ServicesReport {
+export const evaluateServices = (params: Params, sockets: ListeningSocket[], allowUnsigned: Maybe<boolean>): ServicesReport => {
   const entries = new Map<string, ServiceEntry>();
   const claimed = new Set<ListeningSocket>();
   for (const def of SERVICES) {
@@ -207,4 +210,4 @@ export function evaluateServices(params: Params, sockets: ListeningSocket[], all
   const list = Array.from(entries.values()).slice(0, 512);
   for (const e of list) e.listening = e.listening.slice(0, 256);
   return { entries: list, findings, totalListening: sockets.length };
-}
+};

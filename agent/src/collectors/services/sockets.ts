@@ -5,7 +5,7 @@
  */
 import type { Host } from '../../host';
 import type { CollectorError, ListeningSocket } from '../../report/types';
-import { utf8Decode } from '../../util/bytes';
+import { readText } from '../../util/bytes';
 import { toCollectorError } from '../context';
 
 export const SOCKET_TABLES = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
@@ -14,10 +14,10 @@ const MAX_TABLE_BYTES = 1 << 20;
 //   sl  local_address rem_address   st …   (hex address:port, hex state)
 const ROW = /^\s*\d+:\s+([0-9A-Fa-f]+):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]+):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})(?:\s|$)/;
 
-export async function readListeningSockets(
+export const readListeningSockets = async (
   host: Pick<Host, 'fs'>,
   procNetDir: string,
-): Promise<{ sockets: ListeningSocket[]; errors: CollectorError[] }> {
+): Promise<{ sockets: ListeningSocket[]; errors: CollectorError[] }> => {
   const sockets: ListeningSocket[] = [];
   const errors: CollectorError[] = [];
   const seen = new Set<string>();
@@ -25,7 +25,7 @@ export async function readListeningSockets(
     const path = `${procNetDir}/${proto}`;
     let text: string;
     try {
-      text = utf8Decode(new Uint8Array(await host.fs.readFile(path, MAX_TABLE_BYTES)));
+      text = await readText(host.fs, path, MAX_TABLE_BYTES);
     } catch (err) {
       errors.push(toCollectorError('services', err, `cannot read ${path}`));
       continue;
@@ -45,9 +45,9 @@ export async function readListeningSockets(
     }
   }
   return { sockets, errors };
-}
+};
 
-export function parseSocketTable(text: string, proto: ListeningSocket['proto']): { rows: ListeningSocket[]; bad: string[] } {
+export const parseSocketTable = (text: string, proto: ListeningSocket['proto']): { rows: ListeningSocket[]; bad: string[] } => {
   const rows: ListeningSocket[] = [];
   const bad: string[] = [];
   const hexLen = proto.endsWith('6') ? 32 : 8;
@@ -63,10 +63,10 @@ export function parseSocketTable(text: string, proto: ListeningSocket['proto']):
     if (listening) rows.push({ proto, address: decodeAddress(m[1]), port: parseInt(m[2], 16) });
   }
   return { rows, bad };
-}
+};
 
 /** `0100007F` → 127.0.0.1; 32 hex digits → compressed IPv6 (`::`, `::1`, `::ffff:10.0.0.1`). */
-export function decodeAddress(hex: string): string {
+export const decodeAddress = (hex: string): string => {
   const b: number[] = [];
   for (let w = 0; w < hex.length; w += 8) {
     for (let j = 6; j >= 0; j -= 2) b.push(parseInt(hex.slice(w + j, w + j + 2), 16));
@@ -86,8 +86,6 @@ export function decodeAddress(hex: string): string {
     }
   }
   return best < 0 ? g.join(':') : g.slice(0, best).join(':') + '::' + g.slice(best + bestLen).join(':');
-}
+};
 
-export function isLoopback(address: string): boolean {
-  return /^(127\.|::1$|::ffff:127\.)/.test(address);
-}
+export const isLoopback = (address: string): boolean => /^(127\.|::1$|::ffff:127\.)/.test(address);
