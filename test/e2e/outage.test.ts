@@ -4,8 +4,8 @@
  * the real broker, so 30 minutes take a few seconds. Mosquitto runs with its default queue limit for an
  * online subscriber (max_queued_messages 1000) lowered to 100, to show the paced replay stays within it.
  * Also: a duplicate client id, and the MQTT 5 option against Mosquitto (Aedes 1.x speaks 3.1.1 only).
- * The clock never moves while the agent awaits the broker's CONNACK (PacedClock), so load cannot decide
- * what the agent sees.
+ * The clock never moves while the agent awaits the broker's CONNACK (the harness's paced clock, on by
+ * default), so load cannot decide what the agent sees.
  */
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
@@ -35,28 +35,19 @@ const brokers: Array<{ name: string; make(config: Record<string, string>, observ
 ];
 
 /**
- * Moves the simulated clock as AgentHarness.until does, except while one of the agent's connection attempts
- * awaits the real broker's CONNACK: then real I/O runs with the clock stopped, however long it takes. With
- * the clock running there, a loaded machine (a descheduled Mosquitto) let the agent's 10 s connect timeout
- * fire before the CONNACK came, so what a test saw depended on load. Needs creating before the agent starts.
+ * Another device configured with the same client id, driven by the agent's own events instead of timers:
+ * each time the agent's connection is accepted, the intruder connects once with the same id over a raw
+ * MQTT 3.1.1 socket, and the real broker hands it the session. The clock stands still from the agent's
+ * CONNACK until the agent has let go of the connection it lost, so every session the intruder ends lasts
+ * 0 simulated ms: load changes how long the test takes, not what the agent sees.
  */
-class PacedClock {
-  /** The agent's open sockets to the broker, each with the number of accepted connections when it opened. */
-  protected live = new Map<number, number>();
-  private steps = 0;
+class Intruder {
+  readonly sockets: net.Socket[] = [];
+  /** Accepted agent connections the intruder has taken over. */
+  takeovers = 0;
 
-  constructor(protected readonly h: AgentHarness) {
-    // the agent's side of its broker connections, seen through the host seam
-    const { connect, close } = h.fake.net;
-    h.fake.net.connect = async (options) => {
-      const id = await connect(options);
-      if (options.host === 'broker') this.live.set(id, this.accepted());
-      return id;
-    };
-    h.fake.net.close = (id) => {
-      this.live.delete(id);
-      close(id);
-    };
+  constructor(private readonly h: AgentHarness) {
+    h.onStep(() => this.afterAccepted());
   }
 
   /** Connections the agent has had accepted: it logs each right after CONNACK. */
@@ -64,62 +55,11 @@ class PacedClock {
     return this.h.logs('info').filter((m) => /\[mqtt\] connected to /.test(m)).length;
   }
 
-  /** One step of simulated time, once no connection attempt awaits the broker. */
-  async step(ms: number): Promise<void> {
-    await this.whileStopped('the broker to answer the agent', () => [...this.live.values()].every((before) => this.accepted() > before));
-    await this.afterAccepted();
-    await this.h.fake.advance(ms);
-    await new Promise((resolve) => setImmediate(resolve));
-    if (++this.steps % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-
-  /** Steps until the predicate holds; fails after maxSteps with what it was waiting for. */
-  async until<T>(what: string, predicate: () => T | null | undefined | false, options: { stepMs?: number; maxSteps?: number } = {}): Promise<T> {
-    const { stepMs = 100, maxSteps = 2000 } = options;
-    for (let i = 0; i <= maxSteps; i++) {
-      const v = predicate();
-      if (v) return v;
-      if (i < maxSteps) await this.step(stepMs);
-    }
-    throw new Error(`[test] gave up waiting for ${what} after ${maxSteps} steps of ${stepMs} ms; logs:\n${this.h.logs().slice(-20).join('\n')}`);
-  }
-
-  /** What happens, with the clock stopped, once the agent's connection is accepted. */
-  protected async afterAccepted(): Promise<void> {}
-
-  /**
-   * Lets real I/O and the agent's promise chains run with the clock stopped until done() holds, for what
-   * needs only the broker; the wall-clock limit only bounds a hang.
-   */
-  async whileStopped<T>(what: string, done: () => T | null | undefined | false): Promise<T> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const v = done();
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`[test] gave up waiting for ${what} (30 s of real time); logs:\n${this.h.logs().slice(-20).join('\n')}`);
-      await this.h.fake.advance(0);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  }
-}
-
-/**
- * Another device configured with the same client id, driven by the agent's own events instead of timers:
- * each time the agent's connection is accepted, the intruder connects once with the same id over a raw
- * MQTT 3.1.1 socket, and the real broker hands it the session. The clock stands still from the agent's
- * CONNACK until the agent has let go of the connection it lost, so every session the intruder ends lasts
- * 0 simulated ms: load changes how long the test takes, not what the agent sees.
- */
-class Intruder extends PacedClock {
-  readonly sockets: net.Socket[] = [];
-  /** Accepted agent connections the intruder has taken over. */
-  takeovers = 0;
-
-  protected override async afterAccepted(): Promise<void> {
+  private async afterAccepted(): Promise<void> {
     while (this.takeovers < this.accepted()) {
       this.takeovers++;
       await this.takeOver();
-      await this.whileStopped('the agent to let go of the connection taken over', () => this.live.size === 0);
+      await this.h.whileStopped('the agent to let go of the connection taken over', () => this.h.agentConnections() === 0);
     }
   }
 
@@ -149,9 +89,8 @@ describe.each(brokers)('a 30-minute outage over $name', (broker) => {
   it('delivers every report after the broker returns, with the default outbox, paced', async () => {
     h = await broker.make({ IntervalSec: '10' });
     await h.startBroker();
-    const clock = new PacedClock(h);
     h.start();
-    await clock.until('the first report', () => h?.reports().length);
+    await h.until('the first report', () => h?.reports().length);
     h.brokerDown();
     await h.run(30 * 60_000, 1000);
     const queued = (await h.fake.fs.list('/data/outbox')).length;
@@ -159,7 +98,7 @@ describe.each(brokers)('a 30-minute outage over $name', (broker) => {
     const from = h.stats.reportPublishes;
     h.brokerUp();
     const harness = h;
-    const settled = await clock.until('a report built after the replay', () => harness.reports().find((r) => r.seq > queued + 1 && r.health.queueDepth === 0), {
+    const settled = await harness.until('a report built after the replay', () => harness.reports().find((r) => r.seq > queued + 1 && r.health.queueDepth === 0), {
       stepMs: 100,
       maxSteps: 5000,
     });
@@ -186,16 +125,16 @@ describe.each(brokers)('a duplicate client id over $name', (broker) => {
     try {
       const duplicate = () => (h as AgentHarness).logs('error').filter((m) => m.includes('duplicate client id'));
       // three sessions ended right after CONNACK are needed; the backoff between them is seconds
-      const detected = await intruder.until('the duplicate client id error', () => duplicate()[0], { maxSteps: 1200 });
+      const detected = await h.until('the duplicate client id error', () => duplicate()[0], { maxSteps: 1200 });
       expect(intruder.takeovers).toBe(3);
       expect(detected).toMatch(/closed 3 connections in a row within 15 s of accepting them: another client is probably connected with the same client id "ACCC8EF3A1C2"/);
       const connections = h.stats.connections;
       // the intruder keeps taking over each connection the agent makes
-      for (let t = 0; t < 60_000; t += 100) await intruder.step(100);
+      await h.run(60_000, 100);
       // minutes between attempts now (30-60 s after the third, 60-120 s after the fourth): at most one more connection
       expect(h.stats.connections - connections).toBeLessThanOrEqual(1);
       // and the next takeover is not logged again
-      await intruder.until('a fourth connection, taken over', () => intruder.takeovers >= 4, { maxSteps: 1200 });
+      await h.until('a fourth connection, taken over', () => intruder.takeovers >= 4, { maxSteps: 1200 });
       expect(duplicate()).toHaveLength(1);
     } finally {
       intruder.close();
@@ -207,9 +146,8 @@ describe('MQTT 5 against Mosquitto', () => {
   it('publishes reports with message expiry, content type and seq/reportId user properties', async () => {
     h = await brokers[1].make({ MqttVersion: '5', MessageExpirySec: '86400' }, 5);
     await h.startBroker();
-    const clock = new PacedClock(h);
     h.start();
-    await clock.until('the first report', () => h?.received.find((m) => m.topic.endsWith('/report')));
+    await h.until('the first report', () => h?.received.find((m) => m.topic.endsWith('/report')));
     const m = h.received.find((x) => x.topic === `vigil/v1/${SERIAL}/report`);
     const report = JSON.parse(m?.payload ?? '{}');
     expect(m?.properties).toMatchObject({
@@ -225,12 +163,11 @@ describe('MQTT 5 against Mosquitto', () => {
   it('answers a command with the request correlation data', async () => {
     h = await brokers[1].make({ MqttVersion: '5' }, 5);
     await h.startBroker();
-    const clock = new PacedClock(h);
     h.start();
-    await clock.until('the first report', () => h?.reports().length);
+    await h.until('the first report', () => h?.reports().length);
     await h.command('report-now', '{}', { properties: { correlationData: Buffer.from('corr-7') } });
     const harness = h;
-    const result = await clock.whileStopped('the result', () => harness.received.find((x) => x.topic.endsWith('/cmd-result')));
+    const result = await harness.whileStopped('the result', () => harness.received.find((x) => x.topic.endsWith('/cmd-result')));
     expect(JSON.parse(result.payload)).toMatchObject({ id: 'corr-7', command: 'report-now', ok: true });
     expect(Buffer.from(result.properties?.correlationData as Buffer).toString()).toBe('corr-7');
   });
@@ -238,11 +175,10 @@ describe('MQTT 5 against Mosquitto', () => {
   it('publishes the will as lost when the connection dies', async () => {
     h = await brokers[1].make({ MqttVersion: '5' }, 5);
     await h.startBroker();
-    const clock = new PacedClock(h);
     h.start();
-    await clock.until('the first report', () => h?.reports().length);
+    await h.until('the first report', () => h?.reports().length);
     h.dropConnections();
     const harness = h;
-    await clock.whileStopped('the will', () => harness.json('state').find((s) => s.state === 'lost'));
+    await harness.whileStopped('the will', () => harness.json('state').find((s) => s.state === 'lost'));
   });
 });

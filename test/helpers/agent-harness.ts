@@ -6,6 +6,12 @@
  *
  * Time moves only when the test says so (`fake.advance`); `until` advances in small steps and lets real
  * I/O run between them, up to a step budget, so no assertion depends on wall-clock speed.
+ *
+ * Paced clock (on unless `pace: false`): `until` and `run` do not move the clock while one of the agent's
+ * connection attempts awaits the real broker's first answer (its CONNACK). With the clock running there, a
+ * loaded machine (a descheduled broker) let the agent's 10 s connect timeout fire in simulated time before
+ * the real CONNACK came, so what a test saw depended on load. The hold is bounded per attempt (holdMs of
+ * real time, 5 s by default) so a broker that never answers still times out and the test stays finite.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
@@ -44,6 +50,30 @@ export interface HarnessOptions {
   aedes?: AedesOptions;
   /** Observer protocol version (5 to see MQTT 5 properties, Mosquitto only). */
   observerVersion?: 4 | 5;
+  /**
+   * Stop the clock while an agent connection attempt awaits the real broker's CONNACK, for at most holdMs
+   * of real time per attempt (default 5000); false: the clock never waits for the broker.
+   */
+  pace?: false | { holdMs?: number };
+}
+
+/** What the paced clock did: attempts that held it, how long, and those that ran out of hold. */
+export interface PacingStats {
+  /** Connection attempts whose CONNACK had not come when the clock was due to move. */
+  held: number;
+  /** Longest real time one attempt held the clock, ms. */
+  longestHoldMs: number;
+  /** Attempts still unanswered after holdMs: the clock moved on without their CONNACK. */
+  expired: number;
+}
+
+/** One agent connection to the real broker, from its TCP accept to the broker's first bytes. */
+interface Attempt {
+  openedAt: number;
+  answered: boolean;
+  closed: boolean;
+  expired: boolean;
+  held: boolean;
 }
 
 export class AgentHarness {
@@ -56,10 +86,18 @@ export class AgentHarness {
   observer: MqttJsClient | null = null;
   readonly received: Received[] = [];
   readonly stats: BridgeStats = { connections: 0, reportPublishes: 0, pubacks: 0, maxOutstanding: 0, publishTimes: [] };
+  readonly pacing: PacingStats = { held: 0, longestHoldMs: 0, expired: 0 };
   private links: Array<() => void> = [];
   private outstanding = new Set<number>();
+  private attempts: Attempt[] = [];
+  private readonly holdMs: number | null;
+  private stepHooks: Array<() => Promise<void>> = [];
+  private steps = 0;
+  /** The agent's open sockets to broker:1883 (its side: closed when the agent closes them). */
+  private agentSockets = new Set<number>();
 
   constructor(private readonly options: HarnessOptions = {}) {
+    this.holdMs = options.pace === false ? null : (options.pace?.holdMs ?? 5000);
     this.fake = new FakeHost({
       config: {
         BrokerHost: 'broker',
@@ -77,6 +115,22 @@ export class AgentHarness {
       ...loadTestdata(this.fake, fsLike, join(ROOT, 'agent/src/collectors/integrity/testdata/valid')),
     };
     serveVapix(this.fake, answers, { credentials: TEST_CREDENTIALS });
+    // the agent's side of its broker connections, seen through the host seam
+    const { connect, close } = this.fake.net;
+    this.fake.net.connect = async (o) => {
+      const id = await connect(o);
+      if (o.host === 'broker') this.agentSockets.add(id);
+      return id;
+    };
+    this.fake.net.close = (id) => {
+      this.agentSockets.delete(id);
+      close(id);
+    };
+  }
+
+  /** Broker connections the agent holds open (0 once it has let go of a connection the broker ended). */
+  agentConnections(): number {
+    return this.agentSockets.size;
   }
 
   async startBroker(): Promise<void> {
@@ -120,6 +174,9 @@ export class AgentHarness {
   private bridge(peer: FakePeer): void {
     this.stats.connections++;
     this.outstanding.clear();
+    const attempt: Attempt = { openedAt: Date.now(), answered: false, closed: false, expired: false, held: false };
+    this.attempts.push(attempt);
+    peer.onClose(() => (attempt.closed = true));
     const up = new PacketParser({ decode: decodeAnyPacket, maxPacketBytes: 1 << 24 });
     const down = new PacketParser({ decode: decodeAnyPacket, maxPacketBytes: 1 << 24 });
     const watchUp = (bytes: Uint8Array) => {
@@ -139,6 +196,8 @@ export class AgentHarness {
       }
     };
     const watchDown = (bytes: Uint8Array) => {
+      // a broker's first bytes on a connection are its CONNACK (MQTT 5 ones included, which the parser skips)
+      attempt.answered = true;
       let packets: Packet[] = [];
       try {
         packets = down.push(bytes);
@@ -214,6 +273,23 @@ export class AgentHarness {
     }
   }
 
+  /**
+   * Runs before every step of `until` and `run`, with the clock stopped and no connection attempt awaiting
+   * the broker: for a test that acts on what the agent just did (e.g. another client taking over its id).
+   */
+  onStep(hook: () => Promise<void>): void {
+    this.stepHooks.push(hook);
+  }
+
+  /** One step of simulated time, once no connection attempt awaits the broker (within its hold). */
+  async step(ms: number): Promise<void> {
+    await this.holdForBroker();
+    for (const hook of this.stepHooks) await hook();
+    await this.fake.advance(ms);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (++this.steps % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+
   /** Advances the clock in steps until the predicate holds; fails after maxSteps with what it was waiting for. */
   async until<T>(what: string, predicate: () => T | null | undefined | false, options: { stepMs?: number; maxSteps?: number } = {}): Promise<T> {
     const stepMs = options.stepMs ?? 100;
@@ -221,23 +297,67 @@ export class AgentHarness {
     for (let i = 0; i < maxSteps; i++) {
       const v = predicate();
       if (v) return v;
-      await this.fake.advance(stepMs);
-      await new Promise((resolve) => setImmediate(resolve));
-      if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 1));
+      await this.step(stepMs);
     }
     const v = predicate();
     if (v) return v;
-    const seen = this.received.map((m) => `${m.topic} ${m.payload.slice(0, 100)}`).slice(-20).join('\n');
-    const logs = this.fake.logs.map((l) => `${l.level} ${l.message}`).slice(-20).join('\n');
-    throw new Error(`gave up waiting for ${what} after ${maxSteps} steps of ${stepMs} ms\nreceived:\n${seen}\nlogs:\n${logs}`);
+    throw new Error(`[test] [harness] gave up waiting for ${what} after ${maxSteps} steps of ${stepMs} ms${this.expiredNote()}\n${this.recent()}`);
   }
 
   /** Advances the clock by ms in steps, letting I/O run. */
   async run(ms: number, stepMs = 100): Promise<void> {
-    for (let t = 0; t < ms; t += stepMs) {
-      await this.fake.advance(Math.min(stepMs, ms - t));
-      await new Promise((resolve) => setImmediate(resolve));
+    for (let t = 0; t < ms; t += stepMs) await this.step(Math.min(stepMs, ms - t));
+  }
+
+  /**
+   * Lets real I/O and the agent's promise chains run with the clock stopped until done() holds, for what
+   * needs only the broker; the real-time limit only bounds a hang.
+   */
+  async whileStopped<T>(what: string, done: () => T | null | undefined | false, limitMs = 30_000): Promise<T> {
+    const deadline = Date.now() + limitMs;
+    for (;;) {
+      const v = done();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`[test] [harness] gave up waiting for ${what} (${limitMs} ms of real time, clock stopped)\n${this.recent()}`);
+      await this.fake.advance(0);
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
+  }
+
+  /** Holds the clock while an attempt awaits its CONNACK, each for at most holdMs of real time. */
+  private async holdForBroker(): Promise<void> {
+    if (this.holdMs === null) return;
+    let waited = false;
+    for (;;) {
+      this.attempts = this.attempts.filter((a) => !a.answered && !a.closed && !a.expired);
+      const now = Date.now();
+      for (const a of this.attempts) {
+        if (now - a.openedAt >= this.holdMs) {
+          a.expired = true;
+          this.pacing.expired++;
+        } else if (!a.held) {
+          a.held = true;
+          this.pacing.held++;
+        }
+        this.pacing.longestHoldMs = Math.max(this.pacing.longestHoldMs, Math.min(now - a.openedAt, this.holdMs));
+      }
+      if (!this.attempts.some((a) => !a.expired)) break;
+      waited = true;
+      await this.fake.advance(0);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    // the CONNACK is in the agent's socket: let it act on it before the clock moves
+    if (waited) await this.fake.advance(0);
+  }
+
+  private expiredNote(): string {
+    return this.pacing.expired ? ` (${this.pacing.expired} connection attempts got no CONNACK within the ${this.holdMs} ms hold)` : '';
+  }
+
+  private recent(): string {
+    const seen = this.received.map((m) => `${m.topic} ${m.payload.slice(0, 100)}`).slice(-20).join('\n');
+    const logs = this.fake.logs.map((l) => `${l.level} ${l.message}`).slice(-20).join('\n');
+    return `received:\n${seen}\nlogs:\n${logs}`;
   }
 
   json(leaf: string): Array<Record<string, any>> {
@@ -258,6 +378,7 @@ export class AgentHarness {
   }
 
   async close(): Promise<void> {
+    this.stepHooks = []; // a test's hooks act on its own run, not on the shutdown
     if (this.agent) await Promise.race([this.agent.stop(), this.run(5000)]);
     this.dropConnections();
     await this.observer?.endAsync(true);
