@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CAMERA_STATUSES, type CameraView, type FleetConsumer } from './consumer';
-import type { FleetStore } from './store/types';
+import type { EventRow, FleetStore } from './store/types';
 
 const DASH = fileURLToPath(new URL('./dashboard/', import.meta.url));
 const STATIC: Record<string, string> = {
@@ -18,6 +18,41 @@ const STATIC: Record<string, string> = {
 
 /** Live updates are sent at most this often. */
 const FLUSH_MS = 200;
+/** Events sent per flush at most (the newest); a page that missed some reloads /api/events/recent. */
+const MAX_EVENTS_PER_FLUSH = 50;
+
+/** An event as the fleet page lists it: what a human reads, nothing more (the rest is on the camera's page). */
+export interface EventView {
+  serial: string;
+  eventId: string;
+  receivedMs: number;
+  at: string | null;
+  kind: string;
+  severity: string | null;
+  summary: string;
+}
+
+/** The list entry of a schema-checked event (the consumer validated it before storing or emitting it). */
+export function eventView(serial: string, receivedMs: number, e: Record<string, unknown>): EventView {
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return {
+    serial,
+    eventId: text(e.eventId) ?? '',
+    receivedMs,
+    at: text(e.at),
+    kind: text(e.kind) ?? '',
+    severity: text(e.severity),
+    summary: text(e.summary) ?? '',
+  };
+}
+
+function storedEventView(row: EventRow): EventView | null {
+  try {
+    return eventView(row.serial, row.receivedMs, JSON.parse(row.json) as Record<string, unknown>);
+  } catch {
+    return null;
+  }
+}
 
 export interface DashboardServer {
   url: string;
@@ -52,7 +87,9 @@ const FLEET_PAGE = page('Vigil fleet', '/static/fleet.js', `
   <th data-key="support">Support</th><th data-key="status">Status</th><th data-key="score" class="num">Hardening</th>
   <th data-key="advisories" class="num">Advisories</th><th data-key="integrity">Integrity</th><th data-key="lastReportAt">Last report</th>
 </tr></thead><tbody></tbody></table>
-<p id="empty" class="muted" hidden>No cameras match.</p>`);
+<p id="empty" class="muted" hidden>No cameras match.</p>
+<section id="events" class="events" aria-label="recent events"><h2>Recent events</h2>
+<ol id="event-list" class="events-list"></ol><p id="no-events" class="muted">No events yet.</p></section>`);
 
 function cameraPage(serial: string): string {
   return page(`${serial} · Vigil`, '/static/camera.js', `<div id="camera" data-serial="${serial}"><p class="muted">Loading ${serial}…</p></div>`);
@@ -111,13 +148,23 @@ export async function startDashboard(options: { consumer: FleetConsumer; store: 
   // Coalesce: at thousands of reports a second a browser needs each changed camera once per flush, and
   // the counts once, not every message.
   const pending = new Map<string, CameraView>();
+  let pendingEvents: EventView[] = [];
   let flushTimer: NodeJS.Timeout | null = null;
   const flush = () => {
     flushTimer = null;
     for (const v of pending.values()) send('camera', v);
     pending.clear();
+    for (const e of pendingEvents) send('event', e);
+    pendingEvents = [];
     send('counts', consumer.counts());
   };
+  const onEvent = (e: { serial: string } & Record<string, unknown>) => {
+    if (clients.size === 0) return;
+    pendingEvents.push(eventView(e.serial, Date.now(), e));
+    if (pendingEvents.length > MAX_EVENTS_PER_FLUSH) pendingEvents.shift();
+    flushTimer ??= setTimeout(flush, FLUSH_MS);
+  };
+  consumer.on('event', onEvent);
   const onCamera = (v: CameraView) => {
     if (clients.size === 0) return;
     pending.set(v.serial, v);
@@ -164,6 +211,10 @@ export async function startDashboard(options: { consumer: FleetConsumer; store: 
         events: store.events(c.serial, 50).map((e) => ({ ...e, json: JSON.parse(e.json) })),
       });
     }
+    if (path === '/api/events/recent') {
+      const limit = Math.min(Math.max(Math.floor(Number(url.searchParams.get('limit'))) || 50, 1), 500);
+      return json(res, 200, { events: store.recentEvents(limit).map(storedEventView).filter((e) => e !== null) });
+    }
     if (path === '/api/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       res.write(`retry: 1000\nevent: counts\ndata: ${JSON.stringify(consumer.counts())}\n\n`);
@@ -205,6 +256,7 @@ export async function startDashboard(options: { consumer: FleetConsumer; store: 
       clearInterval(heartbeat);
       if (flushTimer) clearTimeout(flushTimer);
       consumer.off('camera', onCamera);
+      consumer.off('event', onEvent);
       for (const res of clients) res.end();
       clients.clear();
       server.closeAllConnections();

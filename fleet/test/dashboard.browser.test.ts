@@ -1,15 +1,19 @@
 // The demo's dashboard in a real browser (Debian's Chromium via playwright-core): startDemo() is what
 // `vigil demo` runs (embedded broker, the fleet consumer, every bundled profile as a simulated camera running
 // the real agent bundle). Filters to end-of-life cameras, opens one camera's page, and sees it go offline
-// live when its simulated camera stops. Screenshots: test-results/screenshots/.
+// live when its simulated camera stops. The demo's scripted faults (a file changed on the tampered camera, a
+// listener on the exposed one) show up in the fleet page's recent events, live; a device's hostile summary
+// is shown as text. Screenshots: test-results/screenshots/.
 import { mkdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type Demo } from '../../host-sim/src/demo';
 import { listProfiles } from '../../host-sim/src/profiles';
 import type { SimCamera } from '../../host-sim/src/camera';
+import { parseFaultSpec, startFaultScript, type FaultScript } from '../../host-sim/src/faults';
 import type { Fleet } from '../src/fleet';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -24,6 +28,7 @@ let browser: Browser;
 let page: Page;
 const cameras = new Map<string, SimCamera>();
 const camLogs: string[] = [];
+const scripts: FaultScript[] = [];
 
 async function waitUntil<T>(what: string, predicate: () => T | false | null | undefined): Promise<T> {
   const deadline = Date.now() + 45_000;
@@ -39,13 +44,15 @@ beforeAll(async () => {
   if (!existsSync(BUNDLE)) throw new Error(`[vigil] [test] ${BUNDLE} is missing: run npm run build first`);
   if (!existsSync(CHROMIUM)) throw new Error(`[vigil] [test] ${CHROMIUM} is missing: .ci/run installs the chromium package`);
   mkdirSync(SHOTS, { recursive: true });
-  // A 2 s interval so a camera's page has a few reports to chart within the test's time.
+  // A 2 s interval so a camera's page has a few reports to chart within the test's time; the demo's drama
+  // (the profiles' faults.script, 45 s and 60 s in) brought forward to 5 s.
   demo = await startDemo({
     bundlePath: BUNDLE,
     broker: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
     intervalSec: 2,
     log: (r) => void camLogs.push(JSON.stringify(r)),
+    faultScripts: { tampered: [parseFaultSpec('file-change:/usr/bin/curl@5')], exposed: [parseFaultSpec('listen:4444/tcp@5')] },
   });
   fleet = demo.fleet;
   for (const cam of demo.cameras) cameras.set(cam.profile.name, cam);
@@ -62,6 +69,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  for (const script of scripts) script.stop();
   await browser?.close();
   await demo?.stop();
 });
@@ -126,5 +134,48 @@ describe('the fleet dashboard in Chromium', () => {
     await page.goto(fleet.url);
     await page.locator(`#cameras tbody tr[data-serial="${cam.serial}"][data-status="offline"]`).waitFor();
     await page.screenshot({ path: join(SHOTS, 'fleet-after-offline.png'), fullPage: true });
+  });
+});
+
+describe('recent events on the fleet page', () => {
+  const item = (profile: string, kind: string) => `#event-list li[data-serial="${cameras.get(profile)!.serial}"][data-kind="${kind}"]`;
+
+  it("lists the demo's scripted events with a severity badge and a link to the camera", async () => {
+    await page.goto(fleet.url);
+    await page.locator(item('tampered', 'integrity-drift')).first().waitFor({ timeout: 45_000 });
+    await page.locator(item('exposed', 'service-change')).first().waitFor({ timeout: 45_000 });
+    const drift = page.locator(item('tampered', 'integrity-drift')).first();
+    expect(await drift.locator('.badge').textContent()).toBe('high');
+    expect(await drift.locator('a').getAttribute('href')).toBe(`/camera/${cameras.get('tampered')!.serial}`);
+    expect(await drift.locator('.summary').textContent()).toContain('/usr/bin/curl');
+    expect(await page.locator(item('exposed', 'service-change')).first().locator('.summary').textContent()).toContain('4444');
+    expect(await page.locator('#no-events').isHidden()).toBe(true);
+    await page.screenshot({ path: join(SHOTS, 'fleet-events.png'), fullPage: true });
+  });
+
+  it('shows a new event live, on top, when a fault is scripted while the page is open', async () => {
+    const cam = cameras.get('tampered')!;
+    const before = await page.locator(item('tampered', 'integrity-drift')).count();
+    scripts.push(startFaultScript([parseFaultSpec('file-add:/usr/bin/.dropper@0')], { camera: () => cam, restart: async () => {} }));
+    await page.locator('#event-list li').first().filter({ hasText: '.dropper' }).waitFor({ timeout: 45_000 });
+    expect(await page.locator(item('tampered', 'integrity-drift')).count()).toBe(before + 1);
+  });
+
+  it("shows a device's hostile summary as text, running nothing", async () => {
+    const serial = cameras.get('hardened')!.serial;
+    const hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+    const pub = await mqtt.connectAsync(demo.broker.url, { clientId: 'browser-test-hostile', reconnectPeriod: 0 });
+    try {
+      const event = { schema: 'vigil.event/1', deviceId: serial, eventId: 'ev-hostile-0001', seq: 1, at: new Date().toISOString(), kind: 'service-change', severity: 'high', summary: hostile, details: {} };
+      await pub.publishAsync(`vigil/v1/${serial}/event`, JSON.stringify(event), { qos: 1 });
+    } finally {
+      await pub.endAsync();
+    }
+    const li = page.locator(`#event-list li[data-serial="${serial}"]`).filter({ hasText: 'onerror' });
+    await li.waitFor({ timeout: 20_000 });
+    expect(await li.locator('.summary').textContent()).toBe(hostile);
+    expect(await page.locator('#event-list img, #event-list script').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await page.screenshot({ path: join(SHOTS, 'fleet-events-hostile.png'), fullPage: true });
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../host-sim/src/broker';
 import { parseHostPort, runFleet, runStatus } from '../src/cli';
 import { startFleet, type Fleet } from '../src/fleet';
+import { SqliteStore } from '../src/store/sqlite';
 import { finding, makeReport, statePayload, T0 } from './fixtures';
 
 let broker: EmbeddedBroker;
@@ -111,6 +112,56 @@ describe('the dashboard server', () => {
       return text.includes('event: camera') && text.includes('"status":"offline"');
     });
     ac.abort();
+  });
+});
+
+const vigilEvent = (serial: string, eventId: string, summary: string, severity = 'high') =>
+  JSON.stringify({ schema: 'vigil.event/1', deviceId: serial, eventId, seq: 1, at: new Date(T0).toISOString(), kind: 'integrity-drift', severity, summary, details: {} });
+
+describe('recent events across the fleet', () => {
+  it('answers the stored events of every camera with what the fleet page lists', async () => {
+    await pub.publishAsync('vigil/v1/CAMHTTP1/event', vigilEvent('CAMHTTP1', 'ev-http-0001', '/usr/bin/curl changed'), { qos: 1 });
+    await pub.publishAsync('vigil/v1/CAMHTTP2/event', vigilEvent('CAMHTTP2', 'ev-http-0002', 'Telnet is listening', 'medium'), { qos: 1 });
+    const body = await waitUntil('two recent events', async () => {
+      const b = await getJson('api/events/recent');
+      return b.events.length >= 2 ? b : null;
+    });
+    expect(body.events.map((e: { serial: string; eventId: string; kind: string; severity: string; summary: string }) => [e.serial, e.eventId, e.kind, e.severity, e.summary]).sort()).toEqual([
+      ['CAMHTTP1', 'ev-http-0001', 'integrity-drift', 'high', '/usr/bin/curl changed'],
+      ['CAMHTTP2', 'ev-http-0002', 'integrity-drift', 'medium', 'Telnet is listening'],
+    ]);
+    expect(Object.keys(body.events[0]).sort()).toEqual(['at', 'eventId', 'kind', 'receivedMs', 'serial', 'severity', 'summary']);
+  });
+
+  it('answers at most ?limit= events, and the default for a limit that is not a number', async () => {
+    expect((await getJson('api/events/recent?limit=1')).events).toHaveLength(1);
+    expect((await getJson('api/events/recent?limit=abc')).events.length).toBeGreaterThanOrEqual(2);
+    expect((await getJson('api/events/recent?limit=-5')).events).toHaveLength(1);
+  });
+
+  it('pushes a new event to a live SSE client', async () => {
+    const ac = new AbortController();
+    const res = await fetch(fleet.url + 'api/events', { signal: ac.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    await pub.publishAsync('vigil/v1/CAMHTTP2/event', vigilEvent('CAMHTTP2', 'ev-http-0003', 'SSH is enabled'), { qos: 1 });
+    await waitUntil('the event', async () => {
+      text += new TextDecoder().decode((await reader.read()).value);
+      return text.includes('event: event') && text.includes('"summary":"SSH is enabled"');
+    });
+    ac.abort();
+  });
+
+  it('orders the store\'s recent events newest first across cameras', () => {
+    const store = new SqliteStore(':memory:');
+    try {
+      store.insertEvent({ serial: 'A', eventId: 'ev-a', receivedMs: 1000, kind: 'k', json: '{}' });
+      store.insertEvent({ serial: 'B', eventId: 'ev-b', receivedMs: 3000, kind: 'k', json: '{}' });
+      store.insertEvent({ serial: 'A', eventId: 'ev-c', receivedMs: 2000, kind: 'k', json: '{}' });
+      expect(store.recentEvents(2).map((e) => e.eventId)).toEqual(['ev-b', 'ev-c']);
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { QuickJSRunner, type QuickJSRunnerOptions, type RunResult } from './quic
 import { SimHost, type LogSink } from './sim-host';
 import { loadProfile, type LoadedProfile, type VapixFault } from './profiles';
 import { VapixServer } from './vapix-server';
+import { loadDeviceState } from './faults';
 
 export interface SimCameraOptions {
   /** A bundled profile name, a profile folder, or an already loaded profile. */
@@ -56,7 +57,9 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
   const code = options.bundleCode ?? readFileSync(options.bundlePath, 'utf8');
   const bundleSha256 = createHash('sha256').update(code).digest('hex');
 
-  const vapix = new VapixServer({ profile: profile.data });
+  // What fault scripts changed on this device (a private rootfs, parameters) outlives a restart, as flash does.
+  const device = loadDeviceState(options.stateDir);
+  const vapix = new VapixServer({ profile: profile.data, params: device.params });
   if (options.vapixFaults) vapix.setFaults(options.vapixFaults);
   const vapixPort = await vapix.listen();
 
@@ -73,6 +76,7 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
     log: options.log,
     bundleSha256,
     lastExit: options.lastExit ?? null,
+    rootfsDir: device.rootfsDir ?? undefined,
   });
   let runner: QuickJSRunner | null = null;
   try {

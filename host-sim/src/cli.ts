@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { SimCameraOptions } from './camera';
 import { formatRestarts, startSimFleet, type SimFleet } from './fleet';
 import { faultScript, listProfiles, loadProfile } from './profiles';
-import { parseFaultSpec, startFaultScript } from './faults';
+import { needsPrivateRootfs, parseFaultSpec, preparePrivateRootfs, startFaultScript } from './faults';
 import { formatLogRecord, lineLogSink, type LogSink } from './sim-host';
 import { StatusTable as FleetTable } from '../../fleet/src/status-table';
 import { FLEET_USAGE, STATUS_USAGE, runFleet, runStatus } from '../../fleet/src/cli';
@@ -41,6 +41,8 @@ Starts an embedded MQTT broker (Aedes) on H:N (default 127.0.0.1:1883), the flee
 dashboard (default http://127.0.0.1:8080), runs every bundled profile as a simulated camera inside
 QuickJS-wasm, and prints the dashboard's URL and a live table (camera, model, AXIS OS, findings,
 integrity, online). Ctrl-C stops the cameras (each publishes "offline"), the consumer and the broker.
+Cameras run their profile's faults.script: the tampered camera has a file changed at 45 s, the exposed
+camera a new listener at 60 s, so the dashboard shows events without anyone touching a camera.
 
   --port N       broker port (default 1883); a clear error if it is taken
   --host H       broker address (default 127.0.0.1)
@@ -79,6 +81,10 @@ VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
                    broker-down@0+30  broker-restart@60+5  drop@45  drop-during-replay:3@30
                    kill-during-write:before-rename@40 (partial-tmp, before-rename, after-rename)
                    disk-full@20+30  clock-jump:-3600@25  vapix:hang@10+20 (slow[:ms], status500, garbage)
+                   file-change:/usr/bin/curl@45+60  file-add:/usr/bin/.x@45  file-remove:/etc/group@45
+                   param:Network.SSH.Enabled=yes@30+60  listen:23/tcp@60 (tcp, udp, tcp6, udp6)
+                 file and listen faults change a private copy of the rootfs (beside the state dir),
+                 never the profile's; with +FOR the file, parameter or socket is put back;
                  a kill restarts the camera through its supervisor (counted as a restart, not towards
                  --max-restarts)
 
@@ -243,6 +249,10 @@ async function runSim(argv: string[], signal?: AbortSignal): Promise<number> {
   const count = values.count === undefined ? profiles.length : Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 100_000) return fail(`--count must be 1..100000, got "${values.count}"`);
   const stateDir = values.state ? resolve(values.state) : mkdtempSync(join(tmpdir(), 'vigil-sim-'));
+  // File and listen faults change a private rootfs copy: made before the camera starts, so its baseline is the copy's.
+  if (profiles.length === 1 && count === 1 && needsPrivateRootfs([...faultScript(profiles[0].data), ...cliFaults])) {
+    preparePrivateRootfs(profiles[0], join(stateDir, profiles[0].data.identity.serialNumber));
+  }
   // Like the native host on a crash loop, `vigil sim` ends (exit 3) once its supervisors gave up on every camera.
   let cameras: SimFleet | null = null;
   let allGaveUp: (why: string) => void = () => {};

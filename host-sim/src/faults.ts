@@ -13,9 +13,20 @@
  *   disk-full@20+30               every write to the data dir fails with ENOSPC for 30 s
  *   clock-jump:-3600@25           the wall clock jumps by -3600 s (backwards) or +N s (forwards)
  *   vapix:hang@10+20              VAPIX hangs (or slow[:ms], status500, garbage) for 20 s
+ *   file-change:/usr/bin/curl@45+60   bytes appended to a file of the camera's rootfs; put back after 60 s
+ *   file-add:/usr/bin/.x@45       a new file in the rootfs (file-remove:PATH takes one away)
+ *   param:Network.SSH.Enabled=yes@30+60   a VAPIX parameter (param.cgi) set; the old value back after 60 s
+ *   listen:23/tcp@60              a LISTEN socket in /proc/net/tcp (tcp, udp, tcp6 or udp6; tcp by default)
+ *
+ * File and socket faults never write the profile's own rootfs/: the camera gets a private copy of it
+ * beside its state dir (<stateDir>.device/rootfs, kept across restarts as a camera's flash is), and set
+ * parameters are kept in <stateDir>.device/params.json for the same reason.
  */
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { SimCamera } from './camera';
-import type { VapixFault, VapixFaultMode } from './profiles';
+import { PROFILES_DIR, type LoadedProfile, type VapixFault, type VapixFaultMode } from './profiles';
+import { formatProcNet, TCP_LISTEN, UDP_UNCONNECTED, type ProcNetProto } from './procnet';
 
 export type FaultKind =
   | 'broker-down'
@@ -25,7 +36,12 @@ export type FaultKind =
   | 'kill-during-write'
   | 'disk-full'
   | 'clock-jump'
-  | 'vapix';
+  | 'vapix'
+  | 'file-change'
+  | 'file-add'
+  | 'file-remove'
+  | 'param'
+  | 'listen';
 
 export type WritePoint = 'partial-tmp' | 'before-rename' | 'after-rename';
 
@@ -43,9 +59,37 @@ export interface FaultStep {
   mode?: VapixFaultMode;
   delayMs?: number;
   paths?: string[];
+  /** file-change, file-add, file-remove: the device path (inside the rootfs). */
+  path?: string;
+  /** param: the parameter's full name without `root.`, and the value it is set to. */
+  param?: string;
+  to?: string;
+  /** listen: the port and the /proc/net table (tcp by default). */
+  port?: number;
+  proto?: ProcNetProto;
 }
 
-export const FAULT_KINDS: FaultKind[] = ['broker-down', 'broker-restart', 'drop', 'drop-during-replay', 'kill-during-write', 'disk-full', 'clock-jump', 'vapix'];
+export const FAULT_KINDS: FaultKind[] = [
+  'broker-down',
+  'broker-restart',
+  'drop',
+  'drop-during-replay',
+  'kill-during-write',
+  'disk-full',
+  'clock-jump',
+  'vapix',
+  'file-change',
+  'file-add',
+  'file-remove',
+  'param',
+  'listen',
+];
+const FILE_KINDS: FaultKind[] = ['file-change', 'file-add', 'file-remove'];
+const PROTOS: ProcNetProto[] = ['tcp', 'udp', 'tcp6', 'udp6'];
+/** As the profile schema's parameter names. */
+const PARAM_NAME = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9_]+)+$/;
+const MAX_PATH = 1024;
+const MAX_PARAM_VALUE = 1024;
 const WRITE_POINTS: WritePoint[] = ['partial-tmp', 'before-rename', 'after-rename'];
 const VAPIX_MODES: VapixFaultMode[] = ['garbage', 'status500', 'slow', 'hang'];
 
@@ -84,10 +128,248 @@ export function parseFaultSpec(spec: string): FaultStep {
       if (ms !== undefined) step.delayMs = Number(ms);
       break;
     }
+    case 'file-change':
+    case 'file-add':
+    case 'file-remove':
+      if (arg === undefined) throw bad(`give the file, e.g. ${kind}:/usr/bin/curl@45`);
+      step.path = arg;
+      break;
+    case 'param': {
+      const eq = (arg ?? '').indexOf('=');
+      if (arg === undefined || eq < 0) throw bad('give the parameter and its value, e.g. param:Network.SSH.Enabled=yes@30');
+      step.param = arg.slice(0, eq);
+      step.to = arg.slice(eq + 1);
+      break;
+    }
+    case 'listen': {
+      const lm = /^(\d{1,5})(?:\/([a-z0-9]+))?$/.exec(arg ?? '');
+      if (!lm) throw bad('give the port, e.g. listen:23/tcp@60');
+      step.port = Number(lm[1]);
+      step.proto = (lm[2] ?? 'tcp') as ProcNetProto;
+      break;
+    }
     default:
       if (arg !== undefined) throw bad(`${kind} takes no argument`);
   }
+  const problem = stepProblem(step);
+  if (problem) throw bad(problem);
   return step;
+}
+
+/**
+ * What is wrong with a file, param or listen step (from `--fault` or a profile's script), or null. Paths
+ * stay inside the rootfs: absolute, no `..`, no control characters.
+ */
+export function stepProblem(step: FaultStep): string | null {
+  if (FILE_KINDS.includes(step.kind)) {
+    const p = step.path;
+    if (typeof p !== 'string' || !p.startsWith('/')) return 'the path is a device path starting with /';
+    if (p.length > MAX_PATH) return `the path is longer than ${MAX_PATH} characters`;
+    if (/[\u0000-\u001f\u007f]/.test(p)) return 'the path has a control character';
+    if (p.split('/').includes('..')) return 'the path must stay inside the rootfs (no ..)';
+    if (devicePath(p) === '/') return 'the path names the rootfs itself, not a file';
+  }
+  if (step.kind === 'param') {
+    if (typeof step.param !== 'string' || !PARAM_NAME.test(step.param)) return 'the parameter name is like Network.SSH.Enabled (letters, digits, _, dots)';
+    if (typeof step.to !== 'string' || step.to.length > MAX_PARAM_VALUE || /[\u0000-\u001f\u007f]/.test(step.to)) {
+      return `the parameter value is one line of at most ${MAX_PARAM_VALUE} characters`;
+    }
+  }
+  if (step.kind === 'listen') {
+    if (!Number.isInteger(step.port) || (step.port as number) < 1 || (step.port as number) > 65535) return 'the port is 1..65535';
+    if (!PROTOS.includes(step.proto ?? 'tcp')) return `the protocol is one of ${PROTOS.join(', ')}`;
+  }
+  return null;
+}
+
+/** `/a//b/./c` → `/a/b/c` (`..` is refused before this). */
+function devicePath(p: string): string {
+  return '/' + p.split('/').filter((x) => x.length > 0 && x !== '.').join('/');
+}
+
+const inside = (dir: string, p: string) => p === dir || p.startsWith(dir + path.sep);
+
+/** The folder beside a camera's state dir that holds what faults changed on the device. */
+export function deviceStateDir(stateDir: string): string {
+  return path.resolve(stateDir) + '.device';
+}
+
+/** What a previous fault left on the device: its private rootfs (null when none) and the parameters set. */
+export function loadDeviceState(stateDir: string): { rootfsDir: string | null; params: Record<string, string> } {
+  const dir = deviceStateDir(stateDir);
+  const rootfsDir = existsSync(path.join(dir, 'rootfs')) ? path.join(dir, 'rootfs') : null;
+  let params: Record<string, string> = {};
+  try {
+    const raw = JSON.parse(readFileSync(path.join(dir, 'params.json'), 'utf8')) as unknown;
+    if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+      params = Object.fromEntries(Object.entries(raw as Record<string, unknown>).filter(([k, v]) => PARAM_NAME.test(k) && typeof v === 'string')) as Record<string, string>;
+    }
+  } catch {
+    // none saved (or unreadable): the profile's parameters
+  }
+  return { rootfsDir, params };
+}
+
+/** Steps that change the rootfs, so the camera needs a private copy of it. */
+export function needsPrivateRootfs(steps: FaultStep[]): boolean {
+  return steps.some((s) => FILE_KINDS.includes(s.kind) || s.kind === 'listen');
+}
+
+/**
+ * Copies the profile's rootfs to <stateDir>.device/rootfs unless there is a copy already; returns it.
+ * startSimCamera picks the copy up, so a camera started (or restarted) after this sees it from the start.
+ */
+export function preparePrivateRootfs(profile: LoadedProfile, stateDir: string): string {
+  const dir = path.join(deviceStateDir(stateDir), 'rootfs');
+  // The copy is written by faults: never inside the bundled profiles or the profile it copies (checked
+  // before anything is made there, on the real path of the nearest folder that exists).
+  let existing = path.dirname(dir);
+  while (!existsSync(existing)) existing = path.dirname(existing);
+  const real = path.join(realpathSync(existing), path.relative(existing, path.dirname(dir)));
+  for (const guarded of [PROFILES_DIR, profile.dir]) {
+    const g = existsSync(guarded) ? realpathSync(guarded) : path.resolve(guarded);
+    if (inside(g, real)) throw new Error(`[vigil] [faults] the camera's state dir ${stateDir} is inside ${guarded}: its rootfs copy would change a profile`);
+  }
+  if (existsSync(dir)) return dir;
+  mkdirSync(path.dirname(dir), { recursive: true });
+  try {
+    // verbatimSymlinks: a link stays the device path it was (cp would rewrite it to a host path).
+    cpSync(profile.rootfsDir, dir, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`[vigil] [faults] cannot copy the rootfs of ${profile.name} to ${dir}: ${(err as Error).message}`);
+  }
+  return dir;
+}
+
+/**
+ * The camera's private rootfs, switched to (and made) when it still reads the profile's own. A switch
+ * while the agent runs gives every file a new inode: contents hash the same, but a symlink (never hashed)
+ * then shows as changed. Callers that can should preparePrivateRootfs before the camera starts.
+ */
+function privateRootfs(c: SimCamera, log: (m: string) => void): string {
+  if (c.host.rootfsDir !== c.profile.rootfsDir) return c.host.rootfsDir;
+  const dir = preparePrivateRootfs(c.profile, c.stateDir);
+  c.host.rootfsDir = dir;
+  log(`the camera now reads a private copy of its rootfs (${dir}); made while it ran, its symlinks may show as changed`);
+  return dir;
+}
+
+/**
+ * The host path of a device path in a private rootfs, for writing: its folder must really be inside the
+ * rootfs (a symlinked folder may point anywhere on this machine). With `create`, missing folders are made.
+ */
+function rootfsPath(root: string, device: string, create = false): string {
+  const realRoot = realpathSync(root);
+  const full = path.join(root, devicePath(device));
+  let existing = path.dirname(full);
+  while (!existsSync(existing)) existing = path.dirname(existing);
+  if (!inside(realRoot, realpathSync(existing))) throw new Error(`[vigil] [faults] ${device} leads out of the rootfs`);
+  const parent = path.dirname(full);
+  if (create) mkdirSync(parent, { recursive: true });
+  if (!inside(realRoot, realpathSync(parent))) throw new Error(`[vigil] [faults] ${device} leads out of the rootfs`);
+  return full;
+}
+
+interface Saved {
+  bytes: Buffer | null;
+  link: string | null;
+  mode: number;
+  atime: Date;
+  mtime: Date;
+}
+
+function save(full: string): Saved {
+  const st = lstatSync(full);
+  if (st.isSymbolicLink()) return { bytes: null, link: readlinkSync(full), mode: st.mode, atime: st.atime, mtime: st.mtime };
+  return { bytes: readFileSync(full), link: null, mode: st.mode, atime: st.atime, mtime: st.mtime };
+}
+
+function putBack(full: string, s: Saved): void {
+  rmSync(full, { force: true });
+  if (s.link !== null) {
+    symlinkSync(s.link, full);
+    return;
+  }
+  writeFileSync(full, s.bytes as Buffer, { mode: s.mode & 0o7777 });
+  // The same bytes and times: the agent's stat check sees the file as it was in its baseline.
+  utimesSync(full, s.atime, s.mtime);
+}
+
+/** Changes the rootfs or a parameter for one step; returns what puts it back (on the camera running then). */
+function applyDeviceFault(step: FaultStep, c: SimCamera, log: (m: string) => void): (now: SimCamera) => void {
+  if (step.kind === 'param') {
+    const name = step.param as string;
+    const before = c.vapix.paramOverride(name);
+    c.vapix.setParam(name, step.to as string);
+    saveParams(c);
+    return (now) => {
+      now.vapix.setParam(name, before);
+      saveParams(now);
+    };
+  }
+  const root = privateRootfs(c, log);
+  if (step.kind === 'listen') {
+    const proto = step.proto ?? 'tcp';
+    const full = rootfsPath(root, `/proc/net/${proto}`, true);
+    const created = !existsSync(full);
+    const text = created ? formatProcNet(proto, []) : readFileSync(full, 'utf8');
+    const rows = Math.max(0, text.split("\n").filter((l) => l.trim().length > 0).length - 1);
+    const wide = c.profile.data.identity.architecture === 'aarch64' ? 16 : 8;
+    const any = proto.endsWith('6') ? '::' : '0.0.0.0';
+    const state = proto.startsWith('udp') ? UDP_UNCONNECTED : TCP_LISTEN;
+    const row = formatProcNet(proto, [{ local: any, localPort: step.port as number, state, inode: 90000 + (step.port as number) }], wide).split('\n')[1];
+    // The kernel numbers rows from 0; this one comes after the ones there.
+    const line = row.replace(/^\s*0:/, (m) => `${rows}:`.padStart(m.length));
+    writeFileSync(full, (text.endsWith('\n') || text === '' ? text : text + '\n') + line + '\n');
+    log(`/proc/net/${proto} has a LISTEN socket on port ${step.port}`);
+    return () => {
+      if (created) return rmSync(full, { force: true });
+      const lines = readFileSync(full, 'utf8').split('\n');
+      const i = lines.indexOf(line);
+      if (i >= 0) lines.splice(i, 1);
+      writeFileSync(full, lines.join('\n'));
+    };
+  }
+  const device = step.path as string;
+  if (step.kind === 'file-add') {
+    const full = rootfsPath(root, device, true);
+    if (existsSync(full) || isLink(full)) throw new Error(`[vigil] [faults] file-add ${device}: it exists already`);
+    writeFileSync(full, `#!/bin/sh\n# added by the simulator's fault script (file-add)\n`, { mode: 0o755 });
+    return () => rmSync(full, { force: true });
+  }
+  const full = rootfsPath(root, device);
+  if (!existsSync(full) && !isLink(full)) throw new Error(`[vigil] [faults] ${step.kind} ${device}: no such file in the rootfs`);
+  const st = lstatSync(full);
+  if (step.kind === 'file-change' && !st.isFile()) throw new Error(`[vigil] [faults] file-change ${device}: not a regular file`);
+  if (step.kind === 'file-remove' && !st.isFile() && !st.isSymbolicLink()) throw new Error(`[vigil] [faults] file-remove ${device}: not a file or a symlink`);
+  const saved = save(full);
+  if (step.kind === 'file-change') appendFileSync(full, `\n# changed by the simulator's fault script (file-change)\n`);
+  else unlinkSync(full);
+  return () => putBack(full, saved);
+}
+
+function isLink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Keeps the set parameters beside the state dir, so a restarted camera (a new VAPIX server) still has them. */
+function saveParams(c: SimCamera): void {
+  const dir = deviceStateDir(c.stateDir);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'params.json'), JSON.stringify(c.vapix.paramOverrides(), null, 2) + '\n');
+}
+
+/** How a step is named in the log: its kind and what it acts on. */
+function label(step: FaultStep): string {
+  if (FILE_KINDS.includes(step.kind)) return `${step.kind} ${step.path}`;
+  if (step.kind === 'param') return `param ${step.param}=${step.to}`;
+  if (step.kind === 'listen') return `listen ${step.port}/${step.proto ?? 'tcp'}`;
+  return step.kind;
 }
 
 export interface FaultScriptTarget {
@@ -107,11 +389,19 @@ export interface FaultScript {
 
 /** Runs steps against a camera on real timers. */
 export function startFaultScript(steps: FaultStep[], target: FaultScriptTarget): FaultScript {
+  // A profile's script is checked by the schema; check again here, before anything runs.
+  for (const step of steps) {
+    const problem = stepProblem(step);
+    if (problem) throw new Error(`[vigil] [faults] fault ${step.kind} at ${step.at} s: ${problem}`);
+  }
   const started = Date.now();
   const timers = new Set<NodeJS.Timeout>();
   const applied: FaultScript['applied'] = [];
   const active = new Set<FaultStep>();
+  const undo = new Map<FaultStep, (now: SimCamera) => void>();
   const log = target.log ?? (() => {});
+  // The switch to a private rootfs happens now, not in the middle of the first change.
+  if (needsPrivateRootfs(steps)) privateRootfs(target.camera(), log);
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
       timers.delete(t);
@@ -123,8 +413,17 @@ export function startFaultScript(steps: FaultStep[], target: FaultScriptTarget):
   const end = (step: FaultStep) => {
     if (!active.delete(step)) return;
     applied.push({ step, atMs: Date.now() - started, what: 'end' });
-    log(`fault ${step.kind} ends`);
+    log(`fault ${label(step)} ends`);
     const c = target.camera();
+    const put = undo.get(step);
+    if (put) {
+      undo.delete(step);
+      try {
+        put(c);
+      } catch (err) {
+        log(`fault ${label(step)} could not be undone: ${(err as Error).message}`);
+      }
+    }
     switch (step.kind) {
       case 'broker-down':
       case 'broker-restart':
@@ -142,9 +441,22 @@ export function startFaultScript(steps: FaultStep[], target: FaultScriptTarget):
 
   const begin = (step: FaultStep) => {
     applied.push({ step, atMs: Date.now() - started, what: 'start' });
-    log(`fault ${step.kind} starts`);
+    log(`fault ${label(step)} starts`);
     const c = target.camera();
     switch (step.kind) {
+      case 'file-change':
+      case 'file-add':
+      case 'file-remove':
+      case 'param':
+      case 'listen':
+        try {
+          undo.set(step, applyDeviceFault(step, c, log));
+        } catch (err) {
+          // A timer has no caller to throw to: say what failed and leave the camera as it is.
+          log(`fault ${label(step)} failed: ${(err as Error).message}`);
+          return;
+        }
+        break;
       case 'broker-down':
         c.host.brokerDown = true;
         c.host.dropBrokerConnections();

@@ -102,6 +102,8 @@ export interface SimHostOptions {
   lastExit?: string | null;
   /** The clock sha256File paces itself by; tests inject a virtual one to check the cap without waiting. */
   hashClock?: HashClock;
+  /** The folder the device's files come from; the profile's rootfs/ when absent (faults.ts gives a private copy). */
+  rootfsDir?: string;
 }
 
 /** Time for the hash rate cap: a monotonic reading and a wait. */
@@ -210,6 +212,11 @@ export class SimHost implements Host {
   readonly dataDir: string;
   /** Added to Date.now(): a simulated NTP or user clock jump. */
   wallOffsetMs = 0;
+  /**
+   * Where device paths outside the data dir live: the profile's rootfs/, or a private copy of it that file
+   * and socket faults may change (faults.ts), so the profile's own files are never written.
+   */
+  rootfsDir: string;
 
   // ---- fault injection (faults.ts scripts these) ----
   /** Every write under the data dir fails with ENOSPC, as a full flash does. */
@@ -243,6 +250,7 @@ export class SimHost implements Host {
     this.hashClock = options.hashClock ?? realHashClock;
     const p = options.profile.data;
     this.profile = options.profile;
+    this.rootfsDir = options.rootfsDir ?? options.profile.rootfsDir;
     this.serial = p.identity.serialNumber;
     this.stateDir = path.resolve(options.stateDir);
     this.logSink = options.log ?? stderrLogSink();
@@ -306,7 +314,7 @@ export class SimHost implements Host {
   /** The host path backing a normalised device path (no symlinks resolved). */
   private realPath(device: string): string {
     if (this.inDataDir(device)) return path.join(this.stateDir, device.slice(this.dataDir.length));
-    return path.join(this.profile.rootfsDir, device);
+    return path.join(this.rootfsDir, device);
   }
 
   /**

@@ -9,6 +9,7 @@
  *
  * Faults are rules ({mode, paths?, delayMs?}) looked up per request through a FaultSource, so a timed
  * script can swap them (setFaults) without touching the handlers. Only static rules exist today.
+ * A script can also set parameters over the profile's (setParam: `param:Network.SSH.Enabled=yes@30`).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +37,8 @@ export interface VapixServerOptions {
   host?: string;
   /** Overrides the profile's faults. */
   faults?: FaultSource;
+  /** param.cgi parameters over the profile's (set by an earlier fault script, kept across restarts). */
+  params?: Record<string, string>;
 }
 
 export interface VapixRequestRecord {
@@ -57,6 +60,7 @@ export class VapixServer {
   private readonly hung = new Set<http.ServerResponse>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly options: VapixServerOptions;
+  private readonly params = new Map<string, string>();
   port = 0;
   host = '127.0.0.1';
 
@@ -64,6 +68,23 @@ export class VapixServer {
     this.options = options;
     this.profile = options.profile;
     this.faults = options.faults ?? staticFaults(vapixFaults(options.profile));
+    for (const [k, v] of Object.entries(options.params ?? {})) this.params.set(k, v);
+  }
+
+  /** Sets a parameter param.cgi answers over the profile's; null goes back to the profile's (or none). */
+  setParam(name: string, value: string | null): void {
+    if (value === null) this.params.delete(name);
+    else this.params.set(name, value);
+  }
+
+  /** The value set over the profile's for this parameter, or null. */
+  paramOverride(name: string): string | null {
+    return this.params.get(name) ?? null;
+  }
+
+  /** Every parameter set over the profile's. */
+  paramOverrides(): Record<string, string> {
+    return Object.fromEntries(this.params);
   }
 
   /** Replaces the fault rules (a timed script calls this as its clock advances). */
@@ -178,7 +199,7 @@ export class VapixServer {
       case '/axis-cgi/applications/config.cgi':
         return applicationsConfig(this.profile, formParams(url, method, body));
       case '/axis-cgi/param.cgi':
-        return paramCgi(this.profile, formParams(url, method, body));
+        return paramCgi(this.profile, formParams(url, method, body), this.paramOverrides());
       default:
         return { status: 404, type: 'text/html', body: '<HTML><HEAD><TITLE>404 Not Found</TITLE></HEAD><BODY><H1>404 Not Found</H1></BODY></HTML>\n' };
     }
@@ -343,8 +364,8 @@ function applicationsConfig(profile: Profile, q: URLSearchParams) {
  * param.cgi action=list. A missing group gives `# Error: Error -1 getting param in group 'X'`, and the
  * line after such an error loses its `root.` prefix, as observed on devices (reference §3.4).
  */
-export function paramList(profile: Profile, groupSpec: string | null): string {
-  const params = profileParams(profile);
+export function paramList(profile: Profile, groupSpec: string | null, overrides: Record<string, string> = {}): string {
+  const params = { ...profileParams(profile), ...overrides };
   const names = Object.keys(params).sort();
   const groups = groupSpec ? groupSpec.split(',').map((g) => g.trim()).filter((g) => g.length > 0) : [''];
   const lines: string[] = [];
@@ -365,8 +386,8 @@ export function paramList(profile: Profile, groupSpec: string | null): string {
   return lines.join('\n') + '\n';
 }
 
-function paramCgi(profile: Profile, q: URLSearchParams) {
+function paramCgi(profile: Profile, q: URLSearchParams, overrides: Record<string, string>) {
   const action = q.get('action');
   if (action !== 'list') return { status: 200, type: 'text/plain', body: `# Error: action ${action ?? '(none)'} is not supported by the simulator\n` };
-  return { status: 200, type: 'text/plain', body: paramList(profile, q.get('group')) };
+  return { status: 200, type: 'text/plain', body: paramList(profile, q.get('group'), overrides) };
 }

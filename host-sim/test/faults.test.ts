@@ -41,8 +41,38 @@ describe('parseFaultSpec', () => {
     expect(parseFaultSpec('vapix:hang@10').mode).toBe('hang');
   });
 
+  it('reads a file change, addition and removal with the device path', () => {
+    expect(parseFaultSpec('file-change:/usr/bin/curl@45+60')).toEqual({ kind: 'file-change', at: 45, for: 60, path: '/usr/bin/curl' });
+    expect(parseFaultSpec('file-add:/usr/bin/.x@45')).toEqual({ kind: 'file-add', at: 45, path: '/usr/bin/.x' });
+    expect(parseFaultSpec('file-remove:/etc/group@1')).toEqual({ kind: 'file-remove', at: 1, path: '/etc/group' });
+  });
+
+  it('reads a parameter and its value, which may hold = and be empty', () => {
+    expect(parseFaultSpec('param:Network.SSH.Enabled=yes@30+60')).toEqual({ kind: 'param', at: 30, for: 60, param: 'Network.SSH.Enabled', to: 'yes' });
+    expect(parseFaultSpec('param:Network.HTTP.AuthenticationPolicy=a=b@1').to).toBe('a=b');
+    expect(parseFaultSpec('param:Time.NTP.Server=@1').to).toBe('');
+  });
+
+  it('reads a listening port with its table, tcp by default', () => {
+    expect(parseFaultSpec('listen:23@60')).toEqual({ kind: 'listen', at: 60, port: 23, proto: 'tcp' });
+    expect(parseFaultSpec('listen:161/udp@1+5')).toEqual({ kind: 'listen', at: 1, for: 5, port: 161, proto: 'udp' });
+    expect(parseFaultSpec('listen:22/tcp6@1').proto).toBe('tcp6');
+  });
+
   it.each([
     ['an unknown kind', 'flood@1', 'unknown kind "flood"'],
+    ['a file fault without a path', 'file-change@1', 'give the file'],
+    ['a relative path', 'file-change:etc/passwd@1', 'a device path starting with /'],
+    ['a path that climbs out of the rootfs', 'file-change:/etc/../../root/x@1', 'stay inside the rootfs (no ..)'],
+    ['a path that ends in ..', 'file-remove:/usr/..@1', 'stay inside the rootfs (no ..)'],
+    ['the rootfs itself', 'file-add:/@1', 'names the rootfs itself'],
+    ['a path with a control character', 'file-add:/usr/bin/a\u0007b@1', 'a control character'],
+    ['a parameter without a value', 'param:Network.SSH.Enabled@1', 'give the parameter and its value'],
+    ['a parameter name that is not one', 'param:ssh on=yes@1', 'the parameter name is like Network.SSH.Enabled'],
+    ['a listening port of 0', 'listen:0@1', 'the port is 1..65535'],
+    ['a listening port past 65535', 'listen:65536@1', 'the port is 1..65535'],
+    ['an unknown socket table', 'listen:23/sctp@1', 'the protocol is one of tcp, udp, tcp6, udp6'],
+    ['a port that is not a number', 'listen:ssh@1', 'give the port'],
     ['no start time', 'drop', 'not understood'],
     ['a negative start', 'drop@-1', 'not understood'],
     // huge-fault-time-fires-at-once: a Node timer past 2^31-1 ms fires after 1 ms

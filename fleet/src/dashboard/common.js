@@ -22,12 +22,12 @@ window.vigil = {
     if (s < 129600) return Math.round(s / 3600) + ' h ago';
     return Math.round(s / 86400) + ' days ago';
   },
-  live(onEvent) {
+  live(onEvent, names) {
     const status = document.getElementById('live');
     const es = new EventSource('/api/events');
     es.onopen = () => { status.textContent = 'live'; status.className = 'live on'; };
     es.onerror = () => { status.textContent = 'reconnecting…'; status.className = 'live off'; };
-    for (const name of ['camera', 'counts']) es.addEventListener(name, (m) => onEvent(name, JSON.parse(m.data)));
+    for (const name of names || ['camera', 'counts']) es.addEventListener(name, (m) => onEvent(name, JSON.parse(m.data)));
     return es;
   },
 };

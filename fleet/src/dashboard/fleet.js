@@ -1,4 +1,4 @@
-// The fleet page: counts by status, a sortable and filterable camera table, live over SSE.
+// The fleet page: counts by status, a sortable and filterable camera table, recent events, live over SSE.
 'use strict';
 (function () {
   const { el, badge, ago } = window.vigil;
@@ -102,14 +102,56 @@
   $('f-support').onchange = () => { state.support = $('f-support').value; render(); };
   $('f-adv').onchange = () => { state.adv = $('f-adv').checked; render(); };
 
+  // Recent events across the fleet, newest first. Summaries and kinds come from devices: text nodes only,
+  // a severity outside the schema's shows as unknown, and only a well-formed serial becomes a link.
+  const MAX_EVENTS = 50;
+  const SEVERITIES = ['low', 'medium', 'high'];
+  const SERIAL = /^[A-Za-z0-9_-]{1,64}$/;
+  const events = new Map();
+  const str = (v, max) => (typeof v === 'string' ? v.slice(0, max) : '');
+  function addEvent(e) {
+    if (!e || typeof e !== 'object' || typeof e.serial !== 'string' || typeof e.eventId !== 'string') return;
+    const key = e.serial + ' ' + e.eventId;
+    if (!events.has(key)) events.set(key, e);
+  }
+  function renderEvent(e) {
+    const sev = SEVERITIES.includes(e.severity) ? e.severity : 'unknown';
+    const serial = str(e.serial, 64);
+    const when = typeof e.receivedMs === 'number' ? new Date(e.receivedMs).toISOString() : null;
+    return el('li', { class: 'event', 'data-serial': serial, 'data-kind': str(e.kind, 64), 'data-severity': sev },
+      el('span', { class: 'badge sev-' + sev }, sev),
+      ' ',
+      SERIAL.test(serial) ? el('a', { href: '/camera/' + encodeURIComponent(serial) }, serial) : el('span', {}, serial || '?'),
+      ' ',
+      el('span', { class: 'kind' }, str(e.kind, 64)),
+      ' ',
+      el('span', { class: 'summary' }, str(e.summary, 300)),
+      ' ',
+      el('span', { class: 'muted', title: when || '' }, ago(when)));
+  }
+  function renderEvents() {
+    const list = [...events.values()].sort((a, b) => (b.receivedMs || 0) - (a.receivedMs || 0)).slice(0, MAX_EVENTS);
+    events.clear();
+    for (const e of list) events.set(e.serial + ' ' + e.eventId, e);
+    $('event-list').replaceChildren(...list.map(renderEvent));
+    $('no-events').hidden = list.length > 0;
+  }
+
   let pending = false;
-  function later() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; render(); }); } }
+  function later() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; render(); renderEvents(); }); } }
   fetch('/api/fleet').then((r) => r.json()).then((data) => {
     counts = data.counts;
     for (const c of data.cameras) cams.set(c.serial, c);
     render();
     vigil.live((name, data) => {
-      if (name === 'camera') cams.set(data.serial, data); else counts = data;
+      if (name === 'camera') cams.set(data.serial, data);
+      else if (name === 'event') addEvent(data);
+      else counts = data;
+      later();
+    }, ['camera', 'counts', 'event']);
+    // After subscribing, so an event that arrives in between is in one list or the other (dedup by id).
+    return fetch('/api/events/recent?limit=' + MAX_EVENTS).then((r) => r.json()).then((data) => {
+      for (const e of data.events || []) addEvent(e);
       later();
     });
   });

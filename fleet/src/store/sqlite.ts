@@ -102,6 +102,8 @@ export class SqliteStore implements FleetStore {
         FROM (SELECT * FROM reports WHERE serial = ? ORDER BY received_ms DESC, seq DESC LIMIT ?) ORDER BY received_ms, seq`),
       states: db.prepare('SELECT serial, received_ms AS receivedMs, state, reason, session, at, stale FROM states WHERE serial = ? ORDER BY received_ms DESC, rowid DESC LIMIT ?'),
       events: db.prepare('SELECT serial, event_id AS eventId, received_ms AS receivedMs, kind, json FROM events WHERE serial = ? ORDER BY received_ms DESC LIMIT ?'),
+      // No index on received_ms alone: events are few (a change per cycle at most, pruned by retention).
+      recentEvents: db.prepare('SELECT serial, event_id AS eventId, received_ms AS receivedMs, kind, json FROM events ORDER BY received_ms DESC, serial, event_id LIMIT ?'),
       prune: [
         db.prepare('DELETE FROM reports WHERE received_ms < ?'),
         db.prepare('DELETE FROM states WHERE received_ms < ?'),
@@ -218,6 +220,10 @@ export class SqliteStore implements FleetStore {
 
   events(serial: string, limit: number): EventRow[] {
     return this.st.events.all(serial, limit) as EventRow[];
+  }
+
+  recentEvents(limit: number): EventRow[] {
+    return this.st.recentEvents.all(limit) as EventRow[];
   }
 
   prune(cutoffMs: number): number {

@@ -107,6 +107,8 @@ export interface FleetStore {
   history(serial: string, limit: number): HistoryRow[];
   states(serial: string, limit: number): StateRow[];
   events(serial: string, limit: number): EventRow[];
+  /** The newest events of every camera, newest first. */
+  recentEvents(limit: number): EventRow[];
   /** Deletes history, states, events, gaps and quarantine older than cutoffMs; returns rows deleted. */
   prune(cutoffMs: number): number;
   close(): void;
