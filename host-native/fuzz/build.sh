@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses into host-native/out/fuzz/ (clang-14 + libclang-rt-14-dev, from Debian)
-# and the agent parsers' bundle out/fuzz/fuzz-parsers.js that fuzz_js runs. Needs the x86_64 native build
-# first (for the QuickJS/mbedTLS sources and mbedTLS archive); runs it when missing. Idempotent.
+# and the agent bundles the JS harnesses run: out/fuzz/fuzz-parsers.js (fuzz_js) and out/fuzz/fuzz-net.js
+# (fuzz_net). Needs the x86_64 native build first (for the QuickJS/mbedTLS sources and mbedTLS archive); runs
+# it when missing. Idempotent.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 native="$(cd "$here/.." && pwd)"
@@ -12,5 +13,7 @@ mkdir -p "$native/.cache"
 exec 8>"$native/.cache/fuzz-build.lock"
 flock 8
 make -s -C "$here" -j"$(nproc 2>/dev/null || echo 2)"
-"$repo/node_modules/.bin/esbuild" "$repo/agent/test/fuzz-parsers.ts" --bundle --format=iife --platform=neutral \
-  --target=es2022 --log-level=warning --outfile="$native/out/fuzz/fuzz-parsers.js"
+for b in fuzz-parsers fuzz-net; do
+  "$repo/node_modules/.bin/esbuild" "$repo/agent/test/$b.ts" --bundle --format=iife --platform=neutral \
+    --target=es2022 --log-level=warning --outfile="$native/out/fuzz/$b.js"
+done

@@ -9,7 +9,7 @@ native="$(cd "$here/.." && pwd)"
 seconds=25
 if [ "${1:-}" = "-t" ]; then seconds="$2"; shift 2; fi
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(fuzz_dbus fuzz_dns fuzz_config fuzz_js)
+[ ${#names[@]} -gt 0 ] || names=(fuzz_dbus fuzz_dns fuzz_config fuzz_js fuzz_net)
 "$here/build.sh"
 export VIGIL_FUZZ_BUNDLE="$native/out/fuzz/fuzz-parsers.js"
 art="$native/out/fuzz/artifacts"
