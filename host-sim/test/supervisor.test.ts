@@ -1,6 +1,9 @@
 // The simulator's supervisor (issue 7) beyond a single restart: its give-up path, its restart window (the
 // native host's policy), and a planned stop that comes while a restart is under way. Small bundles, no
 // broker (port 1): what is checked is which runs exist and whether any of them still runs.
+// Also the scripted kill-and-restart (SupervisedCamera.restart, what `vigil sim`'s kill-during-write fault
+// uses) against the restart after a limit: they take turns, and a restart asked for a run that is already
+// gone starts nothing, so two runs never share a camera's data dir.
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -132,5 +135,62 @@ else { __vigilHost.log("info", "second run"); __vigilHost.clock.setTimer(60000, 
     expect(sup.camera).toBe(runs[1]);
     await sleep(100);
     expect(sup.restarts).toBe(1);
+  });
+});
+
+/** Idles with a timer pending, as a live agent does. */
+const IDLE = '__vigilHost.clock.setTimer(60000, function () {});';
+/** Spins in its first run only: the supervisor restarts it once. */
+const SPINS_FIRST = `if (!__vigilHost.info.lastExit) __vigilHost.clock.setTimer(1, function () { for (;;) {} }); else ${IDLE}`;
+
+describe('the supervisor with a scripted kill-and-restart', () => {
+  it('kills the current run and starts one new run that is told why', async () => {
+    const { sup, runs } = await supervise(IDLE);
+    expect(await sup.restart('killed during an outbox write (simulated)')).toBe(true);
+    expect(sup.restarts).toBe(1);
+    expect(runs.map((r) => r.runner.alive)).toEqual([false, true]);
+    expect(sup.camera.host.info.lastExit).toBe('killed during an outbox write (simulated)');
+  });
+
+  it('no-double-restart: a scripted restart of a run the supervisor already replaced starts nothing', async () => {
+    const { sup, runs } = await supervise(SPINS_FIRST);
+    const first = runs[0];
+    await until('the limit restart', () => sup.restarts === 1);
+    expect(await sup.restart('killed during an outbox write (simulated)', first)).toBe(false);
+    expect(sup.restarts).toBe(1);
+    expect(runs.map((r) => r.runner.alive)).toEqual([false, true]);
+    expect(sup.camera.host.info.lastExit).toMatch(/^interrupted \(CPU budget\) at .*; restarted by the host$/);
+  });
+
+  it('no-double-restart: a scripted restart asked for while a limit restart is under way waits for it and starts nothing more', async () => {
+    let scripted: Promise<boolean> | null = null;
+    let ask: (() => Promise<boolean>) | null = null;
+    const log = (r: LogRecord) => {
+      if (!scripted && ask && r.message.startsWith('[host-sim] [supervisor] the engine stopped the agent')) scripted = ask();
+    };
+    const { sup, runs } = await supervise(SPINS_FIRST, { log });
+    const first = runs[0];
+    ask = () => sup.restart('killed during an outbox write (simulated)', first);
+    await until('the scripted restart to be asked for', () => scripted !== null);
+    expect(await scripted).toBe(false);
+    await sleep(100);
+    expect(sup.restarts).toBe(1);
+    expect(runs.map((r) => r.runner.alive)).toEqual([false, true]);
+  });
+
+  it('two scripted restarts of the same run at once start exactly one new run', async () => {
+    const { sup, runs } = await supervise(IDLE);
+    const first = sup.camera;
+    const results = await Promise.all([sup.restart('first kill', first), sup.restart('second kill', first)]);
+    expect(results.sort()).toEqual([false, true]);
+    expect(sup.restarts).toBe(1);
+    expect(runs.map((r) => r.runner.alive)).toEqual([false, true]);
+  });
+
+  it('a scripted restart after a planned stop starts nothing', async () => {
+    const { sup, runs } = await supervise(IDLE);
+    await sup.stop();
+    expect(await sup.restart('killed during an outbox write (simulated)')).toBe(false);
+    expect(runs.map((r) => r.runner.alive)).toEqual([false]);
   });
 });
