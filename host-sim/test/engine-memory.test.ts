@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { MALLOC_OVERHEAD_BYTES, QuickJSRunner, type QuickJSRunnerOptions } from '../src/quickjs-runner';
 import { SimHost, memoryLogSink } from '../src/sim-host';
 import { contractProfile, sleep, tempDir } from './helpers';
+import { waitUntil } from '../../test/helpers/wait';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -31,13 +32,7 @@ async function makeRunner(options: Partial<QuickJSRunnerOptions> = {}) {
   return { runner, logs, limits };
 }
 
-async function until(what: string, fn: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const until = (what: string, fn: () => boolean, timeoutMs = 5000) => waitUntil(what, fn, { timeoutMs, pollMs: 5 });
 
 /** 64 strings of 32 KiB each (2 MiB of bytes, ~64 allocations), kept alive; made in a timer, after the eval. */
 const BIG_STRINGS_IN_A_TIMER =

@@ -11,19 +11,14 @@ import type { SimCamera } from '../src/camera';
 import { memoryLogSink, type LogRecord } from '../src/sim-host';
 import { superviseSimCamera, type SupervisorOptions } from '../src/supervisor';
 import { sleep, tempDir } from './helpers';
+import { waitUntil } from '../../test/helpers/wait';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await (cleanups.pop() as () => Promise<void> | void)();
 });
 
-async function until(what: string, fn: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = (what: string, fn: () => boolean, timeoutMs = 10_000) => waitUntil(what, fn, { timeoutMs, pollMs: 10 });
 
 /** Supervises `code` on the active-12 profile; every run it starts is kept in `runs`. */
 async function supervise(code: string, options: Partial<SupervisorOptions> = {}) {

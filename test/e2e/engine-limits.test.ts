@@ -22,6 +22,7 @@ import { startMosquitto } from '../helpers/mosquitto';
 import { assertValidReport } from '../helpers/report-schema';
 import { Subscriber } from '../helpers/subscriber';
 import type { Report } from '../../agent/src/report/types';
+import { waitUntil } from '../helpers/wait';
 
 const BUNDLE = join(__dirname, '../../dist/agent.js');
 const SERIAL = loadProfile('active-12').data.identity.serialNumber;
@@ -59,15 +60,8 @@ beforeAll(async () => {
   await buildAgent();
 });
 
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 25_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = <T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 25_000): Promise<T> =>
+  waitUntil(what, fn, { timeoutMs, pollMs: 25 });
 
 /**
  * dist/agent.js behind a first run that does `misbehave` instead. The bundle is `"use strict";` + one IIFE;

@@ -16,6 +16,7 @@ import { startFleet, type Fleet } from '../../fleet/src/fleet';
 import { startMosquitto } from '../helpers/mosquitto';
 import { assertValidEvent } from '../helpers/event-schema';
 import { buildAgent } from '../../build.mjs';
+import { waitUntil } from '../helpers/wait';
 
 const BUNDLE = join(__dirname, '../../dist/agent.js');
 const PROFILE = 'lts2024';
@@ -30,16 +31,6 @@ const brokers: Array<{ name: string; start(): Promise<{ host: string; port: numb
     },
   },
 ];
-
-async function waitUntil<T>(what: string, predicate: () => T | false | null | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = predicate();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.each(brokers)('events over $name into the fleet store', (brokerKind) => {
   let broker: Awaited<ReturnType<(typeof brokers)[number]['start']>>;

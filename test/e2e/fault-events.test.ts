@@ -18,6 +18,7 @@ import { silentLogSink } from '../../host-sim/src/sim-host';
 import { startFleet, type Fleet } from '../../fleet/src/fleet';
 import { assertValidEvent } from '../helpers/event-schema';
 import { buildAgent } from '../../build.mjs';
+import { waitUntil } from '../helpers/wait';
 
 const BUNDLE = join(__dirname, '../../dist/agent.js');
 const PROFILE = loadProfile('lts2024');
@@ -29,16 +30,6 @@ function hashTree(dir: string, out = new Map<string, string>()): Map<string, str
     else if (e.isFile()) out.set(p, createHash('sha256').update(readFileSync(p)).digest('hex'));
   }
   return out;
-}
-
-async function waitUntil<T>(what: string, predicate: () => T | false | null | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = predicate();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('scripted faults into the fleet store', () => {
