@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentHarness, SERIAL, deliveryAccount } from '../../test/helpers/agent-harness';
-import { backoffDelay } from './agent';
+import { backoffDelay } from './mqtt/session';
 import { PacketParser, decodeAnyPacket, CONNECT, type Packet } from './mqtt/codec';
 import mqttPacket from 'mqtt-packet';
 

@@ -1,9 +1,21 @@
 /**
- * Commands from the broker (`<prefix>/<serial>/cmd/<name>`): the payload check, kept apart from the agent
- * so every rule can be tested on its own. The agent adds what needs state: de-duplication by id, the rate
- * limit and the run itself.
+ * Commands from the broker (`<prefix>/<serial>/cmd/<name>`): the payload check (parseCommand, a pure
+ * function so every rule can be tested on its own), then the run and its answer on `cmd-result`, with
+ * what needs state: de-duplication by id and the rate limit.
  */
+import type { Host } from './host';
+import type { Log } from './log';
+import type { CollectorError } from './report/types';
+import type { CollectorContext } from './collectors/context';
+import { rebaseline } from './collectors/integrity/integrity';
+import type { MqttClient, MessageInfo } from './mqtt/client';
+import { jsonProperties, type MqttSession } from './mqtt/session';
+import type { DeviceTopics } from './mqtt/topics';
 import { utf8Decode } from './util/bytes';
+import { errorCode, errorMessage } from './util/errors';
+
+/** Results kept to answer a redelivered command (same id) again without running it twice. */
+const RECENT_COMMANDS = 16;
 
 /** Payload size limit, and the least time between two runs of each (state-changing) command. */
 export const COMMAND_MAX_BYTES = 1024;
@@ -49,3 +61,121 @@ export const parseCommand = (name: string, payload: Uint8Array, id: string | nul
   if (name === 'set-interval' && (typeof v !== 'number' || v % 1 !== 0 || v < 1 || v > 86400)) return fail('EINVAL', 'intervalSec must be an integer from 1 to 86400');
   return { id, intervalSec: v as number | undefined };
 };
+
+interface CommandResult {
+  id: string | null;
+  command: string;
+  ok: boolean;
+  code?: string;
+  error?: string;
+  result?: unknown;
+  at: string;
+}
+
+class CommandError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What running the commands needs from the agent around them. */
+export interface CommandDeps {
+  clock: Host['clock'];
+  log: Log;
+  topics(): DeviceTopics;
+  session: Pick<MqttSession, 'client' | 'publishState'>;
+  /** The persisted counters (rebirth answers with the session number). */
+  state: { session: number };
+  runCycle(): Promise<void>;
+  /** Sets, saves and schedules a new report interval (set-interval). */
+  setReportInterval(sec: number): Promise<void>;
+  /** What the collectors get (rebaseline); a failure to fetch the VAPIX credentials is added to `errors`. */
+  context(errors: CollectorError[]): Promise<CollectorContext>;
+}
+
+/** Handles a message on `cmd/+`: checks, runs (or refuses) and answers it on `cmd-result`. */
+export type CommandHandler = (client: MqttClient, topic: string, payload: Uint8Array, info: MessageInfo) => void;
+
+export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
+  const { clock, log, session } = deps;
+  const commandLast: Record<string, number> = {};
+  const recentResults: CommandResult[] = [];
+
+  const onCommand: CommandHandler = (client, topic, payload, info) => {
+    const name = deps.topics().commandName(topic);
+    if (name === null || client !== session.client) return;
+    if (info.retain) {
+      // A retained command would run again on every reconnect.
+      log('warn', 'cmd', `ignored a retained ${name.slice(0, 64)} command; publish commands without retain`);
+      return;
+    }
+    const correlation = info.properties && info.properties.correlationData;
+    const cmd = parseCommand(name, payload, correlation ? utf8Decode(correlation).slice(0, 64) : null);
+    const id = cmd.id;
+    const answer = (r: Omit<CommandResult, 'id' | 'command' | 'at'>, ran?: boolean) => reply(client, { id, command: name.slice(0, 64), at: '', ...r }, correlation, ran);
+    const fail = (code: string, error: string, ran?: boolean) => answer({ ok: false, code, error }, ran);
+    if (cmd.code) return fail(cmd.code, cmd.error as string);
+    // A redelivered command (same id) is answered again, not run twice.
+    const seen = id !== null ? recentResults.find((r) => r.id === id && r.command === name) : undefined;
+    if (seen) return reply(client, seen, correlation);
+    const minGap = COMMAND_MIN_GAP_MS[name];
+    const now = clock.monotonic();
+    const last = commandLast[name];
+    if (last !== undefined && now - last < minGap) {
+      return fail('ERATE', `${name} is rate-limited to once every ${minGap / 1000} s; try again in ${Math.ceil((minGap - (now - last)) / 1000)} s`);
+    }
+    commandLast[name] = now;
+    runCommand(name, cmd.intervalSec as number).then(
+      (result) => answer({ ok: true, result }, true),
+      (err) => fail(err instanceof CommandError ? err.code : errorCode(err), errorMessage(err), true),
+    );
+  };
+
+  const runCommand = async (name: string, sec: number): Promise<unknown> => {
+    switch (name) {
+      case 'report-now':
+        deps.runCycle().catch(ignore);
+        return { queued: true };
+      case 'set-interval': {
+        await deps.setReportInterval(sec);
+        log('info', 'cmd', `report interval set to ${sec} s by command`);
+        return { intervalSec: sec };
+      }
+      case 'rebaseline': {
+        const made = await rebaseline(await deps.context([]));
+        if (!made.value) throw new CommandError('EIO', made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
+        log('info', 'cmd', `integrity baseline recorded again by command (${made.value.files} files)`);
+        return { baseline: made.value };
+      }
+      default: {
+        // rebirth: announce online again and send a full report now.
+        const client = session.client;
+        if (client) await session.publishState(client, 'online', 'rebirth');
+        deps.runCycle().catch(ignore);
+        return { session: deps.state.session };
+      }
+    }
+  };
+
+  const reply = (client: MqttClient, result: CommandResult, correlation?: Uint8Array, ran?: boolean): void => {
+    const r = { ...result, at: new Date(clock.now()).toISOString() };
+    // Only the results of commands that ran are kept for redeliveries: a refusal (ERATE above all) must
+    // not answer the same id again once the command is allowed.
+    if (ran && r.id !== null) {
+      recentResults.push(r);
+      if (recentResults.length > RECENT_COMMANDS) recentResults.shift();
+    }
+    if (!r.ok) log('warn', 'cmd', `${r.command} ${r.id ?? '(no id)'} refused: ${r.code} ${r.error}`);
+    const properties = jsonProperties();
+    if (correlation) properties.correlationData = correlation;
+    client.publish(deps.topics().cmdResult, JSON.stringify(r), { qos: 1, properties }).catch(ignore);
+  };
+
+  return onCommand;
+};
+
+/** For a promise whose failure is already handled (or reported) elsewhere. */
+const ignore = () => undefined;

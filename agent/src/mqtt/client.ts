@@ -1,7 +1,7 @@
 /**
  * One MQTT 3.1.1 session over `host.net`: connect, publish (qos 0/1), subscribe, receive, keepalive,
- * disconnect. No reconnect and no queue: the agent's main loop makes a new client per connection attempt
- * and keeps unsent reports in its outbox.
+ * disconnect. No reconnect and no queue: the session (session.ts) makes a new client per connection attempt
+ * and the agent keeps unsent reports in its outbox.
  *
  * API:
  *   new MqttClient(host: Host, options: MqttClientOptions)

@@ -1,0 +1,159 @@
+/**
+ * Paced delivery from the outboxes (events first, then reports) over the MQTT session: a bounded number in
+ * flight, a bounded rate, and each message leaves its outbox only on its PUBACK.
+ */
+import type { Host } from './host';
+import type { AgentConfig } from './config';
+import type { Log } from './log';
+import type { Outbox, OutboxEntry } from './outbox';
+import type { MqttClient } from './mqtt/client';
+import type { Properties } from './mqtt/codec';
+import { jsonProperties, type MqttSession } from './mqtt/session';
+import type { DeviceTopics } from './mqtt/topics';
+import { REPORT_SCHEMA } from './report/types';
+import { EVENT_SCHEMA } from './events';
+import { errorCode, errorMessage } from './util/errors';
+
+export interface DeliveryDeps {
+  clock: Host['clock'];
+  config: AgentConfig;
+  log: Log;
+  outbox: Outbox;
+  /** Events waiting for their PUBACK: a queue of their own, so they never push reports out (or back). */
+  events: Outbox;
+  session: Pick<MqttSession, 'client' | 'connected'>;
+  topics(): DeviceTopics;
+  /** Saves the agent's counters after a message was dropped. */
+  save(): Promise<void>;
+}
+
+export interface Delivery {
+  /** Sends what the window and the rate allow now, and sets a timer for the rest. */
+  pump(): void;
+  /** A new connection at `at` (monotonic ms): a full window of tokens. */
+  restart(at: number): void;
+  /** The connection ended: nothing is in flight any more, no pump is due. */
+  forget(): void;
+  /** For a planned stop: no pump is due. */
+  stop(): void;
+  /** In flight, or published and not acknowledged: the outboxes do not drop it to make room (outbox.ts). */
+  busy(reportId: string): boolean;
+}
+
+export const createDelivery = (deps: DeliveryDeps): Delivery => {
+  const { clock, config, log, outbox, events, session } = deps;
+  const inflight = new Set<string>();
+  /** Published at least once, PUBACK not seen: maybe delivered, so not dropped before the others. */
+  const sent = new Set<string>();
+  let tokens = 0;
+  let tokensAt = 0;
+  let pumpTimer: number | null = null;
+
+  const stop = (): void => {
+    if (pumpTimer !== null) clock.clearTimer(pumpTimer);
+    pumpTimer = null;
+  };
+
+  /**
+   * Sends queued reports oldest first, paced: at most ReplayInflight await their PUBACK at once (and no
+   * more than the broker's Receive Maximum), at most ReplayPerSec per second (token bucket), so a replay
+   * after a long outage never floods the broker's queues.
+   */
+  const pump = (): void => {
+    const client = session.client;
+    if (!session.connected || !client || pumpTimer !== null) return;
+    if (sent.size > 64) {
+      const queued = new Set(outbox.entries().concat(events.entries()).map((e) => e.reportId));
+      for (const id of Array.from(sent)) if (!queued.has(id)) sent.delete(id);
+    }
+    const window = Math.min(config.outbox.inflight, client.receiveMaximum);
+    const rate = config.outbox.perSec;
+    const now = clock.monotonic();
+    tokens = Math.min(window, tokens + ((now - tokensAt) * rate) / 1000);
+    tokensAt = now;
+    // Events first: they are few and meant to arrive at once.
+    for (const entry of events.entries().concat(outbox.entries())) {
+      if (inflight.size >= window) return;
+      if (inflight.has(entry.reportId)) continue;
+      if (tokens < 1) {
+        pumpTimer = clock.setTimer(Math.ceil(((1 - tokens) * 1000) / rate), () => {
+          pumpTimer = null;
+          pump();
+        });
+        return;
+      }
+      tokens -= 1;
+      inflight.add(entry.reportId);
+      send(client, entry).catch((err) => log('error', 'mqtt', `delivery failed: ${errorMessage(err)}`));
+    }
+  };
+
+  const send = async (client: MqttClient, entry: OutboxEntry): Promise<void> => {
+    const topics = deps.topics();
+    const ev = events.entries().indexOf(entry) >= 0;
+    const box = ev ? events : outbox;
+    try {
+      let payload: Uint8Array;
+      try {
+        payload = await box.payload(entry);
+      } catch (err) {
+        log('error', 'outbox', `queued report ${entry.seq} is unreadable, dropped: ${errorMessage(err)}`);
+        await box.drop(entry.reportId);
+        await deps.save();
+        return;
+      }
+      const all = box.entries();
+      // Only the newest report is retained, so a late consumer learns the camera's current state at once.
+      const retain = !ev && all[all.length - 1] === entry;
+      const properties: Properties = {
+        ...jsonProperties(),
+        userProperties: ev
+          ? [
+              ['schema', EVENT_SCHEMA],
+              ['eventId', entry.reportId],
+            ]
+          : [
+              ['schema', REPORT_SCHEMA],
+              ['seq', String(entry.seq)],
+              ['reportId', entry.reportId],
+            ],
+      };
+      if (config.messageExpirySec > 0) properties.messageExpiryInterval = config.messageExpirySec;
+      try {
+        sent.add(entry.reportId);
+        await client.publish(ev ? topics.event : topics.report, payload, { qos: 1, retain, properties });
+        sent.delete(entry.reportId);
+        await box.ack(entry.reportId);
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === 'EPUBACK' || code === 'E2BIG') {
+          // Re-sending would fail the same way forever: drop it, counted, so the gap is accounted for.
+          log('error', 'mqtt', `report ${entry.seq} dropped: ${errorMessage(err)}`);
+          sent.delete(entry.reportId);
+          await box.drop(entry.reportId);
+          await deps.save();
+        }
+        // ECLOSED: the report stays queued and goes again after the reconnect.
+      }
+    } finally {
+      if (client === session.client) {
+        inflight.delete(entry.reportId);
+        pump();
+      }
+    }
+  };
+
+  return {
+    pump,
+    restart: (at) => {
+      tokens = config.outbox.inflight;
+      tokensAt = at;
+    },
+    forget: () => {
+      inflight.clear();
+      stop();
+    },
+    stop,
+    busy: (id) => inflight.has(id) || sent.has(id),
+  };
+};

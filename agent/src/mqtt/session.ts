@@ -1,0 +1,317 @@
+/**
+ * The agent's MQTT session: one connection at a time to the configured broker (one MqttClient each), its
+ * will and birth on `state`, reconnects with backoff, and the detection of a duplicate client id.
+ *
+ * `state` is retained: `online` after each CONNACK, `offline` published before a planned stop (the will is
+ * not sent on a clean DISCONNECT), `lost` as the last will; each carries the per-connection session counter
+ * so a consumer can tell a stale will from a live camera.
+ *
+ * Reconnects: exponential backoff with full jitter up to ReconnectMaxSec after a lost connection or a
+ * failed attempt; a refused CONNACK backs off for minutes and is logged once; a connection the broker keeps
+ * closing right after accepting it (or an MQTT 5 "session taken over") is a duplicate client id, logged as
+ * such and backed off for minutes instead of flapping. Keepalive notices half-open connections (client.ts).
+ */
+import type { Host } from '../host';
+import type { AgentConfig } from '../config';
+import type { Log } from '../log';
+import { errorCode, errorMessage } from '../util/errors';
+import { MqttClient, type CloseReason, type MessageInfo } from './client';
+import type { Properties } from './codec';
+import type { DeviceTopics } from './topics';
+
+const BACKOFF_BASE_MS = 1_000;
+/** After a refused CONNACK or a detected duplicate client id: minutes, not seconds. */
+const LONG_BACKOFF_BASE_MS = 60_000;
+const LONG_BACKOFF_CAP_MS = 15 * 60_000;
+/** A session the broker ends sooner than this after CONNACK is "short"; three in a row = duplicate client id. */
+const SHORT_SESSION_MS = 15_000;
+const SHORT_SESSIONS_FOR_DUPLICATE = 3;
+const STOP_PUBLISH_TIMEOUT_MS = 3_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export type StateName = 'online' | 'offline' | 'lost';
+
+/** What the session needs from the agent around it. */
+export interface SessionDeps {
+  host: Host;
+  config: AgentConfig;
+  version: string;
+  log: Log;
+  /** The persisted counters: a session number is reserved in `session` (and saved) before each attempt. */
+  state: { session: number };
+  save(): Promise<void>;
+  /** True once the agent is stopping: no new connection, no reconnect. */
+  stopping(): boolean;
+  /** The camera's serial and topics: null until a cycle learns the serial (no connection before). */
+  serial(): string | null;
+  topics(): DeviceTopics | null;
+  /** A connection was accepted at `at` (monotonic ms); called before the birth. */
+  onOpen(at: number): void;
+  /** The birth is done (or failed): queued messages may go. */
+  onReady(): void;
+  /** The current connection ended. */
+  onClose(): void;
+  onMessage(client: MqttClient, topic: string, payload: Uint8Array, info: MessageInfo): void;
+}
+
+export interface MqttSession {
+  /** The client of the current connection; null before the first and after a lost one. */
+  readonly client: MqttClient | null;
+  readonly connected: boolean;
+  /** Connections accepted after the first one (the report's health.reconnects). */
+  readonly reconnects: number;
+  /** Connects unless connected, connecting, waiting to reconnect, stopping, or without a serial yet. */
+  ensureConnected(): void;
+  publishState(client: MqttClient, state: StateName, reason: string): Promise<void>;
+  /** For a planned stop: says offline (bounded in time) and disconnects. */
+  end(): Promise<void>;
+}
+
+export const createSession = (deps: SessionDeps): MqttSession => {
+  const { host, config, log, state } = deps;
+  const clock = host.clock;
+  let client: MqttClient | null = null;
+  let connected = false;
+  let connecting = false;
+  /** True while state.session is reserved but no connection has used it yet. */
+  let sessionFresh = false;
+  let everConnected = false;
+  let reconnects = 0;
+  let failures = 0;
+  let refusals = 0;
+  let shortSessions = 0;
+  let connectedAt = 0;
+  let lastProblem: string | null = null;
+  let duplicateLogged = false;
+  let reconnectTimer: number | null = null;
+
+  const statePayload = (name: StateName, reason: string): string =>
+    JSON.stringify({
+      state: name,
+      reason,
+      session: state.session,
+      at: new Date(clock.now()).toISOString(),
+      agentVersion: deps.version,
+    });
+
+  const publishState = (c: MqttClient, name: StateName, reason: string): Promise<void> =>
+    c.publish((deps.topics() as DeviceTopics).state, statePayload(name, reason), {
+      qos: 1,
+      retain: true,
+      properties: jsonProperties(),
+    });
+
+  const ensureConnected = (): void => {
+    if (deps.stopping() || connected || connecting || reconnectTimer !== null || !deps.topics()) return;
+    connecting = true;
+    connect()
+      .catch(onConnectFailed)
+      .then(() => {
+        connecting = false;
+      });
+  };
+
+  const connect = async (): Promise<void> => {
+    const topics = deps.topics() as DeviceTopics;
+    const serial = deps.serial() as string;
+    // A session number is used up only by an accepted connection (only then can its will fire); it is
+    // saved before the attempt, so a kill right after CONNACK cannot make two connections share it.
+    if (!sessionFresh) {
+      state.session++;
+      sessionFresh = true;
+      await deps.save();
+    }
+    const b = config.broker;
+    const v5 = b.protocolLevel === 5;
+    const c = new MqttClient(host, {
+      // host, port, username, password, keepaliveSec, protocolLevel (a copy: the client may change keepaliveSec)
+      ...b,
+      tls: b.tls ? { caFile: b.caFile, certFile: b.certFile, keyFile: b.keyFile, serverName: b.serverName, verify: b.tlsVerify } : undefined,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      clientId: b.clientId || serial,
+      cleanSession: true,
+      // MQTT 5: tell the broker what we accept; nothing the agent receives is large.
+      connectProperties: v5 ? { maximumPacketSize: 256 * 1024, receiveMaximum: 16 } : undefined,
+      will: {
+        topic: topics.state,
+        payload: statePayload('lost', 'connection-lost'),
+        qos: 1,
+        retain: true,
+        properties: v5 ? jsonProperties() : undefined,
+      },
+    });
+    c.onClose((reason) => onDisconnected(c, reason));
+    c.onMessage((topic, payload, info) => deps.onMessage(c, topic, payload, info));
+    await c.connect();
+    if (deps.stopping()) {
+      await c.disconnect().catch(ignore);
+      return;
+    }
+    sessionFresh = false;
+    client = c;
+    connected = true;
+    connectedAt = clock.monotonic();
+    if (everConnected) reconnects++;
+    everConnected = true;
+    const failed = failures + refusals;
+    log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${serial} (session ${state.session})${failed || lastProblem ? ` after ${failed} failed attempts` : ''}`);
+    failures = 0;
+    refusals = 0;
+    lastProblem = null;
+    deps.onOpen(connectedAt);
+    try {
+      await publishState(c, 'online', 'connected');
+      const granted = await c.subscribe([{ topic: topics.commands, qos: 1 }]);
+      if (granted[0] >= 0x80) log('warn', 'mqtt', `the broker refused the subscription to ${topics.commands}: commands will not arrive`);
+    } catch (err) {
+      // The session ended meanwhile: onDisconnected schedules the next attempt.
+      if (c.state === 'open') log('warn', 'mqtt', `birth failed: ${errorMessage(err)}`);
+    }
+    deps.onReady();
+  };
+
+  const onConnectFailed = (err: unknown): void => {
+    const code = errorCode(err);
+    let message = errorMessage(err);
+    let delay: number;
+    if (code === 'ECONNACK') {
+      refusals++;
+      delay = longBackoff(refusals);
+      message = `${message}; check BrokerUsername, BrokerPassword and the broker's ACL`;
+    } else {
+      delay = backoff();
+      if (code === 'ETLS') message = explainTls(message, config);
+    }
+    // Logged once per distinct problem (and again every 20th attempt): an outage must not flood syslog.
+    const attempts = failures + refusals;
+    if (message !== lastProblem || attempts % 20 === 0) {
+      log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', 'mqtt', `cannot connect (${code}): ${message}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
+    }
+    lastProblem = message;
+    scheduleReconnect(delay);
+  };
+
+  const onDisconnected = (c: MqttClient, reason: CloseReason): void => {
+    if (c !== client) return;
+    client = null;
+    connected = false;
+    deps.onClose();
+    if (deps.stopping()) return;
+    const lived = clock.monotonic() - connectedAt;
+    const takenOver = reason.reasonCode === 0x8e;
+    const byBroker = reason.code === 'ECLOSED' || reason.code === 'ECONNRESET' || reason.code === 'EDISCONNECT';
+    shortSessions = byBroker && lived < SHORT_SESSION_MS ? shortSessions + 1 : 0;
+    if (takenOver || shortSessions >= SHORT_SESSIONS_FOR_DUPLICATE) {
+      const n = Math.max(1, shortSessions - SHORT_SESSIONS_FOR_DUPLICATE + 1);
+      const delay = longBackoff(n);
+      if (!duplicateLogged) {
+        const clientId = config.broker.clientId || deps.serial();
+        const why = takenOver
+          ? 'the broker says another client took over the session'
+          : `the broker closed ${shortSessions} connections in a row within ${SHORT_SESSION_MS / 1000} s of accepting them`;
+        log('error', 'mqtt', `${why}: another client is probably connected with the same client id "${clientId}" (duplicate client id); backing off ${Math.round(delay / 1000)} s between attempts instead of flapping`);
+        duplicateLogged = true;
+      }
+      scheduleReconnect(delay);
+      return;
+    }
+    if (shortSessions === 0) duplicateLogged = false;
+    log('warn', 'mqtt', `connection lost (${reason.code}): ${reason.message}`);
+    scheduleReconnect(backoff());
+  };
+
+  const scheduleReconnect = (delayMs: number): void => {
+    if (deps.stopping() || reconnectTimer !== null) return;
+    reconnectTimer = clock.setTimer(delayMs, () => {
+      reconnectTimer = null;
+      ensureConnected();
+    });
+  };
+
+  const random = (): number => {
+    const b = new Uint8Array(host.crypto.randomBytes(4));
+    return (((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3]) / 4294967296;
+  };
+
+  /** Counts one more failed or lost connection and returns the wait before the next attempt. */
+  const backoff = (): number => backoffDelay(++failures, BACKOFF_BASE_MS, config.broker.reconnectMaxSec * 1000, random());
+
+  /** Minutes, with "equal jitter" (half fixed, half random) so that a long backoff is never short. */
+  const longBackoff = (attempt: number): number => {
+    const ceiling = Math.min(LONG_BACKOFF_CAP_MS, LONG_BACKOFF_BASE_MS * Math.pow(2, Math.min(attempt - 1, 16)));
+    return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  };
+
+  const end = async (): Promise<void> => {
+    if (reconnectTimer !== null) clock.clearTimer(reconnectTimer);
+    reconnectTimer = null;
+    const c = client;
+    if (c && connected) {
+      await withTimeout(clock, publishState(c, 'offline', 'shutdown'), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
+        log('warn', 'mqtt', `could not publish offline before stopping: ${errorMessage(err)}`),
+      );
+      await c.disconnect().catch(ignore);
+    }
+    connected = false;
+  };
+
+  return {
+    get client() {
+      return client;
+    },
+    get connected() {
+      return connected;
+    },
+    get reconnects() {
+      return reconnects;
+    },
+    ensureConnected,
+    publishState,
+    end,
+  };
+};
+
+/** For a promise whose failure is already handled (or reported) elsewhere. */
+const ignore = () => undefined;
+
+/** MQTT 5 properties of every JSON message the agent publishes; a fresh object, as callers add to it. */
+export const jsonProperties = (): Properties => ({ payloadFormatIndicator: 1, contentType: 'application/json' });
+
+/**
+ * Exponential backoff with full jitter: uniform in [0, min(cap, base·2^(attempt−1))], `random` in [0, 1).
+ */
+export const backoffDelay = (attempt: number, baseMs: number, capMs: number, random: number): number => {
+  const ceiling = Math.min(capMs, baseMs * Math.pow(2, Math.min(Math.max(attempt, 1) - 1, 20)));
+  return Math.round(random * ceiling);
+};
+
+/** Says in plain words what a TLS failure usually means; the host's own message is kept. */
+export const explainTls = (message: string, config: AgentConfig): string => {
+  const b = config.broker;
+  const m = message.toLowerCase();
+  let hint = '';
+  if (/expired|not yet valid|cert_has_expired/.test(m)) hint = "the broker's certificate has expired or is not yet valid (or the camera's clock is wrong)";
+  else if (/altname|hostname|host name|ip address mismatch|does not match|wrong name/.test(m))
+    hint = `the broker's certificate is not valid for "${b.serverName || b.host}" (set BrokerServerName to the name in the certificate)`;
+  else if (/self.signed|unable to (get|verify)|issuer|verify failed|unknown ca|untrusted/.test(m))
+    hint = `the broker's certificate is not signed by a trusted CA (${b.caFile ? `BrokerCaFile ${b.caFile}` : 'the system CA store'})`;
+  else if (/certificate required|handshake failure|bad certificate|alert/.test(m)) hint = 'the broker refused the TLS handshake (does it require a client certificate? set BrokerCertFile and BrokerKeyFile)';
+  else if (/cannot read/.test(m)) hint = 'a TLS file could not be read';
+  return hint ? `TLS: ${hint} — ${message}` : message;
+};
+
+const withTimeout = <T>(clock: Host['clock'], promise: Promise<T>, ms: number): Promise<T> => {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(ms, () => reject(new Error(`timed out after ${ms} ms`)));
+    promise.then(
+      (v) => {
+        clock.clearTimer(timer);
+        resolve(v);
+      },
+      (e) => {
+        clock.clearTimer(timer);
+        reject(e);
+      },
+    );
+  });
+};
