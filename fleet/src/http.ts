@@ -1,11 +1,15 @@
 /**
  * The dashboard, JSON API, live updates (SSE) and Prometheus metrics, served by the consumer. Plain pages,
- * no CDN: the HTML shells, script and stylesheet live in fleet/src/dashboard/ and are served from here.
+ * no CDN: the HTML shells are in dashboard-pages.ts, the script and stylesheet in fleet/src/dashboard/, the
+ * /metrics text in metrics.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CAMERA_STATUSES, type CameraView, type FleetConsumer } from './consumer';
+import type { FleetConsumer } from './consumer';
+import { cameraPage, FLEET_PAGE } from './dashboard-pages';
+import type { CameraView } from './fleet-view';
+import { metricsText } from './metrics';
 import type { EventRow, FleetStore } from './store/types';
 
 const DASH = fileURLToPath(new URL('./dashboard/', import.meta.url));
@@ -60,72 +64,6 @@ export interface DashboardServer {
   port: number;
   server: Server;
   close(): Promise<void>;
-}
-
-function page(title: string, script: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title><link rel="stylesheet" href="/static/style.css"></head>
-<body>
-<header><a class="brand" href="/">Vigil fleet</a><span id="live" class="live" title="live updates">connecting…</span></header>
-<main>${body}</main>
-<script src="/static/common.js"></script><script src="${script}"></script>
-</body></html>`;
-}
-
-const FLEET_PAGE = page('Vigil fleet', '/static/fleet.js', `
-<section id="counts" class="counts" aria-label="fleet counts"></section>
-<section class="filters" aria-label="filters">
-  <label>Search <input id="q" type="search" placeholder="serial, model, version"></label>
-  <label>Status <select id="f-status"><option value="">all</option>${CAMERA_STATUSES.map((s) => `<option>${s}</option>`).join('')}</select></label>
-  <label>Support <select id="f-support"><option value="">all</option><option>supported</option><option>ending-soon</option><option>outdated</option><option>end-of-life</option><option>unknown</option></select></label>
-  <label><input id="f-adv" type="checkbox"> with advisories</label>
-  <span id="shown" class="muted"></span>
-</section>
-<table id="cameras" class="cameras"><thead><tr>
-  <th data-key="serial">Camera</th><th data-key="model">Model</th><th data-key="osVersion">AXIS OS</th><th data-key="track">Track</th>
-  <th data-key="support">Support</th><th data-key="status">Status</th><th data-key="score" class="num">Hardening</th>
-  <th data-key="advisories" class="num">Advisories</th><th data-key="integrity">Integrity</th><th data-key="lastReportAt">Last report</th>
-</tr></thead><tbody></tbody></table>
-<p id="empty" class="muted" hidden>No cameras match.</p>
-<section id="events" class="events" aria-label="recent events"><h2>Recent events</h2>
-<ol id="event-list" class="events-list"></ol><p id="no-events" class="muted">No events yet.</p></section>`);
-
-function cameraPage(serial: string): string {
-  return page(`${serial} · Vigil`, '/static/camera.js', `<div id="camera" data-serial="${serial}"><p class="muted">Loading ${serial}…</p></div>`);
-}
-
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-export function metricsText(consumer: FleetConsumer): string {
-  const c = consumer.counters;
-  const counts = consumer.counts();
-  const lines: string[] = [];
-  const metric = (name: string, type: string, help: string, samples: Array<[Record<string, string> | null, number]>) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, v] of samples) {
-      const l = labels ? `{${Object.entries(labels).map(([k, x]) => `${k}="${escapeLabel(x)}"`).join(',')}}` : '';
-      lines.push(`${name}${l} ${v}`);
-    }
-  };
-  metric('vigil_fleet_messages_total', 'counter', 'MQTT messages received on the state, report and event topics.', [[null, c.messages]]);
-  metric('vigil_fleet_reports_ingested_total', 'counter', 'Reports committed to the store.', [[null, c.reports]]);
-  metric('vigil_fleet_ingest_rate', 'gauge', 'Reports ingested per second, averaged over the last 60 seconds.', [[null, Number(consumer.ingestRate().toFixed(3))]]);
-  const reasons = Object.entries(c.invalid);
-  metric('vigil_fleet_invalid_payloads_total', 'counter', 'Payloads quarantined, by reason.', reasons.length ? reasons.map(([r, n]) => [{ reason: r }, n]) : [[{ reason: 'schema' }, 0]]);
-  metric('vigil_fleet_duplicates_total', 'counter', 'Reports and events ignored as duplicates (same id).', [[null, c.duplicates]]);
-  metric('vigil_fleet_seq_gaps_total', 'counter', 'Sequence gaps detected.', [[null, c.gaps]]);
-  metric('vigil_fleet_out_of_order_total', 'counter', 'Reports that arrived after a newer one.', [[null, c.outOfOrder]]);
-  metric('vigil_fleet_stale_states_total', 'counter', 'State messages ignored as older than the current session (stale wills).', [[null, c.staleStates]]);
-  metric('vigil_fleet_store_errors_total', 'counter', 'Messages not acknowledged because the store failed.', [[null, c.storeErrors]]);
-  metric('vigil_fleet_cameras', 'gauge', 'Cameras by status.', Object.entries(counts.status).map(([s, n]) => [{ status: s }, n]));
-  metric('vigil_fleet_cameras_by_support', 'gauge', 'Cameras by AXIS OS support status.', Object.entries(counts.support).map(([s, n]) => [{ support: s }, n]));
-  metric('vigil_fleet_cameras_by_integrity', 'gauge', 'Cameras by integrity verdict.', Object.entries(counts.integrity).map(([s, n]) => [{ integrity: s }, n]));
-  metric('vigil_fleet_cameras_with_advisories', 'gauge', 'Cameras with at least one matching advisory.', [[null, counts.withAdvisories]]);
-  metric('vigil_fleet_broker_connected', 'gauge', '1 while the consumer is connected to the broker.', [[null, consumer.connected ? 1 : 0]]);
-  return lines.join('\n') + '\n';
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

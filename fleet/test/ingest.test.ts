@@ -1,5 +1,6 @@
-// Ingestion against real brokers (embedded Aedes, Debian's Mosquitto): valid, invalid, oversized, spoofed,
-// duplicate, gapped and out-of-order reports, stale wills, missing cameras, at-least-once acknowledgement.
+// Ingestion: through real brokers (embedded Aedes, Debian's Mosquitto) for what needs one (delivery, retained
+// messages, at-least-once acknowledgement, group commit, shared subscriptions), and fed directly for the decisions:
+// valid, invalid, oversized, spoofed, duplicate, gapped and out-of-order reports, stale wills, missing cameras.
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../host-sim/src/broker';
@@ -78,6 +79,81 @@ describe.each(brokers)('the fleet consumer on %s', (_name, startBroker) => {
     expect(f.store.history(s, 10).map((h) => h.seq)).toEqual([1]);
     expect(f.store.loadCameras().find((c) => c.serial === s)?.lastSeq).toBe(1);
   });
+
+  it('learns the fleet from retained state and reports when it starts late', async () => {
+    const s = serial();
+    const early = await mqtt.connectAsync(broker.url, { clientId: `test-early-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+    await early.publishAsync(`${P}/${s}/state`, statePayload('online', 'connected', 2), { qos: 1, retain: true });
+    await early.publishAsync(`${P}/${s}/report`, JSON.stringify(makeReport({ serial: s, seq: 9, sentAt: new Date(T0 - 30_000).toISOString() })), { qos: 1, retain: true });
+    await early.endAsync();
+    const f = await start();
+    const cam = await waitUntil('the retained camera', () => (f.consumer.camera(s)?.lastSeq === 9 && f.consumer.camera(s)?.session === 2 ? f.consumer.camera(s) : null));
+    // A retained report counts from when it was sent, not from when this consumer happened to start.
+    expect(cam!.lastReportAt).toBe(new Date(T0 - 30_000).toISOString());
+    await send(s, 'report', '');
+    await send(s, 'state', '', true);
+    await send(s, 'report', '', true);
+  });
+
+  it('withholds the acknowledgement when the store fails, and gets the message redelivered', async () => {
+    const store = new SqliteStore(':memory:');
+    let failures = 1;
+    const flaky = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'insertReport') {
+          return (h: Parameters<SqliteStore['insertReport']>[0]) => {
+            if (failures > 0) {
+              failures--;
+              throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+            }
+            return target.insertReport(h);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const consumer = new FleetConsumer({ brokerUrl: broker.url, store: flaky, tables: loadTables(), clientId: `test-fleet-${Math.random().toString(16).slice(2)}`, clean: false, sweepMs: 0 });
+    await consumer.start();
+    try {
+      pub = await mqtt.connectAsync(broker.url, { clientId: `test-pub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+      const s = serial();
+      await send(s, 'report', makeReport({ serial: s }));
+      await waitUntil('the redelivered report', () => consumer.counters.reports === 1);
+      expect(consumer.counters.storeErrors).toBe(1);
+      expect(store.history(s, 10).map((h) => h.seq)).toEqual([1]);
+    } finally {
+      await consumer.stop();
+      store.close();
+    }
+  });
+});
+
+// The decisions alone (quarantine, duplicates, gaps, order, states, missing, events): the same consumer, fed
+// through ingest() as the subscriber feeds it, with no broker in the way.
+describe('the fleet consumer, fed directly', () => {
+  let fleet: { consumer: FleetConsumer; store: SqliteStore } | null = null;
+  let logs: Array<[LogLevel, string]> = [];
+  const clock = { now: T0 };
+
+  afterEach(() => {
+    fleet?.store.close();
+    fleet = null;
+  });
+
+  async function start(options: { maxPayloadBytes?: number } = {}): Promise<{ consumer: FleetConsumer; store: SqliteStore }> {
+    logs = [];
+    clock.now = T0;
+    const store = new SqliteStore(':memory:');
+    const consumer = new FleetConsumer({ brokerUrl: 'mqtt://127.0.0.1:1', store, tables: loadTables(), now: () => clock.now, sweepMs: 0, log: (l, m) => logs.push([l, m]), ...options });
+    fleet = { consumer, store };
+    return fleet;
+  }
+  let n = 0;
+  const serial = () => `CAMDIRECT${String(++n).padStart(3, '0')}`;
+  const send = async (s: string, leaf: string, body: unknown, retain = false) => {
+    fleet!.consumer.ingest(`${P}/${s}/${leaf}`, typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body), retain);
+  };
 
   it('quarantines a report that fails the schema, counts it, and keeps consuming', async () => {
     const f = await start();
@@ -243,54 +319,6 @@ describe.each(brokers)('the fleet consumer on %s', (_name, startBroker) => {
     await waitUntil('the spoofed event', () => f.consumer.counters.invalid['serial-mismatch'] === 1);
     expect(f.store.events(s, 10).map((e) => e.kind)).toEqual(['integrity-drift']);
     expect(f.consumer.counters.duplicates).toBe(1);
-  });
-
-  it('learns the fleet from retained state and reports when it starts late', async () => {
-    const s = serial();
-    const early = await mqtt.connectAsync(broker.url, { clientId: `test-early-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
-    await early.publishAsync(`${P}/${s}/state`, statePayload('online', 'connected', 2), { qos: 1, retain: true });
-    await early.publishAsync(`${P}/${s}/report`, JSON.stringify(makeReport({ serial: s, seq: 9, sentAt: new Date(T0 - 30_000).toISOString() })), { qos: 1, retain: true });
-    await early.endAsync();
-    const f = await start();
-    const cam = await waitUntil('the retained camera', () => (f.consumer.camera(s)?.lastSeq === 9 && f.consumer.camera(s)?.session === 2 ? f.consumer.camera(s) : null));
-    // A retained report counts from when it was sent, not from when this consumer happened to start.
-    expect(cam!.lastReportAt).toBe(new Date(T0 - 30_000).toISOString());
-    await send(s, 'report', '');
-    await send(s, 'state', '', true);
-    await send(s, 'report', '', true);
-  });
-
-  it('withholds the acknowledgement when the store fails, and gets the message redelivered', async () => {
-    const store = new SqliteStore(':memory:');
-    let failures = 1;
-    const flaky = new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop === 'insertReport') {
-          return (h: Parameters<SqliteStore['insertReport']>[0]) => {
-            if (failures > 0) {
-              failures--;
-              throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-            }
-            return target.insertReport(h);
-          };
-        }
-        const v = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-    const consumer = new FleetConsumer({ brokerUrl: broker.url, store: flaky, tables: loadTables(), clientId: `test-fleet-${Math.random().toString(16).slice(2)}`, clean: false, sweepMs: 0 });
-    await consumer.start();
-    try {
-      pub = await mqtt.connectAsync(broker.url, { clientId: `test-pub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
-      const s = serial();
-      await send(s, 'report', makeReport({ serial: s }));
-      await waitUntil('the redelivered report', () => consumer.counters.reports === 1);
-      expect(consumer.counters.storeErrors).toBe(1);
-      expect(store.history(s, 10).map((h) => h.seq)).toEqual([1]);
-    } finally {
-      await consumer.stop();
-      store.close();
-    }
   });
 });
 

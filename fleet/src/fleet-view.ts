@@ -1,0 +1,120 @@
+/**
+ * The in-memory view of the fleet: each camera's current record, latest report, evaluation and status, rebuilt
+ * from the store at start. The dashboard, the JSON API and /metrics read it; ingest and the status sweep write it.
+ */
+import type { Report } from '../../agent/src/report/types';
+import { evaluate, SUPPORT_STATUSES, type Evaluation } from './evaluate';
+import type { Tables } from './data';
+import type { CameraRecord, Connection, FleetStore } from './store/types';
+
+export type CameraStatus = 'online' | 'missing' | 'offline' | 'lost' | 'unknown';
+export const CAMERA_STATUSES: CameraStatus[] = ['online', 'missing', 'offline', 'lost', 'unknown'];
+
+/** What the consumer tells its listeners (dashboard, tests). */
+export type FleetNotice = 'camera' | 'status' | 'quarantine' | 'event';
+export type Notify = (notice: FleetNotice, payload: unknown) => void;
+
+export interface CameraView {
+  serial: string;
+  model: string | null;
+  fullName: string | null;
+  osVersion: string | null;
+  status: CameraStatus;
+  connection: Connection;
+  session: number | null;
+  lastSeq: number | null;
+  lastSentAt: string | null;
+  lastReportAt: string | null;
+  intervalSec: number | null;
+  reports: number;
+  duplicates: number;
+  gaps: number;
+  outOfOrder: number;
+  evaluation: Evaluation | null;
+}
+
+export type FleetCounts = { total: number; status: Record<CameraStatus, number>; support: Record<string, number>; integrity: Record<string, number>; withAdvisories: number };
+
+/** One camera in the view: its stored record plus what is derived from it. */
+export interface CameraEntry {
+  rec: CameraRecord;
+  latest: Report | null;
+  evaluation: Evaluation | null;
+  status: CameraStatus;
+  stateAtMs: number | null;
+}
+
+export class FleetView {
+  private readonly cams = new Map<string, CameraEntry>();
+
+  get size(): number {
+    return this.cams.size;
+  }
+
+  /** (Re)builds the view from the store: at start, and after a failed batch commit. */
+  load(store: FleetStore, tables: Tables, nowMs: number, statusOf: (c: CameraEntry, nowMs: number) => CameraStatus): void {
+    this.cams.clear();
+    for (const rec of store.loadCameras()) {
+      const latest = rec.reportJson ? (JSON.parse(rec.reportJson) as Report) : null;
+      const cam: CameraEntry = { rec, latest, evaluation: latest ? evaluate(latest, tables, nowMs) : null, status: 'unknown', stateAtMs: rec.stateAt ? Date.parse(rec.stateAt) : null };
+      cam.status = statusOf(cam, nowMs);
+      this.cams.set(rec.serial, cam);
+    }
+  }
+
+  /** The camera's entry, or a new one that joins the view when set() is called after its first message is stored. */
+  entry(serial: string, nowMs: number): CameraEntry {
+    let c = this.cams.get(serial);
+    if (!c) {
+      c = {
+        rec: {
+          serial, model: null, fullName: null, osVersion: null, connection: 'unknown', session: null, stateAt: null, stateReason: null,
+          lastReportId: null, lastSeq: null, lastSentAt: null, lastReportMs: null, intervalSec: null, reports: 0, duplicates: 0, gaps: 0,
+          outOfOrder: 0, firstSeenMs: nowMs, reportJson: null, evaluationJson: null,
+        },
+        latest: null, evaluation: null, status: 'unknown', stateAtMs: null,
+      };
+    }
+    return c;
+  }
+
+  set(c: CameraEntry): void {
+    this.cams.set(c.rec.serial, c);
+  }
+
+  entries(): IterableIterator<CameraEntry> {
+    return this.cams.values();
+  }
+
+  cameras(): CameraView[] {
+    return [...this.cams.values()].map((c) => cameraView(c)).sort((a, b) => a.serial.localeCompare(b.serial));
+  }
+
+  camera(serial: string): (CameraView & { report: Report | null }) | null {
+    const c = this.cams.get(serial);
+    return c ? { ...cameraView(c), report: c.latest } : null;
+  }
+
+  counts(): FleetCounts {
+    const status = Object.fromEntries(CAMERA_STATUSES.map((s) => [s, 0])) as Record<CameraStatus, number>;
+    const support = Object.fromEntries(SUPPORT_STATUSES.map((s) => [s, 0])) as Record<string, number>;
+    const integrity: Record<string, number> = { ok: 0, 'baseline-created': 0, changed: 0, unknown: 0 };
+    let withAdvisories = 0;
+    for (const c of this.cams.values()) {
+      status[c.status]++;
+      support[c.evaluation?.support ?? 'unknown']++;
+      integrity[c.evaluation?.integrity ?? 'unknown']++;
+      if (c.evaluation && c.evaluation.advisories.length > 0) withAdvisories++;
+    }
+    return { total: this.cams.size, status, support, integrity, withAdvisories };
+  }
+}
+
+export function cameraView(c: CameraEntry): CameraView {
+  const r = c.rec;
+  return {
+    serial: r.serial, model: r.model, fullName: r.fullName, osVersion: r.osVersion, status: c.status, connection: r.connection,
+    session: r.session, lastSeq: r.lastSeq, lastSentAt: r.lastSentAt, lastReportAt: r.lastReportMs === null ? null : new Date(r.lastReportMs).toISOString(),
+    intervalSec: r.intervalSec, reports: r.reports, duplicates: r.duplicates, gaps: r.gaps, outOfOrder: r.outOfOrder, evaluation: c.evaluation,
+  };
+}

@@ -1,0 +1,18 @@
+/**
+ * The quarantine: a bad message is counted, logged once per camera (or topic), stored with its reason and an
+ * excerpt for a human, and acknowledged (a poison pill must not be redelivered forever).
+ */
+import type { IngestContext, Ingested } from './context';
+
+export function quarantine(ctx: IngestContext, topic: string, serial: string | null, reason: string, detail: string, bytes: Buffer, nowMs: number): Ingested {
+  ctx.counters.invalid[reason] = (ctx.counters.invalid[reason] ?? 0) + 1;
+  const key = `${serial ?? topic}`;
+  if (!ctx.loggedInvalid.has(key)) {
+    ctx.loggedInvalid.add(key);
+    ctx.log('warn', `quarantined a message on ${topic} (${reason}: ${detail}); further bad messages from ${serial ?? 'this topic'} are counted, not logged`);
+  }
+  const excerpt = bytes.subarray(0, 512).toString('utf8');
+  ctx.store.quarantine({ receivedMs: nowMs, topic, serial, reason: `${reason}: ${detail}`.slice(0, 1000), size: bytes.length, excerpt });
+  ctx.notify('quarantine', { topic, serial, reason });
+  return { result: 'quarantined', reason };
+}

@@ -1,0 +1,53 @@
+/**
+ * A camera's status from its connection and the timing of its reports (missing after N intervals without one),
+ * and the periodic sweep that re-derives every status and support verdict as time passes.
+ */
+import { evaluate } from './evaluate';
+import type { Tables } from './data';
+import { cameraView, type CameraEntry, type CameraStatus, type FleetView, type Notify } from './fleet-view';
+import type { FleetLog } from './log';
+
+export interface StatusContext {
+  readonly view: FleetView;
+  readonly tables: Tables;
+  /** A camera is missing after this many report intervals without a report. */
+  readonly missingIntervals: number;
+  readonly log: FleetLog;
+  readonly notify: Notify;
+}
+
+export function statusOf(c: CameraEntry, nowMs: number, missingIntervals: number): CameraStatus {
+  const r = c.rec;
+  if (r.connection === 'offline' || r.connection === 'lost') return r.connection;
+  const since = r.lastReportMs ?? (r.connection === 'online' ? c.stateAtMs : null);
+  if (since !== null && r.intervalSec !== null && nowMs - since > missingIntervals * r.intervalSec * 1000) return 'missing';
+  if (r.connection === 'online') return 'online';
+  // No state seen (yet): a camera whose reports keep coming is evidently there.
+  return r.lastReportMs !== null ? 'online' : 'unknown';
+}
+
+/** Re-derives one camera's status; tells the listeners when it changed. */
+export function restatus(ctx: StatusContext, c: CameraEntry, nowMs: number): void {
+  const s = statusOf(c, nowMs, ctx.missingIntervals);
+  if (s !== c.status) {
+    const was = c.status;
+    c.status = s;
+    if (s === 'missing') ctx.log('warn', `${c.rec.serial} is missing: no report for ${ctx.missingIntervals} × ${c.rec.intervalSec}s`);
+    ctx.notify('status', { serial: c.rec.serial, from: was, to: s });
+    ctx.notify('camera', cameraView(c));
+  }
+}
+
+/** Re-derives every camera's status (missing after N intervals) and support status; emits `camera` for each change. */
+export function sweep(ctx: StatusContext, nowMs: number): void {
+  for (const c of ctx.view.entries()) restatus(ctx, c, nowMs);
+  for (const c of ctx.view.entries()) {
+    if (c.evaluation && c.latest) {
+      const e = evaluate(c.latest, ctx.tables, nowMs);
+      if (e.support !== c.evaluation.support) {
+        c.evaluation = e;
+        ctx.notify('camera', cameraView(c));
+      }
+    }
+  }
+}
