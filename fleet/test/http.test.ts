@@ -2,7 +2,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
 import { parseHostPort, runFleet, runStatus } from '../src/cli';
 import { startFleet, type Fleet } from '../src/fleet';
 import { SqliteStore } from '../src/store/sqlite';

@@ -2,7 +2,7 @@
 // duplicate, gapped and out-of-order reports, stale wills, missing cameras, at-least-once acknowledgement.
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker } from '../../test/helpers/broker';
 import { startMosquitto } from '../../test/helpers/mosquitto';
 import { FleetConsumer } from '../src/consumer';
 import { loadTables, parseLifecycle } from '../src/data';

@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker } from '../helpers/broker';
 import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { loadProfile } from '../../host-sim/src/profiles';
 import { silentLogSink } from '../../host-sim/src/sim-host';
 import { startFleet, type Fleet } from '../../fleet/src/fleet';
 import { startMosquitto } from '../helpers/mosquitto';
-import { assertValidEvent } from '../helpers/event-schema';
+import { assertValidEvent } from '../helpers/schemas';
 import { buildAgent } from '../../build.mjs';
 import { waitUntil } from '../helpers/wait';
 

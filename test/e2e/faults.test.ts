@@ -12,7 +12,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker } from '../helpers/broker';
 import { startSimCamera, type SimCamera, type SimCameraOptions } from '../../host-sim/src/camera';
 import { memoryLogSink } from '../../host-sim/src/sim-host';
 import { startMosquitto, freePort } from '../helpers/mosquitto';

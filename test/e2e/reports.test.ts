@@ -10,14 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker } from '../helpers/broker';
 import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { listProfiles, loadProfile, vapixFaults, type LoadedProfile } from '../../host-sim/src/profiles';
 import { parseProcNet } from '../../host-sim/src/procnet';
 import { silentLogSink } from '../../host-sim/src/sim-host';
 import { startMosquitto } from '../helpers/mosquitto';
 import { Subscriber } from '../helpers/subscriber';
-import { assertValidReport } from '../helpers/report-schema';
+import { assertValidReport } from '../helpers/schemas';
 import type { Report } from '../../agent/src/report/types';
 import { buildAgent } from '../../build.mjs';
 

@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemo, type Demo } from '../../host-sim/src/demo';
+import { startDemo, type Demo } from '../../cli/demo';
 import { listProfiles } from '../../host-sim/src/profiles';
 import type { SimCamera } from '../../host-sim/src/camera';
 import { parseFaultSpec, startFaultScript, type FaultScript } from '../../host-sim/src/faults';
-import type { Fleet } from '../src/fleet';
+import type { Fleet } from '../../fleet/src/fleet';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BUNDLE = join(ROOT, 'dist/agent.js');
