@@ -5,11 +5,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildAgent } from '../build.mjs';
-import { main } from '../host-sim/src/cli';
-import { startEmbeddedBroker } from '../host-sim/src/broker';
+import { main } from '../cli/main';
+import { startEmbeddedBroker } from './helpers/broker';
 import { loadProfile } from '../host-sim/src/profiles';
 import { Subscriber } from './helpers/subscriber';
-import { assertValidReport } from './helpers/report-schema';
+import { assertValidReport } from './helpers/schemas';
 import type { Report } from '../agent/src/report/types';
 
 const VIGIL = resolve(__dirname, '../bin/vigil.mjs');

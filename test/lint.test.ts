@@ -56,3 +56,105 @@ describe('import direction', () => {
     }
   });
 });
+
+describe('the command line above both parts', () => {
+  function lint(files: Record<string, string>): string[] {
+    const root = tree(files);
+    try {
+      return lintImports(root);
+    } finally {
+      rmSync(root, { recursive: true });
+    }
+  }
+
+  it('rejects host-sim importing fleet and fleet importing host-sim, tests included', () => {
+    expect(
+      lint({
+        'host-sim/src/a.ts': "import { startFleet } from '../../fleet/src/fleet';\n",
+        'fleet/test/b.test.ts': "import { startEmbeddedBroker } from '../../host-sim/src/broker';\n",
+        'fleet/src/fleet.ts': 'export const startFleet = 1;\n',
+        'host-sim/src/broker.ts': 'export const startEmbeddedBroker = 1;\n',
+      }),
+    ).toEqual([
+      expect.stringContaining('host-sim/src/a.ts: imports fleet/src/fleet.ts; host-sim/ never imports fleet/'),
+      expect.stringContaining('fleet/test/b.test.ts: imports host-sim/src/broker.ts; fleet/ never imports host-sim/'),
+    ]);
+  });
+
+  it('rejects a fleet test that reaches the simulator through a shared test helper', () => {
+    expect(
+      lint({
+        'fleet/test/a.test.ts': "import { start } from '../../test/helpers/sim';\n",
+        'test/helpers/sim.ts': "export { start } from '../../host-sim/src/camera';\n",
+        'host-sim/src/camera.ts': 'export const start = 1;\n',
+      }),
+    ).toEqual([expect.stringContaining('fleet/test/a.test.ts: imports test/helpers/sim.ts, which reaches host-sim/ (test/helpers/sim.ts → host-sim/src/camera.ts)')]);
+  });
+
+  it('lets cli/ and end-to-end tests import both parts, and every test use a neutral helper from test/helpers/', () => {
+    expect(
+      lint({
+        'cli/demo.ts': "import { a } from '../host-sim/src/a';\nimport { b } from '../fleet/src/b';\nimport { c } from './broker';\n",
+        'cli/broker.ts': "import { Aedes } from 'aedes';\n",
+        'test/e2e/x.test.ts': "import { a } from '../../host-sim/src/a';\nimport { b } from '../../fleet/src/b';\n",
+        'test/helpers/broker.ts': "export { c } from '../../cli/broker';\n",
+        'fleet/test/b.test.ts': "import { c } from '../../test/helpers/broker';\n",
+        'host-sim/test/a.test.ts': "import { c } from '../../test/helpers/broker';\n",
+        'host-sim/src/a.ts': 'export const a = 1;\n',
+        'fleet/src/b.ts': 'export const b = 1;\n',
+      }),
+    ).toEqual([]);
+  });
+
+  it('rejects other code importing both parts, and a part importing cli/', () => {
+    expect(
+      lint({
+        'scripts/x.mjs': "import { a } from '../host-sim/src/a.ts';\nimport { b } from '../fleet/src/b.ts';\n",
+        'fleet/src/c.ts': "import { demo } from '../../cli/demo';\n",
+        'cli/demo.ts': 'export const demo = 1;\n',
+        'host-sim/src/a.ts': 'export const a = 1;\n',
+        'fleet/src/b.ts': 'export const b = 1;\n',
+      }),
+    ).toEqual([
+      expect.stringContaining('fleet/src/c.ts: imports cli/demo.ts; cli/ sits above the parts'),
+      expect.stringContaining('scripts/x.mjs: imports both host-sim/ and fleet/; only cli/ puts the two together'),
+    ]);
+  });
+
+  it('rejects product code importing test helpers, and lets tests use them', () => {
+    expect(
+      lint({
+        'cli/broker.ts': "import { waitUntil } from '../test/helpers/wait';\n",
+        'fleet/src/a.ts': "import { x } from '../test/helpers';\n",
+        'fleet/test/helpers.ts': 'export const x = 1;\n',
+        'fleet/test/a.test.ts': "import { waitUntil } from '../../test/helpers/wait';\n",
+        'test/helpers/wait.ts': 'export const waitUntil = 1;\n',
+      }),
+    ).toEqual([
+      expect.stringContaining('fleet/src/a.ts: imports fleet/test/helpers.ts; product code never imports test code'),
+      expect.stringContaining('cli/broker.ts: imports test/helpers/wait.ts; product code never imports test code'),
+    ]);
+  });
+
+  it('lets every part but the agent import schemas/, which imports nothing of the project', () => {
+    expect(
+      lint({
+        'fleet/src/validate.ts': "import { schemaValidator } from '../../schemas/validator';\n",
+        'host-sim/src/profiles.ts': "import { schemaValidator } from '../../schemas/validator';\n",
+        'host-native/test/m.test.ts': "import { schemaValidator } from '../../schemas/validator';\n",
+        'test/helpers/schemas.ts': "import { schemaValidator } from '../../schemas/validator';\n",
+        'schemas/validator.ts': "import Ajv from 'ajv';\nimport { readFileSync } from 'node:fs';\n",
+      }),
+    ).toEqual([]);
+    expect(
+      lint({
+        'agent/src/x.ts': "import { schemaValidator } from '../../schemas/validator';\n",
+        'schemas/validator.ts': "import { log } from '../fleet/src/log';\n",
+        'fleet/src/log.ts': 'export const log = 1;\n',
+      }),
+    ).toEqual([
+      expect.stringContaining('agent/src/x.ts: imports schemas/validator.ts; the agent imports nothing outside agent/'),
+      expect.stringContaining("schemas/validator.ts: imports fleet/src/log.ts; schemas/ is a leaf"),
+    ]);
+  });
+});

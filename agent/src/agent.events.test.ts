@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { AgentHarness, SERIAL } from '../../test/helpers/agent-harness';
-import { assertValidEvent } from '../../test/helpers/event-schema';
+import { assertValidEvent } from '../../test/helpers/schemas';
 
 let h: AgentHarness;
 let sub: MqttClient | null = null;

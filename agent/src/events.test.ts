@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { detectEvents, parseSnapshot, MAX_LIST, type Snapshot, type VigilEvent } from './events';
 import type { AppInfo, CollectorError, FileChange, Finding, Report, ServiceEntry } from './report/types';
-import { assertValidEvent } from '../../test/helpers/event-schema';
+import { assertValidEvent } from '../../test/helpers/schemas';
 import { check, seeds } from '../../test/helpers/fc-seed';
 
 const BASELINE = '2026-11-01T00:00:00.000Z';

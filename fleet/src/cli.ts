@@ -1,5 +1,5 @@
 /**
- * `vigil fleet` and `vigil status`. host-sim/src/cli.ts dispatches to runFleet / runStatus; both return the
+ * `vigil fleet` and `vigil status`. cli/main.ts dispatches to runFleet / runStatus; both return the
  * exit code (0 ok, 1 failure, 2 usage).
  */
 import type { Writable } from 'node:stream';

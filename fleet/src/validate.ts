@@ -1,23 +1,10 @@
 /** ajv validators for everything that crosses into the fleet: reports, states, events, and the data files. */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { schemaValidator as sharedValidator } from '../../schemas/validator';
 
-export const SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
-
-const ajv = new Ajv({ allErrors: false, strict: true });
-addFormats(ajv);
-const cache = new Map<string, ValidateFunction>();
-
+/** The first violation only (ajv's allErrors off): payloads come from the network, at fleet volume. */
 export function schemaValidator(file: string): ValidateFunction {
-  let v = cache.get(file);
-  if (!v) {
-    const schema = JSON.parse(readFileSync(SCHEMAS_DIR + file, 'utf8'));
-    v = ajv.compile(schema);
-    cache.set(file, v);
-  }
-  return v;
+  return sharedValidator(file);
 }
 
 /** A short, single-line account of why a value failed validation (first few errors). */

@@ -1,6 +1,6 @@
 // Report fixtures for fleet tests: schema-valid reports built from parts, checked against the schema.
 import type { Finding, Report } from '../../agent/src/report/types';
-import { assertValidReport } from '../../test/helpers/report-schema';
+import { assertValidReport } from '../../test/helpers/schemas';
 
 export const T0 = Date.parse('2026-11-25T12:00:00.000Z');
 

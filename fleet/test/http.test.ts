@@ -2,7 +2,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
+import { waitUntil as pollUntil } from '../../test/helpers/wait';
 import { parseHostPort, runFleet, runStatus } from '../src/cli';
 import { startFleet, type Fleet } from '../src/fleet';
 import { SqliteStore } from '../src/store/sqlite';
@@ -12,15 +13,8 @@ let broker: EmbeddedBroker;
 let fleet: Fleet;
 let pub: MqttClient;
 
-async function waitUntil<T>(what: string, predicate: () => T | false | null | undefined | Promise<T | false | null | undefined>): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const v = await predicate();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+// This file polls every 20 ms for at most 20 s.
+const waitUntil: typeof pollUntil = (what, predicate, options = { timeoutMs: 20_000, pollMs: 20 }) => pollUntil(what, predicate, options);
 
 // The API's JSON, loosely typed for assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

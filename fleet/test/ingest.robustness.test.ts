@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker } from '../../test/helpers/broker';
 import { check, seeds } from '../../test/helpers/fc-seed';
 import { FleetConsumer } from '../src/consumer';
 import { loadTables } from '../src/data';

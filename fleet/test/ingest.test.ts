@@ -3,8 +3,9 @@
 // valid, invalid, oversized, spoofed, duplicate, gapped and out-of-order reports, stale wills, missing cameras.
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker } from '../../test/helpers/broker';
 import { startMosquitto } from '../../test/helpers/mosquitto';
+import { waitUntil as pollUntil } from '../../test/helpers/wait';
 import { FleetConsumer } from '../src/consumer';
 import { loadTables, parseLifecycle } from '../src/data';
 import { startFleet, type Fleet } from '../src/fleet';
@@ -14,15 +15,8 @@ import { makeReport, statePayload, T0 } from './fixtures';
 
 const P = 'vigil/v1';
 
-async function waitUntil<T>(what: string, predicate: () => T | false | null | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = predicate();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+// This file polls every 20 ms for at most 20 s.
+const waitUntil: typeof pollUntil = (what, predicate, options = { timeoutMs: 20_000, pollMs: 20 }) => pollUntil(what, predicate, options);
 
 interface BrokerUnderTest {
   url: string;

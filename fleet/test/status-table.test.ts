@@ -1,7 +1,7 @@
 // The terminal table of `vigil demo` / `vigil status`, fed from the retained messages of a real broker (Aedes).
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker } from '../../test/helpers/broker';
 import { StatusTable } from '../src/status-table';
 import { makeReport, statePayload } from './fixtures';
 

@@ -5,8 +5,8 @@
 import { closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
+import { schemaValidator } from '../../schemas/validator';
 import type { FaultStep } from './faults';
 
 export type VapixFaultMode = 'garbage' | 'status500' | 'slow' | 'hang';
@@ -81,17 +81,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const PROFILES_DIR = path.resolve(here, '../profiles');
 export const PROFILE_SCHEMA_FILE = path.resolve(here, '../../schemas/profile.schema.json');
 
-let validator: ValidateFunction | null = null;
-
-function profileValidator(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-    const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
-    (addFormats as unknown as (a: Ajv) => void)(ajv);
-    validator = ajv.compile(JSON.parse(readFileSync(PROFILE_SCHEMA_FILE, 'utf8')));
-  }
-  return validator;
-}
+/** Every violation (allErrors): the error names each bad JSON path in the profile. */
+const profileValidator = () => schemaValidator('profile.schema.json', { allErrors: true });
 
 export class ProfileError extends Error {
   constructor(

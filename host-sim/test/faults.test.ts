@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseFaultSpec, startFaultScript, type FaultStep } from '../src/faults';
 import type { SimCamera } from '../src/camera';
 import type { VapixFault } from '../src/profiles';
-import { startEmbeddedBroker } from '../src/broker';
+import { startEmbeddedBroker } from '../../test/helpers/broker';
 import { Subscriber } from '../../test/helpers/subscriber';
 import { buildAgent } from '../../build.mjs';
 

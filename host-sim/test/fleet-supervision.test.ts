@@ -7,13 +7,13 @@
 // dist/agent.js otherwise, as test/e2e/engine-limits.test.ts does for one camera.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { buildAgent } from '../../build.mjs';
 import { Subscriber } from '../../test/helpers/subscriber';
-import { assertValidReport } from '../../test/helpers/report-schema';
+import { refuses } from '../../test/helpers/ports';
+import { assertValidReport } from '../../test/helpers/schemas';
 import type { Report } from '../../agent/src/report/types';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../src/broker';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
 import type { SimCamera } from '../src/camera';
 import { formatRestarts, startSimFleet, type FleetCamera, type SimFleet, type SimFleetOptions } from '../src/fleet';
 import { loadProfile, type LoadedProfile } from '../src/profiles';
@@ -96,17 +96,6 @@ function reports(serial: string): Report[] {
 async function eachReportsAgain(cameras: FleetCamera[], what: string): Promise<void> {
   const before = new Map(cameras.map((c) => [c.serial, reports(c.serial).length]));
   await subscriber.waitFor(what, () => cameras.every((c) => reports(c.serial).length > (before.get(c.serial) as number)), 25_000);
-}
-
-function refuses(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      r(false);
-    });
-    s.once('error', () => r(true));
-  });
 }
 
 describe('the simulated fleet under its supervisors', () => {

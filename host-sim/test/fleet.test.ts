@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cloneWithSerial, startSimFleet } from '../src/fleet';
 import { listProfiles, loadProfile } from '../src/profiles';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../src/broker';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
 import { silentLogSink } from '../src/sim-host';
 import type { SimCamera } from '../src/camera';
 import { Subscriber } from '../../test/helpers/subscriber';

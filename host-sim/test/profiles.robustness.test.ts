@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:f
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { check, seeds } from '../../test/helpers/fc-seed';
-import { main } from '../src/cli';
+import { runSim } from '../src/cli';
 import { PROFILE_MAX_BYTES, PROFILES_DIR, ProfileError, listProfiles, loadProfile, type Profile } from '../src/profiles';
 import { minimalProfileData, tempDir } from './helpers';
 
@@ -397,7 +397,7 @@ describe('vigil sim --profile NAME', () => {
     });
     try {
       // --bundle: any file that exists; the profile is loaded before anything runs.
-      const code = await main(['sim', '--profile', profile, '--broker', 'mqtt://127.0.0.1:1', '--bundle', path.join(PROFILES_DIR, 'lts2022', 'profile.json')]);
+      const code = await runSim(['--profile', profile, '--broker', 'mqtt://127.0.0.1:1', '--bundle', path.join(PROFILES_DIR, 'lts2022', 'profile.json')]);
       return { code, err };
     } finally {
       spy.mockRestore();

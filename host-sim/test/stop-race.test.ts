@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { TestQuickJSWASMModule } from 'quickjs-emscripten-core';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../src/broker';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
 import { startSimCamera, type SimCamera } from '../src/camera';
 import { cloneWithSerial } from '../src/fleet';
 import { loadProfile, type LoadedProfile } from '../src/profiles';

@@ -13,13 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from '../../build.mjs';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
 import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { loadProfile } from '../../host-sim/src/profiles';
 import { silentLogSink } from '../../host-sim/src/sim-host';
 import { superviseSimCamera, type SupervisedCamera, type SupervisorOptions } from '../../host-sim/src/supervisor';
-import { startMosquitto } from '../helpers/mosquitto';
-import { assertValidReport } from '../helpers/report-schema';
+import { BROKERS_UNDER_TEST as brokers, type BrokerUnderTest as Broker } from '../helpers/brokers-under-test';
+import { assertValidReport } from '../helpers/schemas';
 import { Subscriber } from '../helpers/subscriber';
 import type { Report } from '../../agent/src/report/types';
 import { waitUntil } from '../helpers/wait';
@@ -31,24 +30,6 @@ const MiB = 1024 * KiB;
 
 const LAST_EXIT = (reason: string) =>
   new RegExp(`^${reason.replace(/[()]/g, '\\$&')} at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z; restarted by the host$`);
-
-interface Broker {
-  host: string;
-  port: number;
-  url: string;
-  close(): Promise<void>;
-}
-
-const brokers: Array<{ name: string; start(): Promise<Broker> }> = [
-  { name: 'embedded Aedes', start: () => startEmbeddedBroker() },
-  {
-    name: 'Mosquitto',
-    start: async () => {
-      const m = await startMosquitto();
-      return { host: m.host, port: m.port, url: m.url, close: () => m.stop() };
-    },
-  },
-];
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -8,29 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
 import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { loadProfile } from '../../host-sim/src/profiles';
 import { silentLogSink } from '../../host-sim/src/sim-host';
 import { startFleet, type Fleet } from '../../fleet/src/fleet';
-import { startMosquitto } from '../helpers/mosquitto';
-import { assertValidEvent } from '../helpers/event-schema';
+import { BROKERS_UNDER_TEST as brokers } from '../helpers/brokers-under-test';
+import { assertValidEvent } from '../helpers/schemas';
 import { buildAgent } from '../../build.mjs';
 import { waitUntil } from '../helpers/wait';
 
 const BUNDLE = join(__dirname, '../../dist/agent.js');
 const PROFILE = 'lts2024';
-
-const brokers: Array<{ name: string; start(): Promise<{ host: string; port: number; url: string; close(): Promise<void> }> }> = [
-  { name: 'embedded Aedes', start: () => startEmbeddedBroker() },
-  {
-    name: 'Mosquitto',
-    start: async () => {
-      const m = await startMosquitto();
-      return { host: m.host, port: m.port, url: m.url, close: () => m.stop() };
-    },
-  },
-];
 
 describe.each(brokers)('events over $name into the fleet store', (brokerKind) => {
   let broker: Awaited<ReturnType<(typeof brokers)[number]['start']>>;

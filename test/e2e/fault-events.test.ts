@@ -10,13 +10,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../host-sim/src/broker';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../helpers/broker';
 import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { parseFaultSpec, preparePrivateRootfs, startFaultScript, type FaultScript } from '../../host-sim/src/faults';
 import { loadProfile } from '../../host-sim/src/profiles';
 import { silentLogSink } from '../../host-sim/src/sim-host';
 import { startFleet, type Fleet } from '../../fleet/src/fleet';
-import { assertValidEvent } from '../helpers/event-schema';
+import { assertValidEvent } from '../helpers/schemas';
 import { buildAgent } from '../../build.mjs';
 import { waitUntil } from '../helpers/wait';
 

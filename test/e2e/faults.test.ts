@@ -12,34 +12,16 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
 import { startSimCamera, type SimCamera, type SimCameraOptions } from '../../host-sim/src/camera';
 import { memoryLogSink } from '../../host-sim/src/sim-host';
-import { startMosquitto, freePort } from '../helpers/mosquitto';
+import { BROKERS_UNDER_TEST as brokers, type BrokerUnderTest as Broker } from '../helpers/brokers-under-test';
+import { freePort } from '../helpers/ports';
 import { Subscriber } from '../helpers/subscriber';
 import { deliveryAccount } from '../helpers/agent-harness';
 import { buildAgent } from '../../build.mjs';
 
 const BUNDLE = join(__dirname, '../../dist/agent.js');
 const PROFILE = 'hardened';
-
-interface Broker {
-  host: string;
-  port: number;
-  url: string;
-  close(): Promise<void>;
-}
-
-const brokers: Array<{ name: string; start(port: number): Promise<Broker> }> = [
-  { name: 'embedded Aedes', start: (port) => startEmbeddedBroker({ port }) },
-  {
-    name: 'Mosquitto',
-    start: async (port) => {
-      const m = await startMosquitto({ port });
-      return { host: m.host, port: m.port, url: m.url, close: () => m.stop() };
-    },
-  },
-];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

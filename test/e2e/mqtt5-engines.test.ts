@@ -20,7 +20,7 @@ import { VapixServer } from '../../host-sim/src/vapix-server';
 import { NATIVE, TARGETS, startNative } from '../../host-native/test/helpers';
 import { buildAgent } from '../../build.mjs';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
-import { assertValidReport } from '../helpers/report-schema';
+import { assertValidReport } from '../helpers/schemas';
 
 const REPO = join(__dirname, '../..');
 const BUNDLE = join(REPO, 'dist/agent.js');

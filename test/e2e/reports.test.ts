@@ -10,37 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedBroker } from '../../host-sim/src/broker';
 import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { listProfiles, loadProfile, vapixFaults, type LoadedProfile } from '../../host-sim/src/profiles';
 import { parseProcNet } from '../../host-sim/src/procnet';
 import { silentLogSink } from '../../host-sim/src/sim-host';
-import { startMosquitto } from '../helpers/mosquitto';
+import { BROKERS_UNDER_TEST as brokers, type BrokerUnderTest } from '../helpers/brokers-under-test';
 import { Subscriber } from '../helpers/subscriber';
-import { assertValidReport } from '../helpers/report-schema';
+import { assertValidReport } from '../helpers/schemas';
 import type { Report } from '../../agent/src/report/types';
 import { buildAgent } from '../../build.mjs';
 
 const BUNDLE = join(__dirname, '../../dist/agent.js');
 const PROFILES = listProfiles();
-
-interface BrokerUnderTest {
-  host: string;
-  port: number;
-  url: string;
-  close(): Promise<void>;
-}
-
-const brokers: Array<{ name: string; start(): Promise<BrokerUnderTest> }> = [
-  { name: 'embedded Aedes', start: () => startEmbeddedBroker() },
-  {
-    name: 'Mosquitto',
-    start: async () => {
-      const m = await startMosquitto();
-      return { host: m.host, port: m.port, url: m.url, close: () => m.stop() };
-    },
-  },
-];
 
 /** What /proc/net in the profile's rootfs says is listening: TCP in LISTEN, UDP bound. */
 function listeningInRootfs(profile: LoadedProfile): number {

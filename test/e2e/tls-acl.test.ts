@@ -81,7 +81,7 @@ function tlsListener(cert: string, key: string, extra: string[] = []): string[] 
 describe('TLS against a Mosquitto TLS listener', () => {
   async function tlsBroker(cert = pki.serverCert, key = pki.serverKey, extra: string[] = []): Promise<{ tlsPort: number; plainUrl: string }> {
     // the helper's listener is plain (for the observer); the TLS listener is a second one
-    const { freePort } = await import('../helpers/mosquitto');
+    const { freePort } = await import('../helpers/ports');
     const tlsPort = await freePort();
     mosquitto = await startMosquitto({ extraLines: [`listener ${tlsPort} 127.0.0.1`, 'allow_anonymous true', ...tlsListener(cert, key, extra)] });
     return { tlsPort, plainUrl: mosquitto.url };

@@ -6,6 +6,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { expect, it } from 'vitest';
+import { freePort } from './ports';
 import { CONTRACT_CASES, CONTRACT_FIXTURE, ECHO_QUIT, fixtureFileText, type ContractResult, type FixtureSpecial } from '../../agent/test/host-contract';
 
 /** The device path both harnesses materialise the fixture under. */
@@ -57,15 +58,6 @@ export async function startEchoServer(): Promise<{ port: number; close(): Promis
   };
 }
 
-/** A port on 127.0.0.1 with nothing listening (bound, then released). */
-export async function refusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 export interface ContractNetwork {
   /** The contract's config keys (ContractRoot, ContractEchoHost/Port, ContractRefusedPort); DataDir is the host's. */
   config: Record<string, string>;
@@ -80,7 +72,7 @@ export async function startContractNetwork(): Promise<ContractNetwork> {
       ContractRoot: CONTRACT_DEVICE_ROOT,
       ContractEchoHost: '127.0.0.1',
       ContractEchoPort: String(echo.port),
-      ContractRefusedPort: String(await refusedPort()),
+      ContractRefusedPort: String(await freePort()),
     },
     close: () => echo.close(),
   };

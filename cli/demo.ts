@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
-import { startSimFleet, type FleetCamera, type SimFleet } from './fleet';
-import { faultScript, listProfiles, loadProfile, type LoadedProfile } from './profiles';
-import { silentLogSink, type LogSink } from './sim-host';
-import { needsPrivateRootfs, preparePrivateRootfs, startFaultScript, type FaultScript, type FaultStep } from './faults';
-import type { SimCameraOptions } from './camera';
-import { startFleet, type Fleet } from '../../fleet/src/fleet';
+import { startSimFleet, type FleetCamera, type SimFleet } from '../host-sim/src/fleet';
+import { faultScript, listProfiles, loadProfile, type LoadedProfile } from '../host-sim/src/profiles';
+import { silentLogSink, type LogSink } from '../host-sim/src/sim-host';
+import { needsPrivateRootfs, preparePrivateRootfs, startFaultScript, type FaultScript, type FaultStep } from '../host-sim/src/faults';
+import type { SimCameraOptions } from '../host-sim/src/camera';
+import { startFleet, type Fleet } from '../fleet/src/fleet';
 
 export interface DemoOptions {
   bundlePath: string;
@@ -42,7 +42,7 @@ export interface DemoOptions {
 export interface Demo {
   broker: EmbeddedBroker;
   fleet: Fleet;
-  /** Every camera, supervised: restarted when its engine stops the agent at a limit (see fleet.ts). */
+  /** Every camera, supervised: restarted when its engine stops the agent at a limit (see host-sim/src/fleet.ts). */
   cameras: SimFleet;
   /** The fault scripts running, one per camera that has steps. */
   scripts: FaultScript[];

@@ -10,11 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemo, type Demo } from '../../host-sim/src/demo';
+import { startDemo, type Demo } from '../../cli/demo';
 import { listProfiles } from '../../host-sim/src/profiles';
 import type { SimCamera } from '../../host-sim/src/camera';
 import { parseFaultSpec, startFaultScript, type FaultScript } from '../../host-sim/src/faults';
-import type { Fleet } from '../src/fleet';
+import type { Fleet } from '../../fleet/src/fleet';
+import { waitUntil as pollUntil } from '../helpers/wait';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BUNDLE = join(ROOT, 'dist/agent.js');
@@ -30,15 +31,8 @@ const cameras = new Map<string, SimCamera>();
 const camLogs: string[] = [];
 const scripts: FaultScript[] = [];
 
-async function waitUntil<T>(what: string, predicate: () => T | false | null | undefined): Promise<T> {
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    const v = predicate();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// A demo of nine cameras in a browser: 45 s at most for each step.
+const waitUntil: typeof pollUntil = (what, predicate, options = { timeoutMs: 45_000 }) => pollUntil(what, predicate, options);
 
 beforeAll(async () => {
   if (!existsSync(BUNDLE)) throw new Error(`[vigil] [test] ${BUNDLE} is missing: run npm run build first`);

@@ -1,5 +1,6 @@
 /**
- * The embedded MQTT broker for the demo and local runs: Aedes 1.x (MQTT 3.1.1 only) on loopback.
+ * The embedded MQTT broker for the demo and local runs: Aedes 1.x (MQTT 3.1.1 only) on loopback. Tests
+ * start it through test/helpers/broker.ts.
  */
 import { Aedes } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';

@@ -5,11 +5,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startDemo } from '../src/demo';
-import { faultScript, loadProfile } from '../src/profiles';
-import { buildAgent } from '../../build.mjs';
+import { startDemo } from '../cli/demo';
+import { faultScript, loadProfile } from '../host-sim/src/profiles';
+import { buildAgent } from '../build.mjs';
 
-const BUNDLE = resolve(__dirname, '../../dist/agent.js');
+const BUNDLE = resolve(__dirname, '../dist/agent.js');
 
 describe('the demo fault scripts', () => {
   it('script a file change on the tampered camera and a new listener on the exposed one', () => {

@@ -1,0 +1,86 @@
+/**
+ * Flags and helpers `vigil sim` shares with `vigil demo` (cli/demo-command.ts): the supervisor's policy and
+ * the engine's limits, the report interval, the agent bundle, the restart summary and the wait for Ctrl-C.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SimCameraOptions } from './camera';
+import { formatRestarts, type SimFleet } from './fleet';
+import { formatLogRecord, type LogSink } from './sim-host';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const DEFAULT_BUNDLE = join(ROOT, 'dist/agent.js');
+
+export function parseInterval(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 86400) throw new Error(`[vigil] [cli] --interval must be 1..86400 seconds, got "${text}"`);
+  return n;
+}
+
+export function requireBundle(path: string): void {
+  if (!existsSync(path)) throw new Error(`[vigil] [cli] ${path} not found: run \`npm run build\` first`);
+}
+
+/** Resolves on SIGINT/SIGTERM, when `signal` aborts, or when `also` resolves, with what it was. */
+export function untilSignal(signal?: AbortSignal, also?: Promise<string>): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (why: string) => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      signal?.removeEventListener('abort', aborted);
+      resolve(why);
+    };
+    const aborted = () => done('abort');
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    if (signal?.aborted) return done('abort');
+    signal?.addEventListener('abort', aborted, { once: true });
+    void also?.then(done);
+  });
+}
+
+export const SUPERVISION_FLAGS = {
+  'max-restarts': { type: 'string' },
+  'restart-window-ms': { type: 'string' },
+  'memory-limit': { type: 'string' },
+  'cpu-budget-ms': { type: 'string' },
+} as const;
+
+function intFlag(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) throw new Error(`[vigil] [cli] --${name} must be an integer ${min}..${max}, got "${text}"`);
+  return n;
+}
+
+/** The supervisor's policy and the engine's limits from --max-restarts, --restart-window-ms, --memory-limit, --cpu-budget-ms. */
+export function supervision(values: Partial<Record<keyof typeof SUPERVISION_FLAGS, string>>): {
+  maxRestarts?: number;
+  restartWindowMs?: number;
+  engine: NonNullable<SimCameraOptions['engine']>;
+} {
+  const engine: NonNullable<SimCameraOptions['engine']> = {};
+  const memory = intFlag('memory-limit', values['memory-limit'], 64 * 1024, 2 ** 31);
+  const cpu = intFlag('cpu-budget-ms', values['cpu-budget-ms'], 1, 3_600_000);
+  if (memory !== undefined) engine.memoryLimitBytes = memory;
+  if (cpu !== undefined) engine.cpuBudgetMs = cpu;
+  return {
+    maxRestarts: intFlag('max-restarts', values['max-restarts'], 0, 1_000_000),
+    restartWindowMs: intFlag('restart-window-ms', values['restart-window-ms'], 1, 2_147_483_647),
+    engine,
+  };
+}
+
+/** The supervisor's lines only: what `vigil demo` logs under its live table. */
+export function supervisorLines(write: (line: string) => void): LogSink {
+  return (r) => {
+    if (r.message.startsWith('[host-sim] [supervisor] ')) write(formatLogRecord(r));
+  };
+}
+
+export function writeRestarts(tag: string, fleet: SimFleet): void {
+  const text = formatRestarts(fleet);
+  if (text) process.stderr.write(`[vigil] [${tag}] ${text}\n`);
+}
