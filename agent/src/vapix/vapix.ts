@@ -312,7 +312,7 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 export const decodeEntities = (s: string): string => {
   return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (all, e: string) => {
     // own names only: `&constructor;` is not an entity (ROBUSTNESS.md, "vapix-xml-entity-named-like-object-member")
-    if (e[0] !== '#') return Object.prototype.hasOwnProperty.call(ENTITIES, e) ? ENTITIES[e] : all;
+    if (e[0] !== '#') return Object.hasOwn(ENTITIES, e) ? ENTITIES[e] : all;
     const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1));
     return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : all;
   });
