@@ -140,12 +140,11 @@ const checkFiles = async (ctx: CollectorContext, errors: CollectorError[]): Prom
   for (const [file, st] of scan.files) {
     const base = old.files[file];
     const now = toEntry(st, null);
-    if (!base) {
+    // new, or its stat (type, size, mtime, inode) differs: hash it again
+    if (!base || base.slice(0, 4).join() !== now.slice(0, 4).join()) {
       if (now[0] === 'f') now[4] = await hashFile(ctx, file, scan);
-      changes.push(withHashes({ path: file, change: 'added' }, undefined, now[4]));
-    } else if (base[0] !== now[0] || base[1] !== now[1] || base[2] !== now[2] || base[3] !== now[3]) {
-      if (now[0] === 'f') now[4] = await hashFile(ctx, file, scan);
-      if (now[0] === base[0] && now[4] !== null && now[4] === base[4]) {
+      if (!base) changes.push(withHashes({ path: file, change: 'added' }, undefined, now[4]));
+      else if (now[0] === base[0] && now[4] !== null && now[4] === base[4]) {
         old.files[file] = now; // touched, same content
         dirty = true;
       } else changes.push(withHashes({ path: file, change: 'changed' }, base[4], now[4]));
