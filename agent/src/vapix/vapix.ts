@@ -6,7 +6,7 @@ import type { AgentConfig } from '../config';
 import type { Host, VapixCredentials } from '../host';
 import type { AppInfo } from '../report/types';
 import { utf8Decode } from '../util/bytes';
-import { errorCode, errorMessage, VigilError } from '../util/errors';
+import { errorCode, errorMessage, quote, VigilError } from '../util/errors';
 import { type HttpResponse, httpRequest } from './http';
 
 /** basicdeviceinfo.cgi propertyList; every property optional, all strings. */
@@ -208,7 +208,7 @@ export const parseParamList = (text: string): ParamList => {
     const eq = line.indexOf('=');
     const name = line.slice(0, eq).trim().replace(/^root\./, '');
     if (eq <= 0 || !/^[\w.-]+$/.test(name)) {
-      throw fail(`param.cgi: line ${i + 1} is not name=value: ${JSON.stringify(line.slice(0, 60))}`);
+      throw fail(`param.cgi: line ${i + 1} is not name=value: ${quote(line, 60)}`);
     }
     params.set(name, line.slice(eq + 1));
   }
