@@ -10,20 +10,9 @@ import { errorCode, errorMessage, quote, VigilError } from '../util/errors';
 import { type HttpResponse, httpRequest } from './http';
 
 /** basicdeviceinfo.cgi propertyList; every property optional, all strings. */
-export type DeviceProperties = Partial<Record<(typeof DEVICE_PROPERTIES)[number], string>>;
-const DEVICE_PROPERTIES = [
-  'Architecture',
-  'Brand',
-  'BuildDate',
-  'HardwareID',
-  'ProdFullName',
-  'ProdNbr',
-  'ProdShortName',
-  'ProdType',
-  'SerialNumber',
-  'Soc',
-  'Version',
-] as const;
+export type DeviceProperties = Partial<Record<DeviceProperty, string>>;
+type DeviceProperty = 'Architecture' | 'Brand' | 'BuildDate' | 'HardwareID' | 'ProdFullName' | 'ProdNbr' | 'ProdShortName' | 'ProdType' | 'SerialNumber' | 'Soc' | 'Version';
+const DEVICE_PROPERTIES = 'Architecture Brand BuildDate HardwareID ProdFullName ProdNbr ProdShortName ProdType SerialNumber Soc Version'.split(' ') as DeviceProperty[];
 
 /** firmwaremanagement.cgi status data, names as VAPIX spells them (`isCommited` sic). */
 export interface FirmwareStatus {
