@@ -5,6 +5,8 @@ import type { BuildOptions, Metafile } from 'esbuild';
 export const quickjsOptions: BuildOptions;
 /** Property names esbuild may shorten in dist/agent.js: names that never leave the bundle. */
 export const MANGLED_PROPS: string[];
+/** Names of MANGLED_PROPS that may occur as words of prose in the agent's string literals (never as a key). */
+export const PROSE_PROPS: string[];
 /** The options of dist/agent.js (quickjsOptions, entry point, minify, mangleProps). */
 export const agentOptions: BuildOptions;
 export function buildAgent(): Promise<{ bytes: number; gz: number; metafile: Metafile }>;

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import ts from 'typescript';
-import { MANGLED_PROPS, agentOptions, bytesByFolder } from '../build.mjs';
+import { MANGLED_PROPS, PROSE_PROPS, agentOptions, bytesByFolder } from '../build.mjs';
 
 const root = resolve(__dirname, '..');
 const words = (text: string): string[] => text.match(/[A-Za-z_$][\w$]*/g) ?? [];
@@ -16,7 +16,8 @@ const walk = (dir: string): string[] =>
 
 /**
  * Field names of JSON no schema in schemas/ spells out: state.json, baseline.json and events.json on flash,
- * the cmd-result message and an event's `details`. Mangled, they would change with every build.
+ * the cmd-result message, an event's `details`, and VAPIX JSON requests and answers. Mangled, they would
+ * change with every build (or no longer match the device).
  */
 const UNSCHEMED_WIRE = [
   'session', 'seq', 'dropped', 'serial', 'interval', 'sec', 'base', // state.json
@@ -24,23 +25,28 @@ const UNSCHEMED_WIRE = [
   'id', 'n', 'b', 's', 'e', 'k', // events.json
   'command', 'ok', 'code', 'error', 'result', 'at', 'queued', 'intervalSec', 'baseline', // cmd-result
   'added', 'removed', 'addedCount', 'removedCount', // event details
+  'apiVersion', 'context', 'method', 'params', 'data', 'error', 'code', 'message', 'propertyList', // VAPIX JSON
 ];
 
 describe('property mangling in dist/agent.js', () => {
   it('never shortens a name that crosses the bundle: Host, schemas, string keys, builtins, unschemed JSON', () => {
     const edge = new Map<string, string>();
-    const mark = (names: Iterable<string>, where: string) => {
-      for (const n of names) if (!edge.has(n)) edge.set(n, where);
+    const mark = (names: Iterable<string>, where: string, prose = false) => {
+      for (const n of names) if (!edge.has(n) && !(prose && PROSE_PROPS.includes(n))) edge.set(n, where);
     };
     mark(words(readFileSync(join(root, 'agent/src/host.ts'), 'utf8')), 'agent/src/host.ts');
     for (const f of readdirSync(join(root, 'schemas'))) mark(words(readFileSync(join(root, 'schemas', f), 'utf8')), `schemas/${f}`);
     mark(UNSCHEMED_WIRE, 'unschemed JSON');
-    // Words inside string literals: config keys, VAPIX and MQTT 5 property names, keys looked up by string.
+    // Words inside string literals: config keys, VAPIX and MQTT 5 property names, keys looked up by string. A
+    // PROSE_PROPS name may be a word of a sentence ("PUBLISH is truncated"), never a whole string (a key).
+    const MQTT5_TABLE = /^,?[bhivsdp] [A-Za-z]/; // codec.ts PROPS: `kind name,…`, names as keys
     for (const file of walk(join(root, 'agent/src')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
       const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
       const visit = (node: ts.Node): void => {
+        if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) return; // module paths are not keys
         if (ts.isStringLiteralLike(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) {
-          mark(words(node.text), `a string in ${file.slice(root.length + 1)}`);
+          const sentence = /\s/.test(node.text) && !MQTT5_TABLE.test(node.text);
+          mark(words(node.text), `a string in ${file.slice(root.length + 1)}`, sentence);
         }
         ts.forEachChild(node, visit);
       };
@@ -68,6 +74,7 @@ describe('property mangling in dist/agent.js', () => {
     const crossing = MANGLED_PROPS.filter((n: string) => edge.has(n)).map((n: string) => `${n} (${edge.get(n)})`);
     expect(crossing).toEqual([]);
     expect(new Set(MANGLED_PROPS).size).toBe(MANGLED_PROPS.length);
+    expect(PROSE_PROPS.filter((n: string) => !MANGLED_PROPS.includes(n))).toEqual([]);
   });
 
   it('gives every mangled name a short name no kept property of the bundle has', async () => {
