@@ -202,6 +202,11 @@ const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
   const max = ctx.config.integrity.maxFiles;
   const scan: Scan = { files: new Map(), problems: [], blind: [], truncated: false };
   const visitedDirs = new Set<string>();
+  /** Records a non-directory, up to maxFiles. */
+  const found = (path: string, st: FileStat) => {
+    if (scan.files.size >= max) scan.truncated = true;
+    else scan.files.set(path, st);
+  };
   const visit = async (path: string, listed = false): Promise<void> => {
     if (scan.files.has(path) || visitedDirs.has(path)) return;
     let st: FileStat;
@@ -213,8 +218,7 @@ const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
         // trip through a JS string. Record that something is there, so that it shows up as added/removed
         // (ROBUSTNESS.md, "integrity-invalid-utf8-name-invisible").
         scan.problems.push([path, 'EILSEQ']);
-        if (scan.files.size >= max) scan.truncated = true;
-        else scan.files.set(path, { type: 'other', size: -1, mtimeMs: 0, ino: 0, mode: 0 });
+        found(path, { type: 'other', size: -1, mtimeMs: 0, ino: 0, mode: 0 });
         return;
       }
       scan.problems.push([path, errorCode(err)]);
@@ -222,8 +226,7 @@ const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
       return;
     }
     if (st.type !== 'dir') {
-      if (scan.files.size >= max) scan.truncated = true;
-      else scan.files.set(path, st);
+      found(path, st);
       return;
     }
     visitedDirs.add(path);
