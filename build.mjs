@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Bundles the agent for QuickJS: agent/src/main.ts -> dist/agent.js, one minified IIFE.
 // Also bundles the host contract suite (dist/host-contract.js) so it can run inside each host's engine.
-// Fails when the agent is over its size budget (DESIGN.md: 64 KB, aim 40 KB); warns past 60 KiB, so the
-// last few KB of headroom are noticed while there is still time to make room.
+// Fails when the agent is over its size budget (DESIGN.md: 64 KiB hard, 56 KiB now, aim 40 KiB); warns past
+// 56 KiB, so the headroom the next issues need is noticed while there is still time to make room.
+// `node build.mjs --analyze` also prints what the bundle is made of, by folder (esbuild's metafile).
 import { build } from 'esbuild';
 import { readFileSync, statSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -11,7 +12,7 @@ import { dirname, join } from 'node:path';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const AGENT_BUDGET_BYTES = 64 * 1024;
-const AGENT_WARN_BYTES = 60 * 1024;
+const AGENT_WARN_BYTES = 56 * 1024;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /**
@@ -29,15 +30,47 @@ export const quickjsOptions = {
   logLevel: 'warning',
 };
 
+/**
+ * Property names the minifier may shorten in dist/agent.js (esbuild `mangleProps`, −1.7 KB). Only names that
+ * never leave the bundle: options and fields of the agent's own objects. Never a Host member (host.ts), a
+ * field of the report, state, event or cmd-result JSON, of a file on flash (state.json, baseline.json), an
+ * MQTT 5 property or VAPIX name, or a config key. test/build.test.ts checks the list against those sources
+ * and checks the mangled bundle; a name not listed here is kept, so new code is safe by default.
+ */
+export const MANGLED_PROPS = [
+  // config (config.ts AgentConfig): parsed from the ACAP parameters, read inside the agent only
+  'dataDir', 'procNetDir', 'topicPrefix', 'maxReportBytes', 'messageExpirySec', 'maxReports', 'maxFiles',
+  'hashBytesPerSec', 'reconnectMaxSec', 'tlsVerify', 'inflight', 'perSec', 'keepaliveSec', 'protocolLevel',
+  'clientId', 'cleanSession',
+  // MQTT client and codec (mqtt/): options, decoded packet fields, the reader's helpers
+  'maxOutgoingPacketBytes', 'maxIncomingPacketBytes', 'maxPacketBytes', 'connectTimeoutMs', 'connectProperties',
+  'connackProperties', 'sessionPresent', 'returnCode', 'reasonCode', 'reasonCodes', 'granted', 'dup', 'onClose',
+  'onMessage', 'subscribe', 'props', 'varint', 'left', 'str', 'u16', 'u8', 'commandName', 'cmdResult',
+  // outbox
+  'makeRoom', 'queuedAt', 'maxSeq', 'oldestQueuedAt', 'depth', 'ack',
+  // VAPIX client and collectors
+  'maxResponseBytes', 'basicDeviceInfo', 'firmwareStatus', 'listApplications', 'listParams', 'attributes',
+  'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',
+  // agent
+  'runCycle',
+  // words that also occur in the prose of a message ("… is truncated"), never as a key: PROSE_PROPS below
+  'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'valid', 'decode',
+];
+
+/** The names of MANGLED_PROPS that test/build.test.ts lets occur as words of prose in a string literal. */
+export const PROSE_PROPS = ['payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'valid', 'decode'];
+
+/** The options of dist/agent.js; exported so that measurements (bench/sizes.ts) build exactly the same bundle. */
+export const agentOptions = {
+  ...quickjsOptions,
+  entryPoints: [join(root, 'agent/src/main.ts')],
+  minify: true,
+  mangleProps: new RegExp(`^(${MANGLED_PROPS.join('|')})$`),
+};
+
 export async function buildAgent() {
   mkdirSync(join(root, 'dist'), { recursive: true });
-  await build({
-    ...quickjsOptions,
-    entryPoints: [join(root, 'agent/src/main.ts')],
-    outfile: join(root, 'dist/agent.js'),
-    minify: true,
-    sourcemap: 'external',
-  });
+  const { metafile } = await build({ ...agentOptions, outfile: join(root, 'dist/agent.js'), sourcemap: 'external', metafile: true });
   await build({
     ...quickjsOptions,
     entryPoints: [join(root, 'agent/test/host-contract-entry.ts')],
@@ -46,20 +79,38 @@ export async function buildAgent() {
   });
   const bytes = statSync(join(root, 'dist/agent.js')).size;
   const gz = gzipSync(readFileSync(join(root, 'dist/agent.js')), { level: 9 }).length;
-  return { bytes, gz };
+  return { bytes, gz, metafile };
+}
+
+/**
+ * Bytes of the minified bundle per folder of agent/src (files directly in agent/src count on their own), from
+ * esbuild's metafile: [[name, bytes], …], largest first. The rest (IIFE wrapper, separators) is not counted.
+ */
+export function bytesByFolder(metafile) {
+  const out = Object.values(metafile.outputs).find((o) => o.entryPoint);
+  const sums = new Map();
+  for (const [path, { bytesInOutput }] of Object.entries(out.inputs)) {
+    const rel = path.replace(/^.*?agent\/src\//, '');
+    const key = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/') + 1) : rel;
+    sums.set(key, (sums.get(key) ?? 0) + bytesInOutput);
+  }
+  return [...sums].sort((a, b) => b[1] - a[1]);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { bytes, gz } = await buildAgent();
+  const { bytes, gz, metafile } = await buildAgent();
   const kb = (n) => (n / 1024).toFixed(1) + ' KB';
   console.log(`dist/agent.js ${kb(bytes)} minified, ${kb(gz)} gzip (budget ${kb(AGENT_BUDGET_BYTES)})`);
+  if (process.argv.includes('--analyze')) {
+    for (const [name, n] of bytesByFolder(metafile)) console.log(`${String(n).padStart(8)} B  ${name}`);
+  }
   if (bytes > AGENT_BUDGET_BYTES) {
     console.error(`[vigil] [build] dist/agent.js is ${bytes} bytes, over the ${AGENT_BUDGET_BYTES}-byte budget`);
     process.exit(1);
   }
   if (bytes > AGENT_WARN_BYTES) {
     console.warn(
-      `[vigil] [build] warning: dist/agent.js is ${bytes} bytes, past ${AGENT_WARN_BYTES} (60 KiB); ${AGENT_BUDGET_BYTES - bytes} bytes ` +
+      `[vigil] [build] warning: dist/agent.js is ${bytes} bytes, past ${AGENT_WARN_BYTES} (56 KiB); ${AGENT_BUDGET_BYTES - bytes} bytes ` +
         `left before the ${AGENT_BUDGET_BYTES}-byte budget fails the build`,
     );
   }

@@ -104,8 +104,8 @@ export const parseConfig = (raw: Record<string, string>): AgentConfig => {
   };
   const bool = (name: string): boolean => {
     const text = get(name).toLowerCase();
-    if (['yes', 'true', '1', 'on'].indexOf(text) >= 0) return true;
-    if (['no', 'false', '0', 'off', ''].indexOf(text) >= 0) return false;
+    if (/^(yes|true|1|on)$/.test(text)) return true;
+    if (/^(no|false|0|off|)$/.test(text)) return false;
     problems.push(`${name} must be yes or no, got "${text}"`);
     return false;
   };
@@ -122,7 +122,7 @@ export const parseConfig = (raw: Record<string, string>): AgentConfig => {
   const dataDir = get('DataDir').replace(/\/+$/, '');
   const mqttVersion = get('MqttVersion');
   const protocolLevel = mqttVersion === '5' || mqttVersion === '5.0' ? 5 : 4;
-  if (['3.1.1', '4', '5', '5.0'].indexOf(mqttVersion) < 0) problems.push(`MqttVersion must be 3.1.1 or 5, got "${mqttVersion}"`);
+  if (!/^(3\.1\.1|4|5|5\.0)$/.test(mqttVersion)) problems.push(`MqttVersion must be 3.1.1 or 5, got "${mqttVersion}"`);
   if (dataDir[0] !== '/') problems.push(`DataDir must be absolute, got "${dataDir}"`);
 
   const config: AgentConfig = {

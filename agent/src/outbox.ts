@@ -11,7 +11,6 @@
  *   - a kill during the write leaves no file (the temporary file is the host's to clean).
  * Payloads stay on flash; memory holds only names and sizes. When the data dir cannot be written (ENOSPC,
  * EIO) a report is kept in memory instead, within a small RAM budget, and the outbox says so once.
- * MemoryOutbox keeps everything in memory (tests, and the shape the agent needs).
  */
 import type { Host } from './host';
 import { toArrayBuffer } from './util/bytes';
@@ -23,7 +22,7 @@ export interface OutboxEntry {
   /** Monotonic ms when queued (for the age of the oldest). */
   queuedAt: number;
   bytes: number;
-  /** In memory when the entry is not on flash (MemoryOutbox, or the flash could not be written). */
+  /** In memory when the entry is not on flash (the flash could not be written). */
   payload?: Uint8Array;
 }
 
@@ -63,103 +62,60 @@ export interface OutboxLimits {
 }
 
 const OVERFLOW = 64;
-
-export class MemoryOutbox implements Outbox {
-  protected list: OutboxEntry[] = [];
-  protected bytes = 0;
-  dropped = 0;
-  maxSeq = 0;
-  busy: (reportId: string) => boolean = () => false;
-
-  constructor(
-    protected readonly limits: OutboxLimits,
-    protected readonly now: () => number = () => 0,
-  ) {}
-
-  get depth(): number {
-    return this.list.length;
-  }
-
-  async load(): Promise<void> {}
-
-  entries(): readonly OutboxEntry[] {
-    return this.list;
-  }
-
-  async makeRoom(bytes: number): Promise<void> {
-    while (this.list.length + 1 > this.limits.maxReports || this.bytes + bytes > this.limits.maxBytes) {
-      const victim = this.list.find((e) => !this.busy(e.reportId)) || (this.list.length >= this.limits.maxReports + OVERFLOW ? this.list[0] : null);
-      if (!victim) return;
-      await this.drop(victim.reportId);
-    }
-  }
-
-  async push(reportId: string, seq: number, payload: Uint8Array): Promise<void> {
-    await this.makeRoom(payload.length);
-    this.add({ reportId, seq, queuedAt: this.now(), bytes: payload.length, payload });
-  }
-
-  protected add(entry: OutboxEntry): void {
-    this.list.push(entry);
-    this.bytes += entry.bytes;
-    if (entry.seq > this.maxSeq) this.maxSeq = entry.seq;
-  }
-
-  async payload(entry: OutboxEntry): Promise<Uint8Array> {
-    return entry.payload ?? new Uint8Array(0);
-  }
-
-  /** Takes an entry out of the queue; returns it (or null when it is no longer queued). */
-  protected take(reportId: string): OutboxEntry | null {
-    const i = this.list.findIndex((e) => e.reportId === reportId);
-    if (i < 0) return null;
-    const [entry] = this.list.splice(i, 1);
-    this.bytes -= entry.bytes;
-    return entry;
-  }
-
-  async ack(reportId: string): Promise<void> {
-    this.take(reportId);
-  }
-
-  async drop(reportId: string): Promise<void> {
-    if (this.take(reportId)) this.dropped++;
-  }
-
-  oldestQueuedAt(): number | null {
-    return this.list.length > 0 ? this.list[0].queuedAt : null;
-  }
-}
-
 const NAME_RE = /^(\d{10})-([0-9a-f]{4,64})\.json$/;
 /** Reports held in memory while the flash cannot be written. */
 const RAM_MAX_REPORTS = 32;
 const RAM_MAX_BYTES = 1 << 20;
 
 // Its own members are `#` names: the minifier shortens those, not TypeScript's `private` ones.
-export class FlashOutbox extends MemoryOutbox {
-  readonly #dir: string;
-  readonly #host: Host;
-  readonly #log: (level: 'info' | 'warn' | 'error', message: string) => void;
+export class FlashOutbox implements Outbox {
+  #list: OutboxEntry[] = [];
+  #bytes = 0;
   #ramBytes = 0;
   #ramCount = 0;
   #flashFailing = false;
+  readonly #dir: string;
+  readonly #host: Host;
+  readonly #limits: OutboxLimits;
+  readonly #log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  dropped = 0;
+  maxSeq = 0;
+  busy: (reportId: string) => boolean = () => false;
 
   constructor(host: Host, dataDir: string, limits: OutboxLimits, log: (level: 'info' | 'warn' | 'error', message: string) => void) {
-    super(limits, () => host.clock.monotonic());
     this.#host = host;
+    this.#limits = limits;
     this.#log = log;
     this.#dir = `${dataDir}/outbox`;
+  }
+
+  get depth(): number {
+    return this.#list.length;
+  }
+
+  entries(): readonly OutboxEntry[] {
+    return this.#list;
+  }
+
+  oldestQueuedAt(): number | null {
+    return this.#list.length > 0 ? this.#list[0].queuedAt : null;
   }
 
   #file(e: { seq: number; reportId: string }): string {
     return `${this.#dir}/${String(e.seq).padStart(10, '0')}-${e.reportId}.json`;
   }
 
-  override async load(): Promise<void> {
+  #add(entry: OutboxEntry): void {
+    this.#list.push(entry);
+    this.#bytes += entry.bytes;
+    if (entry.seq > this.maxSeq) this.maxSeq = entry.seq;
+  }
+
+  async load(): Promise<void> {
     let names: string[] = [];
+    const { fs, clock } = this.#host;
     try {
-      names = (await this.#host.fs.list(this.#dir)).filter((e) => e.type === 'file').map((e) => e.name);
+      names = (await fs.list(this.#dir)).filter((e) => e.type === 'file').map((e) => e.name);
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') this.#log('warn', `cannot list ${this.#dir}: ${errorMessage(err)}`);
     }
@@ -169,25 +125,36 @@ export class FlashOutbox extends MemoryOutbox {
       if (m) found.push({ seq: Number(m[1]), reportId: m[2], name });
     }
     found.sort((a, b) => a.seq - b.seq);
-    const mono = this.now();
-    const wall = this.#host.clock.now();
+    const mono = clock.monotonic();
+    const wall = clock.now();
     for (const f of found) {
       try {
-        const st = await this.#host.fs.stat(`${this.#dir}/${f.name}`);
+        const st = await fs.stat(`${this.#dir}/${f.name}`);
         // The age survives a restart through the file's mtime (wall clock; never in the future).
-        this.add({ reportId: f.reportId, seq: f.seq, bytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
+        this.#add({ reportId: f.reportId, seq: f.seq, bytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
       } catch (err) {
         this.#log('warn', `cannot read queued report ${f.name}: ${errorMessage(err)}`);
       }
     }
     // A shrunk limit (or a restart at the bound) applies at once.
     await this.makeRoom(0);
-    if (this.list.length > 0) this.#log('info', `${this.list.length} queued reports found on flash (seq ${this.list[0].seq}…${this.maxSeq})`);
+    const list = this.#list;
+    if (list.length > 0) this.#log('info', `${list.length} queued reports found on flash (seq ${list[0].seq}…${this.maxSeq})`);
   }
 
-  override async push(reportId: string, seq: number, payload: Uint8Array): Promise<void> {
+  async makeRoom(bytes: number): Promise<void> {
+    const list = this.#list;
+    const { maxReports, maxBytes } = this.#limits;
+    while (list.length + 1 > maxReports || this.#bytes + bytes > maxBytes) {
+      const victim = list.find((e) => !this.busy(e.reportId)) || (list.length >= maxReports + OVERFLOW ? list[0] : null);
+      if (!victim) return;
+      await this.drop(victim.reportId);
+    }
+  }
+
+  async push(reportId: string, seq: number, payload: Uint8Array): Promise<void> {
     await this.makeRoom(payload.length);
-    const entry: OutboxEntry = { reportId, seq, queuedAt: this.now(), bytes: payload.length };
+    const entry: OutboxEntry = { reportId, seq, queuedAt: this.#host.clock.monotonic(), bytes: payload.length };
     try {
       await this.#host.fs.mkdir(this.#dir);
       await this.#host.fs.writeFileAtomic(this.#file(entry), toArrayBuffer(payload));
@@ -199,7 +166,7 @@ export class FlashOutbox extends MemoryOutbox {
       }
       this.#flashFailing = true;
       while (this.#ramCount > 0 && (this.#ramCount + 1 > RAM_MAX_REPORTS || this.#ramBytes + payload.length > RAM_MAX_BYTES)) {
-        const oldest = this.list.find((e) => e.payload && !this.busy(e.reportId));
+        const oldest = this.#list.find((e) => e.payload && !this.busy(e.reportId));
         if (!oldest) break;
         await this.drop(oldest.reportId);
       }
@@ -207,23 +174,28 @@ export class FlashOutbox extends MemoryOutbox {
       this.#ramCount++;
       this.#ramBytes += payload.length;
     }
-    this.add(entry);
+    this.#add(entry);
   }
 
-  override async payload(entry: OutboxEntry): Promise<Uint8Array> {
+  async payload(entry: OutboxEntry): Promise<Uint8Array> {
     if (entry.payload) return entry.payload;
     return new Uint8Array(await this.#host.fs.readFile(this.#file(entry), Math.max(entry.bytes, 1 << 16) + 1024));
   }
 
-  protected override take(reportId: string): OutboxEntry | null {
-    const entry = super.take(reportId);
-    if (entry && entry.payload) {
+  /** Takes an entry out of the queue; returns it (or null when it is no longer queued). */
+  #take(reportId: string): OutboxEntry | null {
+    const i = this.#list.findIndex((e) => e.reportId === reportId);
+    if (i < 0) return null;
+    const [entry] = this.#list.splice(i, 1);
+    this.#bytes -= entry.bytes;
+    if (entry.payload) {
       this.#ramCount--;
       this.#ramBytes -= entry.bytes;
     }
     return entry;
   }
 
+  /** Removes the entry's file; an entry held in memory has none. */
   async #unlink(entry: OutboxEntry | null): Promise<void> {
     if (!entry || entry.payload) return;
     try {
@@ -233,12 +205,12 @@ export class FlashOutbox extends MemoryOutbox {
     }
   }
 
-  override async ack(reportId: string): Promise<void> {
-    await this.#unlink(this.take(reportId));
+  async ack(reportId: string): Promise<void> {
+    await this.#unlink(this.#take(reportId));
   }
 
-  override async drop(reportId: string): Promise<void> {
-    const entry = this.take(reportId);
+  async drop(reportId: string): Promise<void> {
+    const entry = this.#take(reportId);
     if (!entry) return;
     this.dropped++;
     await this.#unlink(entry);

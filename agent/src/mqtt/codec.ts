@@ -243,15 +243,23 @@ export const encodeProperties = (props: Properties | undefined): Part[] => {
       if (v === undefined) return;
       const values = kind === 'p' ? (v as Array<[string, string]>) : [v];
       for (const value of values) {
-        add([id]);
         const n = value as number;
-        if (kind === 'b') add([n & 255]);
-        else if (kind === 'h') add(u16(n));
-        else if (kind === 'i') add([(n >>> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255]);
-        else if (kind === 'v') add(varint(n));
-        else if (kind === 's') for (const f of str(value as string, name)) add(f);
-        else if (kind === 'd') for (const f of field(value as Uint8Array, name)) add(f);
-        else for (const f of [...str((value as [string, string])[0], name), ...str((value as [string, string])[1], name)]) add(f);
+        const pair = value as [string, string];
+        add([id]);
+        for (const f of kind === 'b'
+          ? [[n & 255]]
+          : kind === 'h'
+            ? [u16(n)]
+            : kind === 'i'
+              ? [u16(n >>> 16), u16(n)]
+              : kind === 'v'
+                ? [varint(n)]
+                : kind === 's'
+                  ? str(value as string, name)
+                  : kind === 'd'
+                    ? field(value as Uint8Array, name)
+                    : [...str(pair[0], name), ...str(pair[1], name)])
+          add(f);
       }
     });
   }
@@ -387,13 +395,11 @@ const reader = (b: Uint8Array, what: string) => {
         if (!def) throw protoError(`${what} has unknown property ${id}`);
         const [name, kind] = def;
         if (kind !== 'p' && name in o) throw protoError(`${what} has property ${name} twice`);
-        if (kind === 'b') o[name] = u8();
-        else if (kind === 'h') o[name] = u16();
-        else if (kind === 'i') o[name] = u16() * 65536 + u16();
-        else if (kind === 'v') o[name] = varint();
-        else if (kind === 's') o[name] = str(name);
-        else if (kind === 'd') o[name] = bytes().slice();
-        else (out.userProperties = out.userProperties || []).push([str(name), str(name)]);
+        if (kind === 'p') (out.userProperties = out.userProperties || []).push([str(name), str(name)]);
+        else {
+          o[name] =
+            kind === 'b' ? u8() : kind === 'h' ? u16() : kind === 'i' ? u16() * 65536 + u16() : kind === 'v' ? varint() : kind === 's' ? str(name) : bytes().slice();
+        }
       }
       if (at !== end) throw protoError(`${what} properties overrun their length`);
       return out;
@@ -570,7 +576,8 @@ export class PacketParser {
     let i = 0;
     while (i < chunk.length) {
       const h = this.#header;
-      if (!this.body) {
+      let body = this.body;
+      if (!body) {
         const b = chunk[i++];
         h.push(b);
         if (h.length === 1) {
@@ -591,15 +598,12 @@ export class PacketParser {
         if (h.length + length > this.#max) {
           throw protoError(`${packetName(h[0] >> 4)} of ${h.length + length} bytes exceeds the limit of ${this.#max} bytes`);
         }
-        this.body = new Uint8Array(length);
+        body = this.body = new Uint8Array(length);
         this.#filled = 0;
       }
-      const n = Math.min(this.body.length - this.#filled, chunk.length - i);
-      this.body.set(chunk.subarray(i, i + n), this.#filled);
-      this.#filled += n;
-      i += n;
-      if (this.#filled === this.body.length) {
-        const body = this.body;
+      const n = Math.min(body.length - this.#filled, chunk.length - i);
+      body.set(chunk.subarray(i, (i += n)), this.#filled);
+      if ((this.#filled += n) === body.length) {
         this.body = null;
         this.#header = [];
         out.push(this.#decode(h[0] >> 4, h[0] & 15, body, this.#level));

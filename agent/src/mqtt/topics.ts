@@ -24,18 +24,20 @@ export interface DeviceTopics {
   commandName(topic: string): string | null;
 }
 
+const NUL_PROBLEM = 'a topic must not contain U+0000';
+
 /** Why a string is not a valid topic name, or null when it is. */
 export const topicNameProblem = (topic: string): string | null => {
   if (topic.length === 0) return 'a topic name must not be empty';
   if (/[+#]/.test(topic)) return `topic name "${topic}" must not contain the wildcards + or #`;
-  if (topic.indexOf('\0') >= 0) return 'a topic must not contain U+0000';
+  if (topic.indexOf('\0') >= 0) return NUL_PROBLEM;
   return null;
 };
 
 /** Why a string is not a valid topic filter, or null when it is. */
 export const topicFilterProblem = (filter: string): string | null => {
   if (filter.length === 0) return 'a topic filter must not be empty';
-  if (filter.indexOf('\0') >= 0) return 'a topic must not contain U+0000';
+  if (filter.indexOf('\0') >= 0) return NUL_PROBLEM;
   const levels = filter.split('/');
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i];

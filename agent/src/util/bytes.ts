@@ -2,41 +2,28 @@
 import type { HostFs } from '../host';
 
 export const utf8Encode = (text: string): Uint8Array => {
-  // Two passes into one typed array: a baseline of thousands of files is hundreds of KB of JSON, and a
-  // number[] of that size costs several MB of QuickJS heap.
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) length += 1;
-    else if (c < 0x800) length += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
-      length += 4;
-      i++;
-    } else length += 3;
-  }
-  const out = new Uint8Array(length);
+  // Two passes into one typed array (count, then write): a baseline of thousands of files is hundreds of KB
+  // of JSON, and a number[] of that size costs several MB of QuickJS heap.
+  let out: Uint8Array | undefined;
   let at = 0;
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
-      c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
-    } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate: not encodable in UTF-8
-    if (c < 0x80) out[at++] = c;
-    else if (c < 0x800) {
-      out[at++] = 0xc0 | (c >> 6);
-      out[at++] = 0x80 | (c & 63);
-    } else if (c < 0x10000) {
-      out[at++] = 0xe0 | (c >> 12);
-      out[at++] = 0x80 | ((c >> 6) & 63);
-      out[at++] = 0x80 | (c & 63);
-    } else {
-      out[at++] = 0xf0 | (c >> 18);
-      out[at++] = 0x80 | ((c >> 12) & 63);
-      out[at++] = 0x80 | ((c >> 6) & 63);
-      out[at++] = 0x80 | (c & 63);
+  for (;;) {
+    for (let i = 0; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
+      } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate: not encodable in UTF-8
+      // n continuation bytes of 6 bits each after a lead byte of n + 1 one-bits (none for ASCII)
+      let n = c < 0x80 ? 0 : c < 0x800 ? 1 : c < 0x10000 ? 2 : 3;
+      if (!out) at += n + 1;
+      else {
+        out[at++] = n ? ((0xff << (7 - n)) & 0xff) | (c >> (6 * n)) : c;
+        while (n--) out[at++] = 0x80 | ((c >> (6 * n)) & 63);
+      }
     }
+    if (out) return out;
+    out = new Uint8Array(at);
+    at = 0;
   }
-  return out;
 };
 
 const isLowSurrogate = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff;
@@ -62,6 +49,10 @@ const decodeUtf8 = (bytes: Uint8Array): { text: string; valid: boolean } => {
       units = [];
     }
   };
+  const invalid = () => {
+    valid = false;
+    emit(0xfffd);
+  };
   let needed = 0;
   let seen = 0;
   let cp = 0;
@@ -71,31 +62,22 @@ const decodeUtf8 = (bytes: Uint8Array): { text: string; valid: boolean } => {
     const b = bytes[i];
     if (needed === 0) {
       if (b <= 0x7f) emit(b);
-      else if (b >= 0xc2 && b <= 0xdf) {
-        needed = 1;
-        cp = b & 0x1f;
-      } else if (b >= 0xe0 && b <= 0xef) {
+      else if (b >= 0xc2 && b <= 0xf4) {
+        // 1, 2 or 3 continuation bytes; E0, ED, F0 and F4 narrow the first one (no overlong forms, no surrogates)
+        needed = b < 0xe0 ? 1 : b < 0xf0 ? 2 : 3;
+        cp = b & (0x7f >> (needed + 1));
         if (b === 0xe0) lower = 0xa0;
-        if (b === 0xed) upper = 0x9f;
-        needed = 2;
-        cp = b & 0xf;
-      } else if (b >= 0xf0 && b <= 0xf4) {
         if (b === 0xf0) lower = 0x90;
+        if (b === 0xed) upper = 0x9f;
         if (b === 0xf4) upper = 0x8f;
-        needed = 3;
-        cp = b & 7;
-      } else {
-        valid = false;
-        emit(0xfffd);
-      }
+      } else invalid();
       continue;
     }
     if (b < lower || b > upper) {
       needed = seen = cp = 0;
       lower = 0x80;
       upper = 0xbf;
-      valid = false;
-      emit(0xfffd);
+      invalid();
       i--; // this byte starts afresh
       continue;
     }
@@ -107,10 +89,7 @@ const decodeUtf8 = (bytes: Uint8Array): { text: string; valid: boolean } => {
       needed = seen = cp = 0;
     }
   }
-  if (needed !== 0) {
-    valid = false;
-    emit(0xfffd);
-  }
+  if (needed !== 0) invalid();
   out += String.fromCharCode.apply(null, units);
   return { text: out, valid };
 };

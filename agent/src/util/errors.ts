@@ -22,3 +22,6 @@ export const errorMessage = (err: unknown): string => {
   }
   return String(err);
 };
+
+/** The start of a text, quoted as JSON, for an error message about that text. */
+export const quote = (text: string, max: number): string => JSON.stringify(text.slice(0, max));

@@ -5,7 +5,7 @@
  */
 import type { Host, VapixCredentials } from '../host';
 import { base64Encode, concatBytes, toArrayBuffer, utf8Decode, utf8Encode } from '../util/bytes';
-import { errorCode, errorMessage, VigilError } from '../util/errors';
+import { errorCode, errorMessage, quote, VigilError } from '../util/errors';
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -35,6 +35,11 @@ export interface HttpTarget {
 
 export const MAX_RESPONSE_BYTES = 1 << 20;
 const MAX_HEAD_BYTES = 16384;
+/** How the body is delimited (responseParser's mode). */
+const CHUNKED = 1,
+  NO_BODY = 2,
+  BY_LENGTH = 3,
+  TO_EOF = 4;
 
 const fail = (code: string, message: string) => new VigilError('vapix', code, message);
 
@@ -106,7 +111,7 @@ export const responseParser = (what: string, max: number): (data: Uint8Array | n
   let n = 0;
   let scanned = 0;
   let head: { status: number; reason: string; headers: Record<string, string> } | null = null;
-  let mode = '';
+  let mode = 0;
   let length = 0;
   let pos = 0; // start of the body, then of the next chunk-size line
   const chunks: Uint8Array[] = [];
@@ -141,22 +146,22 @@ export const responseParser = (what: string, max: number): (data: Uint8Array | n
       const h = head.headers;
       const te = h['transfer-encoding'];
       const cl = h['content-length'];
-      if ((head.status >= 100 && head.status < 200) || head.status === 204 || head.status === 304) mode = 'none';
-      else if (te && /chunked/i.test(te)) mode = 'chunked';
+      if ((head.status >= 100 && head.status < 200) || head.status === 204 || head.status === 304) mode = NO_BODY;
+      else if (te && /chunked/i.test(te)) mode = CHUNKED;
       else if (cl !== undefined) {
         if (!/^\d+$/.test(cl)) throw bad(`bad Content-Length ${JSON.stringify(cl)}`);
         length = Number(cl);
         if (length > max) throw fail('EFBIG', `${what}: answer of ${length} bytes is larger than ${max}`);
-        mode = 'length';
-      } else mode = 'eof';
+        mode = BY_LENGTH;
+      } else mode = TO_EOF;
     }
-    if (mode === 'none') return done(new Uint8Array(0));
-    if (mode === 'length') {
+    if (mode === NO_BODY) return done(new Uint8Array(0));
+    if (mode === BY_LENGTH) {
       if (n - pos >= length) return done(buf.slice(pos, pos + length));
       if (!data) throw bad(`connection closed after ${n - pos} of ${length} body bytes`);
       return null;
     }
-    if (mode === 'eof') return data ? null : done(buf.slice(pos, n));
+    if (mode === TO_EOF) return data ? null : done(buf.slice(pos, n));
     // chunked: size line (hex, optional ;extensions), data, CRLF; a zero size ends the body (trailers ignored)
     for (;;) {
       let nl = pos;
@@ -167,7 +172,7 @@ export const responseParser = (what: string, max: number): (data: Uint8Array | n
         return null;
       }
       const line = utf8Decode(buf.subarray(pos, nl)).trim().replace(/\s*;.*$/, '');
-      if (!/^[0-9a-fA-F]{1,8}$/.test(line)) throw bad(`bad chunk size ${JSON.stringify(line.slice(0, 20))}`);
+      if (!/^[0-9a-fA-F]{1,8}$/.test(line)) throw bad(`bad chunk size ${quote(line, 20)}`);
       const size = parseInt(line, 16);
       if (size === 0) return done(concatBytes(chunks));
       const end = nl + 1 + size;
@@ -187,7 +192,7 @@ const parseHead = (text: string, bad: (m: string) => Error) => {
   const lines = text.replace(/\r$/, '').split(/\r?\n/);
   // `(.*)` then trim(): a lazy `(.*?)\s*$` took quadratic time on long blank runs (ROBUSTNESS.md, "http-head-blank-run-quadratic")
   const status = /^\s*HTTP\/1\.[01][ \t]+(\d{3})(?:[ \t]+(.*))?$/.exec(lines[0]);
-  if (!status) throw bad(`malformed status line ${JSON.stringify(lines[0].slice(0, 60))}`);
+  if (!status) throw bad(`malformed status line ${quote(lines[0], 60)}`);
   const headers: Record<string, string> = Object.create(null);
   let last = '';
   for (const line of lines.slice(1)) {
@@ -196,7 +201,7 @@ const parseHead = (text: string, bad: (m: string) => Error) => {
       continue;
     }
     const m = /^([!#$%&'*+.^_`|~\w-]+)[ \t]*:(.*)$/.exec(line);
-    if (!m) throw bad(`malformed header line ${JSON.stringify(line.slice(0, 60))}`);
+    if (!m) throw bad(`malformed header line ${quote(line, 60)}`);
     last = m[1].toLowerCase();
     const value = m[2].replace(/^[ \t]+/, '').trimEnd();
     headers[last] = headers[last] !== undefined ? headers[last] + ', ' + value : value;

@@ -6,24 +6,13 @@ import type { AgentConfig } from '../config';
 import type { Host, VapixCredentials } from '../host';
 import type { AppInfo } from '../report/types';
 import { utf8Decode } from '../util/bytes';
-import { errorCode, errorMessage, VigilError } from '../util/errors';
+import { errorCode, errorMessage, quote, VigilError } from '../util/errors';
 import { type HttpResponse, httpRequest } from './http';
 
 /** basicdeviceinfo.cgi propertyList; every property optional, all strings. */
-export type DeviceProperties = Partial<Record<(typeof DEVICE_PROPERTIES)[number], string>>;
-const DEVICE_PROPERTIES = [
-  'Architecture',
-  'Brand',
-  'BuildDate',
-  'HardwareID',
-  'ProdFullName',
-  'ProdNbr',
-  'ProdShortName',
-  'ProdType',
-  'SerialNumber',
-  'Soc',
-  'Version',
-] as const;
+export type DeviceProperties = Partial<Record<DeviceProperty, string>>;
+type DeviceProperty = 'Architecture' | 'Brand' | 'BuildDate' | 'HardwareID' | 'ProdFullName' | 'ProdNbr' | 'ProdShortName' | 'ProdType' | 'SerialNumber' | 'Soc' | 'Version';
+const DEVICE_PROPERTIES = 'Architecture Brand BuildDate HardwareID ProdFullName ProdNbr ProdShortName ProdType SerialNumber Soc Version'.split(' ') as DeviceProperty[];
 
 /** firmwaremanagement.cgi status data, names as VAPIX spells them (`isCommited` sic). */
 export interface FirmwareStatus {
@@ -208,7 +197,7 @@ export const parseParamList = (text: string): ParamList => {
     const eq = line.indexOf('=');
     const name = line.slice(0, eq).trim().replace(/^root\./, '');
     if (eq <= 0 || !/^[\w.-]+$/.test(name)) {
-      throw fail(`param.cgi: line ${i + 1} is not name=value: ${JSON.stringify(line.slice(0, 60))}`);
+      throw fail(`param.cgi: line ${i + 1} is not name=value: ${quote(line, 60)}`);
     }
     params.set(name, line.slice(eq + 1));
   }
@@ -312,7 +301,7 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 export const decodeEntities = (s: string): string => {
   return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (all, e: string) => {
     // own names only: `&constructor;` is not an entity (ROBUSTNESS.md, "vapix-xml-entity-named-like-object-member")
-    if (e[0] !== '#') return Object.prototype.hasOwnProperty.call(ENTITIES, e) ? ENTITIES[e] : all;
+    if (e[0] !== '#') return Object.hasOwn(ENTITIES, e) ? ENTITIES[e] : all;
     const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1));
     return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : all;
   });

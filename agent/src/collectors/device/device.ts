@@ -4,7 +4,7 @@
  */
 import type { DeviceInfo, FirmwareState, OsInfo } from '../../report/types';
 import { readText } from '../../util/bytes';
-import { VigilError } from '../../util/errors';
+import { quote, VigilError } from '../../util/errors';
 import type { DeviceProperties, FirmwareStatus } from '../../vapix/vapix';
 import { type CollectorContext, type CollectorResult, parentDir, runCollector } from '../context';
 
@@ -91,6 +91,6 @@ const readUptime = async (ctx: CollectorContext): Promise<number> => {
   const path = parentDir(ctx.config.procNetDir) + '/uptime';
   const text = await readText(ctx.host.fs, path, 4096);
   const m = /^\s*(\d+(?:\.\d+)?)\s+\d+(?:\.\d+)?\s*$/.exec(text);
-  if (!m) throw new VigilError('device', 'EPARSE', `${path}: expected two numbers, got ${JSON.stringify(text.slice(0, 40))}`);
+  if (!m) throw new VigilError('device', 'EPARSE', `${path}: expected two numbers, got ${quote(text, 40)}`);
   return Math.floor(Number(m[1]));
 };

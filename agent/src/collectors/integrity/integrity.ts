@@ -140,12 +140,11 @@ const checkFiles = async (ctx: CollectorContext, errors: CollectorError[]): Prom
   for (const [file, st] of scan.files) {
     const base = old.files[file];
     const now = toEntry(st, null);
-    if (!base) {
+    // new, or its stat (type, size, mtime, inode) differs: hash it again
+    if (!base || base.slice(0, 4).join() !== now.slice(0, 4).join()) {
       if (now[0] === 'f') now[4] = await hashFile(ctx, file, scan);
-      changes.push(withHashes({ path: file, change: 'added' }, undefined, now[4]));
-    } else if (base[0] !== now[0] || base[1] !== now[1] || base[2] !== now[2] || base[3] !== now[3]) {
-      if (now[0] === 'f') now[4] = await hashFile(ctx, file, scan);
-      if (now[0] === base[0] && now[4] !== null && now[4] === base[4]) {
+      if (!base) changes.push(withHashes({ path: file, change: 'added' }, undefined, now[4]));
+      else if (now[0] === base[0] && now[4] !== null && now[4] === base[4]) {
         old.files[file] = now; // touched, same content
         dirty = true;
       } else changes.push(withHashes({ path: file, change: 'changed' }, base[4], now[4]));
@@ -203,6 +202,11 @@ const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
   const max = ctx.config.integrity.maxFiles;
   const scan: Scan = { files: new Map(), problems: [], blind: [], truncated: false };
   const visitedDirs = new Set<string>();
+  /** Records a non-directory, up to maxFiles. */
+  const found = (path: string, st: FileStat) => {
+    if (scan.files.size >= max) scan.truncated = true;
+    else scan.files.set(path, st);
+  };
   const visit = async (path: string, listed = false): Promise<void> => {
     if (scan.files.has(path) || visitedDirs.has(path)) return;
     let st: FileStat;
@@ -214,8 +218,7 @@ const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
         // trip through a JS string. Record that something is there, so that it shows up as added/removed
         // (ROBUSTNESS.md, "integrity-invalid-utf8-name-invisible").
         scan.problems.push([path, 'EILSEQ']);
-        if (scan.files.size >= max) scan.truncated = true;
-        else scan.files.set(path, { type: 'other', size: -1, mtimeMs: 0, ino: 0, mode: 0 });
+        found(path, { type: 'other', size: -1, mtimeMs: 0, ino: 0, mode: 0 });
         return;
       }
       scan.problems.push([path, errorCode(err)]);
@@ -223,8 +226,7 @@ const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
       return;
     }
     if (st.type !== 'dir') {
-      if (scan.files.size >= max) scan.truncated = true;
-      else scan.files.set(path, st);
+      found(path, st);
       return;
     }
     visitedDirs.add(path);

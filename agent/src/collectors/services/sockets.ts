@@ -6,6 +6,7 @@
 import type { Host } from '../../host';
 import type { CollectorError, ListeningSocket } from '../../report/types';
 import { readText } from '../../util/bytes';
+import { quote } from '../../util/errors';
 import { toCollectorError } from '../context';
 
 export const SOCKET_TABLES = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
@@ -40,7 +41,7 @@ export const readListeningSockets = async (
       errors.push({
         collector: 'services',
         code: 'EPARSE',
-        message: `[vigil] [services] ${path}: ${bad.length} malformed line(s), first ${JSON.stringify(bad[0].slice(0, 60))}`,
+        message: `[vigil] [services] ${path}: ${bad.length} malformed line(s), first ${quote(bad[0], 60)}`,
       });
     }
   }
