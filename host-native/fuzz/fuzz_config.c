@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness: text files the host reads in C: config and param.conf lines (host_config.c,
- * vigil_config_parse_line) and /etc/hosts (host_net.c, vigil_hosts_lookup_in). The first line of the
+ * vigil_config_parse_line) and /etc/hosts (net_dns.c, vigil_hosts_lookup_in). The first line of the
  * input is the name to look up.
  */
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "net_dns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* config: every line, NUL-terminated, as fgets hands them over (at most 4095 bytes) */

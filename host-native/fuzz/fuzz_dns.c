@@ -1,12 +1,12 @@
 /*
- * libFuzzer harness: a DNS answer from the network (host_net.c, vigil_dns_parse_answer). The first two
+ * libFuzzer harness: a DNS answer from the network (net_dns.c, vigil_dns_parse_answer). The first two
  * bytes are the message id, as a real answer to our query would carry, so the parser goes past its
  * "is this ours" check.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
+#include "net_dns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *m = malloc(size ? size : 1);

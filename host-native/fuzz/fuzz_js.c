@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "paths.h"
+#include "runtime.h"
 
 static char root[256];
 static char in_path[300];
@@ -44,9 +46,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     snprintf(root, sizeof root, "/tmp/vigil-fuzz-js-%d", (int)getpid());
     mkdir(root, 0700);
     snprintf(in_path, sizeof in_path, "%s/in", root);
-    snprintf(vigil.root, sizeof vigil.root, "%s", root);
-    snprintf(vigil.data_device, sizeof vigil.data_device, "/data");
-    snprintf(vigil.data_real, sizeof vigil.data_real, "%s/data", root);
+    snprintf(vigil_paths.root, sizeof vigil_paths.root, "%s", root);
+    snprintf(vigil_paths.data_device, sizeof vigil_paths.data_device, "/data");
+    snprintf(vigil_paths.data_real, sizeof vigil_paths.data_real, "%s/data", root);
     vigil.memory_limit = 32 << 20;
     vigil.cpu_budget_ms = 2000;
     vigil_log_setup(1, VIGIL_LOG_ERROR);

@@ -1,10 +1,10 @@
 /*
- * libFuzzer harness: the socket read path of the native host (host_net.c: connect, the pull-based read into
+ * libFuzzer harness: the socket read path of the native host (host_net.c, net_socket.c: connect, the pull-based read into
  * ArrayBuffers, TLS through mbedTLS, close and the error paths) fed by a hostile peer, with the agent's real
  * MqttClient and VAPIX HTTP client on top (agent/test/fuzz-net.ts, bundled into out/fuzz/fuzz-net.js).
  *
  * The peer is a loopback TCP listener the harness owns: host.net.connect reaches 127.0.0.1 without DNS. The
- * harness runs the host's event loop itself (the same calls as main.c's run_loop: jobs, timers, the net
+ * harness runs the host's event loop itself (the same calls as loop.c's vigil_loop_run: jobs, timers, the net
  * poll) and plays the peer between turns, so everything runs on one thread and in a repeatable order.
  *
  * Input: byte 0 = flow (bits 0-2: MQTT 3.1.1, MQTT 5, four VAPIX calls, MQTT over TLS, a raw GET with a
@@ -28,7 +28,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clocks.h"
 #include "host.h"
+#include "runtime.h"
 
 #define MAX_TURNS 20000
 #define MAX_MS 5000
@@ -190,7 +192,7 @@ static void report_and_die(JSContext *ctx, JSValue reason, const char *what) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     JSContext *ctx = vigil.ctx;
-    JS_UpdateStackTop(vigil.rt); /* the stack is measured from here, as from main.c's loop */
+    JS_UpdateStackTop(vigil.rt); /* the stack is measured from here, as from loop.c's loop */
     int flow = data[0] & 7;
     enum peer_end end = END_OF[(data[0] >> 3) & 7];
     size_t pos = 1;

@@ -2,18 +2,25 @@
  * host-native: the C Host that runs the Vigil agent bundle on the camera.
  *
  * This header mirrors agent/src/host.ts. Each capability lives in one file with one init function that
- * fills one namespace object of the global `__vigilHost` (txiki.js style):
+ * fills one namespace object of the global `__vigilHost` (txiki.js style); run.c calls them in this order:
  *
- *   host.ts member            C file          init
- *   fs.*                      host_fs.c       vigil_fs_init(ctx, host)      -> host.fs
- *   net.* (TCP + TLS)         host_net.c      vigil_net_init(ctx, host)     -> host.net
- *   crypto.*                  host_crypto.c   vigil_crypto_init(ctx, host)  -> host.crypto
- *   clock.* (timers)          host_clock.c    vigil_clock_init(ctx, host)   -> host.clock
- *   log()                     host_log.c      vigil_log_init(ctx, host)     -> host.log
- *   config()                  host_config.c   vigil_config_init(ctx, host)  -> host.config
- *   vapixCredentials()        host_vapix.c    vigil_vapix_init(ctx, host)   -> host.vapixCredentials (D-Bus only)
- *   apiVersion, info, memory  main.c          (the runtime owns those numbers)
- *   info.lastExit             host_supervise.c vigil_supervise_init(ctx, info) (and the in-process restart)
+ *   host.ts member            C file            init
+ *   apiVersion, info, memory  host_info.c       vigil_info_init(ctx, host)    (the runtime owns those numbers)
+ *   info.lastExit             host_supervise.c  vigil_supervise_init(ctx, info) (and the in-process restart)
+ *   fs.*                      host_fs.c         vigil_fs_init(ctx, host)      -> host.fs
+ *   net.* (TCP + TLS)         host_net.c        vigil_net_init(ctx, host)     -> host.net
+ *                               net_socket.c      (a socket's life: connect, TLS handshake, read/write)
+ *                               net_tls.c         (mbedTLS setup, the IP-address name check)
+ *                               net_dns.c         (/etc/hosts, the DNS client)
+ *   crypto.*                  host_crypto.c     vigil_crypto_init(ctx, host)  -> host.crypto
+ *   clock.* (timers)          host_clock.c      vigil_clock_init(ctx, host)   -> host.clock
+ *   log()                     host_log.c        vigil_log_init(ctx, host)     -> host.log
+ *   config()                  host_config.c     vigil_config_init(ctx, host)  -> host.config
+ *   vapixCredentials()        host_vapix.c      vigil_vapix_init(ctx, host)   -> host.vapixCredentials (D-Bus only)
+ *
+ * Below the capabilities: runtime.c (the engine, its limits, jobs, errors and promises; runtime.h),
+ * clocks.c (monotonic and CPU clocks), paths.c (--root and the data dir). Above them: run.c (one run),
+ * loop.c (the poll() loop, signals), args.c (the command line), bundle.c, and main.c, which nothing uses.
  *
  * Conventions of the seam, kept here too: bytes are ArrayBuffers, sockets and timers are small integer
  * ids, every asynchronous call returns a Promise, and a failure rejects with an Error whose `code` is a
@@ -35,36 +42,6 @@
 
 #define VIGIL_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- the runtime (main.c) ---------------------------------------------------------------------------- */
-
-struct vigil_runtime {
-    JSRuntime *rt;
-    JSContext *ctx;
-    /* Host directory that device paths map onto; "" means the real root. */
-    char root[4096];
-    /* The data dir as a device path (config DataDir) and the host directory that backs it. */
-    char data_device[4096];
-    char data_real[4096];
-    size_t memory_limit;
-    int64_t cpu_budget_ms;
-    /* Monotonic ms after which the interrupt handler stops the running JS slice. */
-    int64_t slice_deadline;
-    int slice_interrupted;
-    char bundle_sha256[65];
-};
-
-extern struct vigil_runtime vigil;
-
-/* A runtime with the host's limits (memory_limit, 256 KB stack, CPU-budget interrupt, rejection tracker). */
-JSRuntime *vigil_new_runtime(void);
-/* Opens a CPU-budget slice (call before entering JS) and closes it. */
-void vigil_slice_begin(void);
-void vigil_slice_end(void);
-/* Runs every pending promise job, each under the CPU budget; reports unhandled rejections. */
-void vigil_run_jobs(void);
-/* Logs the pending exception of ctx (with its stack) at error level and clears it. */
-void vigil_report_exception(JSContext *ctx, const char *where);
-
 /* ---- supervision (host_supervise.c) ------------------------------------------------------------------- */
 
 /* Exit code when the host gives up restarting the agent (a crash loop); the process manager respawns it. */
@@ -84,31 +61,6 @@ const char *vigil_supervise_reason(void);
 int vigil_supervise_restart(void);
 /* Stores the pending reason in .vigil-last-exit for the next process. */
 void vigil_supervise_store_reason(void);
-
-/* ---- helpers shared by the capabilities (main.c) ----------------------------------------------------- */
-
-/* An Error with `.code` and the message "<code>: <message>". */
-JSValue vigil_error(JSContext *ctx, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Throws vigil_error() and returns JS_EXCEPTION. */
-JSValue vigil_throw(JSContext *ctx, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* An already settled promise. Takes ownership of value / error. */
-JSValue vigil_resolved(JSContext *ctx, JSValue value);
-JSValue vigil_rejected(JSContext *ctx, JSValue error);
-
-/* A promise settled later from the event loop. */
-struct vigil_deferred {
-    JSValue funcs[2];
-    int live;
-};
-JSValue vigil_deferred_new(JSContext *ctx, struct vigil_deferred *d);
-/* Settle once, free both functions and run the jobs it queued. Take ownership of value / error. */
-void vigil_deferred_resolve(JSContext *ctx, struct vigil_deferred *d, JSValue value);
-void vigil_deferred_reject(JSContext *ctx, struct vigil_deferred *d, JSValue error);
-
-int64_t vigil_monotonic_ms(void);
-double vigil_monotonic_ms_f(void);
-/* Maps errno onto a HostErrorCode of the fs family ("EIO" for anything unexpected). */
-const char *vigil_errno_code(int err);
 
 /* ---- event loop participants ------------------------------------------------------------------------- */
 
@@ -138,6 +90,10 @@ void vigil_log_init(JSContext *ctx, JSValueConst host);
 void vigil_config_init(JSContext *ctx, JSValueConst host);
 void vigil_vapix_init(JSContext *ctx, JSValueConst host);
 
+void vigil_info_init(JSContext *ctx, JSValueConst host);
+
+/* Maps errno onto a HostErrorCode of the fs family ("EIO" for anything unexpected). */
+const char *vigil_errno_code(int err);
 /* fs path mapping, also used by net (TLS files) and crypto (sha256File). Returns 0 or -errno. */
 int vigil_fs_resolve(const char *device, int follow_last, char *real, size_t real_size, char *resolved_device,
                      size_t device_size);
@@ -145,9 +101,6 @@ int vigil_fs_resolve(const char *device, int follow_last, char *real, size_t rea
  * regular file (EISDIR, ENOTFILE). Returns the fd, or -1 with *rejection set to a rejected promise. */
 int vigil_open_regular(JSContext *ctx, const char *real, const char *path, JSValue *rejection);
 
-/* Name resolution pieces of host_net.c, exposed for the fuzzers (fuzz/). ip holds INET_ADDRSTRLEN (16) bytes. */
-int vigil_dns_parse_answer(const uint8_t *m, size_t len, uint16_t id, char ip[16]);
-int vigil_hosts_lookup_in(FILE *f, const char *name, char *out, size_t size);
 /* One config line (`Key=value`, `Key = value`, param.conf's `Key="value" type=...`), parsed in place:
  * 1 with key/value set, 0 for a blank or comment line, -1 when it is not key=value. */
 int vigil_config_parse_line(char *line, char **key, char **value);

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clocks.h"
 #include "host.h"
+#include "runtime.h"
 
 struct timer {
     int32_t id;

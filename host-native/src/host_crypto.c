@@ -17,7 +17,9 @@
 
 #include <mbedtls/sha256.h>
 
+#include "clocks.h"
 #include "host.h"
+#include "runtime.h"
 
 #define UNCAPPED_CHUNK (256 * 1024)
 /* Per loop turn when uncapped: large enough for native speed, small enough to keep the loop responsive. */

@@ -18,17 +18,33 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "paths.h"
+#include "runtime.h"
 
 #define MAX_SYMLINK_HOPS 40
 
+const char *vigil_errno_code(int err) {
+    switch (err) {
+    case ENOENT: return "ENOENT";
+    case EACCES: case EPERM: case EROFS: return "EACCES";
+    case EISDIR: return "EISDIR";
+    case ENOTDIR: return "ENOTDIR";
+    case ENOSPC: case EDQUOT: return "ENOSPC";
+    case ELOOP: return "ELOOP";
+    case EFBIG: return "EFBIG";
+    case EINVAL: return "EINVAL";
+    default: return "EIO";
+    }
+}
+
 static int in_data_dir(const char *device) {
-    size_t n = strlen(vigil.data_device);
-    return strncmp(device, vigil.data_device, n) == 0 && (device[n] == 0 || device[n] == '/');
+    size_t n = strlen(vigil_paths.data_device);
+    return strncmp(device, vigil_paths.data_device, n) == 0 && (device[n] == 0 || device[n] == '/');
 }
 
 static void real_of(const char *device, char *real, size_t size) {
-    if (in_data_dir(device)) snprintf(real, size, "%s%s", vigil.data_real, device + strlen(vigil.data_device));
-    else snprintf(real, size, "%s%s", vigil.root, device);
+    if (in_data_dir(device)) snprintf(real, size, "%s%s", vigil_paths.data_real, device + strlen(vigil_paths.data_device));
+    else snprintf(real, size, "%s%s", vigil_paths.root, device);
 }
 
 int vigil_fs_resolve(const char *device, int follow_last, char *real, size_t real_size, char *out_device,

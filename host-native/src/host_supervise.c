@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clocks.h"
 #include "host.h"
+#include "paths.h"
 
 #define MAX_RESTARTS_CAP 64
 
@@ -33,7 +35,7 @@ void vigil_supervise_setup(int max, int64_t window) {
     window_ms = window;
 }
 
-static void last_exit_path(char *out, size_t size) { snprintf(out, size, "%s/.vigil-last-exit", vigil.data_real); }
+static void last_exit_path(char *out, size_t size) { snprintf(out, size, "%s/.vigil-last-exit", vigil_paths.data_real); }
 
 /* Read once at process start and removed: it describes only the process before this one. */
 void vigil_supervise_load(void) {

@@ -20,7 +20,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clocks.h"
 #include "host.h"
+#include "runtime.h"
 
 #define DBUS_TIMEOUT_MS 3000
 #define SERVICE_ACCOUNT "vigil"
@@ -385,11 +387,9 @@ static JSValue js_vapix_credentials(JSContext *ctx, JSValueConst this_val, int a
     (void)argc;
     (void)argv;
     char user[128], pass[256], err[512];
-    int64_t started = vigil_monotonic_ms();
+    /* The wait for the bus blocks in poll(), which is no CPU of this thread: the slice's budget (runtime.c)
+     * does not count it, so a slow or silent bus cannot get the agent stopped as a runaway. */
     int r = get_credentials(user, sizeof user, pass, sizeof pass, err, sizeof err);
-    /* The wait for the bus is not the agent's CPU: without this, a slow or silent bus would be charged to the
-     * slice's budget (a wall-clock deadline, main.c) and the engine would stop the agent as a runaway. */
-    if (vigil.slice_deadline > 0) vigil.slice_deadline += vigil_monotonic_ms() - started;
     if (r != 0) return vigil_rejected(ctx, vigil_error(ctx, "EIO", "%s", err));
     JSValue o = JS_NewObject(ctx);
     JS_SetPropertyStr(ctx, o, "username", JS_NewString(ctx, user));

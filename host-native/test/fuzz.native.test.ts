@@ -1,4 +1,4 @@
-// The coverage-guided fuzzers over the native host's input paths (fuzz/README.md): each one replays the
+// The coverage-guided fuzzers over the native host's input paths (README.md, "Fuzzing"): each one replays the
 // inputs of the bugs it found (fuzz/regressions/<fuzzer>/<bug>) and then fuzzes for a bounded time
 // (VIGIL_FUZZ_SECONDS, default 20 s each). A crash, sanitizer report, leak or hang fails the test.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NATIVE } from './helpers';
+import { BUILD_TIMEOUT_MS, NATIVE } from './helpers';
 
 const FUZZ = path.join(NATIVE, 'fuzz');
 const FUZZERS = ['fuzz_dbus', 'fuzz_dns', 'fuzz_config', 'fuzz_js', 'fuzz_net'];
@@ -21,9 +21,11 @@ function regressions(fuzzer: string): string[] {
   }
 }
 
+// Setup, not a test: quick when CI's build step (host-native/fuzz/build.sh) ran before; a from-scratch build
+// takes minutes, so the hook gets the native builds' bound, not vitest's default.
 beforeAll(() => {
-  execFileSync('bash', [path.join(FUZZ, 'build.sh')], { stdio: 'pipe', timeout: 20 * 60_000 });
-});
+  execFileSync('bash', [path.join(FUZZ, 'build.sh')], { stdio: 'pipe', timeout: BUILD_TIMEOUT_MS });
+}, BUILD_TIMEOUT_MS);
 
 describe.each(FUZZERS)('%s', (fuzzer) => {
   const cases = regressions(fuzzer);
