@@ -1,7 +1,8 @@
 // Hostile input for the MQTT codec (issue 7, ROBUSTNESS.md): truncated, oversized, mutated and random
-// packets, remaining-length overflows, MQTT 5 as well as 3.1.1. codec.test.ts holds the examples and the
-// first properties (random bytes in random chunks at level 4, PUBLISH round trips with mqtt-packet); these
-// add what they do not cover. Each runs with a fixed seed and a printed random one (test/helpers/fc-seed.ts).
+// packets, remaining-length overflows, MQTT 5 as well as 3.1.1. codec.*.test.ts hold the examples and
+// codec.properties.test.ts the first properties (random bytes in random chunks at level 4, PUBLISH round
+// trips with mqtt-packet); these add what they do not cover. Each runs with a fixed seed and a printed
+// random one (test/helpers/fc-seed.ts).
 import fc from 'fast-check';
 import mqttPacket, { type Packet as MpPacket } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * MQTT 5 encoding and decoding, checked both ways against mqtt-packet with protocolVersion 5 (the codec
- * MQTT.js uses). The 3.1.1 path is covered by codec.test.ts and is unchanged.
+ * MQTT.js uses). The 3.1.1 path is covered by codec.*.test.ts and is unchanged.
  */
 import mqttPacket, { type Packet as MpPacket } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
