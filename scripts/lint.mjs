@@ -6,9 +6,11 @@
 //   only code that imports both, and no part imports cli/ (it sits above them).
 // - schemas/ is a leaf: everyone but the agent may import it, and it imports nothing of the project's.
 // - Product code never imports test code (test/, <part>/test/, *.test.ts, bench/).
+// - The native host's C files depend on each other without a cycle, main.c at the top (lint-native.mjs).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lintNativeLinks } from './lint-native.mjs';
 
 const IMPORT_RE = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[^.\w])import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
 const AGENT_PUBLIC = [/^agent\/src\/host\.ts$/, /^agent\/src\/report\/types\.ts$/];
@@ -121,8 +123,8 @@ function resolveTarget(root, target) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const problems = lintImports(root);
+  const problems = [...lintImports(root), ...lintNativeLinks(root)];
   for (const p of problems) console.error(`[vigil] [lint] ${p}`);
   if (problems.length > 0) process.exit(1);
-  console.log('[vigil] [lint] imports point inward');
+  console.log('[vigil] [lint] imports point inward; the native host has no dependency cycle');
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lintImports } from '../scripts/lint.mjs';
+import { lintNativeLinks } from '../scripts/lint-native.mjs';
 
 function tree(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'vigil-lint-'));
@@ -156,5 +157,44 @@ describe('the command line above both parts', () => {
       expect.stringContaining('agent/src/x.ts: imports schemas/validator.ts; the agent imports nothing outside agent/'),
       expect.stringContaining("schemas/validator.ts: imports fleet/src/log.ts; schemas/ is a leaf"),
     ]);
+  });
+});
+
+describe('the native host link graph', () => {
+  it('finds no dependency cycle between the C files of the repository, and nothing depending on main.c', () => {
+    expect(lintNativeLinks(resolve(__dirname, '..'))).toEqual([]);
+  });
+
+  it('rejects a C file that uses what main.c defines (the old include cycle through main.c)', () => {
+    const root = tree({
+      'host-native/src/host.h': 'extern int vigil_budget;\nvoid vigil_fs_init(void);\n',
+      'host-native/src/main.c': '#include "host.h"\nint vigil_budget = 5;\nint main(void) { vigil_fs_init(); return 0; }\n',
+      'host-native/src/host_fs.c': '#include "host.h"\nvoid vigil_fs_init(void) {\n    (void)vigil_budget;\n}\n',
+    });
+    try {
+      const problems = lintNativeLinks(root);
+      expect(problems).toContainEqual(expect.stringContaining('host-native/src/host_fs.c: uses what main.c defines'));
+      expect(problems).toContainEqual(expect.stringContaining('(host_fs.c → main.c → host_fs.c)'));
+    } finally {
+      rmSync(root, { recursive: true });
+    }
+  });
+
+  it('rejects two C files that depend on each other, and accepts them once the shared part has its own file', () => {
+    const cyclic = {
+      'host-native/src/a.h': 'void a_run(void);\n',
+      'host-native/src/b.h': 'int b_value(void);\n',
+      'host-native/src/a.c': '#include "a.h"\n#include "b.h"\nvoid a_run(void) { b_value(); }\nint a_helper(void) { return 1; }\n',
+      'host-native/src/b.c': '#include "a.h"\n#include "b.h"\nint b_value(void) {\n    a_run();\n    return 0;\n}\n',
+    };
+    const root = tree(cyclic);
+    const fixed = tree({ ...cyclic, 'host-native/src/b.c': '#include "b.h"\nint b_value(void) {\n    return 0; /* a_run() no more */\n}\n' });
+    try {
+      expect(lintNativeLinks(root)).toEqual([expect.stringContaining('a dependency cycle between C files (a.c → b.c → a.c)')]);
+      expect(lintNativeLinks(fixed)).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true });
+      rmSync(fixed, { recursive: true });
+    }
   });
 });
