@@ -27,6 +27,7 @@ import * as path from 'node:path';
 import type { SimCamera } from './camera';
 import { PROFILES_DIR, type LoadedProfile, type VapixFault, type VapixFaultMode } from './profiles';
 import { formatProcNet, TCP_LISTEN, UDP_UNCONNECTED, type ProcNetProto } from './procnet';
+import type { WritePoint } from './host/device';
 
 export type FaultKind =
   | 'broker-down'
@@ -43,7 +44,7 @@ export type FaultKind =
   | 'param'
   | 'listen';
 
-export type WritePoint = 'partial-tmp' | 'before-rename' | 'after-rename';
+export type { WritePoint };
 
 export interface FaultStep {
   kind: FaultKind;
@@ -248,9 +249,9 @@ export function preparePrivateRootfs(profile: LoadedProfile, stateDir: string): 
  * then shows as changed. Callers that can should preparePrivateRootfs before the camera starts.
  */
 function privateRootfs(c: SimCamera, log: (m: string) => void): string {
-  if (c.host.rootfsDir !== c.profile.rootfsDir) return c.host.rootfsDir;
+  if (c.host.device.rootfsDir !== c.profile.rootfsDir) return c.host.device.rootfsDir;
   const dir = preparePrivateRootfs(c.profile, c.stateDir);
-  c.host.rootfsDir = dir;
+  c.host.device.rootfsDir = dir;
   log(`the camera now reads a private copy of its rootfs (${dir}); made while it ran, its symlinks may show as changed`);
   return dir;
 }
@@ -427,10 +428,10 @@ export function startFaultScript(steps: FaultStep[], target: FaultScriptTarget):
     switch (step.kind) {
       case 'broker-down':
       case 'broker-restart':
-        c.host.brokerDown = false;
+        c.host.device.brokerDown = false;
         break;
       case 'disk-full':
-        c.host.diskFull = false;
+        c.host.device.diskFull = false;
         break;
       case 'vapix':
         c.vapix.setFaults([]);
@@ -458,11 +459,11 @@ export function startFaultScript(steps: FaultStep[], target: FaultScriptTarget):
         }
         break;
       case 'broker-down':
-        c.host.brokerDown = true;
+        c.host.device.brokerDown = true;
         c.host.dropBrokerConnections();
         break;
       case 'broker-restart':
-        c.host.brokerDown = true;
+        c.host.device.brokerDown = true;
         c.host.dropBrokerConnections();
         if (step.for === undefined) step.for = 2;
         break;
@@ -470,10 +471,10 @@ export function startFaultScript(steps: FaultStep[], target: FaultScriptTarget):
         c.host.dropBrokerConnections();
         return;
       case 'drop-during-replay':
-        c.host.dropAfterPublishes = step.value ?? 3;
+        c.host.device.dropAfterPublishes = step.value ?? 3;
         return;
       case 'kill-during-write':
-        c.host.crashOnWrite = {
+        c.host.device.crashOnWrite = {
           match: /\/outbox\//,
           point: step.point ?? 'before-rename',
           onCrash: () => {
@@ -483,10 +484,10 @@ export function startFaultScript(steps: FaultStep[], target: FaultScriptTarget):
         };
         return;
       case 'disk-full':
-        c.host.diskFull = true;
+        c.host.device.diskFull = true;
         break;
       case 'clock-jump':
-        c.host.wallOffsetMs += (step.value ?? 0) * 1000;
+        c.host.device.wallOffsetMs += (step.value ?? 0) * 1000;
         return;
       case 'vapix': {
         const rule: VapixFault = { mode: step.mode ?? 'status500' };

@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { MALLOC_OVERHEAD_BYTES, QuickJSRunner, type QuickJSRunnerOptions } from '../src/quickjs-runner';
-import { SimHost, memoryLogSink } from '../src/sim-host';
+import { SimHost } from '../src/sim-host';
+import { memoryLogSink } from '../src/host/log';
 import { contractProfile, sleep, tempDir } from './helpers';
 import { waitUntil } from '../../test/helpers/wait';
 

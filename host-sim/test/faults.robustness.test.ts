@@ -42,7 +42,7 @@ describe('file fault paths', () => {
     mkdirSync(stateDir, { recursive: true });
     const rootfs = preparePrivateRootfs(profile, stateDir);
     const outside = tree(base).filter((p) => !p.startsWith(path.relative(base, rootfs)));
-    const cam = { profile, stateDir, host: { rootfsDir: rootfs }, vapix: null } as unknown as SimCamera;
+    const cam = { profile, stateDir, host: { device: { rootfsDir: rootfs } }, vapix: null } as unknown as SimCamera;
     vi.useFakeTimers();
     try {
       check(

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { TestQuickJSWASMModule } from 'quickjs-emscripten-core';
 import { QuickJSRunner, newQuickJSModule } from '../src/quickjs-runner';
-import { SimHost, memoryLogSink } from '../src/sim-host';
+import { SimHost } from '../src/sim-host';
+import { memoryLogSink } from '../src/host/log';
 import { contractProfile, sleep, startEchoServer, tempDir } from './helpers';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { SimCamera } from '../src/camera';
-import { memoryLogSink, type LogRecord } from '../src/sim-host';
+import { memoryLogSink, type LogRecord } from '../src/host/log';
 import { superviseSimCamera, type SupervisorOptions } from '../src/supervisor';
 import { sleep, tempDir } from './helpers';
 import { waitUntil } from '../../test/helpers/wait';
