@@ -4,7 +4,8 @@
 // slices and, over the limit, stops the agent with exitReason 'out of memory'.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { MALLOC_OVERHEAD_BYTES, QuickJSRunner, type QuickJSRunnerOptions } from '../src/quickjs-runner';
+import { QuickJSRunner, type QuickJSRunnerOptions } from '../src/quickjs-runner';
+import { MALLOC_OVERHEAD_BYTES } from '../src/quickjs/memory-limit';
 import { SimHost } from '../src/sim-host';
 import { memoryLogSink } from '../src/host/log';
 import { contractProfile, sleep, tempDir } from './helpers';
