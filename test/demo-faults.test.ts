@@ -29,8 +29,8 @@ describe('the demo fault scripts', () => {
     try {
       expect(demo.scripts).toHaveLength(2);
       for (const cam of demo.cameras) {
-        if (cam.profile.name === 'hardened') expect(cam.host.rootfsDir).toBe(cam.profile.rootfsDir);
-        else expect(cam.host.rootfsDir).toBe(join(`${cam.stateDir}.device`, 'rootfs'));
+        if (cam.profile.name === 'hardened') expect(cam.host.device.rootfsDir).toBe(cam.profile.rootfsDir);
+        else expect(cam.host.device.rootfsDir).toBe(join(`${cam.stateDir}.device`, 'rootfs'));
       }
     } finally {
       await demo.stop();

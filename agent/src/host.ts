@@ -42,6 +42,16 @@ export interface HostError extends Error {
   code: HostErrorCode;
 }
 
+/**
+ * A HostError as a host rejects with it: the message is `CODE: what failed`. For hosts and test hosts written
+ * in TypeScript (host-sim, FakeHost); the agent itself does not make them, so its bundle leaves this out.
+ */
+export function hostError(code: HostErrorCode, message: string): HostError {
+  const err = new Error(`${code}: ${message}`) as HostError;
+  err.code = code;
+  return err;
+}
+
 export type FileType = 'file' | 'dir' | 'symlink' | 'other';
 
 export interface FileStat {

@@ -14,15 +14,12 @@ import type {
   RuntimeInfo,
   VapixCredentials,
 } from '../src/host';
-import { HOST_API_VERSION } from '../src/host';
+import { HOST_API_VERSION, hostError } from '../src/host';
 import { toArrayBuffer, utf8Decode, utf8Encode } from '../src/util/bytes';
 import { sha256Hex } from './sha256';
 
-export function hostError(code: HostErrorCode, message: string): Error & { code: HostErrorCode } {
-  const err = new Error(`${code}: ${message}`) as Error & { code: HostErrorCode };
-  err.code = code;
-  return err;
-}
+// Tests that script a failing host call take it from here, beside the FakeHost.
+export { hostError };
 
 interface FakeNode {
   type: FileType;

@@ -9,7 +9,7 @@ import { QuickJSRunner, type QuickJSRunnerOptions, type RunResult } from './quic
 import { SimHost, type LogSink } from './sim-host';
 import { loadProfile, type LoadedProfile, type VapixFault } from './profiles';
 import { VapixServer } from './vapix-server';
-import { loadDeviceState } from './faults';
+import { loadDeviceState } from './device-changes';
 
 export interface SimCameraOptions {
   /** A bundled profile name, a profile folder, or an already loaded profile. */

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startSimCamera, type SimCamera } from '../src/camera';
-import { memoryLogSink } from '../src/sim-host';
+import { memoryLogSink } from '../src/host/log';
 import { sleep, tempDir } from './helpers';
 
 const PROBE = `

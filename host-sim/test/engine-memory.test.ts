@@ -4,8 +4,10 @@
 // slices and, over the limit, stops the agent with exitReason 'out of memory'.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { MALLOC_OVERHEAD_BYTES, QuickJSRunner, type QuickJSRunnerOptions } from '../src/quickjs-runner';
-import { SimHost, memoryLogSink } from '../src/sim-host';
+import { QuickJSRunner, type QuickJSRunnerOptions } from '../src/quickjs-runner';
+import { MALLOC_OVERHEAD_BYTES } from '../src/quickjs/memory-limit';
+import { SimHost } from '../src/sim-host';
+import { memoryLogSink } from '../src/host/log';
 import { contractProfile, sleep, tempDir } from './helpers';
 import { waitUntil } from '../../test/helpers/wait';
 

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { deviceStateDir, loadDeviceState, parseFaultSpec, preparePrivateRootfs, startFaultScript, type FaultStep } from '../src/faults';
+import { deviceStateDir, loadDeviceState, preparePrivateRootfs } from '../src/device-changes';
+import { parseFaultSpec, startFaultScript, type FaultStep } from '../src/faults';
 import { loadProfile, PROFILES_DIR, type LoadedProfile } from '../src/profiles';
 import { parseProcNet, TCP_LISTEN, UDP_UNCONNECTED } from '../src/procnet';
 import { VapixServer } from '../src/vapix-server';
@@ -45,14 +46,14 @@ afterAll(async () => {
 });
 
 let n = 0;
-/** A camera as a fault script sees it: the profile, a SimHost's rootfsDir, a real VAPIX server, a state dir. */
+/** A camera as a fault script sees it: the profile, a SimHost's device (its rootfsDir), a real VAPIX server, a state dir. */
 function camera(name = 'lts2024'): { cam: SimCamera; profile: LoadedProfile; stateDir: string; logs: string[] } {
   const profile = loadProfile(name);
   const stateDir = path.join(root, `cam-${++n}`, 'state');
   mkdirSync(stateDir, { recursive: true });
   const vapix = new VapixServer({ profile: profile.data });
   servers.push(vapix);
-  const cam = { profile, stateDir, host: { rootfsDir: profile.rootfsDir }, vapix } as unknown as SimCamera;
+  const cam = { profile, stateDir, host: { device: { rootfsDir: profile.rootfsDir } }, vapix } as unknown as SimCamera;
   return { cam, profile, stateDir, logs: [] };
 }
 
@@ -68,9 +69,9 @@ describe('file faults', () => {
     vi.useFakeTimers();
     const c = camera('exposed');
     run(c, ['file-change:/usr/bin/curl@10']);
-    expect(c.cam.host.rootfsDir).toBe(privateRootfs(c.stateDir));
-    expect(readlinkSync(path.join(c.cam.host.rootfsDir, 'usr/bin/sh'))).toBe('busybox');
-    expect(readFileSync(path.join(c.cam.host.rootfsDir, 'etc/passwd'))).toEqual(readFileSync(path.join(c.profile.rootfsDir, 'etc/passwd')));
+    expect(c.cam.host.device.rootfsDir).toBe(privateRootfs(c.stateDir));
+    expect(readlinkSync(path.join(c.cam.host.device.rootfsDir, 'usr/bin/sh'))).toBe('busybox');
+    expect(readFileSync(path.join(c.cam.host.device.rootfsDir, 'etc/passwd'))).toEqual(readFileSync(path.join(c.profile.rootfsDir, 'etc/passwd')));
     // new inodes under a running agent: a symlink then shows as changed, so the switch is said out loud
     expect(c.logs[0]).toContain('the camera now reads a private copy of its rootfs');
   });
@@ -79,9 +80,9 @@ describe('file faults', () => {
     vi.useFakeTimers();
     const c = camera();
     const copy = preparePrivateRootfs(c.profile, c.stateDir);
-    c.cam.host.rootfsDir = loadDeviceState(c.stateDir).rootfsDir as string;
+    c.cam.host.device.rootfsDir = loadDeviceState(c.stateDir).rootfsDir as string;
     run(c, ['file-change:/etc/passwd@0']);
-    expect(c.cam.host.rootfsDir).toBe(copy);
+    expect(c.cam.host.device.rootfsDir).toBe(copy);
     expect(c.logs.some((l) => l.includes('private copy'))).toBe(false);
   });
 
@@ -166,7 +167,7 @@ describe('file faults', () => {
   it('refuses a profile script step whose path climbs out of the rootfs before anything runs', () => {
     const c = camera();
     expect(() => run(c, [{ kind: 'file-change', at: 1, path: '/usr/../../etc/passwd' }])).toThrow('[vigil] [faults] fault file-change at 1 s: the path must stay inside the rootfs (no ..)');
-    expect(c.cam.host.rootfsDir).toBe(c.profile.rootfsDir);
+    expect(c.cam.host.device.rootfsDir).toBe(c.profile.rootfsDir);
   });
 
   it('refuses a private rootfs inside the bundled profiles', () => {

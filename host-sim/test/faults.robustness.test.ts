@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseFaultSpec, preparePrivateRootfs, startFaultScript } from '../src/faults';
+import { preparePrivateRootfs } from '../src/device-changes';
+import { parseFaultSpec, startFaultScript } from '../src/faults';
 import { loadProfile } from '../src/profiles';
 import { VapixServer, paramList } from '../src/vapix-server';
 import type { SimCamera } from '../src/camera';
@@ -42,7 +43,7 @@ describe('file fault paths', () => {
     mkdirSync(stateDir, { recursive: true });
     const rootfs = preparePrivateRootfs(profile, stateDir);
     const outside = tree(base).filter((p) => !p.startsWith(path.relative(base, rootfs)));
-    const cam = { profile, stateDir, host: { rootfsDir: rootfs }, vapix: null } as unknown as SimCamera;
+    const cam = { profile, stateDir, host: { device: { rootfsDir: rootfs } }, vapix: null } as unknown as SimCamera;
     vi.useFakeTimers();
     try {
       check(

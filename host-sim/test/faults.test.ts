@@ -90,7 +90,7 @@ describe('parseFaultSpec', () => {
   });
 });
 
-/** The switches a fault script flips on a camera's SimHost and VAPIX server, and nothing else. */
+/** The switches a fault script flips on a camera's SimHost (its device) and VAPIX server, and nothing else. */
 function standInCamera() {
   const state = {
     brokerDown: false,
@@ -101,7 +101,7 @@ function standInCamera() {
     drops: 0,
     vapixFaults: [] as VapixFault[],
   };
-  const host = Object.assign(state, { dropBrokerConnections: () => void state.drops++ });
+  const host = { device: state, dropBrokerConnections: () => void state.drops++ };
   const camera = { host, vapix: { setFaults: (f: VapixFault[]) => (state.vapixFaults = f) } } as unknown as SimCamera;
   return { state, camera };
 }

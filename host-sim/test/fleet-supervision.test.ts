@@ -17,7 +17,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/bro
 import type { SimCamera } from '../src/camera';
 import { formatRestarts, startSimFleet, type FleetCamera, type SimFleet, type SimFleetOptions } from '../src/fleet';
 import { loadProfile, type LoadedProfile } from '../src/profiles';
-import { memoryLogSink } from '../src/sim-host';
+import { memoryLogSink } from '../src/host/log';
 import { sleep, tempDir } from './helpers';
 
 const BUNDLE = resolve(__dirname, '../../dist/agent.js');

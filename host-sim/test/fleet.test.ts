@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { cloneWithSerial, startSimFleet } from '../src/fleet';
 import { listProfiles, loadProfile } from '../src/profiles';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
-import { silentLogSink } from '../src/sim-host';
+import { silentLogSink } from '../src/host/log';
 import type { SimCamera } from '../src/camera';
 import { Subscriber } from '../../test/helpers/subscriber';
 import { buildAgent } from '../../build.mjs';

@@ -1,5 +1,6 @@
-// Shared fixtures for host-sim tests: a bundle builder (esbuild, build.mjs's own options) and a throw-away
-// profile. The contract's echo server and fixture writer are in test/helpers/contract-env.ts.
+// Shared fixtures for host-sim tests: a bundle builder (esbuild, build.mjs's own options), a throw-away
+// profile, and a thread that is not running (blocked, or preempted as the budget's clocks see it). The
+// contract's echo server and fixture writer are in test/helpers/contract-env.ts.
 import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { quickjsOptions } from '../../build.mjs';
 import { writeContractRoot } from '../../test/helpers/contract-env';
 import type { LoadedProfile, Profile } from '../src/profiles';
 import type { QuickJSRunner } from '../src/quickjs-runner';
+import { engineThreadClocks, type BudgetClocks } from '../src/quickjs/cpu-budget';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -70,4 +72,21 @@ export async function waitForGlobal(runner: QuickJSRunner, name: string, timeout
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Blocks this thread for `ms` without using CPU (a futex wait): from inside a host call, what a thread that is
+ * preempted or stopped (SIGSTOP) looks like to the engine — wall time passes, the thread's CPU time does not.
+ */
+export function blockThread(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Budget clocks of a machine so busy that the engine's thread is preempted for a whole second between any
+ * two interrupt polls: wall time jumps at every reading, CPU time is the thread's real one.
+ */
+export function preemptedClocks(): BudgetClocks {
+  let wall = 0;
+  return { wallMs: () => (wall += 1000), cpuMs: () => engineThreadClocks.cpuMs() };
 }

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import type { ContractResult } from '../../agent/test/host-contract';
 import { itEachContractCase, startContractNetwork, type ContractNetwork } from '../../test/helpers/contract-env';
 import { QuickJSRunner } from '../src/quickjs-runner';
-import { SimHost, memoryLogSink } from '../src/sim-host';
+import { SimHost } from '../src/sim-host';
+import { memoryLogSink } from '../src/host/log';
 import { ROOT, bundleForQuickJS, contractProfile, tempDir, waitForGlobal } from './helpers';
 
 describe('host contract: SimHost inside QuickJS-wasm', () => {

@@ -1,21 +1,30 @@
-// The QuickJS runner's limits and lifetimes: memory limit, CPU budget per slice, stack limit, timers and
-// handles disposed on stop (proved with the debug-sync build, whose dispose aborts on a leaked handle).
+// The QuickJS runner's limits and lifetimes: memory limit, CPU budget per slice (CPU time, not wall time),
+// stack limit, timers and handles disposed on stop (proved with the debug-sync build, whose dispose aborts on
+// a leaked handle).
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { TestQuickJSWASMModule } from 'quickjs-emscripten-core';
-import { QuickJSRunner, newQuickJSModule } from '../src/quickjs-runner';
-import { SimHost, memoryLogSink } from '../src/sim-host';
-import { contractProfile, sleep, startEchoServer, tempDir } from './helpers';
+import { QuickJSRunner } from '../src/quickjs-runner';
+import { newQuickJSModule } from '../src/quickjs/modules';
+import { SimHost } from '../src/sim-host';
+import { memoryLogSink, type LogRecord } from '../src/host/log';
+import { engineThreadClocks } from '../src/quickjs/cpu-budget';
+import { blockThread, contractProfile, preemptedClocks, sleep, startEchoServer, tempDir } from './helpers';
+import { waitUntil } from '../../test/helpers/wait';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await (cleanups.pop() as () => Promise<void> | void)();
 });
 
-function makeHost() {
+function makeHost(onLog?: (record: LogRecord) => void) {
   const tmp = tempDir('runner');
   const logs = memoryLogSink();
-  const host = new SimHost({ profile: contractProfile(tmp.dir), stateDir: path.join(tmp.dir, 'state'), log: logs });
+  const log = (r: LogRecord) => {
+    logs(r);
+    onLog?.(r);
+  };
+  const host = new SimHost({ profile: contractProfile(tmp.dir), stateDir: path.join(tmp.dir, 'state'), log });
   cleanups.push(() => {
     host.close();
     tmp.cleanup();
@@ -23,8 +32,8 @@ function makeHost() {
   return { host, logs };
 }
 
-async function makeRunner(options: Partial<Parameters<typeof QuickJSRunner.create>[0]> = {}) {
-  const { host, logs } = makeHost();
+async function makeRunner(options: Partial<Parameters<typeof QuickJSRunner.create>[0]> = {}, onLog?: (record: LogRecord) => void) {
+  const { host, logs } = makeHost(onLog);
   await host.prepare();
   const runner = await QuickJSRunner.create({ host, ...options });
   host.attachRuntime(runner);
@@ -46,19 +55,48 @@ describe('QuickJSRunner', () => {
 
   it('interrupts an infinite loop at the CPU budget', async () => {
     const { runner } = await makeRunner({ cpuBudgetMs: 100 });
-    const t0 = Date.now();
+    const cpu0 = engineThreadClocks.cpuMs();
     const r = runner.start('for (;;) {}');
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // Bounded in CPU time: the wall time it takes depends on how busy the machine is.
+    expect(engineThreadClocks.cpuMs() - cpu0).toBeLessThan(2000);
     expect(r.ok).toBe(false);
     expect(r.error?.message).toMatch(/interrupted/);
     expect(runner.exitReason).toBe('interrupted (CPU budget)');
     expect(runner.evalJson('"still alive"')).toBe('still alive');
   });
 
+  it('does not interrupt a slice whose thread is blocked in a host call for longer than its budget', async () => {
+    // What a long preemption or a SIGSTOP in the middle of a slice looks like: wall time passes, CPU time does not.
+    const { runner } = await makeRunner({ cpuBudgetMs: 50 }, (r) => {
+      if (r.message === 'block') blockThread(300);
+    });
+    const r = runner.start('__vigilHost.log("info", "block"); for (var i = 0; i < 100000; i++) {} globalThis.done = true;');
+    expect(r).toEqual({ ok: true });
+    expect(runner.exitReason).toBeNull();
+    expect(runner.getGlobalJson('done')).toBe(true);
+  });
+
+  it('does not interrupt a slice on a thread preempted for longer than its budget between any two polls', async () => {
+    const { runner } = await makeRunner({ cpuBudgetMs: 50, budgetClocks: preemptedClocks() });
+    const r = runner.start('for (var i = 0; i < 100000; i++) {} globalThis.done = true;');
+    expect(r).toEqual({ ok: true });
+    expect(runner.exitReason).toBeNull();
+    expect(runner.getGlobalJson('done')).toBe(true);
+  });
+
+  it('still interrupts an infinite loop on such a thread, once it has spent its budget in CPU time', async () => {
+    const { runner } = await makeRunner({ cpuBudgetMs: 50, budgetClocks: preemptedClocks() });
+    const r = runner.start('for (;;) {}');
+    expect(r.ok).toBe(false);
+    expect(r.error?.message).toMatch(/interrupted/);
+    expect(runner.exitReason).toBe('interrupted (CPU budget)');
+  });
+
   it('interrupts an infinite loop inside a timer callback and counts the error', async () => {
     const { runner, logs } = await makeRunner({ cpuBudgetMs: 100 });
     expect(runner.start('__vigilHost.clock.setTimer(1, function () { for (;;) {} });').ok).toBe(true);
-    await sleep(400);
+    // 100 ms of CPU time: as long in wall time as the machine makes it.
+    await waitUntil('the interrupt', () => runner.stats.errors > 0, { pollMs: 10 });
     expect(runner.stats.errors).toBe(1);
     expect(runner.stats.lastError?.where).toBe('timer');
     expect(logs.records.some((l) => l.level === 'error' && /timer: InternalError: interrupted/.test(l.message))).toBe(true);

@@ -4,7 +4,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { SimHost, memoryLogSink, type HashClock } from '../src/sim-host';
+import { SimHost } from '../src/sim-host';
+import type { HashClock } from '../src/host/crypto';
+import { memoryLogSink } from '../src/host/log';
 import { contractProfile, tempDir } from './helpers';
 
 const KiB = 1024;

@@ -7,7 +7,10 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { DEFAULT_DATA_DIR, SimHost, buildConfig, memoryLogSink, normalizeDevicePath } from '../src/sim-host';
+import { SimHost } from '../src/sim-host';
+import { DEFAULT_DATA_DIR, buildConfig } from '../src/host/config';
+import { normalizeDevicePath } from '../src/host/fs';
+import { memoryLogSink } from '../src/host/log';
 import type { LoadedProfile } from '../src/profiles';
 import { contractProfile, minimalProfileData, tempDir } from './helpers';
 

@@ -10,8 +10,10 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/bro
 import { startSimCamera, type SimCamera } from '../src/camera';
 import { cloneWithSerial } from '../src/fleet';
 import { loadProfile, type LoadedProfile } from '../src/profiles';
-import { QuickJSRunner, newQuickJSModule, type QuickJSModuleLike } from '../src/quickjs-runner';
-import { SimHost, silentLogSink } from '../src/sim-host';
+import { QuickJSRunner } from '../src/quickjs-runner';
+import { newQuickJSModule, type QuickJSModuleLike } from '../src/quickjs/modules';
+import { SimHost } from '../src/sim-host';
+import { silentLogSink } from '../src/host/log';
 import { contractProfile, ROOT, sleep, tempDir } from './helpers';
 import { buildAgent } from '../../build.mjs';
 

@@ -4,13 +4,14 @@
 // Also the scripted kill-and-restart (SupervisedCamera.restart, what `vigil sim`'s kill-during-write fault
 // uses) against the restart after a limit: they take turns, and a restart asked for a run that is already
 // gone starts nothing, so two runs never share a camera's data dir.
+// The CPU budget counts CPU time: a run whose thread is preempted or blocked is not restarted as if it looped.
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { SimCamera } from '../src/camera';
-import { memoryLogSink, type LogRecord } from '../src/sim-host';
+import { memoryLogSink, type LogRecord } from '../src/host/log';
 import { superviseSimCamera, type SupervisorOptions } from '../src/supervisor';
-import { sleep, tempDir } from './helpers';
+import { blockThread, preemptedClocks, sleep, tempDir } from './helpers';
 import { waitUntil } from '../../test/helpers/wait';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -46,12 +47,20 @@ async function supervise(code: string, options: Partial<SupervisorOptions> = {})
   return { sup, runs, logs, gaveUp };
 }
 
+/** Idles with a timer pending, as a live agent does. */
+const IDLE = '__vigilHost.clock.setTimer(60000, function () {});';
 /** Spins at every start: each run is stopped at its CPU budget. */
 const ALWAYS_SPINS = '__vigilHost.clock.setTimer(1, function () { for (;;) {} });';
 
 describe('the simulator supervisor', () => {
-  it('gives up after maxRestarts restarts within the window and leaves the camera stopped', async () => {
-    const { sup, runs, gaveUp, logs } = await supervise(ALWAYS_SPINS, { maxRestarts: 2 });
+  // The busy machine is the issue's: a slice preempted while the host was installed was interrupted, so the
+  // restart failed ('InternalError: interrupted' from installHost) before the wall-clock budget was replaced.
+  it.each([
+    ['', undefined],
+    [' (on a machine so busy that every slice is preempted for longer than its budget)', preemptedClocks],
+  ])('gives up after maxRestarts restarts within the window and leaves the camera stopped%s', async (_machine, clocks) => {
+    const engine = { cpuBudgetMs: 50, budgetClocks: clocks?.() };
+    const { sup, runs, gaveUp, logs } = await supervise(ALWAYS_SPINS, { maxRestarts: 2, engine });
     await until('giving up', () => sup.failed !== null);
     expect(sup.failed).toBe('gave up after 2 restarts within 600 s; last: interrupted (CPU budget)');
     expect(gaveUp).toEqual([sup.failed]);
@@ -67,6 +76,21 @@ describe('the simulator supervisor', () => {
     await sleep(200);
     expect(sup.restarts).toBe(2);
     expect(sup.camera).toBe(runs[2]);
+  });
+
+  it('does not restart an agent whose thread was stopped for longer than its budget in the middle of a slice', async () => {
+    // The simulator's twin of the native SIGSTOP test: the thread blocks inside a host call made by the agent.
+    const code = `__vigilHost.log("info", "stop the thread"); for (var i = 0; i < 100000; i++) {} ${IDLE}`;
+    const log = (r: LogRecord) => {
+      if (r.message === 'stop the thread') blockThread(300);
+    };
+    const { sup, runs } = await supervise(code, { log });
+    expect(sup.camera.runner.exitReason).toBeNull();
+    expect(sup.camera.started).toEqual({ ok: true });
+    await sleep(100);
+    expect(sup.restarts).toBe(0);
+    expect(sup.failed).toBeNull();
+    expect(runs.map((r) => r.runner.alive)).toEqual([true]);
   });
 
   it('does not give up when the earlier restarts fall outside the restart window', async () => {
@@ -133,8 +157,6 @@ else { __vigilHost.log("info", "second run"); __vigilHost.clock.setTimer(60000, 
   });
 });
 
-/** Idles with a timer pending, as a live agent does. */
-const IDLE = '__vigilHost.clock.setTimer(60000, function () {});';
 /** Spins in its first run only: the supervisor restarts it once. */
 const SPINS_FIRST = `if (!__vigilHost.info.lastExit) __vigilHost.clock.setTimer(1, function () { for (;;) {} }); else ${IDLE}`;
 

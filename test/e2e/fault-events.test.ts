@@ -79,8 +79,8 @@ describe('scripted faults into the fleet store', () => {
   }, 40_000);
 
   it("changed the camera's private rootfs copy, leaving the bundled profile's files as they were", () => {
-    expect(camera.host.rootfsDir.startsWith(root)).toBe(true);
-    expect(readFileSync(join(camera.host.rootfsDir, 'etc/passwd'), 'utf8')).toContain('file-change');
+    expect(camera.host.device.rootfsDir.startsWith(root)).toBe(true);
+    expect(readFileSync(join(camera.host.device.rootfsDir, 'etc/passwd'), 'utf8')).toContain('file-change');
     expect(hashTree(PROFILE.dir)).toEqual(before);
   });
 });

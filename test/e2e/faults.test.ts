@@ -94,11 +94,11 @@ describe.each(brokers)('faults over $name', (kind) => {
   /** Holds the camera off the broker, lets in-flight deliveries reach the subscriber, runs `work`, releases. */
   async function offline(work: () => Promise<void>): Promise<void> {
     const c = camera as SimCamera;
-    c.host.brokerDown = true;
+    c.host.device.brokerDown = true;
     c.host.dropBrokerConnections();
     await sleep(300);
     await work();
-    c.host.brokerDown = false;
+    c.host.device.brokerDown = false;
   }
 
   async function restartBroker(): Promise<void> {
@@ -137,17 +137,17 @@ describe.each(brokers)('faults over $name', (kind) => {
     await setUp();
     await waitForSeq(1);
     await offline(async () => void (await sleep(4000)));
-    (camera as SimCamera).host.dropAfterPublishes = 2;
+    (camera as SimCamera).host.device.dropAfterPublishes = 2;
     const { missing } = await expectEverySeqOrCountedGap(6);
     expect(missing).toEqual([]);
-    expect((camera as SimCamera).host.dropAfterPublishes).toBeNull();
+    expect((camera as SimCamera).host.device.dropAfterPublishes).toBeNull();
   });
 
   it.each(['partial-tmp', 'before-rename', 'after-rename'] as const)('agent killed during an outbox write (%s): restarted on the same data dir, nothing lost or doubled', async (point) => {
     await setUp();
     await waitForSeq(1);
     const killed = new Promise<void>((resolve) => {
-      (camera as SimCamera).host.crashOnWrite = { match: /\/outbox\//, point, onCrash: () => resolve() };
+      (camera as SimCamera).host.device.crashOnWrite = { match: /\/outbox\//, point, onCrash: () => resolve() };
     });
     await offline(async () => {
       await killed;
@@ -163,9 +163,9 @@ describe.each(brokers)('faults over $name', (kind) => {
     await setUp();
     await waitForSeq(1);
     await offline(async () => {
-      (camera as SimCamera).host.diskFull = true;
+      (camera as SimCamera).host.device.diskFull = true;
       await sleep(3000);
-      (camera as SimCamera).host.diskFull = false;
+      (camera as SimCamera).host.device.diskFull = false;
     });
     const { missing } = await expectEverySeqOrCountedGap(5);
     expect(missing).toEqual([]);
@@ -175,9 +175,9 @@ describe.each(brokers)('faults over $name', (kind) => {
   it('wall clock jumping backwards and forwards: the schedule and the seq carry on', async () => {
     await setUp();
     await waitForSeq(1);
-    (camera as SimCamera).host.wallOffsetMs = -3600_000;
+    (camera as SimCamera).host.device.wallOffsetMs = -3600_000;
     await sleep(2000);
-    (camera as SimCamera).host.wallOffsetMs = 7 * 86400_000;
+    (camera as SimCamera).host.device.wallOffsetMs = 7 * 86400_000;
     const { missing } = await expectEverySeqOrCountedGap(5);
     expect(missing).toEqual([]);
   });
