@@ -7,7 +7,8 @@
  * Each job slice (eval, one timer callback, one job pump) runs under a CPU budget, counted in CPU time of the
  * engine's thread (quickjs/cpu-budget.ts); the runtime has a memory limit and a stack limit (≤ 256 KB, or deep
  * recursion kills the whole wasm module). Values cross the boundary in quickjs/marshal.ts, and the
- * `__vigilHost` table is quickjs/install-host.ts.
+ * `__vigilHost` table is quickjs/install-host.ts; the call to `__vigilAgent.stop()` is quickjs/agent-stop.ts,
+ * and the engine's promises are watched for rejections in quickjs/watched-promises.ts.
  *
  * The memory limit means bytes, as on the device: after a slice the runner also measures the heap in bytes
  * (quickjs/memory-limit.ts), since the wasm build's own accounting lets many small allocations grow far past it.
@@ -16,11 +17,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten-core';
 import type { Host, LogLevel, RuntimeMemory } from '../../agent/src/host';
+import { AgentStop } from './quickjs/agent-stop';
 import { cpuBudgetInterrupt, type BudgetClocks } from './quickjs/cpu-budget';
 import { installHost, type HostBridge } from './quickjs/install-host';
 import { Marshal } from './quickjs/marshal';
 import { countedHeapBytes, MemoryLimit, readHeapUsage, type HeapUsage } from './quickjs/memory-limit';
 import { loadQuickJSModule, type QuickJSModuleLike, type QuickJSVariantName } from './quickjs/modules';
+import { WatchedPromises } from './quickjs/watched-promises';
 
 export interface QuickJSRunnerOptions {
   host: Host;
@@ -95,11 +98,10 @@ export class QuickJSRunner {
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly timers = new Map<number, QuickJSHandle>();
   private readonly deferreds = new Set<QuickJSDeferredPromise>();
-  private readonly watched: Array<{ handle: QuickJSHandle; where: string }> = [];
+  private readonly watched: WatchedPromises;
   private readonly marshal: Marshal;
   private readonly budgetClocks: BudgetClocks | undefined;
-  /** The promise `__vigilAgent.stop()` returned, while stop() waits for it (dispose() frees it on a kill). */
-  private stopCall: QuickJSHandle | null = null;
+  private readonly agentStop: AgentStop;
   private installed = false;
   private pumping = false;
   private pumpScheduled = false;
@@ -129,6 +131,16 @@ export class QuickJSRunner {
     this.vm = this.rt.newContext();
     this.marshal = new Marshal(this.rt, this.vm, this.memoryLimitBytes);
     this.budgetClocks = options.budgetClocks;
+    this.watched = new WatchedPromises(this.vm, (where, errorHandle) => this.report(where, errorHandle));
+    this.agentStop = new AgentStop({
+      vm: this.vm,
+      stopTimeoutMs: this.stopTimeoutMs,
+      disposed: () => this.disposed,
+      slice: (fn) => this.slice(fn),
+      pump: () => this.pump(),
+      report: (where, errorHandle) => this.report(where, errorHandle),
+      log: (level, message) => this.log(level, message),
+    });
     // Not while stopping: the planned stop is the agent's bounded chance to say goodbye, whatever its heap.
     this.memoryLimit = new MemoryLimit(
       () => this.heapUsage(),
@@ -172,7 +184,7 @@ export class QuickJSRunner {
     if (result.error) {
       out = { ok: false, error: this.report('eval', result.error) };
     } else {
-      this.watch(result.value, 'eval');
+      this.watched.watch(result.value, 'eval');
       result.value.dispose();
     }
     // A bundle that is over its limit as soon as it is loaded is stopped before its first timer.
@@ -234,7 +246,7 @@ export class QuickJSRunner {
           else r.dispose();
         }
       });
-      this.checkWatched();
+      this.watched.check();
     } finally {
       this.pumping = false;
     }
@@ -258,62 +270,11 @@ export class QuickJSRunner {
   private async stopOnce(): Promise<void> {
     if (this.disposed) return;
     try {
-      await this.callAgentStop();
+      await this.agentStop.call();
     } catch (err) {
       this.log('warn', `[host-sim] [quickjs] agent stop failed: ${(err as Error).message}`);
     }
     this.dispose();
-  }
-
-  private async callAgentStop(): Promise<void> {
-    const vm = this.vm;
-    const agent = vm.getProp(vm.global, '__vigilAgent');
-    let promise: QuickJSHandle;
-    try {
-      if (vm.typeof(agent) !== 'object') return;
-      const stopFn = vm.getProp(agent, 'stop');
-      try {
-        if (vm.typeof(stopFn) !== 'function') return;
-        const r = this.slice(() => vm.callFunction(stopFn, agent));
-        if (r.error) {
-          this.report('stop', r.error);
-          return;
-        }
-        promise = r.value;
-        this.stopCall = promise;
-      } finally {
-        stopFn.dispose();
-      }
-    } finally {
-      agent.dispose();
-    }
-    this.pump();
-    const until = Date.now() + this.stopTimeoutMs;
-    try {
-      for (;;) {
-        // A kill() while we waited disposed the runtime and this handle with it.
-        if (this.disposed) return;
-        const state = vm.getPromiseState(promise);
-        if (state.type === 'pending') {
-          if (Date.now() > until) {
-            this.log('warn', `[host-sim] [quickjs] __vigilAgent.stop() did not settle within ${this.stopTimeoutMs} ms`);
-            return;
-          }
-          await new Promise((r) => setTimeout(r, 5));
-          if (this.disposed) return;
-          this.pump();
-          continue;
-        }
-        if (state.type === 'rejected') this.report('stop', state.error);
-        else if (!state.notAPromise) state.value.dispose();
-        return;
-      }
-    } finally {
-      if (this.stopCall === promise) {
-        this.stopCall = null;
-        if (promise.alive) promise.dispose();
-      }
-    }
   }
 
   private dispose(): void {
@@ -327,18 +288,14 @@ export class QuickJSRunner {
     this.timers.clear();
     for (const d of this.deferreds) d.dispose();
     this.deferreds.clear();
-    for (const w of this.watched) w.handle.dispose();
-    this.watched.length = 0;
-    if (this.stopCall) {
-      if (this.stopCall.alive) this.stopCall.dispose();
-      this.stopCall = null;
-    }
+    this.watched.dispose();
+    this.agentStop.dispose();
     this.marshal.dispose();
     this.vm.dispose();
     this.rt.dispose();
   }
 
-  // ---- slices, errors, watched promises ---------------------------------------------------------------
+  // ---- slices and errors ------------------------------------------------------------------------------
 
   private slice<T>(fn: () => T): T {
     this.rt.setInterruptHandler(cpuBudgetInterrupt(this.cpuBudgetMs, this.budgetClocks));
@@ -399,33 +356,6 @@ export class QuickJSRunner {
     return error;
   }
 
-  /**
-   * QuickJS-wasm reports no unhandled rejections (quickjs.md §1.2), so promises that the engine hands
-   * back to us (eval result, timer callbacks, stop) are watched and a rejection is reported.
-   */
-  private watch(h: QuickJSHandle, where: string): void {
-    const state = this.vm.getPromiseState(h);
-    if (state.type === 'fulfilled') {
-      if (!state.notAPromise) state.value.dispose();
-    } else if (state.type === 'rejected') {
-      this.report(`${where} (async)`, state.error);
-    } else {
-      this.watched.push({ handle: h.dup(), where });
-    }
-  }
-
-  private checkWatched(): void {
-    for (let i = this.watched.length - 1; i >= 0; i--) {
-      const w = this.watched[i];
-      const state = this.vm.getPromiseState(w.handle);
-      if (state.type === 'pending') continue;
-      if (state.type === 'rejected') this.report(`${w.where} (async)`, state.error);
-      else if (!state.notAPromise) state.value.dispose();
-      w.handle.dispose();
-      this.watched.splice(i, 1);
-    }
-  }
-
   // ---- the host's side ------------------------------------------------------------------------------
 
   /** What installHost needs of this runner. */
@@ -456,7 +386,7 @@ export class QuickJSRunner {
       const r = this.slice(() => this.vm.callFunction(callback, this.vm.undefined));
       if (r.error) this.report('timer', r.error);
       else {
-        this.watch(r.value, 'timer');
+        this.watched.watch(r.value, 'timer');
         r.value.dispose();
       }
     } finally {
