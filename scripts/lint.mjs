@@ -7,10 +7,12 @@
 // - schemas/ is a leaf: everyone but the agent may import it, and it imports nothing of the project's.
 // - Product code never imports test code (test/, <part>/test/, *.test.ts, bench/).
 // - The native host's C files depend on each other without a cycle, main.c at the top (lint-native.mjs).
+// - No source file is past ~450 lines (lint-size.mjs).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lintNativeLinks } from './lint-native.mjs';
+import { lintFileSizes } from './lint-size.mjs';
 
 const IMPORT_RE = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[^.\w])import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
 const AGENT_PUBLIC = [/^agent\/src\/host\.ts$/, /^agent\/src\/report\/types\.ts$/];
@@ -123,8 +125,8 @@ function resolveTarget(root, target) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const problems = [...lintImports(root), ...lintNativeLinks(root)];
+  const problems = [...lintImports(root), ...lintNativeLinks(root), ...lintFileSizes(root)];
   for (const p of problems) console.error(`[vigil] [lint] ${p}`);
   if (problems.length > 0) process.exit(1);
-  console.log('[vigil] [lint] imports point inward; the native host has no dependency cycle');
+  console.log('[vigil] [lint] imports point inward; the native host has no dependency cycle; no source file is too long');
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lintImports } from '../scripts/lint.mjs';
 import { lintNativeLinks } from '../scripts/lint-native.mjs';
+import { lintFileSizes } from '../scripts/lint-size.mjs';
 
 function tree(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'vigil-lint-'));
@@ -195,6 +196,31 @@ describe('the native host link graph', () => {
     } finally {
       rmSync(root, { recursive: true });
       rmSync(fixed, { recursive: true });
+    }
+  });
+});
+
+describe('file sizes', () => {
+  it('finds no source file in the repository past 450 lines', () => {
+    expect(lintFileSizes(resolve(__dirname, '..'))).toEqual([]);
+  });
+
+  it('rejects a source file one line past the limit and accepts one at it, data and fixtures not counted', () => {
+    const lines = (n: number) => 'x;\n'.repeat(n);
+    const root = tree({
+      'fleet/src/long.ts': lines(451),
+      'fleet/src/full.ts': lines(450),
+      'host-native/src/long.c': lines(451),
+      'agent/src/collectors/x/testdata/valid/big.sh': lines(900),
+      'schemas/big.json': lines(900),
+    });
+    try {
+      expect(lintFileSizes(root).sort()).toEqual([
+        'fleet/src/long.ts: 451 lines, past 450; split it along a concept it already names',
+        'host-native/src/long.c: 451 lines, past 450; split it along a concept it already names',
+      ]);
+    } finally {
+      rmSync(root, { recursive: true });
     }
   });
 });
