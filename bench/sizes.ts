@@ -8,6 +8,7 @@
  * Usage: tsx bench/sizes.ts [--no-build] [--quick]
  */
 import { build } from 'esbuild';
+import { agentOptions, quickjsOptions } from '../build.mjs';
 import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -42,12 +43,9 @@ export async function main(): Promise<void> {
   const agentBytes = statSync(agentJs).size;
   const agentGz = gzipSync(readFileSync(agentJs), { level: 9 }).length;
 
-  // Baseline bundle through the same esbuild options as build.mjs.
+  // Baseline bundle through the same esbuild options as build.mjs (its exported options, not a copy).
   const helloJs = path.join(out, 'hello.js');
-  await build({
-    entryPoints: [path.join(REPO, 'bench/fixtures/hello.ts')], outfile: helloJs, bundle: true, format: 'iife', platform: 'neutral',
-    target: 'es2022', mainFields: ['module', 'main'], legalComments: 'none', minify: true, logLevel: 'warning',
-  });
+  await build({ ...quickjsOptions, entryPoints: [path.join(REPO, 'bench/fixtures/hello.ts')], outfile: helloJs, minify: true });
   const helloBytes = statSync(helloJs).size;
   const helloGz = gzipSync(readFileSync(helloJs), { level: 9 }).length;
   const helloBc = path.join(out, 'hello.qjsbc');
@@ -91,11 +89,7 @@ export async function main(): Promise<void> {
   }
 
   // What the minified bundle is made of: esbuild's metafile, same options as build.mjs, bytes per source file.
-  const meta = await build({
-    entryPoints: [path.join(REPO, 'agent/src/main.ts')], outfile: path.join(out, 'agent-meta.js'), bundle: true, format: 'iife', platform: 'neutral',
-    target: 'es2022', mainFields: ['module', 'main'], legalComments: 'none', minify: true, metafile: true, write: true, logLevel: 'silent',
-    define: { __VIGIL_VERSION__: JSON.stringify(JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).version) },
-  });
+  const meta = await build({ ...agentOptions, outfile: path.join(out, 'agent-meta.js'), metafile: true, write: true, logLevel: 'silent' });
   const inputs = Object.values(meta.metafile.outputs).flatMap((o) => Object.entries(o.inputs));
   const byDir = new Map<string, number>();
   for (const [file, info] of inputs) {
