@@ -10,7 +10,7 @@
  * or a socket the flow opened was left open.
  */
 import type { Host, TlsOptions } from '../src/host';
-import { MqttClient } from '../src/mqtt/client';
+import { createMqttClient } from '../src/mqtt/client';
 import { httpRequest } from '../src/vapix/http';
 import { VapixClient } from '../src/vapix/vapix';
 import { VigilError } from '../src/util/errors';
@@ -58,7 +58,7 @@ function refusal(err: unknown, where: string): void {
 }
 
 async function mqtt(port: number, timeoutMs: number, protocolLevel: 4 | 5, tls?: TlsOptions): Promise<void> {
-  const c = new MqttClient(host, {
+  const c = createMqttClient(host, {
     host: '127.0.0.1',
     port,
     tls,

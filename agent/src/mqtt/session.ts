@@ -15,7 +15,7 @@ import type { Host } from '../host';
 import type { AgentConfig } from '../config';
 import type { Log } from '../log';
 import { errorCode, errorMessage } from '../util/errors';
-import { MqttClient, type CloseReason, type MessageInfo } from './client';
+import { createMqttClient, type MqttClient, type CloseReason, type MessageInfo } from './client';
 import type { Properties } from './codec';
 import type { DeviceTopics } from './topics';
 
@@ -123,7 +123,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     }
     const b = config.broker;
     const v5 = b.protocolLevel === 5;
-    const c = new MqttClient(host, {
+    const c = createMqttClient(host, {
       // host, port, username, password, keepaliveSec, protocolLevel (a copy: the client may change keepaliveSec)
       ...b,
       tls: b.tls ? { caFile: b.caFile, certFile: b.certFile, keyFile: b.keyFile, serverName: b.serverName, verify: b.tlsVerify } : undefined,
