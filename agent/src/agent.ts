@@ -16,7 +16,7 @@ import type { AgentConfig } from './config';
 import { parseConfig } from './config';
 import type { CollectorError, Report } from './report/types';
 import { assembleReport, encodeReport } from './report/build';
-import { FlashOutbox, type Outbox } from './outbox';
+import { createFlashOutbox, type Outbox } from './outbox';
 import { deviceTopics, type DeviceTopics } from './mqtt/topics';
 import { createSession, type MqttSession } from './mqtt/session';
 import { createDelivery, type Delivery } from './delivery';
@@ -116,11 +116,11 @@ const createAgent = (host: Host, version: string) => {
     }
     const c = config;
     await loadState();
-    const box = new FlashOutbox(host, c.dataDir, c.outbox, (level, message) => log(level, 'outbox', message));
+    const box = createFlashOutbox(host, c.dataDir, c.outbox, (level, message) => log(level, 'outbox', message));
     await box.load();
     box.dropped = Math.max(box.dropped, state.dropped);
     outbox = box;
-    const ev = new FlashOutbox(host, `${c.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, (level, message) => log(level, 'events', message));
+    const ev = createFlashOutbox(host, `${c.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, (level, message) => log(level, 'events', message));
     await ev.load();
     events = ev;
     const knownTopics = () => topics as DeviceTopics;
