@@ -51,8 +51,9 @@ export const MANGLED_PROPS = [
   // VAPIX client and collectors
   'maxResponseBytes', 'basicDeviceInfo', 'firmwareStatus', 'listApplications', 'listParams', 'attributes',
   'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',
-  // agent
-  'runCycle',
+  // agent, session, delivery and commands: the methods of their dependency objects; util/bytes.ts
+  'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
+  'text',
   // words that also occur in the prose of a message ("… is truncated"), never as a key: PROSE_PROPS below
   'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'valid', 'decode',
 ];
