@@ -21,7 +21,7 @@ import { deviceTopics, type DeviceTopics } from './mqtt/topics';
 import { createSession, type MqttSession } from './mqtt/session';
 import { createDelivery, type Delivery } from './delivery';
 import { createCommandHandler } from './commands';
-import { VapixClient } from './vapix/vapix';
+import { createVapixClient } from './vapix/vapix';
 import type { CollectorContext, CollectorResult } from './collectors/context';
 import { collectDevice } from './collectors/device/device';
 import { collectServices } from './collectors/services/services';
@@ -353,7 +353,7 @@ const createAgent = (host: Host, version: string) => {
       }
     }
     // host, port and timeoutMs from the config
-    const vapix = new VapixClient(host, { ...c.vapix, credentials });
+    const vapix = createVapixClient(host, { ...c.vapix, credentials });
     return { host, config: c, vapix };
   };
 
