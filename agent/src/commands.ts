@@ -72,14 +72,6 @@ interface CommandResult {
   at: string;
 }
 
-class CommandError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** What running the commands needs from the agent around them. */
 export interface CommandDeps {
@@ -130,7 +122,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
     commandLast[name] = now;
     runCommand(name, cmd.intervalSec as number).then(
       (result) => answer({ ok: true, result }, true),
-      (err) => fail(err instanceof CommandError ? err.code : errorCode(err), errorMessage(err), true),
+      (err) => fail(errorCode(err), errorMessage(err), true),
     );
   };
 
@@ -146,7 +138,8 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
       }
       case 'rebaseline': {
         const made = await rebaseline(await deps.context([]));
-        if (!made.value) throw new CommandError('EIO', made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
+        // a plain Error: its code is EIO (errorCode), its message the collector's, without another speaker tag
+        if (!made.value) throw new Error(made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
         log('info', 'cmd', `integrity baseline recorded again by command (${made.value.files} files)`);
         return { baseline: made.value };
       }
