@@ -43,8 +43,8 @@ export const MANGLED_PROPS = [
   'hashBytesPerSec', 'reconnectMaxSec', 'tlsVerify', 'inflight', 'perSec', 'keepaliveSec', 'protocolLevel',
   'clientId', 'cleanSession',
   // MQTT client and codec (mqtt/): options, decoded packet fields, the reader's helpers
-  'maxOutgoingPacketBytes', 'maxIncomingPacketBytes', 'maxPacketBytes', 'connectTimeoutMs', 'connectProperties',
-  'connackProperties', 'sessionPresent', 'returnCode', 'reasonCode', 'reasonCodes', 'granted', 'dup', 'onClose',
+  'brokerReceiveMaximum', 'maxIncomingPacketBytes', 'maxPacketBytes', 'connectTimeoutMs', 'connectProperties',
+  'sessionPresent', 'returnCode', 'reasonCode', 'reasonCodes', 'granted', 'dup', 'onClose',
   'onMessage', 'subscribe', 'props', 'varint', 'left', 'str', 'u16', 'u8', 'commandName', 'cmdResult',
   // outbox
   'makeRoom', 'queuedAt', 'maxSeq', 'oldestQueuedAt', 'depth', 'ack',

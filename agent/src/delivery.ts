@@ -66,7 +66,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
       const queued = new Set(outbox.entries().concat(events.entries()).map((e) => e.reportId));
       for (const id of Array.from(sent)) if (!queued.has(id)) sent.delete(id);
     }
-    const window = Math.min(config.outbox.inflight, client.receiveMaximum);
+    const window = Math.min(config.outbox.inflight, client.brokerReceiveMaximum);
     const rate = config.outbox.perSec;
     const now = clock.monotonic();
     tokens = Math.min(window, tokens + ((now - tokensAt) * rate) / 1000);

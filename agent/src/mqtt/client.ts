@@ -128,11 +128,8 @@ const strip = (message: string): string => message.replace(/^\[vigil\] \[mqtt\] 
 /** One MQTT session; see the API above. */
 export interface MqttClient {
   readonly state: MqttClientState;
-  /** The broker's limits, from an MQTT 5 CONNACK (Infinity / 65535 when it gave none). */
-  readonly maxOutgoingPacketBytes: number;
-  readonly receiveMaximum: number;
-  /** The MQTT 5 CONNACK properties, once connected. */
-  readonly connackProperties: Properties;
+  /** The broker's Receive Maximum, from an MQTT 5 CONNACK (65535 when it gave none). */
+  readonly brokerReceiveMaximum: number;
   connect(): Promise<{ sessionPresent: boolean }>;
   publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean; properties?: Properties }): Promise<void>;
   subscribe(subscriptions: Array<{ topic: string; qos: 0 | 1 }>): Promise<number[]>;
@@ -162,9 +159,9 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
   let closeCbs: Array<(reason: CloseReason) => void> = [];
   let connecting: { resolve(v: { sessionPresent: boolean }): void; reject(e: Error): void } | null = null;
   let connectError: Error | null = null;
+  /** The broker's Maximum Packet Size, from an MQTT 5 CONNACK. */
   let maxOutgoingPacketBytes = Infinity;
   let receiveMaximum = 65535;
-  let connackProperties: Properties = {};
 
   const now = (): number => clock.monotonic();
 
@@ -257,7 +254,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
         return;
       }
       st = 'open';
-      const props = (connackProperties = p.properties || {});
+      const props = p.properties || {};
       if (props.maximumPacketSize) maxOutgoingPacketBytes = props.maximumPacketSize;
       if (props.receiveMaximum) receiveMaximum = props.receiveMaximum;
       if (props.serverKeepAlive !== undefined) options.keepaliveSec = props.serverKeepAlive;
@@ -376,14 +373,8 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     get state() {
       return st;
     },
-    get maxOutgoingPacketBytes() {
-      return maxOutgoingPacketBytes;
-    },
-    get receiveMaximum() {
+    get brokerReceiveMaximum() {
       return receiveMaximum;
-    },
-    get connackProperties() {
-      return connackProperties;
     },
 
     connect() {
