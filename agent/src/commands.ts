@@ -12,7 +12,7 @@ import type { MqttClient, MessageInfo } from './mqtt/client';
 import { jsonProperties, type MqttSession } from './mqtt/session';
 import type { DeviceTopics } from './mqtt/topics';
 import { utf8Decode } from './util/bytes';
-import { errorCode, errorMessage } from './util/errors';
+import { errorCode, errorMessage, ignore } from './util/errors';
 
 /** Results kept to answer a redelivered command (same id) again without running it twice. */
 const RECENT_COMMANDS = 16;
@@ -169,6 +169,3 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
 
   return onCommand;
 };
-
-/** For a promise whose failure is already handled (or reported) elsewhere. */
-const ignore = () => undefined;

@@ -34,7 +34,7 @@
  */
 import type { Host, TlsOptions } from '../host';
 import { toArrayBuffer } from '../util/bytes';
-import { VigilError, errorCode, errorMessage } from '../util/errors';
+import { VigilError, errorCode, errorMessage, ignore } from '../util/errors';
 import {
   CONNACK,
   DISCONNECT,
@@ -120,7 +120,6 @@ interface Pending {
   reject(err: Error): void;
 }
 
-const noop = () => {};
 const err = (code: string, message: string) => new VigilError('mqtt', code, message);
 /** Drops the `[vigil] [mqtt] ` speaker tag of a nested message so that it is not repeated. */
 const strip = (message: string): string => message.replace(/^\[vigil\] \[mqtt\] /, '');
@@ -185,7 +184,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     }
     const written = send(bytes);
     if (!ack) return written;
-    written.catch(noop); // a failed write closes the session, which rejects the pending entry
+    written.catch(ignore); // a failed write closes the session, which rejects the pending entry
     return new Promise((resolve, reject) => pending.set(id, { ack, resolve, reject }));
   };
 
@@ -207,7 +206,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
           throw err('ECLOSED', `connection to ${peer} is closed`);
         },
       );
-    writes = p.catch(noop);
+    writes = p.catch(ignore);
     return p;
   };
 
@@ -279,12 +278,12 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
           }
         }
         if (p.qos === 2) qos2.add(id);
-        if (p.qos) send(encodeAck(p.qos === 1 ? PUBACK : PUBREC, id)).catch(noop);
+        if (p.qos) send(encodeAck(p.qos === 1 ? PUBACK : PUBREC, id)).catch(ignore);
         return;
       }
       case PUBREL:
         qos2.delete(p.id);
-        send(encodeAck(PUBCOMP, p.id)).catch(noop);
+        send(encodeAck(PUBCOMP, p.id)).catch(ignore);
         return;
       case PUBACK:
       case SUBACK: {
@@ -325,7 +324,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     }
     if (!pinged && (t - lastTx >= ka || t - lastRx >= ka)) {
       pinged = true;
-      send(encodePingreq()).catch(noop);
+      send(encodePingreq()).catch(ignore);
     }
     const due = Math.min(lastRx + ka * 1.5, pinged ? Infinity : Math.min(lastTx, lastRx) + ka);
     timer = clock.setTimer(Math.max(1, due - t), () => {
@@ -396,7 +395,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
           if (st !== 'connecting') return net.close(s);
           socket = s;
           lastRx = now();
-          send(connectPacket).catch(noop);
+          send(connectPacket).catch(ignore);
           readLoop(s);
         },
         (e) => close(errorCode(e), `cannot connect to ${peer}: ${errorMessage(e)}`),

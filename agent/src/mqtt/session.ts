@@ -14,7 +14,7 @@
 import type { Host } from '../host';
 import type { AgentConfig } from '../config';
 import type { Log } from '../log';
-import { errorCode, errorMessage } from '../util/errors';
+import { errorCode, errorMessage, ignore } from '../util/errors';
 import { createMqttClient, type MqttClient, type CloseReason, type MessageInfo } from './client';
 import type { Properties } from './codec';
 import type { DeviceTopics } from './topics';
@@ -270,9 +270,6 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     end,
   };
 };
-
-/** For a promise whose failure is already handled (or reported) elsewhere. */
-const ignore = () => undefined;
 
 /** MQTT 5 properties of every JSON message the agent publishes; a fresh object, as callers add to it. */
 export const jsonProperties = (): Properties => ({ payloadFormatIndicator: 1, contentType: 'application/json' });
