@@ -29,7 +29,7 @@ import { collectIntegrity } from './collectors/integrity/integrity';
 import { readText, toHex, utf8Encode, writeText } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
 import { detectEvents, parseSnapshot, type Snapshot } from './events';
-import { makeLog } from './log';
+import { areaLog, makeLog } from './log';
 
 const STATE_FILE = 'state.json';
 /** What the previous cycle saw, for events (events.ts); written only when it changes. */
@@ -60,6 +60,7 @@ export interface Agent {
 export const createAgent = (host: Host, version: string): Agent => {
   const clock = host.clock;
   const log = makeLog(host);
+  const say = areaLog(log, 'agent');
   const iso = () => new Date(clock.now()).toISOString();
   const startedAt = iso();
   let config: AgentConfig | null = null;
@@ -84,7 +85,7 @@ export const createAgent = (host: Host, version: string): Agent => {
   let saveFailing = false;
 
   const start = (): void => {
-    boot().catch((err) => log('error', 'agent', `start failed: ${errorMessage(err)}`));
+    boot().catch((err) => say('error', `start failed: ${errorMessage(err)}`));
   };
 
   const stop = async (): Promise<void> => {
@@ -94,7 +95,7 @@ export const createAgent = (host: Host, version: string): Agent => {
     cycleTimer = null;
     if (delivery) delivery.stop();
     if (session) await session.end();
-    log('info', 'agent', 'stopped');
+    say('info', 'stopped');
   };
 
   // ---- start-up -----------------------------------------------------------------------------------
@@ -112,11 +113,11 @@ export const createAgent = (host: Host, version: string): Agent => {
     }
     const c = config;
     await loadState();
-    const box = createFlashOutbox(host, c.dataDir, c.outbox, (level, message) => log(level, 'outbox', message));
+    const box = createFlashOutbox(host, c.dataDir, c.outbox, areaLog(log, 'outbox'));
     await box.load();
     box.dropped = Math.max(box.dropped, state.dropped);
     outbox = box;
-    const ev = createFlashOutbox(host, `${c.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, (level, message) => log(level, 'events', message));
+    const ev = createFlashOutbox(host, `${c.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, areaLog(log, 'events'));
     await ev.load();
     events = ev;
     const knownTopics = () => topics as DeviceTopics;
@@ -151,7 +152,7 @@ export const createAgent = (host: Host, version: string): Agent => {
     const o = state.interval;
     intervalSec = o && o.base === c.intervalSec ? o.sec : c.intervalSec;
     if (state.serial) setSerial(state.serial);
-    log('info', 'agent', `vigil ${version} on ${host.info.name}, report every ${intervalSec} s`);
+    say('info', `vigil ${version} on ${host.info.name}, report every ${intervalSec} s`);
     // Reports queued by an earlier run go out while the first report is being collected.
     if (box.depth + ev.depth > 0) s.ensureConnected();
     await runCycle();
@@ -167,10 +168,10 @@ export const createAgent = (host: Host, version: string): Agent => {
         const i = p.interval;
         if (i && count(i.sec) >= 1 && count(i.base) >= 1) state.interval = { sec: i.sec, base: i.base };
       } else {
-        log('warn', 'agent', `${STATE_FILE} has no valid counters; starting from zero`);
+        say('warn', `${STATE_FILE} has no valid counters; starting from zero`);
       }
     } catch (err) {
-      if (errorCode(err) !== 'ENOENT') log('warn', 'agent', `cannot read ${STATE_FILE}: ${errorMessage(err)}; starting from zero`);
+      if (errorCode(err) !== 'ENOENT') say('warn', `cannot read ${STATE_FILE}: ${errorMessage(err)}; starting from zero`);
     }
   };
 
@@ -180,11 +181,11 @@ export const createAgent = (host: Host, version: string): Agent => {
     try {
       await host.fs.mkdir(c.dataDir);
       await writeData(STATE_FILE, JSON.stringify(state));
-      if (saveFailing) log('info', 'agent', `${STATE_FILE} is saved again`);
+      if (saveFailing) say('info', `${STATE_FILE} is saved again`);
       saveFailing = false;
     } catch (err) {
       // Logged once per outage of the data dir, not once per report.
-      if (!saveFailing) log('warn', 'agent', `cannot save ${STATE_FILE}: ${errorMessage(err)}`);
+      if (!saveFailing) say('warn', `cannot save ${STATE_FILE}: ${errorMessage(err)}`);
       saveFailing = true;
     }
   };
@@ -214,7 +215,7 @@ export const createAgent = (host: Host, version: string): Agent => {
     if (cycleTimer !== null) clock.clearTimer(cycleTimer);
     cycleTimer = clock.setTimer(delayMs, () => {
       cycleTimer = null;
-      runCycle().catch((err) => log('error', 'agent', `report cycle failed: ${errorMessage(err)}`));
+      runCycle().catch((err) => say('error', `report cycle failed: ${errorMessage(err)}`));
     });
   };
 

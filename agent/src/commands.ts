@@ -4,7 +4,7 @@
  * what needs state: de-duplication by id and the rate limit.
  */
 import type { Host } from './host';
-import type { Log } from './log';
+import { areaLog, type Log } from './log';
 import type { CollectorError } from './report/types';
 import type { CollectorContext } from './collectors/context';
 import { rebaseline } from './collectors/integrity/integrity';
@@ -92,7 +92,8 @@ export interface CommandDeps {
 export type CommandHandler = (client: MqttClient, topic: string, payload: Uint8Array, info: MessageInfo) => void;
 
 export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
-  const { clock, log, session } = deps;
+  const { clock, session } = deps;
+  const log = areaLog(deps.log, 'cmd');
   const commandLast: Record<string, number> = {};
   const recentResults: CommandResult[] = [];
 
@@ -101,7 +102,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
     if (name === null || client !== session.client) return;
     if (info.retain) {
       // A retained command would run again on every reconnect.
-      log('warn', 'cmd', `ignored a retained ${name.slice(0, 64)} command; publish commands without retain`);
+      log('warn', `ignored a retained ${name.slice(0, 64)} command; publish commands without retain`);
       return;
     }
     const correlation = info.properties && info.properties.correlationData;
@@ -133,14 +134,14 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
         return { queued: true };
       case 'set-interval': {
         await deps.setReportInterval(sec);
-        log('info', 'cmd', `report interval set to ${sec} s by command`);
+        log('info', `report interval set to ${sec} s by command`);
         return { intervalSec: sec };
       }
       case 'rebaseline': {
         const made = await rebaseline(await deps.context([]));
         // a plain Error: its code is EIO (errorCode), its message the collector's, without another speaker tag
         if (!made.value) throw new Error(made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
-        log('info', 'cmd', `integrity baseline recorded again by command (${made.value.files} files)`);
+        log('info', `integrity baseline recorded again by command (${made.value.files} files)`);
         return { baseline: made.value };
       }
       default: {
@@ -161,7 +162,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
       recentResults.push(r);
       if (recentResults.length > RECENT_COMMANDS) recentResults.shift();
     }
-    if (!r.ok) log('warn', 'cmd', `${r.command} ${r.id ?? '(no id)'} refused: ${r.code} ${r.error}`);
+    if (!r.ok) log('warn', `${r.command} ${r.id ?? '(no id)'} refused: ${r.code} ${r.error}`);
     const properties = jsonProperties();
     if (correlation) properties.correlationData = correlation;
     client.publish(deps.topics().cmdResult, JSON.stringify(r), { qos: 1, properties }).catch(ignore);

@@ -13,7 +13,7 @@
  */
 import type { Host } from '../host';
 import type { AgentConfig } from '../config';
-import type { Log } from '../log';
+import { areaLog, type Log } from '../log';
 import { errorCode, errorMessage, ignore } from '../util/errors';
 import { createMqttClient, type MqttClient, type CloseReason, type MessageInfo } from './client';
 import type { Properties } from './codec';
@@ -68,7 +68,8 @@ export interface MqttSession {
 }
 
 export const createSession = (deps: SessionDeps): MqttSession => {
-  const { host, config, log, state } = deps;
+  const { host, config, state } = deps;
+  const log = areaLog(deps.log, 'mqtt');
   const clock = host.clock;
   let client: MqttClient | null = null;
   let connected = false;
@@ -154,7 +155,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     if (everConnected) reconnects++;
     everConnected = true;
     const failed = failures + refusals;
-    log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${serial} (session ${state.session})${failed || lastProblem ? ` after ${failed} failed attempts` : ''}`);
+    log('info', `connected to ${b.host}:${b.port} as ${serial} (session ${state.session})${failed || lastProblem ? ` after ${failed} failed attempts` : ''}`);
     failures = 0;
     refusals = 0;
     lastProblem = null;
@@ -162,10 +163,10 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     try {
       await publishState(c, 'online', 'connected');
       const granted = await c.subscribe([{ topic: topics.commands, qos: 1 }]);
-      if (granted[0] >= 0x80) log('warn', 'mqtt', `the broker refused the subscription to ${topics.commands}: commands will not arrive`);
+      if (granted[0] >= 0x80) log('warn', `the broker refused the subscription to ${topics.commands}: commands will not arrive`);
     } catch (err) {
       // The session ended meanwhile: onDisconnected schedules the next attempt.
-      if (c.state === 'open') log('warn', 'mqtt', `birth failed: ${errorMessage(err)}`);
+      if (c.state === 'open') log('warn', `birth failed: ${errorMessage(err)}`);
     }
     deps.onReady();
   };
@@ -185,7 +186,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     // Logged once per distinct problem (and again every 20th attempt): an outage must not flood syslog.
     const attempts = failures + refusals;
     if (message !== lastProblem || attempts % 20 === 0) {
-      log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', 'mqtt', `cannot connect (${code}): ${message}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
+      log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', `cannot connect (${code}): ${message}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
     }
     lastProblem = message;
     scheduleReconnect(delay);
@@ -209,14 +210,14 @@ export const createSession = (deps: SessionDeps): MqttSession => {
         const why = takenOver
           ? 'the broker says another client took over the session'
           : `the broker closed ${shortSessions} connections in a row within ${SHORT_SESSION_MS / 1000} s of accepting them`;
-        log('error', 'mqtt', `${why}: another client is probably connected with the same client id "${clientId}" (duplicate client id); backing off ${Math.round(delay / 1000)} s between attempts instead of flapping`);
+        log('error', `${why}: another client is probably connected with the same client id "${clientId}" (duplicate client id); backing off ${Math.round(delay / 1000)} s between attempts instead of flapping`);
         duplicateLogged = true;
       }
       scheduleReconnect(delay);
       return;
     }
     if (shortSessions === 0) duplicateLogged = false;
-    log('warn', 'mqtt', `connection lost (${reason.code}): ${reason.message}`);
+    log('warn', `connection lost (${reason.code}): ${reason.message}`);
     scheduleReconnect(backoff());
   };
 
@@ -248,7 +249,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     const c = client;
     if (c && connected) {
       await withTimeout(clock, publishState(c, 'offline', 'shutdown'), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
-        log('warn', 'mqtt', `could not publish offline before stopping: ${errorMessage(err)}`),
+        log('warn', `could not publish offline before stopping: ${errorMessage(err)}`),
       );
       await c.disconnect().catch(ignore);
     }
