@@ -302,10 +302,8 @@ export const createAgent = (host: Host, version: string): Agent => {
 
     const integrity = take(errors, await collectIntegrity(ctx, { soc: device.soc, osVersion: os.version }));
     // The integrity collector already asked applications/config.cgi; services reuses the answer.
-    const services = take(
-      errors,
-      await collectServices(ctx, integrity.allowUnsignedApps !== null ? { allowUnsignedApps: integrity.allowUnsignedApps } : undefined),
-    );
+    const allowUnsignedApps = integrity.allowUnsignedApps;
+    const services = take(errors, await collectServices(ctx, allowUnsignedApps !== null ? { allowUnsignedApps } : undefined));
 
     state.seq++;
     const memory = host.memory();

@@ -121,6 +121,7 @@ interface Pending {
 }
 
 const err = (code: string, message: string) => new VigilError('mqtt', code, message);
+const refuse = (code: string, message: string) => Promise.reject(err(code, message));
 /** Drops the `[vigil] [mqtt] ` speaker tag of a nested message so that it is not repeated. */
 const strip = (message: string): string => message.replace(/^\[vigil\] \[mqtt\] /, '');
 
@@ -167,11 +168,11 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
   /** Sends a packet; with ack ≠ 0, resolves with the acknowledgement's value instead of on write. */
   const request = (ack: number, build: (id: number) => Uint8Array): Promise<unknown> => {
     if (st !== 'open') {
-      return Promise.reject(err('ECLOSED', `not connected to ${peer} (${st})`));
+      return refuse('ECLOSED', `not connected to ${peer} (${st})`);
     }
     let id = 0;
     if (ack) {
-      if (pending.size >= 65535) return Promise.reject(err('EBUSY', 'all 65535 packet ids are in flight'));
+      if (pending.size >= 65535) return refuse('EBUSY', 'all 65535 packet ids are in flight');
       while (pending.has(nextId)) nextId = (nextId % 65535) + 1;
       id = nextId;
       nextId = (id % 65535) + 1;
@@ -377,7 +378,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     },
 
     connect() {
-      if (st !== 'new') return Promise.reject(err('EINVAL', 'connect() may be called once per client'));
+      if (st !== 'new') return refuse('EINVAL', 'connect() may be called once per client');
       const o = options;
       const result = new Promise<{ sessionPresent: boolean }>((resolve, reject) => (connecting = { resolve, reject }));
       let connectPacket: Uint8Array;
