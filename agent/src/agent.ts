@@ -28,6 +28,7 @@ import { collectServices } from './collectors/services/services';
 import { collectIntegrity } from './collectors/integrity/integrity';
 import { readText, toHex, utf8Encode, writeText } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
+import { isoNow } from './util/time';
 import { detectEvents, parseSnapshot, type Snapshot } from './events';
 import { areaLog, makeLog } from './log';
 
@@ -61,8 +62,7 @@ export const createAgent = (host: Host, version: string): Agent => {
   const clock = host.clock;
   const log = makeLog(host);
   const say = areaLog(log, 'agent');
-  const iso = () => new Date(clock.now()).toISOString();
-  const startedAt = iso();
+  const startedAt = isoNow(clock);
   let config: AgentConfig | null = null;
   let state: PersistedState = { session: 0, seq: 0, dropped: 0 };
   let serial: string | null = null;
@@ -312,7 +312,7 @@ export const createAgent = (host: Host, version: string): Agent => {
       deviceId: serial,
       seq: state.seq,
       reportId: toHex(new Uint8Array(host.crypto.randomBytes(8))),
-      sentAt: iso(),
+      sentAt: isoNow(clock),
       intervalSec,
       device,
       os,

@@ -13,6 +13,7 @@ import { jsonProperties, type MqttSession } from './mqtt/session';
 import type { DeviceTopics } from './mqtt/topics';
 import { utf8Decode } from './util/bytes';
 import { errorCode, errorMessage, ignore } from './util/errors';
+import { isoNow } from './util/time';
 
 /** Results kept to answer a redelivered command (same id) again without running it twice. */
 const RECENT_COMMANDS = 16;
@@ -155,7 +156,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
   };
 
   const reply = (client: MqttClient, result: CommandResult, correlation?: Uint8Array, ran?: boolean): void => {
-    const r = { ...result, at: new Date(clock.now()).toISOString() };
+    const r = { ...result, at: isoNow(clock) };
     // Only the results of commands that ran are kept for redeliveries: a refusal (ERATE above all) must
     // not answer the same id again once the command is allowed.
     if (ran && r.id !== null) {

@@ -15,6 +15,7 @@ import type { Host } from '../host';
 import type { AgentConfig } from '../config';
 import { areaLog, type Log } from '../log';
 import { errorCode, errorMessage, ignore } from '../util/errors';
+import { isoNow } from '../util/time';
 import { createMqttClient, type MqttClient, type CloseReason, type MessageInfo } from './client';
 import type { Properties } from './codec';
 import type { DeviceTopics } from './topics';
@@ -91,7 +92,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       state: name,
       reason,
       session: state.session,
-      at: new Date(clock.now()).toISOString(),
+      at: isoNow(clock),
       agentVersion: deps.version,
     });
 

@@ -12,6 +12,7 @@ import type { FileStat, Host } from '../../host';
 import type { CollectorError, FileChange, IntegrityReport, Maybe, PlatformIntegrity } from '../../report/types';
 import { readText, writeText } from '../../util/bytes';
 import { errorCode } from '../../util/errors';
+import { isoNow } from '../../util/time';
 import { type CollectorContext, type CollectorResult, runCollector, toCollectorError } from '../context';
 
 export interface IntegrityInput {
@@ -171,7 +172,7 @@ const createBaseline = async (ctx: CollectorContext, errors: CollectorError[]): 
   const scan = await scanPaths(ctx);
   const baseline: Baseline = {
     v: 1,
-    createdAt: new Date(ctx.host.clock.now()).toISOString(),
+    createdAt: isoNow(ctx.host.clock),
     paths: ctx.config.integrity.paths.slice(),
     files: {},
   };
