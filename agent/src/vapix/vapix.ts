@@ -85,8 +85,9 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
     return res;
   };
 
-  const json = async (cgi: string, method: string): Promise<Obj> => {
-    const where = `${cgi} ${method}`;
+  /** A JSON API call; `where` is `<cgi> <method>`, as error messages name it. */
+  const json = async (where: string): Promise<Obj> => {
+    const [cgi, method] = where.split(' ');
     const res = await call('POST', `/axis-cgi/${cgi}`, undefined, JSON.stringify({ apiVersion: '1.0', context: 'vigil', method }));
     let doc: unknown;
     try {
@@ -106,7 +107,7 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
   return {
     async basicDeviceInfo() {
       const where = 'basicdeviceinfo.cgi getAllProperties';
-      const data = await json('basicdeviceinfo.cgi', 'getAllProperties');
+      const data = await json(where);
       if (!isObj(data.propertyList)) throw fail(`${where}: answer has no "propertyList" object`);
       const out: DeviceProperties = {};
       for (const key of DEVICE_PROPERTIES) out[key] = field(data.propertyList, key, 'string', where);
@@ -115,7 +116,7 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
 
     async firmwareStatus() {
       const where = 'firmwaremanagement.cgi status';
-      const d = await json('firmwaremanagement.cgi', 'status');
+      const d = await json(where);
       const str = (k: string) => field<string>(d, k, 'string', where);
       let ttr = d.timeToRollback;
       if (typeof ttr === 'string' && /^\d+$/.test(ttr)) ttr = Number(ttr);
