@@ -42,6 +42,10 @@ export interface VapixOptions {
   credentials?: VapixCredentials | null;
 }
 
+/** The application CGIs, also the names collectors give their errors (one string each in the bundle). */
+export const APPS_LIST_CGI = 'applications/list.cgi';
+export const APPS_CONFIG_CGI = 'applications/config.cgi';
+
 const fail = (message: string, code = 'EVAPIX') => new VigilError('vapix', code, message);
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -132,8 +136,8 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
     },
 
     async listApplications() {
-      const res = await call('GET', '/axis-cgi/applications/list.cgi');
-      const body = parseReply(utf8Decode(res.body), 'applications/list.cgi');
+      const res = await call('GET', `/axis-cgi/${APPS_LIST_CGI}`);
+      const body = parseReply(utf8Decode(res.body), APPS_LIST_CGI);
       const apps: AppInfo[] = [];
       for (const tag of startTags(body, 'application')) {
         const a = parseAttributes(tag.attributes);
@@ -152,9 +156,9 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
     },
 
     async allowUnsignedApps() {
-      const res = await call('GET', '/axis-cgi/applications/config.cgi?action=get&name=AllowUnsigned', 404);
+      const res = await call('GET', `/axis-cgi/${APPS_CONFIG_CGI}?action=get&name=AllowUnsigned`, 404);
       if (res.status === 404) return null;
-      const where = 'applications/config.cgi AllowUnsigned';
+      const where = `${APPS_CONFIG_CGI} AllowUnsigned`;
       const body = parseReply(utf8Decode(res.body), where);
       for (const tag of startTags(body, 'param')) {
         const a = parseAttributes(tag.attributes);

@@ -13,6 +13,7 @@ import type { CollectorError, FileChange, IntegrityReport, Maybe, PlatformIntegr
 import { readText, writeText } from '../../util/bytes';
 import { errorCode } from '../../util/errors';
 import { isoNow } from '../../util/time';
+import { APPS_CONFIG_CGI, APPS_LIST_CGI } from '../../vapix/vapix';
 import { type CollectorContext, type CollectorResult, runCollector, toCollectorError } from '../context';
 
 export interface IntegrityInput {
@@ -75,8 +76,8 @@ export const collectIntegrity = (ctx: CollectorContext, input: IntegrityInput): 
     () => failedIntegrity(ctx.host, platform),
     async (guard, errors) => {
       const [apps, allowUnsigned, files] = await Promise.all([
-        guard('applications/list.cgi', ctx.vapix.listApplications()),
-        guard('applications/config.cgi', ctx.vapix.allowUnsignedApps()),
+        guard(APPS_LIST_CGI, ctx.vapix.listApplications()),
+        guard(APPS_CONFIG_CGI, ctx.vapix.allowUnsignedApps()),
         checkFiles(ctx, errors),
       ]);
       // the same keys in the same order as the fallback
