@@ -2,10 +2,10 @@
  * Reports waiting for their PUBACK. Bounded by count and bytes; when full, the oldest is dropped first and
  * counted, and the count goes out with the next report. A report leaves only when acknowledged.
  *
- * The flash outbox (createFlashOutbox) keeps one file per report in `<dataDir>/outbox/`, named `<seq, 10 digits>-<reportId>.json`,
- * holding exactly the payload that is published. The names are the index: on start the directory listing
- * (plus one stat per file for its size and age) rebuilds the queue, so no index file is rewritten per report
- * and a kill at any instant leaves either the old or the new state:
+ * The flash outbox (createFlashOutbox) keeps one file per report in `<dataDir>/outbox/`, named
+ * `<seq, 10 digits>-<reportId>.json`, holding exactly the payload that is published. The names are the index:
+ * on start the directory listing (plus one stat per file for its size and age) rebuilds the queue, so no index
+ * file is rewritten per report and a kill at any instant leaves either the old or the new state:
  *   - push = one atomic write (the host writes a temporary file, flushes, renames);
  *   - ack = one unlink; a kill before it re-sends the report once (the consumer de-duplicates by reportId);
  *   - a kill during the write leaves no file (the temporary file is the host's to clean).
