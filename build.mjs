@@ -43,16 +43,17 @@ export const MANGLED_PROPS = [
   'hashBytesPerSec', 'reconnectMaxSec', 'tlsVerify', 'inflight', 'perSec', 'keepaliveSec', 'protocolLevel',
   'clientId', 'cleanSession',
   // MQTT client and codec (mqtt/): options, decoded packet fields, the reader's helpers
-  'maxOutgoingPacketBytes', 'maxIncomingPacketBytes', 'maxPacketBytes', 'connectTimeoutMs', 'connectProperties',
-  'connackProperties', 'sessionPresent', 'returnCode', 'reasonCode', 'reasonCodes', 'granted', 'dup', 'onClose',
+  'brokerReceiveMaximum', 'maxIncomingPacketBytes', 'maxPacketBytes', 'connectTimeoutMs', 'connectProperties',
+  'sessionPresent', 'returnCode', 'reasonCode', 'reasonCodes', 'granted', 'dup', 'onClose',
   'onMessage', 'subscribe', 'props', 'varint', 'left', 'str', 'u16', 'u8', 'commandName', 'cmdResult',
   // outbox
   'makeRoom', 'queuedAt', 'maxSeq', 'oldestQueuedAt', 'depth', 'ack',
   // VAPIX client and collectors
   'maxResponseBytes', 'basicDeviceInfo', 'firmwareStatus', 'listApplications', 'listParams', 'attributes',
   'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',
-  // agent
-  'runCycle',
+  // agent, session, delivery and commands: the methods of their dependency objects; util/bytes.ts
+  'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
+  'text',
   // words that also occur in the prose of a message ("… is truncated"), never as a key: PROSE_PROPS below
   'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'valid', 'decode',
 ];

@@ -16,20 +16,21 @@ import type { AgentConfig } from './config';
 import { parseConfig } from './config';
 import type { CollectorError, Report } from './report/types';
 import { assembleReport, encodeReport } from './report/build';
-import { FlashOutbox, type Outbox } from './outbox';
+import { createFlashOutbox, type Outbox } from './outbox';
 import { deviceTopics, type DeviceTopics } from './mqtt/topics';
 import { createSession, type MqttSession } from './mqtt/session';
 import { createDelivery, type Delivery } from './delivery';
 import { createCommandHandler } from './commands';
-import { VapixClient } from './vapix/vapix';
+import { createVapixClient } from './vapix/vapix';
 import type { CollectorContext, CollectorResult } from './collectors/context';
 import { collectDevice } from './collectors/device/device';
 import { collectServices } from './collectors/services/services';
 import { collectIntegrity } from './collectors/integrity/integrity';
 import { readText, toHex, utf8Encode, writeText } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
+import { isoNow } from './util/time';
 import { detectEvents, parseSnapshot, type Snapshot } from './events';
-import { makeLog } from './log';
+import { areaLog, makeLog } from './log';
 
 const STATE_FILE = 'state.json';
 /** What the previous cycle saw, for events (events.ts); written only when it changes. */
@@ -49,23 +50,19 @@ interface PersistedState {
 }
 
 /** One agent on one host: `start()` once, `stop()` for a planned stop (main.ts: SIGTERM). */
-export class Agent {
-  readonly start: () => void;
-  readonly stop: () => Promise<void>;
+export interface Agent {
+  start(): void;
+  stop(): Promise<void>;
   /** Collects and queues one report, then makes sure it is on its way (the cycle's timer calls it). */
-  readonly runCycle: () => Promise<void>;
-
-  // The body is closures, not private fields: it reads the same and is smaller in the size-budgeted bundle.
-  constructor(host: Host, version: string) {
-    ({ start: this.start, stop: this.stop, runCycle: this.runCycle } = createAgent(host, version));
-  }
+  runCycle(): Promise<void>;
 }
 
-const createAgent = (host: Host, version: string) => {
+// The body is closures, not a class with private fields: it reads the same and is smaller in the size-budgeted bundle.
+export const createAgent = (host: Host, version: string): Agent => {
   const clock = host.clock;
   const log = makeLog(host);
-  const iso = () => new Date(clock.now()).toISOString();
-  const startedAt = iso();
+  const say = areaLog(log, 'agent');
+  const startedAt = isoNow(clock);
   let config: AgentConfig | null = null;
   let state: PersistedState = { session: 0, seq: 0, dropped: 0 };
   let serial: string | null = null;
@@ -88,7 +85,7 @@ const createAgent = (host: Host, version: string) => {
   let saveFailing = false;
 
   const start = (): void => {
-    boot().catch((err) => log('error', 'agent', `start failed: ${errorMessage(err)}`));
+    boot().catch((err) => say('error', `start failed: ${errorMessage(err)}`));
   };
 
   const stop = async (): Promise<void> => {
@@ -98,7 +95,7 @@ const createAgent = (host: Host, version: string) => {
     cycleTimer = null;
     if (delivery) delivery.stop();
     if (session) await session.end();
-    log('info', 'agent', 'stopped');
+    say('info', 'stopped');
   };
 
   // ---- start-up -----------------------------------------------------------------------------------
@@ -116,11 +113,11 @@ const createAgent = (host: Host, version: string) => {
     }
     const c = config;
     await loadState();
-    const box = new FlashOutbox(host, c.dataDir, c.outbox, (level, message) => log(level, 'outbox', message));
+    const box = createFlashOutbox(host, c.dataDir, c.outbox, areaLog(log, 'outbox'));
     await box.load();
     box.dropped = Math.max(box.dropped, state.dropped);
     outbox = box;
-    const ev = new FlashOutbox(host, `${c.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, (level, message) => log(level, 'events', message));
+    const ev = createFlashOutbox(host, `${c.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, areaLog(log, 'events'));
     await ev.load();
     events = ev;
     const knownTopics = () => topics as DeviceTopics;
@@ -155,7 +152,7 @@ const createAgent = (host: Host, version: string) => {
     const o = state.interval;
     intervalSec = o && o.base === c.intervalSec ? o.sec : c.intervalSec;
     if (state.serial) setSerial(state.serial);
-    log('info', 'agent', `vigil ${version} on ${host.info.name}, report every ${intervalSec} s`);
+    say('info', `vigil ${version} on ${host.info.name}, report every ${intervalSec} s`);
     // Reports queued by an earlier run go out while the first report is being collected.
     if (box.depth + ev.depth > 0) s.ensureConnected();
     await runCycle();
@@ -171,10 +168,10 @@ const createAgent = (host: Host, version: string) => {
         const i = p.interval;
         if (i && count(i.sec) >= 1 && count(i.base) >= 1) state.interval = { sec: i.sec, base: i.base };
       } else {
-        log('warn', 'agent', `${STATE_FILE} has no valid counters; starting from zero`);
+        say('warn', `${STATE_FILE} has no valid counters; starting from zero`);
       }
     } catch (err) {
-      if (errorCode(err) !== 'ENOENT') log('warn', 'agent', `cannot read ${STATE_FILE}: ${errorMessage(err)}; starting from zero`);
+      if (errorCode(err) !== 'ENOENT') say('warn', `cannot read ${STATE_FILE}: ${errorMessage(err)}; starting from zero`);
     }
   };
 
@@ -184,11 +181,11 @@ const createAgent = (host: Host, version: string) => {
     try {
       await host.fs.mkdir(c.dataDir);
       await writeData(STATE_FILE, JSON.stringify(state));
-      if (saveFailing) log('info', 'agent', `${STATE_FILE} is saved again`);
+      if (saveFailing) say('info', `${STATE_FILE} is saved again`);
       saveFailing = false;
     } catch (err) {
       // Logged once per outage of the data dir, not once per report.
-      if (!saveFailing) log('warn', 'agent', `cannot save ${STATE_FILE}: ${errorMessage(err)}`);
+      if (!saveFailing) say('warn', `cannot save ${STATE_FILE}: ${errorMessage(err)}`);
       saveFailing = true;
     }
   };
@@ -218,7 +215,7 @@ const createAgent = (host: Host, version: string) => {
     if (cycleTimer !== null) clock.clearTimer(cycleTimer);
     cycleTimer = clock.setTimer(delayMs, () => {
       cycleTimer = null;
-      runCycle().catch((err) => log('error', 'agent', `report cycle failed: ${errorMessage(err)}`));
+      runCycle().catch((err) => say('error', `report cycle failed: ${errorMessage(err)}`));
     });
   };
 
@@ -305,10 +302,8 @@ const createAgent = (host: Host, version: string) => {
 
     const integrity = take(errors, await collectIntegrity(ctx, { soc: device.soc, osVersion: os.version }));
     // The integrity collector already asked applications/config.cgi; services reuses the answer.
-    const services = take(
-      errors,
-      await collectServices(ctx, integrity.allowUnsignedApps !== null ? { allowUnsignedApps: integrity.allowUnsignedApps } : undefined),
-    );
+    const allowUnsignedApps = integrity.allowUnsignedApps;
+    const services = take(errors, await collectServices(ctx, allowUnsignedApps !== null ? { allowUnsignedApps } : undefined));
 
     state.seq++;
     const memory = host.memory();
@@ -317,7 +312,7 @@ const createAgent = (host: Host, version: string) => {
       deviceId: serial,
       seq: state.seq,
       reportId: toHex(new Uint8Array(host.crypto.randomBytes(8))),
-      sentAt: iso(),
+      sentAt: isoNow(clock),
       intervalSec,
       device,
       os,
@@ -353,7 +348,7 @@ const createAgent = (host: Host, version: string) => {
       }
     }
     // host, port and timeoutMs from the config
-    const vapix = new VapixClient(host, { ...c.vapix, credentials });
+    const vapix = createVapixClient(host, { ...c.vapix, credentials });
     return { host, config: c, vapix };
   };
 

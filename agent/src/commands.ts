@@ -4,7 +4,7 @@
  * what needs state: de-duplication by id and the rate limit.
  */
 import type { Host } from './host';
-import type { Log } from './log';
+import { areaLog, type Log } from './log';
 import type { CollectorError } from './report/types';
 import type { CollectorContext } from './collectors/context';
 import { rebaseline } from './collectors/integrity/integrity';
@@ -12,7 +12,8 @@ import type { MqttClient, MessageInfo } from './mqtt/client';
 import { jsonProperties, type MqttSession } from './mqtt/session';
 import type { DeviceTopics } from './mqtt/topics';
 import { utf8Decode } from './util/bytes';
-import { errorCode, errorMessage } from './util/errors';
+import { errorCode, errorMessage, ignore } from './util/errors';
+import { isoNow } from './util/time';
 
 /** Results kept to answer a redelivered command (same id) again without running it twice. */
 const RECENT_COMMANDS = 16;
@@ -72,14 +73,6 @@ interface CommandResult {
   at: string;
 }
 
-class CommandError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** What running the commands needs from the agent around them. */
 export interface CommandDeps {
@@ -100,7 +93,8 @@ export interface CommandDeps {
 export type CommandHandler = (client: MqttClient, topic: string, payload: Uint8Array, info: MessageInfo) => void;
 
 export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
-  const { clock, log, session } = deps;
+  const { clock, session } = deps;
+  const log = areaLog(deps.log, 'cmd');
   const commandLast: Record<string, number> = {};
   const recentResults: CommandResult[] = [];
 
@@ -109,7 +103,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
     if (name === null || client !== session.client) return;
     if (info.retain) {
       // A retained command would run again on every reconnect.
-      log('warn', 'cmd', `ignored a retained ${name.slice(0, 64)} command; publish commands without retain`);
+      log('warn', `ignored a retained ${name.slice(0, 64)} command; publish commands without retain`);
       return;
     }
     const correlation = info.properties && info.properties.correlationData;
@@ -130,7 +124,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
     commandLast[name] = now;
     runCommand(name, cmd.intervalSec as number).then(
       (result) => answer({ ok: true, result }, true),
-      (err) => fail(err instanceof CommandError ? err.code : errorCode(err), errorMessage(err), true),
+      (err) => fail(errorCode(err), errorMessage(err), true),
     );
   };
 
@@ -141,13 +135,14 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
         return { queued: true };
       case 'set-interval': {
         await deps.setReportInterval(sec);
-        log('info', 'cmd', `report interval set to ${sec} s by command`);
+        log('info', `report interval set to ${sec} s by command`);
         return { intervalSec: sec };
       }
       case 'rebaseline': {
         const made = await rebaseline(await deps.context([]));
-        if (!made.value) throw new CommandError('EIO', made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
-        log('info', 'cmd', `integrity baseline recorded again by command (${made.value.files} files)`);
+        // a plain Error: its code is EIO (errorCode), its message the collector's, without another speaker tag
+        if (!made.value) throw new Error(made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
+        log('info', `integrity baseline recorded again by command (${made.value.files} files)`);
         return { baseline: made.value };
       }
       default: {
@@ -161,14 +156,14 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
   };
 
   const reply = (client: MqttClient, result: CommandResult, correlation?: Uint8Array, ran?: boolean): void => {
-    const r = { ...result, at: new Date(clock.now()).toISOString() };
+    const r = { ...result, at: isoNow(clock) };
     // Only the results of commands that ran are kept for redeliveries: a refusal (ERATE above all) must
     // not answer the same id again once the command is allowed.
     if (ran && r.id !== null) {
       recentResults.push(r);
       if (recentResults.length > RECENT_COMMANDS) recentResults.shift();
     }
-    if (!r.ok) log('warn', 'cmd', `${r.command} ${r.id ?? '(no id)'} refused: ${r.code} ${r.error}`);
+    if (!r.ok) log('warn', `${r.command} ${r.id ?? '(no id)'} refused: ${r.code} ${r.error}`);
     const properties = jsonProperties();
     if (correlation) properties.correlationData = correlation;
     client.publish(deps.topics().cmdResult, JSON.stringify(r), { qos: 1, properties }).catch(ignore);
@@ -176,6 +171,3 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
 
   return onCommand;
 };
-
-/** For a promise whose failure is already handled (or reported) elsewhere. */
-const ignore = () => undefined;

@@ -66,7 +66,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
       const queued = new Set(outbox.entries().concat(events.entries()).map((e) => e.reportId));
       for (const id of Array.from(sent)) if (!queued.has(id)) sent.delete(id);
     }
-    const window = Math.min(config.outbox.inflight, client.receiveMaximum);
+    const window = Math.min(config.outbox.inflight, client.brokerReceiveMaximum);
     const rate = config.outbox.perSec;
     const now = clock.monotonic();
     tokens = Math.min(window, tokens + ((now - tokensAt) * rate) / 1000);
@@ -74,7 +74,8 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
     // Events first: they are few and meant to arrive at once.
     for (const entry of events.entries().concat(outbox.entries())) {
       if (inflight.size >= window) return;
-      if (inflight.has(entry.reportId)) continue;
+      const id = entry.reportId;
+      if (inflight.has(id)) continue;
       if (tokens < 1) {
         pumpTimer = clock.setTimer(Math.ceil(((1 - tokens) * 1000) / rate), () => {
           pumpTimer = null;
@@ -83,13 +84,14 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
         return;
       }
       tokens -= 1;
-      inflight.add(entry.reportId);
+      inflight.add(id);
       send(client, entry).catch((err) => log('error', 'mqtt', `delivery failed: ${errorMessage(err)}`));
     }
   };
 
   const send = async (client: MqttClient, entry: OutboxEntry): Promise<void> => {
     const topics = deps.topics();
+    const id = entry.reportId;
     const ev = events.entries().indexOf(entry) >= 0;
     const box = ev ? events : outbox;
     try {
@@ -98,7 +100,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
         payload = await box.payload(entry);
       } catch (err) {
         log('error', 'outbox', `queued report ${entry.seq} is unreadable, dropped: ${errorMessage(err)}`);
-        await box.drop(entry.reportId);
+        await box.drop(id);
         await deps.save();
         return;
       }
@@ -110,34 +112,34 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
         userProperties: ev
           ? [
               ['schema', EVENT_SCHEMA],
-              ['eventId', entry.reportId],
+              ['eventId', id],
             ]
           : [
               ['schema', REPORT_SCHEMA],
               ['seq', String(entry.seq)],
-              ['reportId', entry.reportId],
+              ['reportId', id],
             ],
       };
       if (config.messageExpirySec > 0) properties.messageExpiryInterval = config.messageExpirySec;
       try {
-        sent.add(entry.reportId);
+        sent.add(id);
         await client.publish(ev ? topics.event : topics.report, payload, { qos: 1, retain, properties });
-        sent.delete(entry.reportId);
-        await box.ack(entry.reportId);
+        sent.delete(id);
+        await box.ack(id);
       } catch (err) {
         const code = errorCode(err);
         if (code === 'EPUBACK' || code === 'E2BIG') {
           // Re-sending would fail the same way forever: drop it, counted, so the gap is accounted for.
           log('error', 'mqtt', `report ${entry.seq} dropped: ${errorMessage(err)}`);
-          sent.delete(entry.reportId);
-          await box.drop(entry.reportId);
+          sent.delete(id);
+          await box.drop(id);
           await deps.save();
         }
         // ECLOSED: the report stays queued and goes again after the reconnect.
       }
     } finally {
       if (client === session.client) {
-        inflight.delete(entry.reportId);
+        inflight.delete(id);
         pump();
       }
     }

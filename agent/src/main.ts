@@ -4,7 +4,7 @@
  */
 import type { AgentHandle, Host } from './host';
 import { HOST_API_VERSION } from './host';
-import { Agent } from './agent';
+import { createAgent } from './agent';
 
 declare const __VIGIL_VERSION__: string;
 
@@ -13,7 +13,7 @@ const host = scope.__vigilHost;
 if (!host || host.apiVersion !== HOST_API_VERSION) {
   throw new Error(`[vigil] [agent] host API ${host ? host.apiVersion : 'missing'}, this agent needs ${HOST_API_VERSION}`);
 }
-const agent = new Agent(host, __VIGIL_VERSION__);
+const agent = createAgent(host, __VIGIL_VERSION__);
 scope.__vigilAgent = { stop: () => agent.stop() };
 agent.start();
 

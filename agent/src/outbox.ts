@@ -2,10 +2,10 @@
  * Reports waiting for their PUBACK. Bounded by count and bytes; when full, the oldest is dropped first and
  * counted, and the count goes out with the next report. A report leaves only when acknowledged.
  *
- * FlashOutbox keeps one file per report in `<dataDir>/outbox/`, named `<seq, 10 digits>-<reportId>.json`,
- * holding exactly the payload that is published. The names are the index: on start the directory listing
- * (plus one stat per file for its size and age) rebuilds the queue, so no index file is rewritten per report
- * and a kill at any instant leaves either the old or the new state:
+ * The flash outbox (createFlashOutbox) keeps one file per report in `<dataDir>/outbox/`, named
+ * `<seq, 10 digits>-<reportId>.json`, holding exactly the payload that is published. The names are the index:
+ * on start the directory listing (plus one stat per file for its size and age) rebuilds the queue, so no index
+ * file is rewritten per report and a kill at any instant leaves either the old or the new state:
  *   - push = one atomic write (the host writes a temporary file, flushes, renames);
  *   - ack = one unlink; a kill before it re-sends the report once (the consumer de-duplicates by reportId);
  *   - a kill during the write leaves no file (the temporary file is the host's to clean).
@@ -67,152 +67,143 @@ const NAME_RE = /^(\d{10})-([0-9a-f]{4,64})\.json$/;
 const RAM_MAX_REPORTS = 32;
 const RAM_MAX_BYTES = 1 << 20;
 
-// Its own members are `#` names: the minifier shortens those, not TypeScript's `private` ones.
-export class FlashOutbox implements Outbox {
-  #list: OutboxEntry[] = [];
-  #bytes = 0;
-  #ramBytes = 0;
-  #ramCount = 0;
-  #flashFailing = false;
-  readonly #dir: string;
-  readonly #host: Host;
-  readonly #limits: OutboxLimits;
-  readonly #log: (level: 'info' | 'warn' | 'error', message: string) => void;
-  dropped = 0;
-  maxSeq = 0;
-  busy: (reportId: string) => boolean = () => false;
+// A factory of closures, not a class: local variables minify to one letter, `this.#field` does not.
+export const createFlashOutbox = (
+  host: Host,
+  dataDir: string,
+  limits: OutboxLimits,
+  log: (level: 'info' | 'warn' | 'error', message: string) => void,
+): Outbox => {
+  const { fs, clock } = host;
+  const dir = `${dataDir}/outbox`;
+  const list: OutboxEntry[] = [];
+  let bytes = 0;
+  let ramBytes = 0;
+  let ramCount = 0;
+  let flashFailing = false;
+  let maxSeq = 0;
 
-  constructor(host: Host, dataDir: string, limits: OutboxLimits, log: (level: 'info' | 'warn' | 'error', message: string) => void) {
-    this.#host = host;
-    this.#limits = limits;
-    this.#log = log;
-    this.#dir = `${dataDir}/outbox`;
-  }
+  const file = (e: { seq: number; reportId: string }): string => `${dir}/${String(e.seq).padStart(10, '0')}-${e.reportId}.json`;
 
-  get depth(): number {
-    return this.#list.length;
-  }
-
-  entries(): readonly OutboxEntry[] {
-    return this.#list;
-  }
-
-  oldestQueuedAt(): number | null {
-    return this.#list.length > 0 ? this.#list[0].queuedAt : null;
-  }
-
-  #file(e: { seq: number; reportId: string }): string {
-    return `${this.#dir}/${String(e.seq).padStart(10, '0')}-${e.reportId}.json`;
-  }
-
-  #add(entry: OutboxEntry): void {
-    this.#list.push(entry);
-    this.#bytes += entry.bytes;
-    if (entry.seq > this.maxSeq) this.maxSeq = entry.seq;
-  }
-
-  async load(): Promise<void> {
-    let names: string[] = [];
-    const { fs, clock } = this.#host;
-    try {
-      names = (await fs.list(this.#dir)).filter((e) => e.type === 'file').map((e) => e.name);
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') this.#log('warn', `cannot list ${this.#dir}: ${errorMessage(err)}`);
-    }
-    const found: Array<{ seq: number; reportId: string; name: string }> = [];
-    for (const name of names) {
-      const m = NAME_RE.exec(name);
-      if (m) found.push({ seq: Number(m[1]), reportId: m[2], name });
-    }
-    found.sort((a, b) => a.seq - b.seq);
-    const mono = clock.monotonic();
-    const wall = clock.now();
-    for (const f of found) {
-      try {
-        const st = await fs.stat(`${this.#dir}/${f.name}`);
-        // The age survives a restart through the file's mtime (wall clock; never in the future).
-        this.#add({ reportId: f.reportId, seq: f.seq, bytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
-      } catch (err) {
-        this.#log('warn', `cannot read queued report ${f.name}: ${errorMessage(err)}`);
-      }
-    }
-    // A shrunk limit (or a restart at the bound) applies at once.
-    await this.makeRoom(0);
-    const list = this.#list;
-    if (list.length > 0) this.#log('info', `${list.length} queued reports found on flash (seq ${list[0].seq}…${this.maxSeq})`);
-  }
-
-  async makeRoom(bytes: number): Promise<void> {
-    const list = this.#list;
-    const { maxReports, maxBytes } = this.#limits;
-    while (list.length + 1 > maxReports || this.#bytes + bytes > maxBytes) {
-      const victim = list.find((e) => !this.busy(e.reportId)) || (list.length >= maxReports + OVERFLOW ? list[0] : null);
-      if (!victim) return;
-      await this.drop(victim.reportId);
-    }
-  }
-
-  async push(reportId: string, seq: number, payload: Uint8Array): Promise<void> {
-    await this.makeRoom(payload.length);
-    const entry: OutboxEntry = { reportId, seq, queuedAt: this.#host.clock.monotonic(), bytes: payload.length };
-    try {
-      await this.#host.fs.mkdir(this.#dir);
-      await this.#host.fs.writeFileAtomic(this.#file(entry), toArrayBuffer(payload));
-      if (this.#flashFailing) this.#log('info', `the data dir takes writes again; queued reports go to flash`);
-      this.#flashFailing = false;
-    } catch (err) {
-      if (!this.#flashFailing) {
-        this.#log('error', `cannot write report ${seq} to ${this.#dir} (${errorCode(err)}): ${errorMessage(err)}; keeping up to ${RAM_MAX_REPORTS} reports in memory`);
-      }
-      this.#flashFailing = true;
-      while (this.#ramCount > 0 && (this.#ramCount + 1 > RAM_MAX_REPORTS || this.#ramBytes + payload.length > RAM_MAX_BYTES)) {
-        const oldest = this.#list.find((e) => e.payload && !this.busy(e.reportId));
-        if (!oldest) break;
-        await this.drop(oldest.reportId);
-      }
-      entry.payload = payload;
-      this.#ramCount++;
-      this.#ramBytes += payload.length;
-    }
-    this.#add(entry);
-  }
-
-  async payload(entry: OutboxEntry): Promise<Uint8Array> {
-    if (entry.payload) return entry.payload;
-    return new Uint8Array(await this.#host.fs.readFile(this.#file(entry), Math.max(entry.bytes, 1 << 16) + 1024));
-  }
+  const add = (entry: OutboxEntry): void => {
+    list.push(entry);
+    bytes += entry.bytes;
+    if (entry.seq > maxSeq) maxSeq = entry.seq;
+  };
 
   /** Takes an entry out of the queue; returns it (or null when it is no longer queued). */
-  #take(reportId: string): OutboxEntry | null {
-    const i = this.#list.findIndex((e) => e.reportId === reportId);
+  const take = (reportId: string): OutboxEntry | null => {
+    const i = list.findIndex((e) => e.reportId === reportId);
     if (i < 0) return null;
-    const [entry] = this.#list.splice(i, 1);
-    this.#bytes -= entry.bytes;
+    const [entry] = list.splice(i, 1);
+    bytes -= entry.bytes;
     if (entry.payload) {
-      this.#ramCount--;
-      this.#ramBytes -= entry.bytes;
+      ramCount--;
+      ramBytes -= entry.bytes;
     }
     return entry;
-  }
+  };
 
   /** Removes the entry's file; an entry held in memory has none. */
-  async #unlink(entry: OutboxEntry | null): Promise<void> {
+  const unlink = async (entry: OutboxEntry | null): Promise<void> => {
     if (!entry || entry.payload) return;
     try {
-      await this.#host.fs.remove(this.#file(entry));
+      await fs.remove(file(entry));
     } catch (err) {
-      if (errorCode(err) !== 'ENOENT') this.#log('warn', `cannot remove ${this.#file(entry)}: ${errorMessage(err)}`);
+      if (errorCode(err) !== 'ENOENT') log('warn', `cannot remove ${file(entry)}: ${errorMessage(err)}`);
     }
-  }
+  };
 
-  async ack(reportId: string): Promise<void> {
-    await this.#unlink(this.#take(reportId));
-  }
+  const box: Outbox = {
+    dropped: 0,
+    busy: () => false,
+    get depth() {
+      return list.length;
+    },
+    get maxSeq() {
+      return maxSeq;
+    },
+    entries: () => list,
+    oldestQueuedAt: () => (list.length > 0 ? list[0].queuedAt : null),
 
-  async drop(reportId: string): Promise<void> {
-    const entry = this.#take(reportId);
-    if (!entry) return;
-    this.dropped++;
-    await this.#unlink(entry);
-  }
-}
+    async load() {
+      let names: string[] = [];
+      try {
+        names = (await fs.list(dir)).filter((e) => e.type === 'file').map((e) => e.name);
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT') log('warn', `cannot list ${dir}: ${errorMessage(err)}`);
+      }
+      const found: Array<{ seq: number; reportId: string; name: string }> = [];
+      for (const name of names) {
+        const m = NAME_RE.exec(name);
+        if (m) found.push({ seq: Number(m[1]), reportId: m[2], name });
+      }
+      found.sort((a, b) => a.seq - b.seq);
+      const mono = clock.monotonic();
+      const wall = clock.now();
+      for (const f of found) {
+        try {
+          const st = await fs.stat(`${dir}/${f.name}`);
+          // The age survives a restart through the file's mtime (wall clock; never in the future).
+          add({ reportId: f.reportId, seq: f.seq, bytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
+        } catch (err) {
+          log('warn', `cannot read queued report ${f.name}: ${errorMessage(err)}`);
+        }
+      }
+      // A shrunk limit (or a restart at the bound) applies at once.
+      await box.makeRoom(0);
+      if (list.length > 0) log('info', `${list.length} queued reports found on flash (seq ${list[0].seq}…${maxSeq})`);
+    },
+
+    async makeRoom(more) {
+      const { maxReports, maxBytes } = limits;
+      while (list.length + 1 > maxReports || bytes + more > maxBytes) {
+        const victim = list.find((e) => !box.busy(e.reportId)) || (list.length >= maxReports + OVERFLOW ? list[0] : null);
+        if (!victim) return;
+        await box.drop(victim.reportId);
+      }
+    },
+
+    async push(reportId, seq, payload) {
+      await box.makeRoom(payload.length);
+      const entry: OutboxEntry = { reportId, seq, queuedAt: clock.monotonic(), bytes: payload.length };
+      try {
+        await fs.mkdir(dir);
+        await fs.writeFileAtomic(file(entry), toArrayBuffer(payload));
+        if (flashFailing) log('info', `the data dir takes writes again; queued reports go to flash`);
+        flashFailing = false;
+      } catch (err) {
+        if (!flashFailing) {
+          log('error', `cannot write report ${seq} to ${dir} (${errorCode(err)}): ${errorMessage(err)}; keeping up to ${RAM_MAX_REPORTS} reports in memory`);
+        }
+        flashFailing = true;
+        while (ramCount > 0 && (ramCount + 1 > RAM_MAX_REPORTS || ramBytes + payload.length > RAM_MAX_BYTES)) {
+          const oldest = list.find((e) => e.payload && !box.busy(e.reportId));
+          if (!oldest) break;
+          await box.drop(oldest.reportId);
+        }
+        entry.payload = payload;
+        ramCount++;
+        ramBytes += payload.length;
+      }
+      add(entry);
+    },
+
+    async payload(entry) {
+      if (entry.payload) return entry.payload;
+      return new Uint8Array(await fs.readFile(file(entry), Math.max(entry.bytes, 1 << 16) + 1024));
+    },
+
+    async ack(reportId) {
+      await unlink(take(reportId));
+    },
+
+    async drop(reportId) {
+      const entry = take(reportId);
+      if (!entry) return;
+      box.dropped++;
+      await unlink(entry);
+    },
+  };
+  return box;
+};

@@ -10,9 +10,9 @@
  * or a socket the flow opened was left open.
  */
 import type { Host, TlsOptions } from '../src/host';
-import { MqttClient } from '../src/mqtt/client';
+import { createMqttClient } from '../src/mqtt/client';
 import { httpRequest } from '../src/vapix/http';
-import { VapixClient } from '../src/vapix/vapix';
+import { createVapixClient, type VapixClient } from '../src/vapix/vapix';
 import { VigilError } from '../src/util/errors';
 
 const real = (globalThis as unknown as { __vigilHost: Host }).__vigilHost;
@@ -58,7 +58,7 @@ function refusal(err: unknown, where: string): void {
 }
 
 async function mqtt(port: number, timeoutMs: number, protocolLevel: 4 | 5, tls?: TlsOptions): Promise<void> {
-  const c = new MqttClient(host, {
+  const c = createMqttClient(host, {
     host: '127.0.0.1',
     port,
     tls,
@@ -113,7 +113,7 @@ async function mqtt(port: number, timeoutMs: number, protocolLevel: 4 | 5, tls?:
 }
 
 async function vapix(port: number, timeoutMs: number, call: (v: VapixClient) => Promise<unknown>): Promise<void> {
-  const v = new VapixClient(host, { host: '127.0.0.1', port, timeoutMs, credentials: { username: 'root', password: 'pass' } });
+  const v = createVapixClient(host, { host: '127.0.0.1', port, timeoutMs, credentials: { username: 'root', password: 'pass' } });
   try {
     await call(v);
   } catch (e) {

@@ -7,7 +7,7 @@
 import { parseConfig } from '../src/config';
 import type { VapixCredentials } from '../src/host';
 import { concatBytes, utf8Decode, utf8Encode } from '../src/util/bytes';
-import { VapixClient } from '../src/vapix/vapix';
+import { createVapixClient } from '../src/vapix/vapix';
 import type { FakeHost, FakePeer } from './fake-host';
 
 /** The subset of node:fs that loadTestdata uses. */
@@ -165,6 +165,6 @@ export const TEST_CREDENTIALS: VapixCredentials = { username: 'a0-vigil', passwo
  */
 export function makeContext(fake: FakeHost, params: Record<string, string> = {}) {
   const config = parseConfig({ BrokerHost: 'broker.example', DataDir: fake.dataDir, ...params });
-  const vapix = new VapixClient(fake, { ...config.vapix, credentials: TEST_CREDENTIALS });
+  const vapix = createVapixClient(fake, { ...config.vapix, credentials: TEST_CREDENTIALS });
   return { host: fake, config, vapix };
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectIntegrity } from '../../agent/src/collectors/integrity/integrity';
 import { parseConfig } from '../../agent/src/config';
-import { VapixClient } from '../../agent/src/vapix/vapix';
+import { createVapixClient } from '../../agent/src/vapix/vapix';
 import { SimHost } from '../src/sim-host';
 import { minimalProfileData, tempDir } from './helpers';
 
@@ -36,7 +36,7 @@ async function camera(fill: (bin: string) => void) {
   await host.prepare();
   cleanups.push(() => host.close());
   const config = parseConfig({ ...host.config(), IntegrityPaths: '/usr/bin', HashBytesPerSec: '0' });
-  const ctx = { host, config, vapix: new VapixClient(host, { ...config.vapix, timeoutMs: 200 }) };
+  const ctx = { host, config, vapix: createVapixClient(host, { ...config.vapix, timeoutMs: 200 }) };
   return { bin, ctx, run: () => collectIntegrity(ctx, INPUT) };
 }
 

@@ -21,7 +21,7 @@ import { Aedes, type AedesOptions } from 'aedes';
 import mqtt, { type MqttClient as MqttJsClient } from 'mqtt';
 import { FakeHost, type FakePeer } from '../../agent/test/fake-host';
 import { loadTestdata, serveVapix, TEST_CREDENTIALS } from '../../agent/test/vapix-fixture';
-import { Agent } from '../../agent/src/agent';
+import { createAgent, type Agent } from '../../agent/src/agent';
 import { PacketParser, decodeAnyPacket, PUBLISH, PUBACK, type Packet } from '../../agent/src/mqtt/codec';
 
 const ROOT = join(__dirname, '../..');
@@ -260,7 +260,7 @@ export class AgentHarness {
   }
 
   start(): Agent {
-    this.agent = new Agent(this.fake, '0.0.0-test');
+    this.agent = createAgent(this.fake, '0.0.0-test');
     this.agent.start();
     return this.agent;
   }

@@ -5,7 +5,7 @@
 import mqttPacket from 'mqtt-packet';
 import { FakeHost, type FakePeer } from '../../agent/test/fake-host';
 import { utf8Decode } from '../../agent/src/util/bytes';
-import { MqttClient, type CloseReason, type MessageInfo, type MqttClientOptions } from '../../agent/src/mqtt/client';
+import { createMqttClient, type CloseReason, type MessageInfo, type MqttClientOptions } from '../../agent/src/mqtt/client';
 import { CONNECT, PINGREQ, PacketParser, decodeAnyPacket, type Packet } from '../../agent/src/mqtt/codec';
 
 export const gen = (p: object): Uint8Array => new Uint8Array(mqttPacket.generate(p as mqttPacket.Packet));
@@ -73,7 +73,7 @@ export function startScriptedBroker(): void {
 
 /** Creates a client that records its close reasons and messages. */
 export function makeClient(options: Partial<MqttClientOptions> = {}) {
-  const client = new MqttClient(fake, { ...baseOptions, ...options });
+  const client = createMqttClient(fake, { ...baseOptions, ...options });
   const closes: CloseReason[] = [];
   const messages: Array<{ topic: string; payload: string; info: MessageInfo }> = [];
   client.onClose((r) => closes.push(r));

@@ -10,7 +10,7 @@ import { Duplex } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeHost, type FakePeer } from '../../test/fake-host';
 import { utf8Decode } from '../util/bytes';
-import { MqttClient, type CloseReason, type MqttClientOptions } from './client';
+import { createMqttClient, type CloseReason, type MqttClientOptions } from './client';
 import { deviceTopics } from './topics';
 
 const SERIAL = 'ACCC8E000001';
@@ -62,7 +62,7 @@ afterEach(async () => {
 });
 
 function agentClient(options: Partial<MqttClientOptions> = {}) {
-  const client = new MqttClient(fake, {
+  const client = createMqttClient(fake, {
     host: 'aedes',
     port: 1883,
     connectTimeoutMs: 5000,

@@ -4,7 +4,7 @@ import { baseOptions, broker, connected, fake, makeClient, settle, startScripted
 import { hostError } from '../../test/fake-host';
 import type { Host } from '../host';
 import { utf8Decode } from '../util/bytes';
-import { MqttClient, type CloseReason } from './client';
+import { createMqttClient, type CloseReason } from './client';
 import { PUBLISH } from './codec';
 
 beforeEach(startScriptedBroker);
@@ -125,7 +125,7 @@ describe('publish', () => {
         },
       },
     });
-    const client = new MqttClient(host, baseOptions);
+    const client = createMqttClient(host, baseOptions);
     const closes: CloseReason[] = [];
     client.onClose((r) => closes.push(r));
     const c = client.connect();

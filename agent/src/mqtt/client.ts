@@ -4,7 +4,7 @@
  * and the agent keeps unsent reports in its outbox.
  *
  * API:
- *   new MqttClient(host: Host, options: MqttClientOptions)
+ *   createMqttClient(host: Host, options: MqttClientOptions): MqttClient
  *   connect(): Promise<{ sessionPresent: boolean }>        once per client; rejects ECONNACK (with
  *       `returnCode` 1..5), ETIMEDOUT (no CONNACK within connectTimeoutMs), the host's code (ECONNREFUSED,
  *       ETLS…), EPROTO, or ELOCAL (disconnect() during connect)
@@ -34,7 +34,7 @@
  */
 import type { Host, TlsOptions } from '../host';
 import { toArrayBuffer } from '../util/bytes';
-import { VigilError, errorCode, errorMessage } from '../util/errors';
+import { VigilError, errorCode, errorMessage, ignore } from '../util/errors';
 import {
   CONNACK,
   DISCONNECT,
@@ -120,141 +120,62 @@ interface Pending {
   reject(err: Error): void;
 }
 
-const noop = () => {};
 const err = (code: string, message: string) => new VigilError('mqtt', code, message);
+const refuse = (code: string, message: string) => Promise.reject(err(code, message));
 /** Drops the `[vigil] [mqtt] ` speaker tag of a nested message so that it is not repeated. */
 const strip = (message: string): string => message.replace(/^\[vigil\] \[mqtt\] /, '');
 
-// Private members are `#` names: the minifier shortens those, not TypeScript's `private` ones.
-export class MqttClient {
-  #st: MqttClientState = 'new';
-  #socket = -1;
-  readonly #parser: PacketParser;
-  readonly #peer: string;
-  #pending = new Map<number, Pending>();
-  #nextId = 1;
-  #qos2 = new Set<number>();
-  #writes: Promise<unknown> = Promise.resolve();
-  #timer = -1;
-  #lastTx = 0;
-  #lastRx = 0;
-  #pinged = false;
-  #closeReason: CloseReason | null = null;
-  #messageCbs: Array<(topic: string, payload: Uint8Array, info: MessageInfo) => void> = [];
-  #closeCbs: Array<(reason: CloseReason) => void> = [];
-  #connecting: { resolve(v: { sessionPresent: boolean }): void; reject(e: Error): void } | null = null;
-  #connectError: Error | null = null;
-  readonly #v5: boolean;
-  readonly #host: Host;
-  // host.clock and host.net apart: each `this.#host.` costs bundle bytes, and the bundle is size-budgeted
-  readonly #clock: Host['clock'];
-  readonly #net: Host['net'];
-  readonly #options: MqttClientOptions;
-  /** The broker's limits, from an MQTT 5 CONNACK (Infinity / 65535 when it gave none). */
-  maxOutgoingPacketBytes = Infinity;
-  receiveMaximum = 65535;
-  /** The MQTT 5 CONNACK properties, once connected. */
-  connackProperties: Properties = {};
+/** One MQTT session; see the API above. */
+export interface MqttClient {
+  readonly state: MqttClientState;
+  /** The broker's Receive Maximum, from an MQTT 5 CONNACK (65535 when it gave none). */
+  readonly brokerReceiveMaximum: number;
+  connect(): Promise<{ sessionPresent: boolean }>;
+  publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean; properties?: Properties }): Promise<void>;
+  subscribe(subscriptions: Array<{ topic: string; qos: 0 | 1 }>): Promise<number[]>;
+  onMessage(callback: (topic: string, payload: Uint8Array, info: MessageInfo) => void): void;
+  onClose(callback: (reason: CloseReason) => void): void;
+  disconnect(): Promise<void>;
+}
 
-  constructor(host: Host, options: MqttClientOptions) {
-    this.#host = host;
-    this.#clock = host.clock;
-    this.#net = host.net;
-    this.#options = options;
-    this.#v5 = options.protocolLevel === 5;
-    this.#parser = new PacketParser({ maxPacketBytes: options.maxIncomingPacketBytes, protocolLevel: this.#v5 ? 5 : 4 });
-    this.#peer = `${options.host}:${options.port}`;
-  }
+// A factory of closures, not a class: local variables minify to one letter, `this.#field` does not.
+export const createMqttClient = (host: Host, options: MqttClientOptions): MqttClient => {
+  const { clock, net } = host;
+  const v5 = options.protocolLevel === 5;
+  const parser = new PacketParser({ maxPacketBytes: options.maxIncomingPacketBytes, protocolLevel: v5 ? 5 : 4 });
+  const peer = `${options.host}:${options.port}`;
+  let st: MqttClientState = 'new';
+  let socket = -1;
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  const qos2 = new Set<number>();
+  let writes: Promise<unknown> = Promise.resolve();
+  let timer = -1;
+  let lastTx = 0;
+  let lastRx = 0;
+  let pinged = false;
+  let closeReason: CloseReason | null = null;
+  const messageCbs: Array<(topic: string, payload: Uint8Array, info: MessageInfo) => void> = [];
+  let closeCbs: Array<(reason: CloseReason) => void> = [];
+  let connecting: { resolve(v: { sessionPresent: boolean }): void; reject(e: Error): void } | null = null;
+  let connectError: Error | null = null;
+  /** The broker's Maximum Packet Size, from an MQTT 5 CONNACK. */
+  let maxOutgoingPacketBytes = Infinity;
+  let receiveMaximum = 65535;
 
-  get state(): MqttClientState {
-    return this.#st;
-  }
-
-  connect(): Promise<{ sessionPresent: boolean }> {
-    if (this.#st !== 'new') return Promise.reject(err('EINVAL', 'connect() may be called once per client'));
-    const o = this.#options;
-    const result = new Promise<{ sessionPresent: boolean }>((resolve, reject) => (this.#connecting = { resolve, reject }));
-    let connectPacket: Uint8Array;
-    try {
-      connectPacket = encodeConnect({ ...o, protocolLevel: this.#v5 ? 5 : 4, properties: o.connectProperties });
-    } catch (e) {
-      this.#connectError = e as Error;
-      this.#close(errorCode(e), errorMessage(e));
-      return result;
-    }
-    this.#st = 'connecting';
-    this.#timer = this.#clock.setTimer(o.connectTimeoutMs, () =>
-      this.#close('ETIMEDOUT', `no CONNACK from ${this.#peer} within ${o.connectTimeoutMs} ms`),
-    );
-    this.#net.connect({ host: o.host, port: o.port, tls: o.tls, timeoutMs: o.connectTimeoutMs }).then(
-      (socket) => {
-        if (this.#st !== 'connecting') return this.#net.close(socket);
-        this.#socket = socket;
-        this.#lastRx = this.#now();
-        this.#send(connectPacket).catch(noop);
-        this.#readLoop(socket);
-      },
-      (e) => this.#close(errorCode(e), `cannot connect to ${this.#peer}: ${errorMessage(e)}`),
-    );
-    return result;
-  }
-
-  publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean; properties?: Properties }): Promise<void> {
-    return this.#request(options.qos ? PUBACK : 0, (id) => {
-      const bytes = encodePublish({ topic, payload, qos: options.qos, retain: options.retain, id, properties: this.#v5 ? options.properties || {} : undefined });
-      if (bytes.length > this.maxOutgoingPacketBytes) {
-        throw err('E2BIG', `PUBLISH of ${bytes.length} bytes to ${topic} is over the broker's maximum packet size of ${this.maxOutgoingPacketBytes} bytes`);
-      }
-      return bytes;
-    }) as Promise<void>;
-  }
-
-  subscribe(subscriptions: Array<{ topic: string; qos: 0 | 1 }>): Promise<number[]> {
-    return this.#request(SUBACK, (id) => {
-      for (const s of subscriptions) {
-        const problem = topicFilterProblem(s.topic);
-        if (problem) throw err('EINVAL', problem);
-      }
-      return encodeSubscribe(id, subscriptions, this.#v5 ? {} : undefined);
-    }) as Promise<number[]>;
-  }
-
-  onMessage(callback: (topic: string, payload: Uint8Array, info: MessageInfo) => void): void {
-    this.#messageCbs.push(callback);
-  }
-
-  onClose(callback: (reason: CloseReason) => void): void {
-    if (this.#closeReason) this.#callClose(callback, this.#closeReason);
-    else this.#closeCbs.push(callback);
-  }
-
-  disconnect(): Promise<void> {
-    const done = new Promise<void>((resolve) => this.onClose(() => resolve()));
-    const bye = () => this.#close('ELOCAL', `disconnected from ${this.#peer} by the agent`);
-    if (this.#st === 'open') {
-      this.#st = 'closing';
-      this.#send(encodeDisconnect()).then(bye, bye);
-    } else if (this.#st !== 'closing') bye();
-    return done;
-  }
-
-  // ---- internals ---------------------------------------------------------------------------------------
-
-  #now(): number {
-    return this.#clock.monotonic();
-  }
+  const now = (): number => clock.monotonic();
 
   /** Sends a packet; with ack ≠ 0, resolves with the acknowledgement's value instead of on write. */
-  #request(ack: number, build: (id: number) => Uint8Array): Promise<unknown> {
-    if (this.#st !== 'open') {
-      return Promise.reject(err('ECLOSED', `not connected to ${this.#peer} (${this.#st})`));
+  const request = (ack: number, build: (id: number) => Uint8Array): Promise<unknown> => {
+    if (st !== 'open') {
+      return refuse('ECLOSED', `not connected to ${peer} (${st})`);
     }
     let id = 0;
     if (ack) {
-      if (this.#pending.size >= 65535) return Promise.reject(err('EBUSY', 'all 65535 packet ids are in flight'));
-      while (this.#pending.has(this.#nextId)) this.#nextId = (this.#nextId % 65535) + 1;
-      id = this.#nextId;
-      this.#nextId = (id % 65535) + 1;
+      if (pending.size >= 65535) return refuse('EBUSY', 'all 65535 packet ids are in flight');
+      while (pending.has(nextId)) nextId = (nextId % 65535) + 1;
+      id = nextId;
+      nextId = (id % 65535) + 1;
     }
     let bytes: Uint8Array;
     try {
@@ -262,117 +183,117 @@ export class MqttClient {
     } catch (e) {
       return Promise.reject(e);
     }
-    const written = this.#send(bytes);
+    const written = send(bytes);
     if (!ack) return written;
-    written.catch(noop); // a failed write closes the session, which rejects the pending entry
-    return new Promise((resolve, reject) => this.#pending.set(id, { ack, resolve, reject }));
-  }
+    written.catch(ignore); // a failed write closes the session, which rejects the pending entry
+    return new Promise((resolve, reject) => pending.set(id, { ack, resolve, reject }));
+  };
 
   /** Writes one packet, in order after the previous ones. A failed write ends the session. */
-  #send(bytes: Uint8Array): Promise<void> {
-    const socket = this.#socket;
+  const send = (bytes: Uint8Array): Promise<void> => {
+    const s = socket;
     const data = toArrayBuffer(bytes);
-    const p = this.#writes
+    const p = writes
       .then(() => {
-        if (this.#st === 'closed') throw 0; // nothing to report: close() already did
-        return this.#net.write(socket, data);
+        if (st === 'closed') throw 0; // nothing to report: close() already did
+        return net.write(s, data);
       })
       .then(
         () => {
-          this.#lastTx = this.#now();
+          lastTx = now();
         },
         (e) => {
-          this.#close(errorCode(e), `write to ${this.#peer} failed: ${errorMessage(e)}`);
-          throw err('ECLOSED', `connection to ${this.#peer} is closed`);
+          close(errorCode(e), `write to ${peer} failed: ${errorMessage(e)}`);
+          throw err('ECLOSED', `connection to ${peer} is closed`);
         },
       );
-    this.#writes = p.catch(noop);
+    writes = p.catch(ignore);
     return p;
-  }
+  };
 
-  async #readLoop(socket: number): Promise<void> {
+  const readLoop = async (s: number): Promise<void> => {
     for (;;) {
       let chunk: ArrayBuffer | null;
       try {
-        chunk = await this.#net.read(socket);
+        chunk = await net.read(s);
       } catch (e) {
-        this.#close(errorCode(e), `connection to ${this.#peer} failed: ${errorMessage(e)}`);
+        close(errorCode(e), `connection to ${peer} failed: ${errorMessage(e)}`);
         return;
       }
-      if (this.#st === 'closed') return;
+      if (st === 'closed') return;
       if (chunk === null) {
-        this.#close('ECLOSED', `${this.#peer} closed the connection`);
+        close('ECLOSED', `${peer} closed the connection`);
         return;
       }
       try {
-        for (const packet of this.#parser.push(new Uint8Array(chunk))) {
-          if ((this.#st as MqttClientState) === 'closed') return; // a handler may have ended the session
-          this.#lastRx = this.#now();
-          this.#pinged = false;
-          this.#handle(packet);
+        for (const packet of parser.push(new Uint8Array(chunk))) {
+          if ((st as MqttClientState) === 'closed') return; // a handler may have ended the session
+          lastRx = now();
+          pinged = false;
+          handle(packet);
         }
       } catch (e) {
-        this.#close(errorCode(e), `${strip(errorMessage(e))} (from ${this.#peer})`);
+        close(errorCode(e), `${strip(errorMessage(e))} (from ${peer})`);
         return;
       }
     }
-  }
+  };
 
-  #handle(p: Packet): void {
-    if (this.#st === 'closing') return; // DISCONNECT is queued: nothing may follow it, not even a PUBACK
-    if (this.#st === 'connecting') {
+  const handle = (p: Packet): void => {
+    if (st === 'closing') return; // DISCONNECT is queued: nothing may follow it, not even a PUBACK
+    if (st === 'connecting') {
       if (p.type !== CONNACK) throw err('EPROTO', `expected CONNACK, got ${packetName(p.type)}`);
       const rc = p.returnCode;
       if (rc !== 0) {
-        const reason = this.#v5 ? reason5(rc) : (CONNACK_REASONS[rc] ?? 'unknown return code');
-        const message = `${this.#peer} refused the connection: ${reason} (CONNACK ${rc})`;
+        const reason = v5 ? reason5(rc) : (CONNACK_REASONS[rc] ?? 'unknown return code');
+        const message = `${peer} refused the connection: ${reason} (CONNACK ${rc})`;
         const e = err('ECONNACK', message) as ConnackError;
         e.returnCode = rc;
-        this.#connectError = e;
-        this.#close('ECONNACK', message);
+        connectError = e;
+        close('ECONNACK', message);
         return;
       }
-      this.#st = 'open';
-      const props = (this.connackProperties = p.properties || {});
-      if (props.maximumPacketSize) this.maxOutgoingPacketBytes = props.maximumPacketSize;
-      if (props.receiveMaximum) this.receiveMaximum = props.receiveMaximum;
-      if (props.serverKeepAlive !== undefined) this.#options.keepaliveSec = props.serverKeepAlive;
-      this.#clock.clearTimer(this.#timer);
-      this.#timer = -1;
-      this.#schedule();
-      const c = this.#connecting;
-      this.#connecting = null;
+      st = 'open';
+      const props = p.properties || {};
+      if (props.maximumPacketSize) maxOutgoingPacketBytes = props.maximumPacketSize;
+      if (props.receiveMaximum) receiveMaximum = props.receiveMaximum;
+      if (props.serverKeepAlive !== undefined) options.keepaliveSec = props.serverKeepAlive;
+      clock.clearTimer(timer);
+      timer = -1;
+      schedule();
+      const c = connecting;
+      connecting = null;
       c?.resolve({ sessionPresent: p.sessionPresent });
       return;
     }
     switch (p.type) {
       case PUBLISH: {
         const id = p.id as number;
-        if (p.qos < 2 || !this.#qos2.has(id)) {
-          for (const cb of this.#messageCbs) {
+        if (p.qos < 2 || !qos2.has(id)) {
+          for (const cb of messageCbs) {
             try {
               cb(p.topic, p.payload, { qos: p.qos, retain: p.retain, dup: p.dup, properties: p.properties });
             } catch (e) {
-              this.#host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorMessage(e)}`);
+              host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorMessage(e)}`);
             }
           }
         }
-        if (p.qos === 2) this.#qos2.add(id);
-        if (p.qos) this.#send(encodeAck(p.qos === 1 ? PUBACK : PUBREC, id)).catch(noop);
+        if (p.qos === 2) qos2.add(id);
+        if (p.qos) send(encodeAck(p.qos === 1 ? PUBACK : PUBREC, id)).catch(ignore);
         return;
       }
       case PUBREL:
-        this.#qos2.delete(p.id);
-        this.#send(encodeAck(PUBCOMP, p.id)).catch(noop);
+        qos2.delete(p.id);
+        send(encodeAck(PUBCOMP, p.id)).catch(ignore);
         return;
       case PUBACK:
       case SUBACK: {
-        const entry = this.#pending.get(p.id);
+        const entry = pending.get(p.id);
         if (!entry || entry.ack !== p.type) return; // not ours (a late or duplicate ack): ignored
-        this.#pending.delete(p.id);
+        pending.delete(p.id);
         const rc = p.type === PUBACK ? p.reasonCode || 0 : 0;
         if (rc >= 0x80) {
-          const e = err('EPUBACK', `${this.#peer} did not accept the message: ${reason5(rc)}`) as ConnackError;
+          const e = err('EPUBACK', `${peer} did not accept the message: ${reason5(rc)}`) as ConnackError;
           e.returnCode = rc;
           entry.reject(e);
         } else entry.resolve(p.type === SUBACK ? p.granted : undefined);
@@ -380,7 +301,7 @@ export class MqttClient {
       }
       case DISCONNECT: {
         const rc = p.reasonCode || 0;
-        this.#close('EDISCONNECT', `${this.#peer} ended the session: ${reason5(rc)}`, rc);
+        close('EDISCONNECT', `${peer} ended the session: ${reason5(rc)}`, rc);
         return;
       }
       case PINGRESP:
@@ -391,55 +312,132 @@ export class MqttClient {
       default:
         throw err('EPROTO', `unexpected ${packetName(p.type)}`);
     }
-  }
+  };
 
   /** One timer serves keepalive: it pings when due and ends a silent connection. */
-  #schedule(): void {
-    const ka = this.#options.keepaliveSec * 1000;
+  const schedule = (): void => {
+    const ka = options.keepaliveSec * 1000;
     if (!ka) return;
-    const now = this.#now();
-    if (now - this.#lastRx >= ka * 1.5) {
-      this.#close('ETIMEDOUT', `nothing received from ${this.#peer} for ${ka * 1.5} ms (keepalive ${ka / 1000} s)`);
+    const t = now();
+    if (t - lastRx >= ka * 1.5) {
+      close('ETIMEDOUT', `nothing received from ${peer} for ${ka * 1.5} ms (keepalive ${ka / 1000} s)`);
       return;
     }
-    if (!this.#pinged && (now - this.#lastTx >= ka || now - this.#lastRx >= ka)) {
-      this.#pinged = true;
-      this.#send(encodePingreq()).catch(noop);
+    if (!pinged && (t - lastTx >= ka || t - lastRx >= ka)) {
+      pinged = true;
+      send(encodePingreq()).catch(ignore);
     }
-    const due = Math.min(this.#lastRx + ka * 1.5, this.#pinged ? Infinity : Math.min(this.#lastTx, this.#lastRx) + ka);
-    this.#timer = this.#clock.setTimer(Math.max(1, due - now), () => {
-      this.#timer = -1;
-      this.#schedule();
+    const due = Math.min(lastRx + ka * 1.5, pinged ? Infinity : Math.min(lastTx, lastRx) + ka);
+    timer = clock.setTimer(Math.max(1, due - t), () => {
+      timer = -1;
+      schedule();
     });
-  }
+  };
 
-  #close(code: string, message: string, reasonCode?: number): void {
-    if (this.#st === 'closed') return;
-    this.#st = 'closed';
-    if (this.#timer >= 0) this.#clock.clearTimer(this.#timer);
-    this.#timer = -1;
-    if (this.#socket >= 0) this.#net.close(this.#socket);
+  const close = (code: string, message: string, reasonCode?: number): void => {
+    if (st === 'closed') return;
+    st = 'closed';
+    if (timer >= 0) clock.clearTimer(timer);
+    timer = -1;
+    if (socket >= 0) net.close(socket);
     const detail = strip(message);
     const reason: CloseReason = { code, message: `[vigil] [mqtt] ${detail}` };
     if (reasonCode !== undefined) reason.reasonCode = reasonCode;
-    this.#closeReason = reason;
-    if (this.#connecting) {
-      this.#connecting.reject(this.#connectError ?? err(code, detail));
-      this.#connecting = null;
+    closeReason = reason;
+    if (connecting) {
+      connecting.reject(connectError ?? err(code, detail));
+      connecting = null;
     }
-    const pending = Array.from(this.#pending.values());
-    this.#pending.clear();
-    for (const p of pending) p.reject(err('ECLOSED', `connection closed before the acknowledgement (${detail})`));
-    const cbs = this.#closeCbs;
-    this.#closeCbs = [];
-    for (const cb of cbs) this.#callClose(cb, reason);
-  }
+    const waiting = Array.from(pending.values());
+    pending.clear();
+    for (const p of waiting) p.reject(err('ECLOSED', `connection closed before the acknowledgement (${detail})`));
+    const cbs = closeCbs;
+    closeCbs = [];
+    for (const cb of cbs) callClose(cb, reason);
+  };
 
-  #callClose(cb: (reason: CloseReason) => void, reason: CloseReason): void {
+  const callClose = (cb: (reason: CloseReason) => void, reason: CloseReason): void => {
     try {
       cb({ ...reason });
     } catch (e) {
-      this.#host.log('error', `[vigil] [mqtt] close handler failed: ${errorMessage(e)}`);
+      host.log('error', `[vigil] [mqtt] close handler failed: ${errorMessage(e)}`);
     }
-  }
-}
+  };
+
+  const onClose = (callback: (reason: CloseReason) => void): void => {
+    if (closeReason) callClose(callback, closeReason);
+    else closeCbs.push(callback);
+  };
+
+  return {
+    get state() {
+      return st;
+    },
+    get brokerReceiveMaximum() {
+      return receiveMaximum;
+    },
+
+    connect() {
+      if (st !== 'new') return refuse('EINVAL', 'connect() may be called once per client');
+      const o = options;
+      const result = new Promise<{ sessionPresent: boolean }>((resolve, reject) => (connecting = { resolve, reject }));
+      let connectPacket: Uint8Array;
+      try {
+        connectPacket = encodeConnect({ ...o, protocolLevel: v5 ? 5 : 4, properties: o.connectProperties });
+      } catch (e) {
+        connectError = e as Error;
+        close(errorCode(e), errorMessage(e));
+        return result;
+      }
+      st = 'connecting';
+      timer = clock.setTimer(o.connectTimeoutMs, () => close('ETIMEDOUT', `no CONNACK from ${peer} within ${o.connectTimeoutMs} ms`));
+      net.connect({ host: o.host, port: o.port, tls: o.tls, timeoutMs: o.connectTimeoutMs }).then(
+        (s) => {
+          if (st !== 'connecting') return net.close(s);
+          socket = s;
+          lastRx = now();
+          send(connectPacket).catch(ignore);
+          readLoop(s);
+        },
+        (e) => close(errorCode(e), `cannot connect to ${peer}: ${errorMessage(e)}`),
+      );
+      return result;
+    },
+
+    publish(topic, payload, opts) {
+      return request(opts.qos ? PUBACK : 0, (id) => {
+        const bytes = encodePublish({ topic, payload, qos: opts.qos, retain: opts.retain, id, properties: v5 ? opts.properties || {} : undefined });
+        if (bytes.length > maxOutgoingPacketBytes) {
+          throw err('E2BIG', `PUBLISH of ${bytes.length} bytes to ${topic} is over the broker's maximum packet size of ${maxOutgoingPacketBytes} bytes`);
+        }
+        return bytes;
+      }) as Promise<void>;
+    },
+
+    subscribe(subscriptions) {
+      return request(SUBACK, (id) => {
+        for (const s of subscriptions) {
+          const problem = topicFilterProblem(s.topic);
+          if (problem) throw err('EINVAL', problem);
+        }
+        return encodeSubscribe(id, subscriptions, v5 ? {} : undefined);
+      }) as Promise<number[]>;
+    },
+
+    onMessage(callback) {
+      messageCbs.push(callback);
+    },
+
+    onClose,
+
+    disconnect() {
+      const done = new Promise<void>((resolve) => onClose(() => resolve()));
+      const bye = () => close('ELOCAL', `disconnected from ${peer} by the agent`);
+      if (st === 'open') {
+        st = 'closing';
+        send(encodeDisconnect()).then(bye, bye);
+      } else if (st !== 'closing') bye();
+      return done;
+    },
+  };
+};

@@ -13,9 +13,10 @@
  */
 import type { Host } from '../host';
 import type { AgentConfig } from '../config';
-import type { Log } from '../log';
-import { errorCode, errorMessage } from '../util/errors';
-import { MqttClient, type CloseReason, type MessageInfo } from './client';
+import { areaLog, type Log } from '../log';
+import { errorCode, errorMessage, ignore } from '../util/errors';
+import { isoNow } from '../util/time';
+import { createMqttClient, type MqttClient, type CloseReason, type MessageInfo } from './client';
 import type { Properties } from './codec';
 import type { DeviceTopics } from './topics';
 
@@ -68,7 +69,8 @@ export interface MqttSession {
 }
 
 export const createSession = (deps: SessionDeps): MqttSession => {
-  const { host, config, log, state } = deps;
+  const { host, config, state } = deps;
+  const log = areaLog(deps.log, 'mqtt');
   const clock = host.clock;
   let client: MqttClient | null = null;
   let connected = false;
@@ -90,7 +92,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       state: name,
       reason,
       session: state.session,
-      at: new Date(clock.now()).toISOString(),
+      at: isoNow(clock),
       agentVersion: deps.version,
     });
 
@@ -123,7 +125,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     }
     const b = config.broker;
     const v5 = b.protocolLevel === 5;
-    const c = new MqttClient(host, {
+    const c = createMqttClient(host, {
       // host, port, username, password, keepaliveSec, protocolLevel (a copy: the client may change keepaliveSec)
       ...b,
       tls: b.tls ? { caFile: b.caFile, certFile: b.certFile, keyFile: b.keyFile, serverName: b.serverName, verify: b.tlsVerify } : undefined,
@@ -154,7 +156,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     if (everConnected) reconnects++;
     everConnected = true;
     const failed = failures + refusals;
-    log('info', 'mqtt', `connected to ${b.host}:${b.port} as ${serial} (session ${state.session})${failed || lastProblem ? ` after ${failed} failed attempts` : ''}`);
+    log('info', `connected to ${b.host}:${b.port} as ${serial} (session ${state.session})${failed || lastProblem ? ` after ${failed} failed attempts` : ''}`);
     failures = 0;
     refusals = 0;
     lastProblem = null;
@@ -162,10 +164,10 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     try {
       await publishState(c, 'online', 'connected');
       const granted = await c.subscribe([{ topic: topics.commands, qos: 1 }]);
-      if (granted[0] >= 0x80) log('warn', 'mqtt', `the broker refused the subscription to ${topics.commands}: commands will not arrive`);
+      if (granted[0] >= 0x80) log('warn', `the broker refused the subscription to ${topics.commands}: commands will not arrive`);
     } catch (err) {
       // The session ended meanwhile: onDisconnected schedules the next attempt.
-      if (c.state === 'open') log('warn', 'mqtt', `birth failed: ${errorMessage(err)}`);
+      if (c.state === 'open') log('warn', `birth failed: ${errorMessage(err)}`);
     }
     deps.onReady();
   };
@@ -185,7 +187,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     // Logged once per distinct problem (and again every 20th attempt): an outage must not flood syslog.
     const attempts = failures + refusals;
     if (message !== lastProblem || attempts % 20 === 0) {
-      log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', 'mqtt', `cannot connect (${code}): ${message}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
+      log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', `cannot connect (${code}): ${message}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
     }
     lastProblem = message;
     scheduleReconnect(delay);
@@ -209,14 +211,14 @@ export const createSession = (deps: SessionDeps): MqttSession => {
         const why = takenOver
           ? 'the broker says another client took over the session'
           : `the broker closed ${shortSessions} connections in a row within ${SHORT_SESSION_MS / 1000} s of accepting them`;
-        log('error', 'mqtt', `${why}: another client is probably connected with the same client id "${clientId}" (duplicate client id); backing off ${Math.round(delay / 1000)} s between attempts instead of flapping`);
+        log('error', `${why}: another client is probably connected with the same client id "${clientId}" (duplicate client id); backing off ${Math.round(delay / 1000)} s between attempts instead of flapping`);
         duplicateLogged = true;
       }
       scheduleReconnect(delay);
       return;
     }
     if (shortSessions === 0) duplicateLogged = false;
-    log('warn', 'mqtt', `connection lost (${reason.code}): ${reason.message}`);
+    log('warn', `connection lost (${reason.code}): ${reason.message}`);
     scheduleReconnect(backoff());
   };
 
@@ -248,7 +250,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     const c = client;
     if (c && connected) {
       await withTimeout(clock, publishState(c, 'offline', 'shutdown'), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
-        log('warn', 'mqtt', `could not publish offline before stopping: ${errorMessage(err)}`),
+        log('warn', `could not publish offline before stopping: ${errorMessage(err)}`),
       );
       await c.disconnect().catch(ignore);
     }
@@ -270,9 +272,6 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     end,
   };
 };
-
-/** For a promise whose failure is already handled (or reported) elsewhere. */
-const ignore = () => undefined;
 
 /** MQTT 5 properties of every JSON message the agent publishes; a fresh object, as callers add to it. */
 export const jsonProperties = (): Properties => ({ payloadFormatIndicator: 1, contentType: 'application/json' });

@@ -25,3 +25,6 @@ export const errorMessage = (err: unknown): string => {
 
 /** The start of a text, quoted as JSON, for an error message about that text. */
 export const quote = (text: string, max: number): string => JSON.stringify(text.slice(0, max));
+
+/** For a promise whose failure is already handled (or reported) elsewhere: `.catch(ignore)`. */
+export const ignore = (): void => {};

@@ -116,6 +116,8 @@ export const responseParser = (what: string, max: number): (data: Uint8Array | n
   let pos = 0; // start of the body, then of the next chunk-size line
   const chunks: Uint8Array[] = [];
   const bad = (message: string) => fail('EHTTP', `${what}: ${message}`);
+  /** The answer ended early: `connection closed <where>`. */
+  const cut = (where: string) => bad(`connection closed ${where}`);
   const done = (body: Uint8Array): HttpResponse => ({ ...(head as NonNullable<typeof head>), body });
 
   return (data) => {
@@ -138,7 +140,7 @@ export const responseParser = (what: string, max: number): (data: Uint8Array | n
       scanned = i;
       if (end < 0) {
         if (n > MAX_HEAD_BYTES) throw bad(`response head longer than ${MAX_HEAD_BYTES} bytes`);
-        if (!data) throw bad(n ? 'connection closed inside the response head' : 'connection closed without an answer');
+        if (!data) throw cut(n ? 'inside the response head' : 'without an answer');
         return null;
       }
       head = parseHead(utf8Decode(buf.subarray(0, end)), bad);
@@ -158,7 +160,7 @@ export const responseParser = (what: string, max: number): (data: Uint8Array | n
     if (mode === NO_BODY) return done(new Uint8Array(0));
     if (mode === BY_LENGTH) {
       if (n - pos >= length) return done(buf.slice(pos, pos + length));
-      if (!data) throw bad(`connection closed after ${n - pos} of ${length} body bytes`);
+      if (!data) throw cut(`after ${n - pos} of ${length} body bytes`);
       return null;
     }
     if (mode === TO_EOF) return data ? null : done(buf.slice(pos, n));
@@ -168,7 +170,7 @@ export const responseParser = (what: string, max: number): (data: Uint8Array | n
       while (nl < n && buf[nl] !== 10) nl++;
       if (nl >= n) {
         if (n - pos > 1024) throw bad('chunk-size line too long');
-        if (!data) throw bad('connection closed inside a chunked body');
+        if (!data) throw cut('inside a chunked body');
         return null;
       }
       const line = utf8Decode(buf.subarray(pos, nl)).trim().replace(/\s*;.*$/, '');
@@ -178,7 +180,7 @@ export const responseParser = (what: string, max: number): (data: Uint8Array | n
       const end = nl + 1 + size;
       const crlf = buf[end] === 13 ? 2 : 1;
       if (n < end + crlf) {
-        if (!data) throw bad('connection closed inside a chunk');
+        if (!data) throw cut('inside a chunk');
         return null;
       }
       if (buf[end + crlf - 1] !== 10) throw bad('chunk data not followed by CRLF');

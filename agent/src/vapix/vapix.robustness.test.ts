@@ -8,7 +8,7 @@ import { FakeHost } from '../../test/fake-host';
 import { serveVapix, VAPIX_HOST } from '../../test/vapix-fixture';
 import { VigilError } from '../util/errors';
 import { responseParser } from './http';
-import { decodeEntities, parseAttributes, parseParamList, parseReply, startTags, VapixClient } from './vapix';
+import { decodeEntities, parseAttributes, parseParamList, parseReply, startTags, createVapixClient } from './vapix';
 
 const enc = (t: string | Uint8Array) => (typeof t === 'string' ? new Uint8Array(Buffer.from(t, 'latin1')) : t);
 
@@ -177,7 +177,7 @@ describe('VAPIX JSON answers under hostile input', () => {
       fc.asyncProperty(answer, fc.boolean(), async (body, firmware) => {
         const fake = new FakeHost();
         serveVapix(fake, { '/axis-cgi/basicdeviceinfo.cgi': body, '/axis-cgi/firmwaremanagement.cgi': body });
-        const client = new VapixClient(fake, { host: VAPIX_HOST, port: 80, timeoutMs: 1000 });
+        const client = createVapixClient(fake, { host: VAPIX_HOST, port: 80, timeoutMs: 1000 });
         const p = firmware ? client.firmwareStatus() : client.basicDeviceInfo();
         const r = await p.then(
           (v) => v,

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config';
 import { FakeHost } from '../../test/fake-host';
 import { serveVapix, TEST_CREDENTIALS, type VapixAnswer } from '../../test/vapix-fixture';
-import { decodeEntities, parseAttributes, parseParamList, resolveVapixCredentials, VapixClient } from './vapix';
+import { decodeEntities, parseAttributes, parseParamList, resolveVapixCredentials, createVapixClient } from './vapix';
 
 const TARGET = { host: '127.0.0.12', port: 80, timeoutMs: 5000 };
 
 function client(answers: Record<string, VapixAnswer>) {
   const fake = new FakeHost();
   const requests = serveVapix(fake, answers, { credentials: TEST_CREDENTIALS });
-  return { vapix: new VapixClient(fake, { ...TARGET, credentials: TEST_CREDENTIALS }), requests, fake };
+  return { vapix: createVapixClient(fake, { ...TARGET, credentials: TEST_CREDENTIALS }), requests, fake };
 }
 
 const BASIC = '/axis-cgi/basicdeviceinfo.cgi';
@@ -64,7 +64,7 @@ describe('basicDeviceInfo', () => {
   it('reports wrong credentials as EAUTH', async () => {
     const fake = new FakeHost();
     serveVapix(fake, { [BASIC]: '{}' }, { credentials: TEST_CREDENTIALS });
-    const vapix = new VapixClient(fake, { ...TARGET, credentials: { username: 'a0-vigil', password: 'wrong' } });
+    const vapix = createVapixClient(fake, { ...TARGET, credentials: { username: 'a0-vigil', password: 'wrong' } });
     await expect(vapix.basicDeviceInfo()).rejects.toMatchObject({ code: 'EAUTH' });
   });
 });

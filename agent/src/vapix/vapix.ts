@@ -42,6 +42,10 @@ export interface VapixOptions {
   credentials?: VapixCredentials | null;
 }
 
+/** The application CGIs, also the names collectors give their errors (one string each in the bundle). */
+export const APPS_LIST_CGI = 'applications/list.cgi';
+export const APPS_CONFIG_CGI = 'applications/config.cgi';
+
 const fail = (message: string, code = 'EVAPIX') => new VigilError('vapix', code, message);
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -65,96 +69,30 @@ export const resolveVapixCredentials = async (host: Host, config: AgentConfig): 
 };
 
 /** Local VAPIX (http://127.0.0.12/axis-cgi/…): one HTTP request per call, answers checked by hand. */
-export class VapixClient {
-  // `#` names: the minifier shortens those, not TypeScript's `private` ones.
-  readonly #host: Pick<Host, 'net' | 'clock'>;
-  readonly #options: VapixOptions;
-
-  constructor(host: Pick<Host, 'net' | 'clock'>, options: VapixOptions) {
-    this.#host = host;
-    this.#options = options;
-  }
-
-  async basicDeviceInfo(): Promise<DeviceProperties> {
-    const where = 'basicdeviceinfo.cgi getAllProperties';
-    const data = await this.#json('basicdeviceinfo.cgi', 'getAllProperties');
-    if (!isObj(data.propertyList)) throw fail(`${where}: answer has no "propertyList" object`);
-    const out: DeviceProperties = {};
-    for (const key of DEVICE_PROPERTIES) out[key] = field(data.propertyList, key, 'string', where);
-    return out;
-  }
-
-  async firmwareStatus(): Promise<FirmwareStatus> {
-    const where = 'firmwaremanagement.cgi status';
-    const d = await this.#json('firmwaremanagement.cgi', 'status');
-    const str = (k: string) => field<string>(d, k, 'string', where);
-    let ttr = d.timeToRollback;
-    if (typeof ttr === 'string' && /^\d+$/.test(ttr)) ttr = Number(ttr);
-    return {
-      activeFirmwareVersion: str('activeFirmwareVersion'),
-      activeFirmwarePart: typeof d.activeFirmwarePart === 'number' ? String(d.activeFirmwarePart) : str('activeFirmwarePart'),
-      inactiveFirmwareVersion: str('inactiveFirmwareVersion'),
-      isCommited: field<boolean>(d, 'isCommited', 'boolean', where),
-      pendingCommit: typeof d.pendingCommit === 'boolean' ? d.pendingCommit : str('pendingCommit'),
-      timeToRollback: field<number>({ timeToRollback: ttr }, 'timeToRollback', 'number', where),
-      lastUpgradeAt: str('lastUpgradeAt'),
-    };
-  }
-
-  async listApplications(): Promise<AppInfo[]> {
-    const res = await this.#call('GET', '/axis-cgi/applications/list.cgi');
-    const body = parseReply(utf8Decode(res.body), 'applications/list.cgi');
-    const apps: AppInfo[] = [];
-    for (const tag of startTags(body, 'application')) {
-      const a = parseAttributes(tag.attributes);
-      if (!a.Name) continue;
-      const opt = (k: string) => a[k] ?? null;
-      apps.push({
-        name: a.Name,
-        niceName: opt('NiceName'),
-        vendor: opt('Vendor'),
-        version: opt('Version'),
-        status: opt('Status'),
-        signatureStatus: opt('SignatureStatus'),
-      });
-    }
-    return apps;
-  }
-
+export interface VapixClient {
+  basicDeviceInfo(): Promise<DeviceProperties>;
+  firmwareStatus(): Promise<FirmwareStatus>;
+  listApplications(): Promise<AppInfo[]>;
   /** AllowUnsigned from applications/config.cgi; null when the device lacks the switch (404, before AXIS OS 11.2). */
-  async allowUnsignedApps(): Promise<boolean | null> {
-    const res = await this.#call('GET', '/axis-cgi/applications/config.cgi?action=get&name=AllowUnsigned', 404);
-    if (res.status === 404) return null;
-    const where = 'applications/config.cgi AllowUnsigned';
-    const body = parseReply(utf8Decode(res.body), where);
-    for (const tag of startTags(body, 'param')) {
-      const a = parseAttributes(tag.attributes);
-      if (a.name !== 'AllowUnsigned') continue;
-      if (/^(true|yes)$/i.test(a.value ?? '')) return true;
-      if (/^(false|no)$/i.test(a.value ?? '')) return false;
-      throw fail(`${where}: value ${JSON.stringify(a.value ?? null)} is not true or false`);
-    }
-    return null;
-  }
-
+  allowUnsignedApps(): Promise<boolean | null>;
   /** param.cgi action=list for the groups (e.g. `Network`, `Properties.System`). */
-  async listParams(groups: string[]): Promise<ParamList> {
-    const query = groups.map(encodeURIComponent).join(',');
-    const res = await this.#call('GET', `/axis-cgi/param.cgi?action=list&group=${query}`);
-    return parseParamList(utf8Decode(res.body));
-  }
+  listParams(groups: string[]): Promise<ParamList>;
+}
 
-  async #call(method: 'GET' | 'POST', path: string, okStatus?: number, body?: string): Promise<HttpResponse> {
-    const res = await httpRequest(this.#host, this.#options, { method, path, body });
+// A factory of closures, not a class, like the MQTT client: it is smaller in the size-budgeted bundle.
+export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: VapixOptions): VapixClient => {
+  const call = async (method: 'GET' | 'POST', path: string, okStatus?: number, body?: string): Promise<HttpResponse> => {
+    const res = await httpRequest(host, options, { method, path, body });
     if (res.status !== okStatus && (res.status < 200 || res.status > 299)) {
       throw fail(`${method} ${path}: HTTP ${res.status} ${res.reason}`.trim(), 'EHTTP');
     }
     return res;
-  }
+  };
 
-  async #json(cgi: string, method: string): Promise<Obj> {
-    const where = `${cgi} ${method}`;
-    const res = await this.#call('POST', `/axis-cgi/${cgi}`, undefined, JSON.stringify({ apiVersion: '1.0', context: 'vigil', method }));
+  /** A JSON API call; `where` is `<cgi> <method>`, as error messages name it. */
+  const json = async (where: string): Promise<Obj> => {
+    const [cgi, method] = where.split(' ');
+    const res = await call('POST', `/axis-cgi/${cgi}`, undefined, JSON.stringify({ apiVersion: '1.0', context: 'vigil', method }));
     let doc: unknown;
     try {
       doc = JSON.parse(utf8Decode(res.body));
@@ -168,8 +106,77 @@ export class VapixClient {
     }
     if (!isObj(doc.data)) throw fail(`${where}: answer has no "data" object`);
     return doc.data;
-  }
-}
+  };
+
+  return {
+    async basicDeviceInfo() {
+      const where = 'basicdeviceinfo.cgi getAllProperties';
+      const data = await json(where);
+      if (!isObj(data.propertyList)) throw fail(`${where}: answer has no "propertyList" object`);
+      const out: DeviceProperties = {};
+      for (const key of DEVICE_PROPERTIES) out[key] = field(data.propertyList, key, 'string', where);
+      return out;
+    },
+
+    async firmwareStatus() {
+      const where = 'firmwaremanagement.cgi status';
+      const d = await json(where);
+      const str = (k: string) => field<string>(d, k, 'string', where);
+      let ttr = d.timeToRollback;
+      if (typeof ttr === 'string' && /^\d+$/.test(ttr)) ttr = Number(ttr);
+      return {
+        activeFirmwareVersion: str('activeFirmwareVersion'),
+        activeFirmwarePart: typeof d.activeFirmwarePart === 'number' ? String(d.activeFirmwarePart) : str('activeFirmwarePart'),
+        inactiveFirmwareVersion: str('inactiveFirmwareVersion'),
+        isCommited: field<boolean>(d, 'isCommited', 'boolean', where),
+        pendingCommit: typeof d.pendingCommit === 'boolean' ? d.pendingCommit : str('pendingCommit'),
+        timeToRollback: field<number>({ timeToRollback: ttr }, 'timeToRollback', 'number', where),
+        lastUpgradeAt: str('lastUpgradeAt'),
+      };
+    },
+
+    async listApplications() {
+      const res = await call('GET', `/axis-cgi/${APPS_LIST_CGI}`);
+      const body = parseReply(utf8Decode(res.body), APPS_LIST_CGI);
+      const apps: AppInfo[] = [];
+      for (const tag of startTags(body, 'application')) {
+        const a = parseAttributes(tag.attributes);
+        if (!a.Name) continue;
+        const opt = (k: string) => a[k] ?? null;
+        apps.push({
+          name: a.Name,
+          niceName: opt('NiceName'),
+          vendor: opt('Vendor'),
+          version: opt('Version'),
+          status: opt('Status'),
+          signatureStatus: opt('SignatureStatus'),
+        });
+      }
+      return apps;
+    },
+
+    async allowUnsignedApps() {
+      const res = await call('GET', `/axis-cgi/${APPS_CONFIG_CGI}?action=get&name=AllowUnsigned`, 404);
+      if (res.status === 404) return null;
+      const where = `${APPS_CONFIG_CGI} AllowUnsigned`;
+      const body = parseReply(utf8Decode(res.body), where);
+      for (const tag of startTags(body, 'param')) {
+        const a = parseAttributes(tag.attributes);
+        if (a.name !== 'AllowUnsigned') continue;
+        if (/^(true|yes)$/i.test(a.value ?? '')) return true;
+        if (/^(false|no)$/i.test(a.value ?? '')) return false;
+        throw fail(`${where}: value ${JSON.stringify(a.value ?? null)} is not true or false`);
+      }
+      return null;
+    },
+
+    async listParams(groups) {
+      const query = groups.map(encodeURIComponent).join(',');
+      const res = await call('GET', `/axis-cgi/param.cgi?action=list&group=${query}`);
+      return parseParamList(utf8Decode(res.body));
+    },
+  };
+};
 
 const field = <T>(obj: Obj, key: string, type: 'string' | 'boolean' | 'number', where: string): T | undefined => {
   const v = obj[key];

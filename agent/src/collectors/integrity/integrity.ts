@@ -12,6 +12,8 @@ import type { FileStat, Host } from '../../host';
 import type { CollectorError, FileChange, IntegrityReport, Maybe, PlatformIntegrity } from '../../report/types';
 import { readText, writeText } from '../../util/bytes';
 import { errorCode } from '../../util/errors';
+import { isoNow } from '../../util/time';
+import { APPS_CONFIG_CGI, APPS_LIST_CGI } from '../../vapix/vapix';
 import { type CollectorContext, type CollectorResult, runCollector, toCollectorError } from '../context';
 
 export interface IntegrityInput {
@@ -74,8 +76,8 @@ export const collectIntegrity = (ctx: CollectorContext, input: IntegrityInput): 
     () => failedIntegrity(ctx.host, platform),
     async (guard, errors) => {
       const [apps, allowUnsigned, files] = await Promise.all([
-        guard('applications/list.cgi', ctx.vapix.listApplications()),
-        guard('applications/config.cgi', ctx.vapix.allowUnsignedApps()),
+        guard(APPS_LIST_CGI, ctx.vapix.listApplications()),
+        guard(APPS_CONFIG_CGI, ctx.vapix.allowUnsignedApps()),
         checkFiles(ctx, errors),
       ]);
       // the same keys in the same order as the fallback
@@ -171,7 +173,7 @@ const createBaseline = async (ctx: CollectorContext, errors: CollectorError[]): 
   const scan = await scanPaths(ctx);
   const baseline: Baseline = {
     v: 1,
-    createdAt: new Date(ctx.host.clock.now()).toISOString(),
+    createdAt: isoNow(ctx.host.clock),
     paths: ctx.config.integrity.paths.slice(),
     files: {},
   };

@@ -8,6 +8,7 @@
 import type { Finding, ListeningSocket, Maybe, ServiceEntry, ServicesReport, ServiceState, Severity } from '../../report/types';
 import { type CollectorContext, type CollectorResult, runCollector } from '../context';
 import { isLoopback, readListeningSockets } from './sockets';
+import { APPS_CONFIG_CGI } from '../../vapix/vapix';
 
 export interface ServicesInput {
   /** From the integrity collector; undefined = ask config.cgi here. */
@@ -173,7 +174,7 @@ export const collectServices = (ctx: CollectorContext, input: ServicesInput = {}
         readListeningSockets(ctx.host, ctx.config.procNetDir),
         input.allowUnsignedApps !== undefined
           ? input.allowUnsignedApps
-          : guard('applications/config.cgi', ctx.vapix.allowUnsignedApps()),
+          : guard(APPS_CONFIG_CGI, ctx.vapix.allowUnsignedApps()),
       ]);
       errors.push(...socks.errors);
       if (list?.groupErrors.length) {
