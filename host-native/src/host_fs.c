@@ -264,24 +264,6 @@ done:
     return out;
 }
 
-static void normalize(const char *in, char *out, size_t size) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", in);
-    size_t len = 0;
-    out[0] = 0;
-    for (char *save = NULL, *part = strtok_r(buf, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
-        if (strcmp(part, ".") == 0) continue;
-        if (strcmp(part, "..") == 0) {
-            char *slash = strrchr(out, '/');
-            if (slash) *slash = 0;
-            len = strlen(out);
-            continue;
-        }
-        len += (size_t)snprintf(out + len, size - len, "/%s", part);
-    }
-    if (!out[0]) snprintf(out, size, "/");
-}
-
 /* Writes are allowed only under the data dir, judged on the normalised path and again after links. */
 static int resolve_writable(JSContext *ctx, JSValueConst arg, char *real, const char **path, JSValue *rejection) {
     char norm[4096], dev[4096];
@@ -290,7 +272,7 @@ static int resolve_writable(JSContext *ctx, JSValueConst arg, char *real, const 
         *rejection = vigil_rejected(ctx, vigil_error(ctx, "EINVAL", "path must be a non-empty string"));
         return -1;
     }
-    normalize(*path, norm, sizeof norm);
+    vigil_path_normalize(*path, norm, sizeof norm);
     if (!in_data_dir(norm)) {
         *rejection = vigil_rejected(ctx, vigil_error(ctx, "EACCES", "%s is outside the data dir", *path));
         return -1;

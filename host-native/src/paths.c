@@ -30,8 +30,7 @@ static int mkdir_p(const char *path) {
     return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
-static void normalize_device(const char *in, char *out, size_t size) {
-    /* "/a//b/./c/" -> "/a/b/c"; ".." is clamped at the root. */
+void vigil_path_normalize(const char *in, char *out, size_t size) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", in);
     size_t len = 0;
@@ -63,7 +62,7 @@ int vigil_paths_setup(const char *root, const char *data_dir) {
         dd = "/usr/local/packages/vigil/localdata";
         vigil_config_set("DataDir", dd);
     }
-    normalize_device(dd, vigil_paths.data_device, sizeof vigil_paths.data_device);
+    vigil_path_normalize(dd, vigil_paths.data_device, sizeof vigil_paths.data_device);
     if (data_dir) {
         if (mkdir_p(data_dir) != 0 || !realpath(data_dir, vigil_paths.data_real)) {
             vigil_log(VIGIL_LOG_ERROR, "[vigil] [native] --data-dir %s: %s", data_dir, strerror(errno));
