@@ -130,6 +130,8 @@ async function ask(target: Target, busAddress: string | undefined) {
   const r = await runNative(target, ['--stderr', '--data-dir', path.join(tmp.dir, 'data'), '--print-global', '__out', file], { env, timeoutMs: 20_000 });
   const wallMs = Date.now() - started;
   const last = r.stdout.trim().split('\n').pop() ?? 'null';
+  // Say what the host did when it printed no result (seen once in a full CI run: nothing after 18 ms).
+  if (!last.startsWith('{')) throw new Error(`[vigil] [test] the host printed no __out (exit ${r.code}, signal ${r.signal}, ${wallMs} ms); stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   const out = JSON.parse(last) as { offered: string; credentials?: { username: string; password: string }; error?: string; code?: string; ms?: number; work?: number };
   return { ...r, out, wallMs };
 }

@@ -8,7 +8,7 @@
  * agent alone, under a memory limit below its own heap: the simulator's limit counts bytes
  * (QuickJSRunner.checkMemory), so the agent is stopped there as a device would stop it.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -37,8 +37,9 @@ afterEach(async () => {
   cleanups = [];
 });
 
+// npm test builds dist/ first; rebuilding it here rewrote dist/agent.js in place while other test files read it.
 beforeAll(async () => {
-  await buildAgent();
+  if (!existsSync(BUNDLE)) await buildAgent();
 });
 
 const until = <T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 25_000): Promise<T> =>
