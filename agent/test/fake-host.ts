@@ -18,8 +18,7 @@ import { toArrayBuffer, utf8Decode, utf8Encode } from '../src/util/bytes';
 import { FakeNetwork, type ServerHandler } from './fake-net';
 import { sha256Hex } from './sha256';
 
-// Tests that script a failing host call take it from here, beside the FakeHost.
-export { hostError };
+// FakePeer lives with the fake network; tests that script a peer import it from here, beside the FakeHost.
 export type { FakePeer } from './fake-net';
 
 interface FakeNode {

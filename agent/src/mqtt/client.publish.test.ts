@@ -1,7 +1,7 @@
 // MqttClient: outgoing PUBLISH — PUBACK matching, packet ids in flight, and what happens to them when the session ends.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { baseOptions, broker, connected, fake, makeClient, settle, startScriptedBroker, track } from '../../../test/helpers/mqtt-scripted-broker';
-import { hostError } from '../../test/fake-host';
+import { hostError } from '../host';
 import type { Host } from '../host';
 import { utf8Decode } from '../util/bytes';
 import { createMqttClient, type CloseReason } from './client';
