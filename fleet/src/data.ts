@@ -35,6 +35,8 @@ export interface LifecycleData {
   schema: 'vigil.lifecycle/1';
   updated: string;
   endingSoonDays: number;
+  /** A version more majors ahead of the newest known release than this is not real (default 1). */
+  plausibleMajorsAhead?: number;
   tracks: TrackData[];
 }
 

@@ -1,10 +1,16 @@
 /**
- * What the fleet adds to a report: the AXIS OS track, its support status, whether an upgrade exists on the
- * track, the advisories that match, a hardening score and an integrity verdict. Pure: tables and "now" in.
+ * What the fleet adds to a report: the AXIS OS track, its support status, where the OS should go next (os-target.ts),
+ * the advisories that match, the hardening measure, an integrity verdict and the posture (posture.ts). Pure:
+ * tables and "now" in.
  */
-import type { Finding, Report } from '../../agent/src/report/types';
+import type { Report } from '../../agent/src/report/types';
+import type { ActionTarget } from './actions/types';
 import type { AdvisoryData, AffectedRange, Tables, Track } from './data';
+import { osTarget, type TargetPath } from './os-target';
+import { findingCounts, hardeningPenalty, postureOf, unsignedApps, type FindingCounts, type Posture } from './posture';
 import { compareVersions, hasPrefix, parseVersion, type Version } from './version';
+
+export { SEVERITY_WEIGHT } from './posture';
 
 /** 'outdated': on a track that supports only its newest release (the active track), and not on it: update. */
 export type SupportStatus = 'supported' | 'ending-soon' | 'outdated' | 'end-of-life' | 'unknown';
@@ -31,16 +37,26 @@ export interface Evaluation {
   endOfSupport: string | null;
   endEstimated: boolean;
   daysLeft: number | null;
+  /** The newest release of the track the camera is on (a retired active release: of the active track). */
   latestOnTrack: string | null;
+  /** A newer AXIS OS is there to go to: on the track, or on the track to move to. */
   upgradeAvailable: boolean;
+  /** Where the OS should go next, and why (os-target.ts). */
+  targetPath: TargetPath;
+  target: ActionTarget | null;
+  targetReason: string;
   advisories: AdvisoryMatch[];
+  /** 100 − the penalty, floored at 0 (kept for the history charts); rank by findingCounts or hardeningPenalty. */
   hardeningScore: number | null;
+  hardeningPenalty: number | null;
+  findingCounts: FindingCounts;
   integrity: IntegrityVerdict;
   integrityNotes: string[];
+  posture: Posture;
+  postureReasons: string[];
 }
 
 const DAY = 86_400_000;
-export const SEVERITY_WEIGHT: Record<Finding['severity'], number> = { high: 25, medium: 10, low: 4 };
 
 export function findTrack(tracks: Track[], v: Version): Track | null {
   for (const t of tracks) if (t.kind === 'lts' && t.prefixV && hasPrefix(v, t.prefixV)) return t;
@@ -123,10 +139,10 @@ export function matchAdvisory(a: AdvisoryData, v: Version, soc: string | null): 
   return { id: a.id, title: a.title, cvss: a.cvss, confidence, fixed: range.fixed, reason: reasons.join('; ') };
 }
 
+/** 100 − the severity weights, floored at 0: what the history charts plot. It cannot rank two bad cameras; hardeningPenalty can. */
 export function hardeningScore(report: Pick<Report, 'services' | 'errors'>): number | null {
-  if (report.errors.some((e) => e.collector === 'services')) return null;
-  const penalty = report.services.findings.reduce((sum, f) => sum + (SEVERITY_WEIGHT[f.severity] ?? 0), 0);
-  return Math.max(0, 100 - penalty);
+  const penalty = hardeningPenalty(report);
+  return penalty === null ? null : Math.max(0, 100 - penalty);
 }
 
 export function integrityVerdict(report: Pick<Report, 'integrity' | 'os'>): { verdict: IntegrityVerdict; notes: string[] } {
@@ -136,7 +152,7 @@ export function integrityVerdict(report: Pick<Report, 'integrity' | 'os'>): { ve
   if (i.status === 'changed') notes.push(`${i.totalChanges} file(s) differ from the baseline`);
   if (i.status === 'error') notes.push('the integrity check failed');
   if (i.allowUnsignedApps === true) notes.push('unsigned ACAP apps are allowed');
-  const unsigned = i.apps.filter((a) => a.signatureStatus !== null && !/^(signed|valid|verified)/i.test(a.signatureStatus));
+  const unsigned = unsignedApps(report);
   if (unsigned.length) notes.push(`apps not signed: ${unsigned.map((a) => a.name).join(', ')}`);
   if (i.platform.signedOs === false) notes.push('the OS is not signed');
   if (i.platform.secureBoot === false) notes.push('secure boot is off');
@@ -144,41 +160,54 @@ export function integrityVerdict(report: Pick<Report, 'integrity' | 'os'>): { ve
   return { verdict, notes };
 }
 
+type Placed = Pick<Evaluation, 'versionKnown' | 'trackId' | 'trackName' | 'support' | 'supportReason' | 'endOfSupport' | 'endEstimated' | 'daysLeft' | 'latestOnTrack' | 'advisories'>;
+
 export function evaluate(report: Pick<Report, 'os' | 'device' | 'services' | 'errors' | 'integrity'>, tables: Tables, nowMs: number): Evaluation {
   const version = report.os.version;
   const v = parseVersion(version);
   const { verdict, notes } = integrityVerdict(report);
   const score = hardeningScore(report);
+  const penalty = hardeningPenalty(report);
+  const soc = report.device.soc;
   // One object literal at the end, no spread: spreading a small base into 13 more properties took ~10 µs per
   // report (measured, node 20), the largest part of the evaluation's cost at ingest.
-  const out = (p: Omit<Evaluation, 'version' | 'hardeningScore' | 'integrity' | 'integrityNotes'>): Evaluation => ({
-    version, hardeningScore: score, integrity: verdict, integrityNotes: notes, versionKnown: p.versionKnown, trackId: p.trackId,
-    trackName: p.trackName, support: p.support, supportReason: p.supportReason, endOfSupport: p.endOfSupport, endEstimated: p.endEstimated,
-    daysLeft: p.daysLeft, latestOnTrack: p.latestOnTrack, upgradeAvailable: p.upgradeAvailable, advisories: p.advisories,
-  });
-  if (!v) {
-    return out({
-      versionKnown: false, trackId: null, trackName: 'unknown', support: 'unknown',
-      supportReason: `"${version}" is not an AXIS OS version`, endOfSupport: null, endEstimated: false, daysLeft: null,
-      latestOnTrack: null, upgradeAvailable: false, advisories: [],
-    });
-  }
-  const advisories = tables.advisories.advisories.map((a) => matchAdvisory(a, v, report.device.soc)).filter((m): m is AdvisoryMatch => m !== null);
+  const out = (p: Placed, t: { targetPath: TargetPath; target: ActionTarget | null; targetReason: string }): Evaluation => {
+    const posture = postureOf(report, { versionKnown: p.versionKnown, support: p.support, supportReason: p.supportReason, advisories: p.advisories, hardeningPenalty: penalty });
+    const latest = t.target?.version ? parseVersion(t.target.version) : null;
+    return {
+      version, hardeningScore: score, hardeningPenalty: penalty, findingCounts: findingCounts(report.services.findings), integrity: verdict,
+      integrityNotes: notes, versionKnown: p.versionKnown, trackId: p.trackId, trackName: p.trackName, support: p.support, supportReason: p.supportReason,
+      endOfSupport: p.endOfSupport, endEstimated: p.endEstimated, daysLeft: p.daysLeft, latestOnTrack: p.latestOnTrack,
+      upgradeAvailable: !!(v && latest && compareVersions(v, latest) < 0), targetPath: t.targetPath, target: t.target, targetReason: t.targetReason,
+      advisories: p.advisories, posture: posture.posture, postureReasons: posture.reasons,
+    };
+  };
+  const unknown = (reason: string, versionKnown: boolean): Evaluation =>
+    out(
+      { versionKnown, trackId: null, trackName: 'unknown', support: 'unknown', supportReason: reason, endOfSupport: null, endEstimated: false, daysLeft: null, latestOnTrack: null, advisories: [] },
+      { targetPath: 'unknown', target: null, targetReason: reason },
+    );
+  if (!v) return unknown(`"${version}" is not an AXIS OS version`, false);
+  const newestMajor = Math.max(...tables.tracks.map((t) => t.latestV[0]));
+  const ahead = tables.lifecycle.plausibleMajorsAhead ?? 1;
+  if (v[0] > newestMajor + ahead) return unknown(`${version} is far newer than any AXIS OS release the tables know (newest major ${newestMajor}): not a real version; check the device`, false);
+  const advisories = tables.advisories.advisories.map((a) => matchAdvisory(a, v, soc)).filter((m): m is AdvisoryMatch => m !== null);
   const track = findTrack(tables.tracks, v);
-  const soc = report.device.soc;
   const final = finalTrackFor(tables.tracks, soc);
   if (!track) {
     const active = tables.tracks.find((t) => t.kind === 'active' && t.fromV);
     const older = active?.fromV ? compareVersions(v, active.fromV) < 0 : false;
+    const t = osTarget({ tracks: tables.tracks, v, soc, track: null, final, olderThanActive: older, endingSoon: false, nowMs });
     let reason = older ? `${version} is on no LTS track and older than the active track: only the latest active release is supported` : `${version} is on no known track`;
-    if (older && final) reason += `; update to ${final.name} (${final.latest}), the last track for ${soc}`;
-    return out({
-      versionKnown: true, trackId: null,
-      trackName: older ? `retired active (${v.slice(0, 2).join('.')})` : 'unknown',
-      support: older ? 'end-of-life' : 'unknown',
-      supportReason: reason,
-      endOfSupport: null, endEstimated: false, daysLeft: null, latestOnTrack: null, upgradeAvailable: older, advisories,
-    });
+    if (older && t.target) reason += `; ${t.path === 'move-track' ? 'move' : 'update'} to ${t.target.trackName} (${t.target.version})`;
+    if (older && t.path === 'retire') reason += `; ${t.reason}`;
+    return out(
+      {
+        versionKnown: true, trackId: null, trackName: older ? `retired active (${v.slice(0, 2).join('.')})` : 'unknown', support: older ? 'end-of-life' : 'unknown',
+        supportReason: reason, endOfSupport: null, endEstimated: false, daysLeft: null, latestOnTrack: older && active ? active.latest : null, advisories,
+      },
+      { targetPath: t.path, target: t.target, targetReason: t.reason },
+    );
   }
   const s = support(track, tables.lifecycle.endingSoonDays, nowMs);
   let status: SupportStatus = s.status;
@@ -196,12 +225,15 @@ export function evaluate(report: Pick<Report, 'os' | 'device' | 'services' | 'er
     else reason = track.endMs === null ? release.reason : `${release.reason}; ${reason}`;
   }
   if (final === track) reason += `; the last AXIS OS track for ${soc}: its maintenance ends with ${track.name}`;
-  else if (final && track.kind === 'active') reason += `; ${soc} is not on the active track (it stays on ${final.name}): check the reported SoC`;
-  return out({
-    versionKnown: true, trackId: track.id, trackName: track.name, support: status, supportReason: reason,
-    endOfSupport: track.endOfSupport ?? null, endEstimated: track.endEstimated ?? false, daysLeft,
-    latestOnTrack: track.latest, upgradeAvailable: compareVersions(v, track.latestV) < 0, advisories,
-  });
+  else if (final && compareVersions(track.latestV, final.latestV) > 0) reason += `; ${soc} stays on ${final.name}: check the reported SoC`;
+  const t = osTarget({ tracks: tables.tracks, v, soc, track, final, olderThanActive: false, endingSoon: s.status === 'ending-soon', nowMs });
+  return out(
+    {
+      versionKnown: true, trackId: track.id, trackName: track.name, support: status, supportReason: reason, endOfSupport: track.endOfSupport ?? null,
+      endEstimated: track.endEstimated ?? false, daysLeft, latestOnTrack: track.latest, advisories,
+    },
+    { targetPath: t.path, target: t.target, targetReason: t.reason },
+  );
 }
 
 const RANK: Record<SupportStatus, number> = { supported: 0, unknown: 0, 'ending-soon': 1, outdated: 2, 'end-of-life': 3 };

@@ -37,7 +37,8 @@ describe('tracks and support status on 2026-11-25', () => {
     ['9.80.3.12', 'lts2020', 'end-of-life'],
     ['10.12.228', 'lts2022', 'supported'],
     ['11.11.140', 'lts2024', 'supported'],
-    ['12.11.77', 'active', 'supported'],
+    ['12.11.77', 'lts2026', 'supported'],
+    ['12.12.1', 'active', 'supported'],
     ['12.10.36', 'active', 'outdated'],
   ];
   for (const [version, track, status] of cases) {
@@ -66,36 +67,53 @@ describe('every LTS track boundary', () => {
     it(`${t.name} is end of life the day after its end`, () => {
       expect(ev(version, day(end) + 86_400_000).support).toBe('end-of-life');
     });
-    it(`${t.name} marks its end date as estimated, as the reference leaves it unconfirmed`, () => {
-      expect(ev(version, minus(400)).endEstimated).toBe(true);
-    });
+    if (t.id !== 'lts2026') {
+      it(`${t.name} marks its end date as estimated, as the reference leaves it unconfirmed`, () => {
+        expect(ev(version, minus(400)).endEstimated).toBe(true);
+      });
+    }
   }
+  it('LTS 2026 (12.11) ends at the end of 2031, as the ACAP docs say: not an estimate', () => {
+    const e = ev('12.11.77');
+    expect([e.trackName, e.endOfSupport, e.endEstimated]).toEqual(['LTS 2026', '2031-12-31', false]);
+  });
 });
 
 describe('the active track: only its newest release is supported (active-track-old-release-supported)', () => {
   it('calls an older active release outdated, with no end date and the newest release offered', () => {
     const e = ev('12.3.33');
-    expect([e.trackName, e.support, e.endOfSupport, e.upgradeAvailable, e.latestOnTrack]).toEqual(['Active', 'outdated', null, true, '12.11.77']);
-    expect(e.supportReason).toContain('only the newest release (12.11.77) is supported; update');
+    expect([e.trackName, e.support, e.endOfSupport, e.upgradeAvailable, e.latestOnTrack]).toEqual(['Active', 'outdated', null, true, '12.11.147']);
+    expect(e.supportReason).toContain('only the newest release (12.11.147) is supported; update');
   });
-  it('supports exactly the newest active release and offers no upgrade', () => {
-    const e = ev('12.11.77');
-    expect([e.support, e.upgradeAvailable]).toEqual(['supported', false]);
+  it('names the newest active release as the target, on the LTS track it became (12.11 is AXIS OS 2026 LTS)', () => {
+    expect(ev('12.3.33').target).toEqual({ version: '12.11.147', trackId: 'lts2026', trackName: 'LTS 2026' });
+  });
+  it('supports exactly the newest release and offers no upgrade', () => {
+    const e = ev('12.11.147');
+    expect([e.support, e.upgradeAvailable, e.targetPath, e.target]).toEqual(['supported', false, 'stay', null]);
   });
   it('calls one build below the newest outdated (the bundled table reads "latest" strictly)', () => {
-    expect(ev('12.11.76').support).toBe('outdated');
+    const t = activeRule({ latest: '12.10.40' });
+    expect(evaluate(makeReport({ version: '12.10.39' }), t, NOW).support).toBe('outdated');
   });
   it('calls the previous active release outdated at once, as the bundled table has no grace period', () => {
     expect(ev('12.10.36', day('2026-07-02')).support).toBe('outdated');
   });
   it('counts a four-part spelling of the newest release as the newest', () => {
-    expect(ev('12.11.77.0').support).toBe('supported');
+    expect(ev('12.11.147.0').support).toBe('supported');
   });
-  for (const version of ['12.11.78', '12.12.1', '13.0.4']) {
+  for (const version of ['12.12.1', '13.0.4']) {
     it(`supports ${version}, newer than the table knows, as the newest, with no upgrade`, () => {
       const e = ev(version);
       expect([e.trackId, e.support, e.upgradeAvailable]).toEqual(['active', 'supported', false]);
-      expect(e.supportReason).toContain('newer than 12.11.77');
+      expect(e.supportReason).toContain('newer than 12.11.147');
+    });
+  }
+  for (const version of ['999999.1.1', '14.0.1', '100.1.2.3']) {
+    it(`never supports ${version}, majors ahead of any release the tables know`, () => {
+      const e = ev(version);
+      expect([e.support, e.upgradeAvailable, e.targetPath]).toEqual(['unknown', false, 'unknown']);
+      expect(e.supportReason).toContain('not a real version');
     });
   }
   for (const version of ['12.11.77-beta', '12.11.x', 'v12.11.77', '12.11.77.0.1', ' ']) {
@@ -158,38 +176,49 @@ describe('the active track release rule, from data', () => {
   });
 });
 
-describe('products removed from the active track (S5L, S5, i.MX 6SoloX, i.MX 6ULL stay on LTS 2024)', () => {
+describe('products removed from the active track (S5L, S5, i.MX 6ULL stay on LTS 2024)', () => {
   it('supports an S5L camera on the newest LTS 2024 build and names LTS 2024 as its last track', () => {
-    const e = ev('11.11.205', NOW, 'Ambarella S5L');
+    const e = ev('11.11.248', NOW, 'Ambarella S5L');
     expect([e.trackId, e.support, e.upgradeAvailable]).toEqual(['lts2024', 'supported', false]);
     expect(e.supportReason).toContain('the last AXIS OS track for Ambarella S5L: its maintenance ends with LTS 2024');
   });
   it('offers an i.MX 6ULL camera the newest LTS 2024 build, not the active track', () => {
     const e = ev('11.11.140', NOW, 'NXP i.MX 6ULL');
-    expect([e.trackId, e.support, e.upgradeAvailable, e.latestOnTrack]).toEqual(['lts2024', 'supported', true, '11.11.205']);
+    expect([e.trackId, e.support, e.upgradeAvailable, e.latestOnTrack]).toEqual(['lts2024', 'supported', true, '11.11.248']);
+    expect(e.target).toEqual({ version: '11.11.248', trackId: 'lts2024', trackName: 'LTS 2024' });
   });
   it('calls an S5 camera end of life once LTS 2024 ends', () => {
     const e = ev('11.11.205', day('2030-01-01'), 'Ambarella S5');
     expect(e.support).toBe('end-of-life');
     expect(e.supportReason).toContain('its maintenance ends with LTS 2024');
   });
-  it('tells an i.MX 6SoloX camera on a retired active release to update to LTS 2024', () => {
-    const e = ev('11.5.64', NOW, 'i.MX 6SoloX');
-    expect([e.support, e.upgradeAvailable]).toEqual(['end-of-life', true]);
-    expect(e.supportReason).toContain('update to LTS 2024 (11.11.205), the last track for i.MX 6SoloX');
+  it('tells an i.MX 6ULL camera on a retired active release to move to LTS 2024', () => {
+    const e = ev('11.5.64', NOW, 'NXP i.MX 6ULL');
+    expect([e.support, e.upgradeAvailable, e.targetPath]).toEqual(['end-of-life', true, 'move-track']);
+    expect(e.supportReason).toContain('move to LTS 2024 (11.11.248)');
+    expect(e.targetReason).toContain('LTS 2024 is the last track for NXP i.MX 6ULL');
   });
-  it('questions the SoC of an S5L camera that reports an active release', () => {
-    expect(ev('12.11.77', NOW, 'Ambarella S5L').supportReason).toContain('Ambarella S5L is not on the active track (it stays on LTS 2024): check the reported SoC');
+  it('offers an i.MX 6SoloX camera AXIS OS 12 (a later ACAP page lists it as an ACAP 12 chip; kept in data)', () => {
+    const e = ev('11.5.64', NOW, 'NXP i.MX 6SoloX');
+    expect(e.target).toEqual({ version: '12.11.147', trackId: 'lts2026', trackName: 'LTS 2026' });
+  });
+  it('questions the SoC of an S5L camera that reports a release newer than its last track', () => {
+    expect(ev('12.11.77', NOW, 'Ambarella S5L').supportReason).toContain('Ambarella S5L stays on LTS 2024: check the reported SoC');
+    expect(ev('12.12.1', NOW, 'Ambarella S5L').supportReason).toContain('Ambarella S5L stays on LTS 2024: check the reported SoC');
   });
   it('matches SoC names as whole words: CV25, ARTPEC-8 and S5L-like names are not S5', () => {
-    for (const soc of ['Ambarella CV25', 'ARTPEC-8', 'Ambarella S55', null]) expect(ev('11.11.205', NOW, soc).supportReason).not.toContain('last AXIS OS track');
+    for (const soc of ['Ambarella CV25', 'ARTPEC-8', 'Ambarella S55', null]) expect(ev('11.11.248', NOW, soc).supportReason).not.toContain('last AXIS OS track');
   });
 });
 
 describe('four-part and unknown versions', () => {
   it('compares a four-part LTS 2020 build with the newest on its track', () => {
-    expect(ev('9.80.3.11').upgradeAvailable).toBe(true);
-    expect(ev('9.80.3.12').upgradeAvailable).toBe(false);
+    expect(ev('9.80.3.11').latestOnTrack).toBe('9.80.3.12');
+    expect(ev('9.80.3.12', day('2025-06-01')).upgradeAvailable).toBe(false);
+  });
+  it('gives an end-of-life LTS 2020 camera on its newest build a way out: the newest track its SoC gets', () => {
+    const e = ev('9.80.3.12', NOW, 'Axis Artpec-7');
+    expect([e.support, e.upgradeAvailable, e.targetPath, e.target?.trackId]).toEqual(['end-of-life', true, 'move-track', 'lts2026']);
   });
   it('places a four-part LTS 2018 build on LTS 2018', () => {
     expect(ev('8.40.1.2').trackId).toBe('lts2018');
@@ -236,9 +265,9 @@ describe('each bundled advisory', () => {
     for (const v of ['11.8.1', '10.12.257', '9.80.3.12', '8.40.4.6', '6.50.5.7']) expect(ids(v)).toContain('CVE-2023-5800');
     expect(ids('11.11.205')).not.toContain('CVE-2023-5800');
   });
-  it('CVE-2023-5677 possibly affects 5.51 and 6.50', () => {
+  it('CVE-2023-5677 possibly affects 5.51 only, as its CVE record says (not 6.50)', () => {
     expect(ids('5.51.7.3')).toContain('CVE-2023-5677');
-    expect(ids('6.50.5.7')).toContain('CVE-2023-5677');
+    expect(ids('6.50.5.7')).not.toContain('CVE-2023-5677');
     expect(ids('8.40.4.6')).not.toContain('CVE-2023-5677');
   });
   it('CVE-2017-20049 affects firmware before 5.65', () => {

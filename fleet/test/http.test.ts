@@ -167,7 +167,7 @@ describe('an older active release in the API and dashboard (active-track-old-rel
 
   it('answers the camera as outdated, with the newest active release offered', async () => {
     const e = (await getJson('api/cameras/CAMHTTP4')).evaluation;
-    expect([e.trackId, e.support, e.upgradeAvailable, e.latestOnTrack]).toEqual(['active', 'outdated', true, '12.11.77']);
+    expect([e.trackId, e.support, e.upgradeAvailable, e.latestOnTrack]).toEqual(['active', 'outdated', true, '12.11.147']);
   });
 
   it('keeps the camera on the newest active release supported beside it', async () => {
