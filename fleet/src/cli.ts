@@ -25,6 +25,8 @@ Consumes the camera fleet's state, report and event messages, stores them, evalu
   --http HOST:PORT        dashboard, JSON API and /metrics (default 127.0.0.1:8080; 'off' for none)
   --shared GROUP          MQTT 5 shared subscriptions ($share/GROUP/…) for clustered brokers
   --prefix PREFIX         topic prefix (default vigil/v1)
+  --data DIR              lifecycle.json, advisories.json, actions.json (default: the bundled fleet/data/);
+                          reloaded when they change, a bad change keeps the tables in use
   --username NAME         broker user; the password comes from VIGIL_BROKER_PASSWORD
   --missing-intervals N   a camera is missing after N report intervals without a report (default 3)
   --retention-days N      history kept (default 30)
@@ -93,7 +95,7 @@ function brokerProblem(url: string): string | null {
 }
 
 export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSignal): Promise<number> {
-  const flags = parse(argv, ['broker', 'db', 'http', 'shared', 'prefix', 'username', 'missing-intervals', 'retention-days', 'max-payload'], ['verbose']);
+  const flags = parse(argv, ['broker', 'db', 'http', 'shared', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload'], ['verbose']);
   const usage = (msg: string) => {
     io.err.write(`[vigil] [fleet] ${msg}\n\n${FLEET_USAGE}`);
     return 2;
@@ -125,6 +127,7 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
     fleet = await startFleet({
       brokerUrl: flags.broker, dbPath: typeof flags.db === 'string' ? flags.db : './vigil-fleet.db', http,
       shared: typeof flags.shared === 'string' ? flags.shared : null, prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined,
+      dataDir: typeof flags.data === 'string' ? flags.data : undefined,
       username: typeof flags.username === 'string' ? flags.username : undefined, password: process.env.VIGIL_BROKER_PASSWORD,
       missingIntervals: nums['missing-intervals'], retentionDays: nums['retention-days'], maxPayloadBytes: nums['max-payload'], log,
     });

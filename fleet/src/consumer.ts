@@ -8,8 +8,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Report } from '../../agent/src/report/types';
+import { buildWorklist, entryActions, type WorklistFilter } from './actions/worklist';
+import type { Action, Worklist } from './actions/types';
 import type { Tables } from './data';
-import type { CameraView, FleetCounts } from './fleet-view';
+import { evaluate } from './evaluate';
+import { cameraView, type CameraView, type FleetCounts } from './fleet-view';
 import { ingestContext, type Counters, type IngestContext, type Ingested } from './ingest/context';
 import { ingestMessage } from './ingest/message';
 import { silentLog, type FleetLog } from './log';
@@ -80,7 +83,43 @@ export class FleetConsumer extends EventEmitter {
 
   /** (Re)builds the in-memory view from the store: at start, and after a failed batch commit. */
   private loadFromStore(): void {
-    this.ctx.view.load(this.options.store, this.options.tables, this.now(), (c, nowMs) => statusOf(c, nowMs, this.ctx.missingIntervals));
+    this.ctx.view.load(this.options.store, this.ctx.tables, this.now(), (c, nowMs) => statusOf(c, nowMs, this.ctx.missingIntervals));
+  }
+
+  /** The lifecycle, advisory and action tables in use. */
+  get tables(): Tables {
+    return this.ctx.tables;
+  }
+
+  /**
+   * Uses new tables (a data update, already validated): every camera is evaluated again, and each whose evaluation
+   * changed is announced (`camera`), so alerts and the dashboard follow without a restart.
+   */
+  reloadTables(tables: Tables, nowMs = this.now()): number {
+    this.ctx.tables = tables;
+    let changed = 0;
+    for (const c of this.ctx.view.entries()) {
+      if (!c.latest) continue;
+      const before = JSON.stringify(c.evaluation);
+      c.evaluation = evaluate(c.latest, tables, nowMs);
+      if (JSON.stringify(c.evaluation) !== before) {
+        changed++;
+        this.emit('camera', cameraView(c));
+      }
+    }
+    this.emit('tables', { lifecycle: tables.lifecycle.updated, advisories: tables.advisories.updated, actions: tables.actions.updated, changed });
+    return changed;
+  }
+
+  /** The fleet's actions, ranked by risk (actions/worklist.ts). */
+  worklist(filter: WorklistFilter = {}): Worklist {
+    return buildWorklist(this.ctx.view.entries(), this.ctx.tables, this.now(), filter);
+  }
+
+  /** One camera's actions, most urgent first; null for an unknown camera. */
+  actionsFor(serial: string): Action[] | null {
+    const c = this.ctx.view.get(serial);
+    return c ? entryActions(c, this.ctx.tables, this.now()) : null;
   }
 
   /** The topic filters this consumer subscribes to. */

@@ -1,6 +1,7 @@
 /**
- * The lifecycle and advisory tables: data files under fleet/data/, validated by schemas/ at load, so they
- * can be updated without code. A bad file fails loudly at start, naming the file and the problem.
+ * The lifecycle, advisory and action tables: data files under fleet/data/ (or another folder: `vigil fleet --data`),
+ * validated by schemas/ at load, so they can be updated without code. A bad file fails loudly, naming the file and
+ * the problem (at start; data-watch.ts keeps the old tables when a changed file is bad).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +54,7 @@ export interface AdvisoryData {
   id: string;
   title: string;
   cvss: number | null;
+  knownExploited?: boolean;
   cwe?: string;
   url?: string;
   note?: string;
@@ -64,6 +66,45 @@ export interface AdvisoriesData {
   schema: 'vigil.advisories/1';
   updated: string;
   advisories: AdvisoryData[];
+}
+
+type Urgency = 'critical' | 'high' | 'medium' | 'low';
+
+export interface LifecycleRule {
+  id: string;
+  /**
+   * The evaluation's targetPath; 'retire-soon': the SoC's last track ends within the warning window; 'open-advisory':
+   * on the newest build of its track, with advisories open there that a newer track the SoC gets closes.
+   */
+  path: 'upgrade' | 'move-track' | 'retire' | 'retire-soon' | 'open-advisory' | 'unknown';
+  support?: string[];
+  track?: string;
+  kind: 'upgrade' | 'move-track' | 'retire' | 'check-version';
+  urgency: Urgency;
+  title: string;
+  steps: string[];
+  compensatingControls?: string[];
+}
+
+export interface IntegrityRule {
+  kind: 'integrity';
+  urgency: Urgency;
+  control?: string;
+  title: string;
+  steps: string[];
+}
+
+export interface ActionsData {
+  schema: 'vigil.actions/1';
+  updated: string;
+  risk: { urgency: Record<Urgency, number>; perCvssPoint: number; unscoredAdvisory: number; knownExploited: number; endOfLife: number };
+  escalate: { criticalCvss: number; highCvss: number; knownExploited: Urgency; endOfLife: Urgency };
+  lifecycle: LifecycleRule[];
+  findings: {
+    default: { title: string; urgency: Record<'high' | 'medium' | 'low', Urgency>; steps: string[] };
+    rules: Record<string, { title: string; urgency?: Urgency; control?: string; steps: string[] }>;
+  };
+  integrity: Record<'unsigned-app' | 'pending-rollback' | 'file-drift' | 'integrity-error', IntegrityRule>;
 }
 
 /** Parsed forms, ready for matching. */
@@ -83,7 +124,10 @@ export interface Tables {
   lifecycle: LifecycleData;
   tracks: Track[];
   advisories: AdvisoriesData;
+  actions: ActionsData;
 }
+
+export const DATA_FILES = ['lifecycle.json', 'advisories.json', 'actions.json'] as const;
 
 function load<T>(file: string, schemaFile: string, text?: string): T {
   let data: unknown;
@@ -119,10 +163,14 @@ export function parseLifecycle(data: LifecycleData, file = 'lifecycle.json'): Tr
   });
 }
 
-export function loadTables(options: { lifecycleFile?: string; advisoriesFile?: string } = {}): Tables {
-  const lifecycleFile = options.lifecycleFile ?? DATA_DIR + 'lifecycle.json';
-  const advisoriesFile = options.advisoriesFile ?? DATA_DIR + 'advisories.json';
+/** The tables from one folder (default fleet/data/), or from single files (tests). Throws on the first bad file. */
+export function loadTables(options: { dir?: string; lifecycleFile?: string; advisoriesFile?: string; actionsFile?: string } = {}): Tables {
+  const dir = options.dir ? options.dir.replace(/\/?$/, '/') : DATA_DIR;
+  const lifecycleFile = options.lifecycleFile ?? dir + 'lifecycle.json';
+  const advisoriesFile = options.advisoriesFile ?? dir + 'advisories.json';
+  const actionsFile = options.actionsFile ?? dir + 'actions.json';
   const lifecycle = load<LifecycleData>(lifecycleFile, 'lifecycle.schema.json');
   const advisories = load<AdvisoriesData>(advisoriesFile, 'advisories.schema.json');
-  return { lifecycle, tracks: parseLifecycle(lifecycle, lifecycleFile), advisories };
+  const actions = load<ActionsData>(actionsFile, 'actions.schema.json');
+  return { lifecycle, tracks: parseLifecycle(lifecycle, lifecycleFile), advisories, actions };
 }

@@ -78,6 +78,10 @@ export class FleetView {
     return c;
   }
 
+  get(serial: string): CameraEntry | undefined {
+    return this.cams.get(serial);
+  }
+
   set(c: CameraEntry): void {
     this.cams.set(c.rec.serial, c);
   }

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { FleetConsumer } from './consumer';
-import { loadTables, type Tables } from './data';
+import { DATA_DIR, loadTables, type Tables } from './data';
+import { watchTables, type TablesWatch } from './data-watch';
 import { startDashboard, type DashboardServer } from './http';
 import { silentLog, type FleetLog } from './log';
 import { SqliteStore } from './store/sqlite';
@@ -28,7 +29,12 @@ export interface FleetOptions {
   maxPayloadBytes?: number;
   /** History older than this is pruned (hourly). Default 30 days. */
   retentionDays?: number;
+  /** Tables given directly (tests); not watched. */
   tables?: Tables;
+  /** The folder with lifecycle.json, advisories.json and actions.json (default fleet/data/), reloaded on change. */
+  dataDir?: string;
+  /** How often the data folder is checked for changes, ms (default 5000; 0: never, call tablesWatch.check()). */
+  dataWatchMs?: number;
   log?: FleetLog;
 }
 
@@ -38,6 +44,8 @@ export interface Fleet {
   consumer: FleetConsumer;
   store: SqliteStore;
   dashboard: DashboardServer | null;
+  /** Null when the tables were given directly. */
+  tablesWatch: TablesWatch | null;
   stop(): Promise<void>;
 }
 
@@ -45,7 +53,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const log = options.log ?? silentLog;
   const now = options.now ?? Date.now;
   const dbPath = options.dbPath ?? ':memory:';
-  const tables = options.tables ?? loadTables();
+  const tables = options.tables ?? loadTables({ dir: options.dataDir });
   const store = new SqliteStore(dbPath);
   const persistent = dbPath !== ':memory:' && dbPath !== '';
   // One stable client id per store: a restarted consumer resumes its broker session and gets what was
@@ -68,12 +76,14 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   prune();
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
+  const tablesWatch = options.tables ? null : watchTables(options.dataDir ?? DATA_DIR, (t) => consumer.reloadTables(t), log, options.dataWatchMs ?? 5000);
   let dashboard: DashboardServer | null = null;
   try {
     await consumer.start();
     if (options.http !== null) dashboard = await startDashboard({ consumer, store, host: options.http?.host, port: options.http?.port });
   } catch (err) {
     clearInterval(pruneTimer);
+    tablesWatch?.stop();
     await consumer.stop().catch(() => undefined);
     store.close();
     throw err;
@@ -84,9 +94,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     consumer,
     store,
     dashboard,
+    tablesWatch,
     stop() {
       stopping ??= (async () => {
         clearInterval(pruneTimer);
+        tablesWatch?.stop();
         await dashboard?.close();
         await consumer.stop();
         store.close();

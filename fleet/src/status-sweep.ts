@@ -9,7 +9,8 @@ import type { FleetLog } from './log';
 
 export interface StatusContext {
   readonly view: FleetView;
-  readonly tables: Tables;
+  /** Replaced as a whole on a data update (FleetConsumer.reloadTables). */
+  tables: Tables;
   /** A camera is missing after this many report intervals without a report. */
   readonly missingIntervals: number;
   readonly log: FleetLog;
