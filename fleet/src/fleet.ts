@@ -80,7 +80,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   let dashboard: DashboardServer | null = null;
   try {
     await consumer.start();
-    if (options.http !== null) dashboard = await startDashboard({ consumer, store, host: options.http?.host, port: options.http?.port });
+    if (options.http !== null) dashboard = await startDashboard({ consumer, store, host: options.http?.host, port: options.http?.port, now });
   } catch (err) {
     clearInterval(pruneTimer);
     tablesWatch?.stop();

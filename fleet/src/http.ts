@@ -1,22 +1,25 @@
 /**
  * The dashboard, JSON API, live updates (SSE) and Prometheus metrics, served by the consumer. Plain pages,
  * no CDN: the HTML shells are in dashboard-pages.ts, the script and stylesheet in fleet/src/dashboard/, the
- * /metrics text in metrics.ts.
+ * /metrics text in metrics.ts, the worklist's API and exports in worklist-routes.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FleetConsumer } from './consumer';
-import { cameraPage, FLEET_PAGE } from './dashboard-pages';
+import { CAMERAS_PAGE, cameraPage, WORKLIST_PAGE } from './dashboard-pages';
 import type { CameraView } from './fleet-view';
 import { metricsText } from './metrics';
 import type { EventRow, FleetStore } from './store/types';
+import { worklistRoutes } from './worklist-routes';
 
 const DASH = fileURLToPath(new URL('./dashboard/', import.meta.url));
 const STATIC: Record<string, string> = {
   '/static/style.css': 'text/css; charset=utf-8',
   '/static/fleet.js': 'text/javascript; charset=utf-8',
   '/static/camera.js': 'text/javascript; charset=utf-8',
+  '/static/camera-evidence.js': 'text/javascript; charset=utf-8',
+  '/static/worklist.js': 'text/javascript; charset=utf-8',
   '/static/common.js': 'text/javascript; charset=utf-8',
 };
 
@@ -72,8 +75,10 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export async function startDashboard(options: { consumer: FleetConsumer; store: FleetStore; host?: string; port?: number }): Promise<DashboardServer> {
+/** `now`: the clock the data's age and the exports' dates are computed against (the fleet's). */
+export async function startDashboard(options: { consumer: FleetConsumer; store: FleetStore; host?: string; port?: number; now?: () => number }): Promise<DashboardServer> {
   const { consumer, store } = options;
+  const worklist = worklistRoutes(consumer, options.now);
   const host = options.host ?? '127.0.0.1';
   const clients = new Set<ServerResponse>();
   const statics = new Map<string, Buffer>();
@@ -121,9 +126,14 @@ export async function startDashboard(options: { consumer: FleetConsumer; store: 
       return;
     }
     if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(FLEET_PAGE);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(WORKLIST_PAGE);
       return;
     }
+    if (path === '/cameras') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(CAMERAS_PAGE);
+      return;
+    }
+    if (worklist(req, res, url)) return;
     const cam = /^\/camera\/([A-Za-z0-9_-]{1,64})$/.exec(path);
     if (cam) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(cameraPage(cam[1]));
@@ -139,7 +149,7 @@ export async function startDashboard(options: { consumer: FleetConsumer; store: 
     if (api) {
       const c = consumer.camera(api[1]);
       if (!c) return json(res, 404, { error: `[vigil] [fleet] no camera ${api[1]}` });
-      if (!api[2]) return json(res, 200, c);
+      if (!api[2]) return json(res, 200, { ...c, actions: consumer.actionsFor(c.serial) ?? [] });
       const limit = Math.min(Number(url.searchParams.get('limit')) || 200, 5000);
       return json(res, 200, {
         serial: c.serial,

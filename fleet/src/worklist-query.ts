@@ -1,7 +1,8 @@
 /**
  * The filters of /api/actions, /api/actions.csv and the worklist page: urgency, kind (each one value or a comma
- * list), serial (exact), q (case-insensitive text in serial, model or title), and a bounded limit. Pure: the
- * worklist and the query in, the answer out, so the JSON, the CSV and the PDF agree on what a filter selects.
+ * list), serial (exact), q (case-insensitive text in serial, model, OS version or title), and a bounded limit.
+ * Pure: the worklist and the query in, the answer out, so the JSON, the CSV and the PDF agree on what a filter
+ * selects.
  */
 import { ACTION_KINDS, URGENCIES, type ActionKind, type Urgency, type Worklist, type WorklistItem } from './actions/types';
 
@@ -79,7 +80,7 @@ export function matchesFilter(item: WorklistItem, f: WorklistFilter): boolean {
   if (f.serial !== null && item.serial !== f.serial) return false;
   if (f.q !== null) {
     const q = f.q.toLowerCase();
-    if (![item.serial, item.model ?? '', item.title].some((s) => s.toLowerCase().includes(q))) return false;
+    if (![item.serial, item.model ?? '', item.osVersion ?? '', item.title].some((s) => s.toLowerCase().includes(q))) return false;
   }
   return true;
 }

@@ -87,12 +87,39 @@ describe('the dashboard server', () => {
     expect(text).toMatch(/# TYPE vigil_fleet_ingest_rate gauge\nvigil_fleet_ingest_rate [\d.]+/);
   });
 
-  it('serves the pages and their script without any other origin', async () => {
-    const html = await (await fetch(fleet.url)).text();
-    expect(html).toContain('<table id="cameras"');
-    expect(html).not.toMatch(/https?:\/\//);
-    expect((await fetch(fleet.url + 'static/fleet.js')).headers.get('content-type')).toContain('text/javascript');
-    expect(await (await fetch(fleet.url + 'camera/CAMHTTP1')).text()).toContain('data-serial="CAMHTTP1"');
+  it('serves the pages and their scripts without any other origin', async () => {
+    const worklist = await (await fetch(fleet.url)).text();
+    expect(worklist).toContain('<table id="worklist"');
+    const cameras = await (await fetch(fleet.url + 'cameras')).text();
+    expect(cameras).toContain('<table id="cameras"');
+    const camera = await (await fetch(fleet.url + 'camera/CAMHTTP1')).text();
+    expect(camera).toContain('data-serial="CAMHTTP1"');
+    for (const html of [worklist, cameras, camera]) expect(html).not.toMatch(/https?:\/\//);
+    for (const script of ['fleet.js', 'worklist.js', 'camera.js', 'camera-evidence.js', 'common.js']) {
+      const res = await fetch(fleet.url + 'static/' + script);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/javascript');
+      expect(await res.text()).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+    }
+  });
+
+  it("adds the camera's actions to its API answer", async () => {
+    const body = await getJson('api/cameras/CAMHTTP1');
+    expect(body.actions).toEqual(fleet.consumer.actionsFor('CAMHTTP1'));
+    expect(body.actions.length).toBeGreaterThan(0);
+  });
+
+  it('answers the worklist API, its CSV and its PDF on the fleet server', async () => {
+    const body = await getJson('api/actions');
+    expect(body.counts).toEqual(fleet.consumer.worklist().counts);
+    expect(body.items.every((a: { serial: string }) => a.serial === 'CAMHTTP1' || a.serial === 'CAMHTTP2')).toBe(true);
+    // The fleet's clock (T0 + 10 min) decides the data's age and the download's date.
+    expect(body.generatedAt).toBe(new Date(T0 + 600_000).toISOString());
+    const csv = await fetch(fleet.url + 'api/actions.csv');
+    expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="vigil-actions-${new Date(T0 + 600_000).toISOString().slice(0, 10)}.csv"`);
+    const pdf = await fetch(fleet.url + 'api/report.pdf');
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
   });
 
   it('pushes a camera change to a live SSE client', async () => {
@@ -180,7 +207,7 @@ describe('an older active release in the API and dashboard (active-track-old-rel
   });
 
   it('offers outdated in the dashboard\'s support filter and counts', async () => {
-    expect(await (await fetch(fleet.url)).text()).toContain('<option>outdated</option>');
+    expect(await (await fetch(fleet.url + 'cameras')).text()).toContain('<option>outdated</option>');
     expect(await (await fetch(fleet.url + 'static/fleet.js')).text()).toContain("card('outdated', counts.support.outdated");
   });
 });

@@ -68,7 +68,7 @@ describe('GET /api/actions', () => {
   it('refuses an urgency that does not exist, naming the ones that do', async () => {
     const res = await fetch(base + '/api/actions?urgency=urgent');
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toBe('[vigil] [fleet] unknown urgency "urgent" (one of critical, high, medium, low)');
+    expect(((await res.json()) as { error: string }).error).toBe('[vigil] [fleet] unknown urgency "urgent" (one of critical, high, medium, low)');
   });
   it('cuts the items at the limit and says it did', async () => {
     const body = await get('/api/actions?limit=2');

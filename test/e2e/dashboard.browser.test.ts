@@ -70,7 +70,7 @@ afterAll(async () => {
 
 describe('the fleet dashboard in Chromium', () => {
   it('shows every simulated camera with its counts', async () => {
-    await page.goto(fleet.url);
+    await page.goto(fleet.url + 'cameras');
     await page.locator('#cameras tbody tr').nth(PROFILES.length - 1).waitFor();
     expect(await page.locator('#cameras tbody tr').count()).toBe(PROFILES.length);
     expect(await page.locator('[data-count="cameras"] b').textContent()).toBe(String(PROFILES.length));
@@ -125,7 +125,7 @@ describe('the fleet dashboard in Chromium', () => {
     await page.locator('#status[data-status="offline"]').waitFor({ timeout: 30_000 });
     expect(await page.locator('#status').innerText()).toBe('offline');
     await page.screenshot({ path: join(SHOTS, 'camera-offline.png'), fullPage: true });
-    await page.goto(fleet.url);
+    await page.goto(fleet.url + 'cameras');
     await page.locator(`#cameras tbody tr[data-serial="${cam.serial}"][data-status="offline"]`).waitFor();
     await page.screenshot({ path: join(SHOTS, 'fleet-after-offline.png'), fullPage: true });
   });
@@ -135,7 +135,7 @@ describe('recent events on the fleet page', () => {
   const item = (profile: string, kind: string) => `#event-list li[data-serial="${cameras.get(profile)!.serial}"][data-kind="${kind}"]`;
 
   it("lists the demo's scripted events with a severity badge and a link to the camera", async () => {
-    await page.goto(fleet.url);
+    await page.goto(fleet.url + 'cameras');
     await page.locator(item('tampered', 'integrity-drift')).first().waitFor({ timeout: 45_000 });
     await page.locator(item('exposed', 'service-change')).first().waitFor({ timeout: 45_000 });
     const drift = page.locator(item('tampered', 'integrity-drift')).first();

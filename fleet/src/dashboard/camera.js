@@ -1,4 +1,5 @@
-// One camera: evaluation, findings, integrity, health, charts over time, connection history; live over SSE.
+// One camera: posture, actions, evaluation, the evidence (camera-evidence.js), integrity, health, charts over
+// time, connection history; live over SSE.
 'use strict';
 (function () {
   const { el, badge, ago } = window.vigil;
@@ -33,36 +34,32 @@
     box.append(svg, el('p', { class: 'muted' }, 'latest ' + fmt(ys[ys.length - 1]) + ' · ' + points.length + ' reports'));
     return box;
   }
-  function dl(pairs) {
-    const d = el('dl');
-    for (const [k, v] of pairs) d.append(el('dt', {}, k), el('dd', {}, v === null || v === undefined || v === '' ? '—' : v));
-    return d;
-  }
   function render(c, h) {
     const e = c.evaluation || {};
     const r = c.report;
+    const ev = vigil.evidence;
+    const dl = ev.dl;
     document.title = c.serial + ' · Vigil';
     const out = [];
-    out.push(el('p', {}, el('a', { href: '/' }, '← fleet')));
+    out.push(el('p', {}, el('a', { href: '/' }, '← worklist'), ' · ', el('a', { href: '/cameras' }, 'all cameras')));
     out.push(el('h1', {}, c.serial + ' ', el('span', { class: 'muted' }, c.fullName || c.model || ''), ' ', el('span', { id: 'status', 'data-status': c.status }, badge(c.status))));
+    out.push(ev.posture(c.evaluation));
     const grid = el('div', { class: 'grid' });
+    grid.append(ev.actions(c.actions));
     grid.append(el('section', { class: 'card' }, el('h2', {}, 'AXIS OS'), dl([
       ['Version', c.osVersion],
       ['Track', e.trackName],
       ['Support', el('span', {}, badge(e.support), ' ', e.supportReason || '')],
       ['End of support', e.endOfSupport ? e.endOfSupport + (e.endEstimated ? ' (estimated)' : '') : null],
       ['Newest on track', e.latestOnTrack ? e.latestOnTrack + (e.support === 'outdated' ? ' — update required' : e.upgradeAvailable ? ' — upgrade available' : ' — up to date') : null],
+      ['Move to', e.target ? [e.target.version, e.target.trackName].filter(Boolean).join(' on ') : null],
     ])));
-    const adv = e.advisories || [];
-    grid.append(el('section', { class: 'card' }, el('h2', {}, 'Advisories (' + adv.length + ')'),
-      adv.length ? el('ul', { class: 'plain' }, ...adv.map((a) => el('li', {}, el('b', {}, a.id), ' ', badge(a.confidence), ' ', a.title, a.cvss !== null ? ' (CVSS ' + a.cvss + ')' : '', el('br'), el('span', { class: 'muted' }, a.reason + (a.fixed ? '; fixed in ' + a.fixed : ''))))) : el('p', { class: 'muted' }, 'none known for this version')));
-    const findings = r ? r.services.findings : [];
-    grid.append(el('section', { class: 'card' }, el('h2', {}, 'Hardening ' + (e.hardeningScore === null || e.hardeningScore === undefined ? '—' : e.hardeningScore + '/100')),
-      findings.length ? el('ul', { class: 'plain' }, ...findings.map((f) => el('li', { 'data-finding': f.id }, el('span', { class: 'badge sev-' + f.severity }, f.severity), ' ', f.summary, ' ', el('span', { class: 'muted' }, '(' + f.control + ')')))) : el('p', { class: 'muted' }, 'no findings')));
-    grid.append(el('section', { class: 'card' }, el('h2', {}, 'Integrity'), dl([
-      ['Verdict', badge(e.integrity)],
+    grid.append(ev.firmware(r), ev.platform(r), ev.findings(e, r), ev.services(r), ev.advisories(e));
+    grid.append(el('section', { id: 'integrity', class: 'card' }, el('h2', {}, 'Integrity'), dl([
+      ['Files vs baseline', badge(e.integrity)],
       ['Notes', (e.integrityNotes || []).join('; ')],
       ['Baseline', r && r.integrity.baseline ? r.integrity.baseline.files + ' files, ' + r.integrity.baseline.createdAt : null],
+      ['Changed files', r && r.integrity.changes.length ? el('ul', { class: 'plain evidence' }, ...r.integrity.changes.slice(0, 20).map((f) => el('li', {}, el('code', {}, f.change + ' ' + f.path)))) : null],
       ['Apps', r ? r.integrity.apps.map((a) => a.name + (a.signatureStatus ? ' (' + a.signatureStatus + ')' : '')).join(', ') : null],
     ])));
     grid.append(el('section', { class: 'card' }, el('h2', {}, 'Connection'), dl([

@@ -14,12 +14,29 @@
     switch (key) {
       case 'track': return e.trackName || '';
       case 'support': return e.support || 'unknown';
-      case 'score': return e.hardeningScore === null || e.hardeningScore === undefined ? -1 : e.hardeningScore;
+      case 'hardening': return penalty(c);
       case 'advisories': return e.advisories ? e.advisories.length : 0;
       case 'integrity': return e.integrity || 'unknown';
       case 'osVersion': return (c.osVersion || '').split('.').map((p) => p.padStart(6, '0')).join('.');
       default: return c[key] === null || c[key] === undefined ? '' : c[key];
     }
+  }
+  // The hardening measure: the evaluation's penalty (sum of severity weights, no floor), so ten findings rank below
+  // five; unknown services sort last. A fleet without hardeningPenalty yet weighs the report's finding counts.
+  const WEIGHT = { high: 25, medium: 10, low: 4 };
+  function penalty(c) {
+    const e = c.evaluation || {};
+    if (typeof e.hardeningPenalty === 'number') return e.hardeningPenalty;
+    if (e.hardeningScore === null || e.hardeningScore === undefined) return Infinity;
+    const n = e.findingCounts;
+    return n ? n.high * WEIGHT.high + n.medium * WEIGHT.medium + n.low * WEIGHT.low : 100 - e.hardeningScore;
+  }
+  function hardeningText(e) {
+    if (e.hardeningPenalty === null) return '—'; // services unknown
+    const n = e.findingCounts;
+    if (!n) return e.hardeningScore === null || e.hardeningScore === undefined ? '—' : e.hardeningScore + '/100';
+    const parts = ['high', 'medium', 'low'].filter((s) => n[s] > 0).map((s) => n[s] + ' ' + s);
+    return parts.length ? parts.join(' · ') : 'clean';
   }
   function matches(c) {
     const e = c.evaluation || {};
@@ -50,7 +67,7 @@
       el('td', {}, e.trackName || '—'),
       el('td', { title: e.supportReason || '' }, badge(e.support || 'unknown')),
       el('td', {}, badge(c.status)),
-      el('td', { class: 'num' }, e.hardeningScore === null || e.hardeningScore === undefined ? '—' : e.hardeningScore),
+      el('td', { class: 'num', 'data-penalty': String(penalty(c)) }, hardeningText(e)),
       el('td', { class: 'num', title: adv.map((a) => a.id).join(', ') }, adv.length),
       el('td', { title: (e.integrityNotes || []).join('; ') }, badge(e.integrity || 'unknown')),
       el('td', { title: c.lastReportAt || '' }, ago(c.lastReportAt)));
