@@ -58,7 +58,7 @@ describe('the dashboard server', () => {
     const body = await getJson('api/fleet');
     expect(body.counts.total).toBe(2);
     expect(body.counts.support['end-of-life']).toBe(1);
-    expect(body.cameras.map((c: { serial: string; evaluation: { trackId: string } }) => [c.serial, c.evaluation.trackId])).toEqual([['CAMHTTP1', 'lts2018'], ['CAMHTTP2', 'active']]);
+    expect(body.cameras.map((c: { serial: string; evaluation: { trackId: string } }) => [c.serial, c.evaluation.trackId])).toEqual([['CAMHTTP1', 'lts2018'], ['CAMHTTP2', 'lts2026']]);
   });
 
   it('answers one camera with its report, evaluation and history', async () => {
