@@ -58,8 +58,8 @@ export const CAMERAS_PAGE = page('Vigil cameras', ['/static/fleet.js'], `
 </section>
 <table id="cameras" class="cameras"><thead><tr>
   <th data-key="serial">Camera</th><th data-key="model">Model</th><th data-key="osVersion">AXIS OS</th><th data-key="track">Track</th>
-  <th data-key="support">Support</th><th data-key="status">Status</th><th data-key="hardening" class="num" title="findings by severity; sorts by the summed severity weights">Hardening</th>
-  <th data-key="advisories" class="num">Advisories</th><th data-key="integrity">Integrity</th><th data-key="lastReportAt">Last report</th>
+  <th data-key="support">Support</th><th data-key="status">Status</th><th data-key="posture" title="at-risk, attention, good or unknown, from everything the evaluation found">Posture</th><th data-key="hardening" class="num" title="findings by severity; sorts by the summed severity weights">Hardening</th>
+  <th data-key="advisories" class="num">Advisories</th><th data-key="integrity" title="files against the baseline">Files</th><th data-key="lastReportAt">Last report</th>
 </tr></thead><tbody></tbody></table>
 <p id="empty" class="muted" hidden>No cameras match.</p>
 <section id="events" class="events" aria-label="recent events"><h2>Recent events</h2>

@@ -53,6 +53,11 @@ export function reportPdf(input: ReportInput): Promise<Buffer> {
   });
   const width = doc.page.width - 2 * MARGIN;
   const text = (s: unknown, options: PDFKit.Mixins.TextOptions = {}) => doc.text(pdfText(s), { width, ...options });
+  // A detail line under an action: the whole paragraph indented (pdfkit's `indent` moves the first line only).
+  const detail = (s: string) => {
+    doc.text(pdfText(s), MARGIN + 14, undefined, { width: width - 14 });
+    doc.x = MARGIN;
+  };
   const heading = (s: string, size = 14) => {
     doc.moveDown(0.6).font('Helvetica-Bold').fontSize(size).fillColor('#101828');
     text(s);
@@ -102,14 +107,14 @@ export function reportPdf(input: ReportInput): Promise<Buffer> {
       text(a.title);
       doc.font('Helvetica').fillColor('#344054');
       const target = a.target ? [a.target.version, a.target.trackName ?? a.target.trackId].filter(Boolean).join(' on ') : '';
-      if (target) text(`Target: ${target}`, { indent: 12 });
-      if (a.why.length) text(`Why: ${a.why.join(' ')}`, { indent: 12 });
-      if (a.fixes.length) text(`Fixes: ${a.fixes.join(', ')}`, { indent: 12 });
-      text(`Control: ${a.control ?? 'none'} · kind ${a.kind} · id ${a.id}`, { indent: 12 });
+      if (target) detail(`Target: ${target}`);
+      if (a.why.length) detail(`Why: ${a.why.join('; ')}`);
+      if (a.fixes.length) detail(`Fixes: ${a.fixes.join(', ')}`);
+      detail(`Control: ${a.control ?? 'none'} · kind ${a.kind} · id ${a.id}`);
     }
     if (c.actions.length > actions.length) {
       doc.fillColor('#b42318');
-      text(`… and ${c.actions.length - actions.length} more actions for this camera (see the CSV export).`, { indent: 12 });
+      detail(`… and ${c.actions.length - actions.length} more actions for this camera (see the CSV export).`);
     }
   }
 

@@ -104,6 +104,26 @@ describe('the fleet dashboard in Chromium', () => {
     await page.selectOption('#f-support', 'end-of-life');
   });
 
+  it('sorts the table by the hardening measure (the penalty, which does not floor), worst last', async () => {
+    await page.selectOption('#f-support', '');
+    await page.click('th[data-key="hardening"]');
+    const penalties = (await page.locator('#cameras tbody tr td[data-penalty]').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-penalty')))).map(Number);
+    expect(penalties).toHaveLength(PROFILES.length);
+    expect(penalties).toEqual([...penalties].sort((a, b) => a - b));
+    const exposed = cameras.get('exposed')!.serial;
+    expect(await page.locator(`#cameras tbody tr[data-serial="${exposed}"] td[data-penalty]`).textContent()).toBe(
+      (['high', 'medium', 'low'] as const).map((s) => [fleet.consumer.camera(exposed)!.evaluation!.findingCounts[s], s]).filter(([n]) => Number(n) > 0).map(([n, s]) => `${n} ${s}`).join(' · '),
+    );
+  });
+
+  it('shows each camera\'s posture, and never good for the tampered camera (an unsigned app under AllowUnsigned)', async () => {
+    for (const [name, cam] of cameras) {
+      expect(await page.locator(`#cameras tbody tr[data-serial="${cam.serial}"] td[data-posture]`).getAttribute('data-posture'), name).toBe(fleet.consumer.camera(cam.serial)!.evaluation!.posture);
+    }
+    expect(await page.locator(`#cameras tbody tr[data-serial="${cameras.get('tampered')!.serial}"] td[data-posture]`).getAttribute('data-posture')).not.toBe('good');
+    await page.selectOption('#f-support', 'end-of-life');
+  });
+
   it("opens an end-of-life camera's page with its evaluation and history", async () => {
     const serial = cameras.get('lts2020-eol')!.serial;
     // This camera reports every 2 s: wait for a few reports so its charts have a line to draw.

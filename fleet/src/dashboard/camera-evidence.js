@@ -34,13 +34,15 @@
     const box = el('section', { id: 'actions', class: 'card wide' }, el('h2', {}, 'What to do (' + (list ? list.length : 0) + ')'));
     if (!list) { box.append(none('the fleet computes no actions yet')); return box; }
     if (!list.length) { box.append(none('nothing to do')); return box; }
+    // The urgent ones open; the rest folded to their title, so the evidence below stays in reach.
     box.append(el('ol', { class: 'actions' }, ...list.map((a) => el('li', { 'data-action': a.id, 'data-urgency': a.urgency, 'data-kind': a.kind },
-      el('span', { class: 'badge u-' + a.urgency }, a.urgency), ' ', el('b', {}, a.title),
-      target(a.target) ? el('span', { class: 'muted' }, ' → ' + target(a.target)) : null,
-      a.control ? el('span', { class: 'muted' }, ' (control ' + a.control + ')') : null,
-      a.why && a.why.length ? el('ul', { class: 'plain why' }, ...a.why.map((w) => el('li', {}, w))) : null,
-      a.fixes && a.fixes.length ? el('p', { class: 'muted' }, 'Fixes ' + a.fixes.join(', ')) : null,
-      a.steps && a.steps.length ? el('ol', { class: 'steps' }, ...a.steps.map((s) => el('li', {}, s))) : null))));
+      el('details', { open: a.urgency === 'critical' || a.urgency === 'high' },
+        el('summary', {}, el('span', { class: 'badge u-' + a.urgency }, a.urgency), ' ', el('b', {}, a.title),
+          target(a.target) ? el('span', { class: 'muted' }, ' → ' + target(a.target)) : null,
+          a.control ? el('span', { class: 'muted' }, ' (control ' + a.control + ')') : null),
+        a.why && a.why.length ? el('ul', { class: 'plain why' }, ...a.why.map((w) => el('li', {}, w))) : null,
+        a.fixes && a.fixes.length ? el('p', { class: 'muted' }, 'Fixes ' + a.fixes.join(', ')) : null,
+        a.steps && a.steps.length ? el('ol', { class: 'steps' }, ...a.steps.map((s) => el('li', {}, s))) : null)))));
     return box;
   }
 

@@ -15,6 +15,7 @@
       case 'track': return e.trackName || '';
       case 'support': return e.support || 'unknown';
       case 'hardening': return penalty(c);
+      case 'posture': return POSTURE_RANK[e.posture] ?? POSTURE_RANK.unknown;
       case 'advisories': return e.advisories ? e.advisories.length : 0;
       case 'integrity': return e.integrity || 'unknown';
       case 'osVersion': return (c.osVersion || '').split('.').map((p) => p.padStart(6, '0')).join('.');
@@ -24,6 +25,7 @@
   // The hardening measure: the evaluation's penalty (sum of severity weights, no floor), so ten findings rank below
   // five; unknown services sort last. A fleet without hardeningPenalty yet weighs the report's finding counts.
   const WEIGHT = { high: 25, medium: 10, low: 4 };
+  const POSTURE_RANK = { 'at-risk': 0, attention: 1, unknown: 2, good: 3 };
   function penalty(c) {
     const e = c.evaluation || {};
     if (typeof e.hardeningPenalty === 'number') return e.hardeningPenalty;
@@ -67,6 +69,7 @@
       el('td', {}, e.trackName || '—'),
       el('td', { title: e.supportReason || '' }, badge(e.support || 'unknown')),
       el('td', {}, badge(c.status)),
+      el('td', { 'data-posture': e.posture || 'unknown', title: (e.postureReasons || []).join('; ') }, badge(e.posture || 'unknown')),
       el('td', { class: 'num', 'data-penalty': String(penalty(c)) }, hardeningText(e)),
       el('td', { class: 'num', title: adv.map((a) => a.id).join(', ') }, adv.length),
       el('td', { title: (e.integrityNotes || []).join('; ') }, badge(e.integrity || 'unknown')),

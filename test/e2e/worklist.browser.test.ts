@@ -1,0 +1,248 @@
+// The worklist in a real browser (Debian's Chromium via playwright-core) on the demo: every bundled profile as a
+// simulated camera running the real agent bundle, the fleet's action rules making the worklist. Walks it as an
+// operator would: the counts agree with /api/actions, a filter changes the rows (and stays in the URL), a camera's
+// page shows the evidence (services with a mismatch, a finding's evidence lines, a posture that is not good), and
+// the CSV and PDF downloads read back (the CSV parsed, the PDF through pdftotext). Screenshots:
+// test-results/screenshots/worklist-*.png.
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemo, type Demo } from '../../cli/demo';
+import type { SimCamera } from '../../host-sim/src/camera';
+import type { Fleet } from '../../fleet/src/fleet';
+import type { WorklistAnswer } from '../../fleet/src/worklist-query';
+import { CSV_COLUMNS } from '../../fleet/src/export-csv';
+import { pdfText } from '../../fleet/src/pdf-text';
+import { parseCsv } from '../helpers/csv';
+import { pdfToText } from '../helpers/pdftotext';
+import { waitUntil as pollUntil } from '../helpers/wait';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const BUNDLE = join(ROOT, 'dist/agent.js');
+const SHOTS = join(ROOT, 'test-results/screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+
+let demo: Demo;
+let fleet: Fleet;
+let browser: Browser;
+let page: Page;
+const cameras = new Map<string, SimCamera>();
+const camLogs: string[] = [];
+
+// Nine simulated cameras and a browser on a shared 2-core machine: 45 s at most for each wait.
+const waitUntil: typeof pollUntil = (what, predicate, options = { timeoutMs: 45_000 }) => pollUntil(what, predicate, options);
+
+async function api(query = ''): Promise<WorklistAnswer> {
+  const res = await fetch(`${fleet.url}api/actions?limit=5000${query ? '&' + query : ''}`);
+  if (!res.ok) throw new Error(`[vigil] [test] /api/actions?${query} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as WorklistAnswer;
+}
+const rowIds = () => page.locator('#worklist tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+const ids = (a: WorklistAnswer) => a.items.map((x) => x.id);
+/** pdftotext -layout pads columns and breaks lines: compare with white space folded. */
+const flat = (s: string) => s.replace(/\s+/g, ' ');
+
+/** Waits until the page's rows are the API's items for the same query (both follow the cameras' reports). */
+async function rowsMatchApi(query: string): Promise<WorklistAnswer> {
+  let last: WorklistAnswer | null = null;
+  let shown: (string | null)[] = [];
+  try {
+    await waitUntil(`the worklist rows to be /api/actions?${query}`, async () => {
+      last = await api(query);
+      shown = await rowIds();
+      return JSON.stringify(shown) === JSON.stringify(ids(last).slice(0, 1000));
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; page ${JSON.stringify(shown)}; api ${JSON.stringify(last && ids(last))}`);
+  }
+  return last!;
+}
+
+beforeAll(async () => {
+  if (!existsSync(BUNDLE)) throw new Error(`[vigil] [test] ${BUNDLE} is missing: run npm run build first`);
+  if (!existsSync(CHROMIUM)) throw new Error(`[vigil] [test] ${CHROMIUM} is missing: .ci/run installs the chromium package`);
+  mkdirSync(SHOTS, { recursive: true });
+  // No fault scripts: the worklist stays what the profiles are, so the page and the API can be compared.
+  demo = await startDemo({
+    bundlePath: BUNDLE,
+    broker: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    intervalSec: 2,
+    log: (r) => void camLogs.push(JSON.stringify(r)),
+    faultScripts: false,
+  });
+  fleet = demo.fleet;
+  for (const cam of demo.cameras) cameras.set(cam.profile.name, cam);
+  try {
+    await waitUntil('a report from every simulated camera', () => [...cameras.values()].every((c) => (fleet.consumer.camera(c.serial)?.reports ?? 0) > 0));
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; fleet ${JSON.stringify(fleet.consumer.counters)}; cameras:\n${camLogs.slice(-30).join('\n')}`);
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  page = await context.newPage();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.stop();
+});
+
+describe('the worklist in Chromium', () => {
+  it('is the first view, ranked highest risk first, with counts that agree with /api/actions', async () => {
+    await page.goto(fleet.url);
+    await page.locator('#worklist tbody tr').first().waitFor();
+    const answer = await rowsMatchApi('');
+    expect(answer.items.length).toBeGreaterThan(cameras.size);
+    const risks = answer.items.map((a) => a.risk);
+    expect(risks).toEqual([...risks].sort((a, b) => b - a));
+    expect(await page.locator('[data-count="actions"] b').textContent()).toBe(String(answer.counts.total));
+    expect(await page.locator('[data-count="cameras"] b').textContent()).toBe(String(answer.counts.cameras));
+    for (const [u, n] of Object.entries(answer.counts.byUrgency)) expect(await page.locator(`[data-count="${u}"] b`).textContent()).toBe(String(n));
+    for (const [k, n] of Object.entries(answer.counts.byKind)) if (n > 0) expect(await page.locator(`[data-count="${k}"] b`).textContent()).toBe(String(n));
+    await page.screenshot({ path: join(SHOTS, 'worklist.png'), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, 'worklist-top.png') });
+  });
+
+  it("shows the data's dates and their age from the server", async () => {
+    const answer = await api();
+    const dates = await page.locator('#data-dates').textContent();
+    expect(dates).toContain(`lifecycle ${answer.data.lifecycle} (${answer.dataAgeDays.lifecycle} days old)`);
+    expect(dates).toContain(`advisories ${answer.data.advisories}`);
+    expect(await page.locator('#data-stale').isHidden()).toBe(!answer.dataStale);
+  });
+
+  it('gives each row its urgency, a link to the camera, the title, why and the control', async () => {
+    const first = (await api()).items[0];
+    const row = page.locator(`#worklist tbody tr[data-id="${first.id}"]`);
+    expect(await row.locator('.badge').textContent()).toBe(first.urgency);
+    expect(await row.locator('a').getAttribute('href')).toBe(`/camera/${first.serial}`);
+    const text = await row.innerText();
+    expect(text).toContain(first.title);
+    expect(text).toContain(first.control ?? '—');
+    if (first.why.length) expect(text).toContain(first.why[0]);
+  });
+
+  it('filters by urgency: the rows change to the API answer for that urgency, and the URL keeps it', async () => {
+    const all = (await api()).items.length;
+    const urgency = 'high';
+    await page.selectOption('#f-urgency', urgency);
+    const answer = await rowsMatchApi(`urgency=${urgency}`);
+    expect(answer.items.length).toBeGreaterThan(0);
+    expect(answer.items.length).toBeLessThan(all);
+    expect(await page.locator('#worklist tbody tr').evaluateAll((trs) => [...new Set(trs.map((tr) => tr.getAttribute('data-urgency')))])).toEqual([urgency]);
+    expect(new URL(page.url()).searchParams.get('urgency')).toBe(urgency);
+    expect(await page.locator('#wl-shown').textContent()).toContain(`${answer.matched.total} of ${answer.counts.total} actions`);
+    await page.screenshot({ path: join(SHOTS, 'worklist-high.png'), fullPage: true });
+  });
+
+  it('filters by kind on top of the urgency, and a shared link opens the same view', async () => {
+    await page.selectOption('#f-kind', 'harden');
+    const answer = await rowsMatchApi('urgency=high&kind=harden');
+    expect(answer.items.every((a) => a.kind === 'harden' && a.urgency === 'high')).toBe(true);
+    const link = page.url();
+    expect(link).toContain('kind=harden');
+    await page.goto(link);
+    await rowsMatchApi('urgency=high&kind=harden');
+    expect(await page.locator('#f-urgency').inputValue()).toBe('high');
+    expect(await page.locator('#f-kind').inputValue()).toBe('harden');
+  });
+
+  it("searches the serial, model and title, here one camera's serial", async () => {
+    const serial = cameras.get('exposed')!.serial;
+    await page.selectOption('#f-kind', '');
+    await page.selectOption('#f-urgency', '');
+    await page.fill('#wq', serial.toLowerCase());
+    const answer = await rowsMatchApi(`q=${serial.toLowerCase()}`);
+    expect(answer.items.length).toBeGreaterThan(0);
+    expect(new Set(answer.items.map((a) => a.serial))).toEqual(new Set([serial]));
+  });
+});
+
+describe("a camera's evidence, opened from the worklist", () => {
+  it('opens the exposed camera from its row: services with a mismatch marked, listening sockets as address:port', async () => {
+    const serial = cameras.get('exposed')!.serial;
+    await page.locator(`#worklist tbody tr[data-serial="${serial}"] a`).first().click();
+    await page.waitForURL(`**/camera/${serial}`);
+    await page.locator('#services tbody tr').first().waitFor();
+    const report = fleet.consumer.camera(serial)!.report!;
+    expect(await page.locator('#services tbody tr').count()).toBe(report.services.entries.length);
+    // Telnet listens with no parameter that controls it (configured unknown): a mismatch.
+    const telnet = page.locator('#services tbody tr[data-service="telnet"]');
+    expect(await telnet.getAttribute('data-mismatch')).toBe('true');
+    expect(await telnet.innerText()).toMatch(/tcp6? [\d.:[\]]+:23/);
+    expect(await page.locator('#services tbody tr.mismatch').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, 'worklist-camera-exposed.png'), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, 'worklist-camera-exposed-top.png') });
+  });
+
+  it("shows each finding with its evidence lines and control, and the hardening measure as severity counts", async () => {
+    const serial = cameras.get('exposed')!.serial;
+    const c = fleet.consumer.camera(serial)!;
+    const f = c.report!.services.findings.find((x) => x.evidence.length > 0)!;
+    const li = page.locator(`#findings li[data-finding="${f.id}"]`);
+    expect(await li.locator('ul.evidence li').allTextContents()).toEqual(f.evidence);
+    expect(await li.innerText()).toContain(`control ${f.control}`);
+    const counts = c.evaluation!.findingCounts;
+    expect(await page.locator('#hardening').textContent()).toContain(`${counts.high} high`);
+    expect(await page.locator('#findings h2').textContent()).not.toContain('/100');
+  });
+
+  it("shows the posture, not good, with its reasons; the camera's actions; CVSS per advisory; platform and firmware", async () => {
+    const serial = cameras.get('exposed')!.serial;
+    const c = fleet.consumer.camera(serial)!;
+    expect(await page.locator('#posture').getAttribute('data-posture')).toBe(c.evaluation!.posture);
+    expect(c.evaluation!.posture).not.toBe('good');
+    expect(await page.locator('#posture li').allTextContents()).toEqual(c.evaluation!.postureReasons);
+    expect(await page.locator('#actions li[data-action]').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-action')))).toEqual(fleet.consumer.actionsFor(serial)!.map((a) => a.id));
+    for (const a of c.evaluation!.advisories) expect(await page.locator(`#advisories tr[data-advisory="${a.id}"] td[data-cvss]`).textContent()).toBe(a.cvss === null ? '—' : a.cvss.toFixed(1));
+    expect(await page.locator('#platform').innerText()).toContain(c.report!.device.soc!);
+    expect(await page.locator('#firmware [data-firmware]').getAttribute('data-firmware')).toBe('committed');
+  });
+
+  it('never shows the tampered camera (an unsigned app under AllowUnsigned) as good', async () => {
+    const serial = cameras.get('tampered')!.serial;
+    await page.goto(`${fleet.url}camera/${serial}`);
+    await page.locator('#posture').waitFor();
+    expect(await page.locator('#posture').getAttribute('data-posture')).not.toBe('good');
+    expect((await page.locator('#posture').innerText()).toLowerCase()).toContain('unsigned');
+    await page.screenshot({ path: join(SHOTS, 'worklist-camera-tampered.png'), fullPage: true });
+  });
+});
+
+describe('the exports, downloaded from the worklist', () => {
+  it('downloads the CSV of the filtered worklist: its rows are the API items for the same filter', async () => {
+    await page.goto(`${fleet.url}?urgency=high`);
+    await rowsMatchApi('urgency=high');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
+    expect(download.suggestedFilename()).toMatch(/^vigil-actions-\d{4}-\d{2}-\d{2}\.csv$/);
+    const rows = parseCsv(readFileSync((await download.path())!, 'utf8'));
+    const answer = await api('urgency=high');
+    expect(rows[0]).toEqual([...CSV_COLUMNS]);
+    const col = (name: (typeof CSV_COLUMNS)[number]) => CSV_COLUMNS.indexOf(name);
+    expect(rows.slice(1).map((r) => r[col('id')])).toEqual(ids(answer));
+    expect(rows.slice(1).every((r) => r[col('urgency')] === 'high')).toBe(true);
+    expect(rows.slice(1).map((r) => r[col('serial')])).toEqual(answer.items.map((a) => a.serial));
+  });
+
+  it('downloads the PDF report and reads back the fleet summary, a camera serial and an action title', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#pdf')]);
+    expect(download.suggestedFilename()).toMatch(/^vigil-report-\d{4}-\d{2}-\d{2}\.pdf$/);
+    const pdf = readFileSync((await download.path())!);
+    await download.saveAs(join(SHOTS, 'worklist-report.pdf'));
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    const text = flat(pdfToText(pdf));
+    const answer = await api();
+    expect(text).toContain('Fleet summary');
+    expect(text).toContain(`Cameras: ${fleet.consumer.counts().total}`);
+    expect(text).toContain(`Actions: ${answer.counts.total} on ${answer.counts.cameras} cameras`);
+    expect(text).toContain(cameras.get('exposed')!.serial);
+    expect(text).toContain(flat(pdfText(answer.items[0].title)));
+    expect(text).toContain(`lifecycle ${answer.data.lifecycle}`);
+  });
+});
