@@ -2,8 +2,10 @@
  * The PDF report an auditor can file (pdfkit, the standard Helvetica fonts, no font files of ours): the fleet
  * summary (cameras by status and support, actions by urgency and kind), each camera's actions (serial, model,
  * version; each action's urgency, title, target, why, fixes and control), the data dates and the time it was
- * made. Bounded: at most maxCameras cameras and maxActionsPerCamera actions each, highest risk first, and the
- * report says when it left some out. All text goes through pdfText (the fonts encode WinAnsi only).
+ * made. Bounded: at most maxCameras cameras, maxActionsPerCamera actions each and maxActions in all, highest risk
+ * first, and the report says when it left some out. pdfkit lays text out synchronously (about 0.45 ms an action),
+ * so the build yields to the event loop after each camera: ingest goes on while a large report is made. All text
+ * goes through pdfText (the fonts encode WinAnsi only).
  */
 import PDFDocument from 'pdfkit';
 import type { Urgency, WorklistItem } from './actions/types';
@@ -11,7 +13,7 @@ import type { FleetCounts } from './fleet-view';
 import { pdfText } from './pdf-text';
 import { STALE_DATA_DAYS, type WorklistAnswer } from './worklist-query';
 
-export const PDF_LIMITS = { maxCameras: 300, maxActionsPerCamera: 40 };
+export const PDF_LIMITS = { maxCameras: 300, maxActionsPerCamera: 40, maxActions: 3000 };
 
 export interface ReportInput {
   /** The worklist as /api/actions answers it (unfiltered, limit MAX_LIMIT or all). */
@@ -37,7 +39,9 @@ export function groupByCamera(items: WorklistItem[]): { serial: string; model: s
 
 const pairs = (rec: Record<string, number>) => Object.entries(rec).map(([k, v]) => `${k} ${v}`).join(' · ');
 
-export function reportPdf(input: ReportInput): Promise<Buffer> {
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function reportPdf(input: ReportInput): Promise<Buffer> {
   const limits = { ...PDF_LIMITS, ...input.limits };
   const { worklist: w, counts } = input;
   const generated = new Date(input.nowMs);
@@ -85,9 +89,17 @@ export function reportPdf(input: ReportInput): Promise<Buffer> {
 
   const cams = groupByCamera(w.items);
   heading('Actions per camera');
-  const shown = cams.slice(0, limits.maxCameras);
+  // What fits: cameras in risk order, each with up to maxActionsPerCamera, until maxCameras or maxActions.
+  const shown: { c: (typeof cams)[number]; n: number }[] = [];
+  let budget = limits.maxActions;
+  for (const c of cams) {
+    if (shown.length >= limits.maxCameras || budget <= 0) break;
+    const n = Math.min(c.actions.length, limits.maxActionsPerCamera, budget);
+    shown.push({ c, n });
+    budget -= n;
+  }
   const notes: string[] = [];
-  if (cams.length > shown.length) notes.push(`This report lists the ${shown.length} highest-risk of ${cams.length} cameras with actions.`);
+  if (cams.length > shown.length) notes.push(`This report lists the ${shown.length} highest-risk of ${cams.length} cameras with actions (at most ${limits.maxCameras} cameras and ${limits.maxActions} actions).`);
   if (w.truncated) notes.push(`The worklist was cut at ${w.items.length} of ${w.matched.total} actions.`);
   if (notes.length) {
     doc.fillColor('#b42318');
@@ -95,11 +107,12 @@ export function reportPdf(input: ReportInput): Promise<Buffer> {
     doc.fillColor('#101828');
   }
   if (cams.length === 0) text('No actions: nothing to do.');
-  for (const c of shown) {
+  for (const { c, n } of shown) {
+    await yieldToLoop();
     doc.moveDown(0.5).font('Helvetica-Bold').fontSize(12).fillColor('#101828');
     text(`${c.serial}  ${c.model ?? 'unknown model'}  AXIS OS ${c.osVersion ?? 'unknown'}  (${c.status})`);
     doc.font('Helvetica').fontSize(10);
-    const actions = c.actions.slice(0, limits.maxActionsPerCamera);
+    const actions = c.actions.slice(0, n);
     for (const a of actions) {
       doc.moveDown(0.2).font('Helvetica-Bold').fillColor(URGENCY_COLOUR[a.urgency] ?? '#101828');
       text(`[${a.urgency.toUpperCase()}] `, { continued: true });

@@ -76,6 +76,27 @@ describe('the PDF report', () => {
     expect(text).not.toContain('CAM005');
     expect(text).toContain('… and 1 more actions for this camera');
   });
+  it('stops at maxActions in all, and says how many cameras it lists', async () => {
+    const many = Array.from({ length: 10 }, (_, c) => [0, 1, 2].map((a) => item({ serial: `CAM${c}`, rule: `harden/${a}`, risk: 100 - c }))).flat();
+    const text = flat(pdfToText(await reportPdf({ worklist: answer(many), counts: COUNTS, nowMs: NOW, limits: { maxActions: 7 } })));
+    expect(text).toContain('lists the 3 highest-risk of 10 cameras with actions (at most 300 cameras and 7 actions)');
+    expect(text).toContain('CAM2');
+    expect(text).not.toContain('CAM3');
+    expect(text).toContain('… and 2 more actions for this camera');
+  });
+  it('yields to the event loop while it lays out cameras, so ingest goes on during a large report', async () => {
+    const many = Array.from({ length: 50 }, (_, c) => item({ serial: `CAM${c}`, rule: 'harden/a', risk: 100 - c }));
+    let turns = 0;
+    let building = true;
+    const spin = () => {
+      turns++;
+      if (building) setImmediate(spin);
+    };
+    setImmediate(spin);
+    await reportPdf({ worklist: answer(many), counts: COUNTS, nowMs: NOW });
+    building = false;
+    expect(turns).toBeGreaterThanOrEqual(50);
+  });
   it('says there is nothing to do for an empty worklist', async () => {
     const text = flat(pdfToText(await reportPdf({ worklist: answer([]), counts: COUNTS, nowMs: NOW })));
     expect(text).toContain('No actions: nothing to do.');

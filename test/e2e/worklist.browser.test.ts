@@ -8,6 +8,7 @@ import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type Demo } from '../../cli/demo';
 import type { SimCamera } from '../../host-sim/src/camera';
@@ -15,7 +16,9 @@ import type { Fleet } from '../../fleet/src/fleet';
 import type { WorklistAnswer } from '../../fleet/src/worklist-query';
 import { CSV_COLUMNS } from '../../fleet/src/export-csv';
 import { pdfText } from '../../fleet/src/pdf-text';
+import { makeReport } from '../../fleet/test/fixtures';
 import { parseCsv } from '../helpers/csv';
+import { assertValidReport } from '../helpers/schemas';
 import { pdfToText } from '../helpers/pdftotext';
 import { waitUntil as pollUntil } from '../helpers/wait';
 
@@ -215,6 +218,68 @@ describe("a camera's evidence, opened from the worklist", () => {
   });
 });
 
+describe('a camera nobody wrote a profile for, published by hand', () => {
+  // The issue's camera: AXIS OS 10.12 on LTS 2022, Telnet listening with no parameter, SSH on in the parameters but
+  // not listening, an unsigned app running under AllowUnsigned, firmware not committed. Its strings are hostile.
+  const serial = 'ACCC8E00BEEF';
+  const hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+  const sentAt = new Date().toISOString();
+
+  beforeAll(async () => {
+    const report = makeReport({ serial, version: '10.12.228', soc: 'Axis Artpec-7', model: 'P3245-LVE', sentAt, intervalSec: 2 });
+    report.os.firmware = { activeVersion: '10.12.228', inactiveVersion: '10.12.220', committed: false, pendingRollback: true, timeToRollbackSec: 1800, lastUpgradeAt: sentAt };
+    report.services.entries = [
+      { name: 'telnet', configured: 'unknown', listening: [{ proto: 'tcp', address: '0.0.0.0', port: 23 }] },
+      { name: 'ssh', configured: 'on', listening: [] },
+      { name: 'https', configured: 'on', listening: [{ proto: 'tcp6', address: '::', port: 443 }] },
+    ];
+    report.services.totalListening = 2;
+    report.services.findings = [{ id: 'telnet-listening', control: 'E1', severity: 'high', summary: 'Telnet is listening', evidence: ['listening tcp 0.0.0.0:23', hostile] }];
+    report.integrity.allowUnsignedApps = true;
+    report.integrity.apps = [{ name: `Überwachung 中文 ${hostile}`, niceName: null, vendor: null, version: '1.0', status: 'Running', signatureStatus: 'Unsigned' }];
+    assertValidReport(report);
+    const pub = await mqtt.connectAsync(demo.broker.url, { clientId: 'worklist-test-beef', reconnectPeriod: 0 });
+    try {
+      await pub.publishAsync(`vigil/v1/${serial}/report`, JSON.stringify(report), { qos: 1 });
+    } finally {
+      await pub.endAsync();
+    }
+    await waitUntil('the hand-made camera in the fleet', () => fleet.consumer.camera(serial)?.reports === 1);
+  });
+
+  it('is in the worklist with an integrity action for its pending rollback', async () => {
+    await page.goto(`${fleet.url}?q=${serial}`);
+    const answer = await rowsMatchApi(`q=${serial}`);
+    expect(answer.items.some((a) => a.kind === 'integrity' && /rollback|commit/i.test(a.title + a.why.join(' ')))).toBe(true);
+  });
+
+  it('shows the pending rollback with the version it returns to and the deadline, and a posture that is not good', async () => {
+    await page.locator(`#worklist tbody tr[data-serial="${serial}"] a`).first().click();
+    await page.waitForURL(`**/camera/${serial}`);
+    await page.locator('#firmware [data-firmware]').waitFor();
+    expect(await page.locator('#firmware [data-firmware]').getAttribute('data-firmware')).toBe('pending-rollback');
+    const firmware = await page.locator('#firmware').innerText();
+    expect(firmware).toContain('10.12.220');
+    expect(firmware).toContain(new Date(Date.parse(sentAt) + 1800_000).toISOString());
+    expect(await page.locator('#posture').getAttribute('data-posture')).not.toBe('good');
+    await page.screenshot({ path: join(SHOTS, 'worklist-camera-rollback.png'), fullPage: true });
+  });
+
+  it('marks both mismatches: Telnet listening with no parameter, SSH on but not listening', async () => {
+    expect(await page.locator('#services tr[data-service="telnet"]').getAttribute('data-mismatch')).toBe('true');
+    expect(await page.locator('#services tr[data-service="ssh"]').getAttribute('data-mismatch')).toBe('true');
+    expect(await page.locator('#services tr[data-service="https"]').getAttribute('data-mismatch')).toBe('false');
+    expect(await page.locator('#services tr[data-service="https"]').innerText()).toContain('tcp6 [::]:443');
+  });
+
+  it("shows the device's hostile strings as text, running nothing", async () => {
+    expect(await page.locator('#findings li[data-finding="telnet-listening"] ul.evidence li').allTextContents()).toEqual(['listening tcp 0.0.0.0:23', hostile]);
+    expect(await page.locator('#camera').innerText()).toContain(`Überwachung 中文 ${hostile}`);
+    expect(await page.locator('#camera img, #camera script').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+});
+
 describe('the exports, downloaded from the worklist', () => {
   it('downloads the CSV of the filtered worklist: its rows are the API items for the same filter', async () => {
     await page.goto(`${fleet.url}?urgency=high`);
@@ -236,7 +301,8 @@ describe('the exports, downloaded from the worklist', () => {
     const pdf = readFileSync((await download.path())!);
     await download.saveAs(join(SHOTS, 'worklist-report.pdf'));
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
-    const text = flat(pdfToText(pdf));
+    // Page footers fall between the lines of a title broken over a page: read without them.
+    const text = flat(pdfToText(pdf).replace(/Vigil fleet report · \S+ · page \d+ of \d+/g, ' '));
     const answer = await api();
     expect(text).toContain('Fleet summary');
     expect(text).toContain(`Cameras: ${fleet.consumer.counts().total}`);
@@ -244,5 +310,11 @@ describe('the exports, downloaded from the worklist', () => {
     expect(text).toContain(cameras.get('exposed')!.serial);
     expect(text).toContain(flat(pdfText(answer.items[0].title)));
     expect(text).toContain(`lifecycle ${answer.data.lifecycle}`);
+    // The hand-made camera's app name (German and Chinese, and markup) is in an action title: mapped into
+    // WinAnsi (the Chinese as ?), not dropped, not crashing the report.
+    const app = answer.items.find((a) => a.serial === 'ACCC8E00BEEF' && a.title.includes('Überwachung'));
+    expect(app).toBeDefined();
+    expect(text).toContain(flat(pdfText(app!.title)));
+    expect(flat(pdfText(app!.title))).toContain('Überwachung ?? <img');
   });
 });

@@ -119,7 +119,8 @@
   }
 
   load().then(loadAlerts);
-  // Actions follow the cameras' reports: refresh at most every 2 s while reports come in.
+  // Actions follow the cameras' reports: refresh at most every 5 s while reports come in (each answer is the
+  // whole fleet's worklist, computed anew).
   let pending = null;
-  vigil.live(() => { pending ??= setTimeout(() => { pending = null; load(); loadAlerts(); }, 2000); });
+  vigil.live(() => { pending ??= setTimeout(() => { pending = null; load(); loadAlerts(); }, 5000); });
 })();
