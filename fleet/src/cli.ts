@@ -153,11 +153,12 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
 }
 
 export function renderTable(cameras: CameraView[]): string {
-  const header = ['CAMERA', 'MODEL', 'AXIS OS', 'TRACK', 'SUPPORT', 'STATUS', 'HARDENING', 'ADVISORIES', 'INTEGRITY'];
+  const header = ['CAMERA', 'MODEL', 'AXIS OS', 'TRACK', 'SUPPORT', 'STATUS', 'POSTURE', 'FINDINGS H/M/L', 'ADVISORIES', 'INTEGRITY'];
   const rows = cameras.map((c) => {
     const e = c.evaluation;
-    return [c.serial, c.model ?? '?', c.osVersion ?? '?', e?.trackName ?? '?', e?.support ?? 'unknown', c.status,
-      e?.hardeningScore === null || e?.hardeningScore === undefined ? '-' : String(e.hardeningScore), String(e?.advisories.length ?? 0), e?.integrity ?? 'unknown'];
+    const f = e?.hardeningPenalty === null || !e ? '-' : `${e.findingCounts.high}/${e.findingCounts.medium}/${e.findingCounts.low}`;
+    return [c.serial, c.model ?? '?', c.osVersion ?? '?', e?.trackName ?? '?', e?.support ?? 'unknown', c.status, e?.posture ?? 'unknown', f,
+      String(e?.advisories.length ?? 0), e?.integrity ?? 'unknown'];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();

@@ -1,8 +1,8 @@
 /**
  * The PDF report an auditor can file (pdfkit, the standard Helvetica fonts, no font files of ours): the fleet
- * summary (cameras by status and support, actions by urgency and kind), each camera's actions (serial, model,
- * version; each action's urgency, title, target, why, fixes and control), the data dates and the time it was
- * made. Bounded: at most maxCameras cameras, maxActionsPerCamera actions each and maxActions in all, highest risk
+ * summary (cameras by status, support and posture, actions by urgency and kind), each camera's actions (serial,
+ * model, version; each action's urgency, title, target, why, fixes and control), the data dates and the time it
+ * was made. Bounded: at most maxCameras cameras, maxActionsPerCamera actions each and maxActions in all, highest risk
  * first, and the report says when it left some out. pdfkit lays text out synchronously (about 0.45 ms an action),
  * so the build yields to the event loop after each camera: ingest goes on while a large report is made. All text
  * goes through pdfText (the fonts encode WinAnsi only).
@@ -82,6 +82,7 @@ export async function reportPdf(input: ReportInput): Promise<Buffer> {
   text(`Cameras: ${counts.total}`);
   text(`By status: ${pairs(counts.status)}`);
   text(`By support: ${pairs(counts.support)}`);
+  if (counts.posture) text(`By posture: ${pairs(counts.posture)}`);
   text(`With advisories: ${counts.withAdvisories}`);
   text(`Actions: ${w.counts.total} on ${w.counts.cameras} cameras`);
   text(`By urgency: ${pairs(w.counts.byUrgency)}`);

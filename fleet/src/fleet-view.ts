@@ -5,6 +5,7 @@
 import type { Report } from '../../agent/src/report/types';
 import { evaluate, SUPPORT_STATUSES, type Evaluation } from './evaluate';
 import type { Tables } from './data';
+import { POSTURES, type Posture } from './posture';
 import type { CameraRecord, Connection, FleetStore } from './store/types';
 
 export type CameraStatus = 'online' | 'missing' | 'offline' | 'lost' | 'unknown';
@@ -33,7 +34,7 @@ export interface CameraView {
   evaluation: Evaluation | null;
 }
 
-export type FleetCounts = { total: number; status: Record<CameraStatus, number>; support: Record<string, number>; integrity: Record<string, number>; withAdvisories: number };
+export type FleetCounts = { total: number; status: Record<CameraStatus, number>; support: Record<string, number>; integrity: Record<string, number>; posture: Record<Posture, number>; withAdvisories: number };
 
 /** One camera in the view: its stored record plus what is derived from it. */
 export interface CameraEntry {
@@ -103,14 +104,16 @@ export class FleetView {
     const status = Object.fromEntries(CAMERA_STATUSES.map((s) => [s, 0])) as Record<CameraStatus, number>;
     const support = Object.fromEntries(SUPPORT_STATUSES.map((s) => [s, 0])) as Record<string, number>;
     const integrity: Record<string, number> = { ok: 0, 'baseline-created': 0, changed: 0, unknown: 0 };
+    const posture = Object.fromEntries(POSTURES.map((p) => [p, 0])) as Record<Posture, number>;
     let withAdvisories = 0;
     for (const c of this.cams.values()) {
       status[c.status]++;
       support[c.evaluation?.support ?? 'unknown']++;
       integrity[c.evaluation?.integrity ?? 'unknown']++;
+      posture[c.evaluation?.posture ?? 'unknown']++;
       if (c.evaluation && c.evaluation.advisories.length > 0) withAdvisories++;
     }
-    return { total: this.cams.size, status, support, integrity, withAdvisories };
+    return { total: this.cams.size, status, support, integrity, posture, withAdvisories };
   }
 }
 

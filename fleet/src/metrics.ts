@@ -29,6 +29,9 @@ export function metricsText(consumer: FleetConsumer): string {
   metric('vigil_fleet_cameras', 'gauge', 'Cameras by status.', Object.entries(counts.status).map(([s, n]) => [{ status: s }, n]));
   metric('vigil_fleet_cameras_by_support', 'gauge', 'Cameras by AXIS OS support status.', Object.entries(counts.support).map(([s, n]) => [{ support: s }, n]));
   metric('vigil_fleet_cameras_by_integrity', 'gauge', 'Cameras by integrity verdict.', Object.entries(counts.integrity).map(([s, n]) => [{ integrity: s }, n]));
+  metric('vigil_fleet_cameras_by_posture', 'gauge', 'Cameras by posture (at-risk, attention, good, unknown).', Object.entries(counts.posture).map(([s, n]) => [{ posture: s }, n]));
+  const work = consumer.worklist({ limit: 0 }).counts;
+  metric('vigil_fleet_actions', 'gauge', 'Recommended actions on the worklist, by urgency.', Object.entries(work.byUrgency).map(([u, n]) => [{ urgency: u }, n]));
   metric('vigil_fleet_cameras_with_advisories', 'gauge', 'Cameras with at least one matching advisory.', [[null, counts.withAdvisories]]);
   metric('vigil_fleet_broker_connected', 'gauge', '1 while the consumer is connected to the broker.', [[null, consumer.connected ? 1 : 0]]);
   return lines.join('\n') + '\n';

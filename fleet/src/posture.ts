@@ -57,7 +57,10 @@ export function postureOf(
   if (i.status === 'error') attention.push('the integrity check failed');
   const unsigned = unsignedApps(report);
   const running = unsigned.filter((a) => isRunning(a.status));
-  if (running.length && i.allowUnsignedApps === true) risk.push(`unsigned app(s) running under AllowUnsigned: ${running.map((a) => a.name).join(', ')}`);
+  // No switch reported (before AXIS OS 11.2 there is none): an unsigned app running is as much at risk as under AllowUnsigned.
+  if (running.length && i.allowUnsignedApps !== false) {
+    risk.push(`unsigned app(s) running ${i.allowUnsignedApps ? 'under AllowUnsigned' : '(no AllowUnsigned switch reported)'}: ${running.map((a) => a.name).join(', ')}`);
+  }
   else if (unsigned.length) attention.push(`unsigned app(s) installed: ${unsigned.map((a) => a.name).join(', ')}`);
   else if (i.allowUnsignedApps === true) attention.push('unsigned ACAP apps are allowed');
   const fw = report.os.firmware;

@@ -87,6 +87,16 @@ describe('the dashboard server', () => {
     expect(text).toMatch(/# TYPE vigil_fleet_ingest_rate gauge\nvigil_fleet_ingest_rate [\d.]+/);
   });
 
+  it('serves the cameras by posture and the worklist by urgency in /metrics', async () => {
+    const text = await (await fetch(fleet.url + 'metrics')).text();
+    const counts = fleet.consumer.counts().posture;
+    expect(counts['at-risk']).toBeGreaterThan(0);
+    for (const [p, n] of Object.entries(counts)) expect(text).toContain(`vigil_fleet_cameras_by_posture{posture="${p}"} ${n}`);
+    const work = fleet.consumer.worklist().counts.byUrgency;
+    expect(work.high).toBeGreaterThan(0);
+    for (const [u, n] of Object.entries(work)) expect(text).toContain(`vigil_fleet_actions{urgency="${u}"} ${n}`);
+  });
+
   it('serves the pages and their scripts without any other origin', async () => {
     const worklist = await (await fetch(fleet.url)).text();
     expect(worklist).toContain('<table id="worklist"');
@@ -257,8 +267,8 @@ describe('the CLI', () => {
     const t = io();
     expect(await runStatus(['--broker', broker.url], t.io)).toBe(0);
     const lines = t.out().trim().split('\n');
-    expect(lines[0]).toMatch(/^CAMERA\s+MODEL\s+AXIS OS\s+TRACK\s+SUPPORT\s+STATUS\s+HARDENING\s+ADVISORIES\s+INTEGRITY$/);
-    expect(lines.find((l) => l.startsWith('CAMHTTP3'))).toMatch(/8\.40\.4\.6\s+LTS 2018\s+end-of-life\s+online\s+90\s+1\s+ok$/);
+    expect(lines[0]).toMatch(/^CAMERA\s+MODEL\s+AXIS OS\s+TRACK\s+SUPPORT\s+STATUS\s+POSTURE\s+FINDINGS H\/M\/L\s+ADVISORIES\s+INTEGRITY$/);
+    expect(lines.find((l) => l.startsWith('CAMHTTP3'))).toMatch(/8\.40\.4\.6\s+LTS 2018\s+end-of-life\s+online\s+at-risk\s+0\/1\/0\s+1\s+ok$/);
     // A retained report far older than its interval: the camera has gone quiet.
     expect(lines.find((l) => l.startsWith('CAMHTTP1'))).toMatch(/\s+missing\s+/);
   });

@@ -19,6 +19,13 @@ describe('posture', () => {
     expect([e.integrity, e.posture]).toEqual(['ok', 'at-risk']);
     expect(e.postureReasons.join('; ')).toContain('unsigned app(s) running under AllowUnsigned: hello');
   });
+  it('is at risk while an unsigned app runs on a version with no AllowUnsigned switch (before 11.2)', () => {
+    const e = ev({ version: '10.12.257', integrity: { allowUnsignedApps: null, apps: [app('hello', 'Unsigned')] } });
+    expect(e.postureReasons[0]).toBe('unsigned app(s) running (no AllowUnsigned switch reported): hello');
+  });
+  it('needs attention, not risk, for an unsigned app running where unsigned installs are refused', () => {
+    expect(ev({ integrity: { allowUnsignedApps: false, apps: [app('hello', 'Unsigned')] } }).posture).toBe('attention');
+  });
   it('needs attention for an unsigned app that is installed but stopped', () => {
     expect(ev({ integrity: { allowUnsignedApps: true, apps: [app('hello', 'Unsigned', 'Stopped')] } }).posture).toBe('attention');
   });

@@ -9,7 +9,9 @@ import { ProfileError, compareOsVersions, listProfiles, loadProfile, profilePara
 import { parseProcNet } from '../src/procnet';
 import { minimalProfileData, tempDir } from './helpers';
 
-const EXPECTED = ['active-12', 'bad-vapix', 'exposed', 'hardened', 'legacy-840', 'lts2020-eol', 'lts2022', 'lts2024', 'tampered'];
+/** Profiles whose sshd is meant to be down while its parameter says on (a mismatch the fleet must show). */
+const SSH_ON_NOT_LISTENING = ['lts2022-uncommitted'];
+const EXPECTED = ['active-12', 'bad-vapix', 'exposed', 'hardened', 'legacy-840', 'lts2020-eol', 'lts2022', 'lts2022-uncommitted', 'lts2024', 'tampered'];
 
 function listening(rootfs: string, proto: 'tcp' | 'tcp6' | 'udp' | 'udp6', port: number): boolean {
   const rows = parseProcNet(readFileSync(path.join(rootfs, 'proc/net', proto), 'utf8'));
@@ -17,7 +19,7 @@ function listening(rootfs: string, proto: 'tcp' | 'tcp6' | 'udp' | 'udp6', port:
 }
 
 describe('bundled profiles', () => {
-  it('include at least the nine named profiles', () => {
+  it('include at least the ten named profiles', () => {
     expect(listProfiles()).toEqual(expect.arrayContaining(EXPECTED));
   });
 
@@ -47,7 +49,7 @@ describe('bundled profiles', () => {
       });
 
       it('listens where its parameters say services are on', () => {
-        expect(any(22, 'tcp', 'tcp6')).toBe(on('Network.SSH.Enabled'));
+        expect(any(22, 'tcp', 'tcp6')).toBe(on('Network.SSH.Enabled') && !SSH_ON_NOT_LISTENING.includes(name));
         expect(any(21, 'tcp', 'tcp6')).toBe(on('Network.FTP.Enabled'));
         expect(any(49152, 'tcp') && any(1900, 'udp')).toBe(on('Network.UPnP.Enabled'));
         expect(any(5353, 'udp', 'udp6')).toBe(on('Network.Bonjour.Enabled'));
@@ -62,6 +64,11 @@ describe('bundled profiles', () => {
       });
     });
   }
+
+  it('keeps SSH on in the parameters but not listening on the uncommitted LTS 2022 camera, as intended', () => {
+    const p = loadProfile('lts2022-uncommitted');
+    expect([p.data.params['Network.SSH.Enabled'], listening(p.rootfsDir, 'tcp', 22), listening(p.rootfsDir, 'tcp', 23)]).toEqual(['yes', false, true]);
+  });
 
   it('makes the hardened profile quiet: no SSH, FTP, Telnet, discovery, SNMP or plain HTTP', () => {
     const p = loadProfile('hardened');
