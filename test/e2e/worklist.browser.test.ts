@@ -218,6 +218,32 @@ describe("a camera's evidence, opened from the worklist", () => {
   });
 });
 
+describe('the lts2022-uncommitted camera (firmware not committed)', () => {
+  it('shows the pending rollback with the version it returns to and its deadline, mismatches for Telnet and SSH, and no good posture', async () => {
+    const cam = cameras.get('lts2022-uncommitted')!;
+    const report = fleet.consumer.camera(cam.serial)!.report!;
+    const fw = report.os.firmware!;
+    expect(fw.pendingRollback).toBe(true);
+    await page.goto(`${fleet.url}camera/${cam.serial}`);
+    await page.locator('#firmware [data-firmware]').waitFor();
+    expect(await page.locator('#firmware [data-firmware]').getAttribute('data-firmware')).toBe('pending-rollback');
+    const firmware = await page.locator('#firmware').innerText();
+    // The page shows a report between `report` and this one (it reloads live).
+    const shown = fleet.consumer.camera(cam.serial)!.report!;
+    expect(firmware).toContain(fw.inactiveVersion!);
+    // The deadline is the shown report's sentAt + timeToRollbackSec: between that of the report before the page
+    // loaded and that of the report after.
+    const deadline = Date.parse(/Rollback deadline\s+(\S+)/.exec(firmware)![1]);
+    const at = (r: typeof report) => Date.parse(r.sentAt) + r.os.firmware!.timeToRollbackSec! * 1000;
+    expect(deadline).toBeGreaterThanOrEqual(Math.min(at(report), at(shown)));
+    expect(deadline).toBeLessThanOrEqual(Math.max(at(report), at(shown)));
+    expect(await page.locator('#posture').getAttribute('data-posture')).not.toBe('good');
+    expect(await page.locator('#services tr[data-service="telnet"]').getAttribute('data-mismatch')).toBe('true');
+    expect(await page.locator('#services tr[data-service="ssh"]').getAttribute('data-mismatch')).toBe('true');
+    await page.screenshot({ path: join(SHOTS, 'worklist-camera-uncommitted.png'), fullPage: true });
+  });
+});
+
 describe('a camera nobody wrote a profile for, published by hand', () => {
   // The issue's camera: AXIS OS 10.12 on LTS 2022, Telnet listening with no parameter, SSH on in the parameters but
   // not listening, an unsigned app running under AllowUnsigned, firmware not committed. Its strings are hostile.
