@@ -344,3 +344,24 @@ describe('the exports, downloaded from the worklist', () => {
     expect(flat(pdfText(app!.title))).toContain('Überwachung ?? <img');
   });
 });
+
+describe("the data's age", () => {
+  it('warns on the worklist when the lifecycle data is older than 90 days, and stops once it is fresh again', async () => {
+    const fresh = fleet.consumer.tables;
+    const old = new Date(Date.now() - 120 * 86_400_000).toISOString().slice(0, 10);
+    fleet.consumer.reloadTables({ ...fresh, lifecycle: { ...fresh.lifecycle, updated: old } });
+    try {
+      await page.goto(fleet.url);
+      await page.locator('#data-stale').waitFor();
+      expect(await page.locator('#data-stale').textContent()).toContain('older than 90 days');
+      // 121 only if the clock passes midnight (UTC) in between.
+      expect(await page.locator('#data-dates').textContent()).toMatch(new RegExp(`lifecycle ${old} \\((120|121) days old\\)`));
+      await page.screenshot({ path: join(SHOTS, 'worklist-stale-data.png') });
+    } finally {
+      fleet.consumer.reloadTables(fresh);
+    }
+    await page.goto(fleet.url);
+    await page.locator('#worklist tbody tr').first().waitFor();
+    expect(await page.locator('#data-stale').isHidden()).toBe(true);
+  });
+});

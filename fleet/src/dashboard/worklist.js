@@ -66,7 +66,7 @@
       el('td', {}, el('a', { href: '/camera/' + encodeURIComponent(a.serial) }, a.serial), el('br'), el('span', { class: 'muted' }, (a.model || '?') + ' · ' + (a.osVersion || '?'))),
       el('td', { class: 'wrap title' }, el('b', {}, a.title), el('br'), el('span', { class: 'muted' }, a.kind)),
       el('td', { class: 'wrap target' }, target(a.target)),
-      el('td', { class: 'wrap why', title: why.join('\n') }, why.slice(0, 2).join(' '), why.length > 2 ? el('span', { class: 'muted' }, ' (+' + (why.length - 2) + ' more)') : null),
+      el('td', { class: 'wrap why', title: why.join('\n') }, why.slice(0, 2).join('; '), why.length > 2 ? el('span', { class: 'muted' }, ' (+' + (why.length - 2) + ' more)') : null),
       el('td', { class: 'wrap fixes' }, (a.fixes || []).join(', ') || '—'),
       el('td', {}, a.control || '—'));
   }
