@@ -9,9 +9,10 @@
 import { EventEmitter } from 'node:events';
 import type { Report } from '../../agent/src/report/types';
 import type { Tables } from './data';
-import type { CameraView, FleetCounts } from './fleet-view';
+import type { CameraEntry, CameraView, FleetCounts } from './fleet-view';
 import { ingestContext, type Counters, type IngestContext, type Ingested } from './ingest/context';
 import { ingestMessage } from './ingest/message';
+import { setRetired } from './retire';
 import { silentLog, type FleetLog } from './log';
 import { statusOf, sweep } from './status-sweep';
 import type { FleetStore } from './store/types';
@@ -50,6 +51,14 @@ export interface ConsumerOptions {
   log?: FleetLog;
 }
 
+/** Told synchronously of each camera change (alerts/engine.ts): inside the ingest batch, before the `camera` event. */
+export interface CameraObserver {
+  /** After a stored report or state, a status change, a retirement (any `camera` notice). */
+  changed(entry: CameraEntry): void;
+  /** After the view was rebuilt from the store (a failed batch commit rolled back what it held). */
+  reloaded(): void;
+}
+
 export class FleetConsumer extends EventEmitter {
   readonly prefix: string;
   readonly counters: Counters;
@@ -57,6 +66,7 @@ export class FleetConsumer extends EventEmitter {
   private readonly now: () => number;
   private readonly subscriber: FleetSubscriber;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly observers: CameraObserver[] = [];
 
   constructor(private readonly options: ConsumerOptions) {
     super();
@@ -64,7 +74,13 @@ export class FleetConsumer extends EventEmitter {
     const log = options.log ?? silentLog;
     this.ctx = ingestContext({
       store: options.store, tables: options.tables, prefix: options.prefix, maxPayloadBytes: options.maxPayloadBytes,
-      missingIntervals: options.missingIntervals, log, notify: (notice, payload) => this.emit(notice, payload),
+      missingIntervals: options.missingIntervals, log, notify: (notice, payload) => {
+        if (notice === 'camera' && this.observers.length) {
+          const entry = this.ctx.view.get((payload as CameraView).serial);
+          if (entry) for (const o of this.observers) o.changed(entry);
+        }
+        this.emit(notice, payload);
+      },
     });
     this.prefix = this.ctx.prefix;
     this.counters = this.ctx.counters;
@@ -80,7 +96,34 @@ export class FleetConsumer extends EventEmitter {
 
   /** (Re)builds the in-memory view from the store: at start, and after a failed batch commit. */
   private loadFromStore(): void {
-    this.ctx.view.load(this.options.store, this.options.tables, this.now(), (c, nowMs) => statusOf(c, nowMs, this.ctx.missingIntervals));
+    this.ctx.view.load(this.options.store, this.ctx.tables, this.now(), (c, nowMs) => statusOf(c, nowMs, this.ctx.missingIntervals));
+    for (const o of this.observers ?? []) o.reloaded();
+  }
+
+  observe(o: CameraObserver): void {
+    this.observers.push(o);
+  }
+
+  /** The view's entries (record, latest report, evaluation, status), for observers that check every camera. */
+  entries(): IterableIterator<CameraEntry> {
+    return this.ctx.view.entries();
+  }
+
+  get tables(): Tables {
+    return this.ctx.tables;
+  }
+
+  /**
+   * Retires a camera (ms) or puts it back in service (null): stored, in the view, and told as a `camera`
+   * notice. Null when the camera is unknown.
+   */
+  retire(serial: string, retiredMs: number | null, reason: string | null = null): CameraView | null {
+    return setRetired(this.ctx, serial, retiredMs, reason);
+  }
+
+  /** Publishes on the consumer's own broker connection (QoS 1, not retained); the alert sink uses it. */
+  publish(topic: string, payload: string, timeoutMs = 10_000): Promise<void> {
+    return this.subscriber.publish(topic, payload, timeoutMs);
   }
 
   /** The topic filters this consumer subscribes to. */

@@ -4,9 +4,13 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { FleetAlerts, type AlertOptions } from './alerts/fleet-alerts';
+import { alertMetricsText } from './alerts/metrics';
+import { alertRoutes } from './alerts/routes';
 import { FleetConsumer } from './consumer';
 import { loadTables, type Tables } from './data';
 import { startDashboard, type DashboardServer } from './http';
+import { retireRoutes } from './retire-routes';
 import { silentLog, type FleetLog } from './log';
 import { SqliteStore } from './store/sqlite';
 
@@ -29,6 +33,8 @@ export interface FleetOptions {
   /** History older than this is pruned (hourly). Default 30 days. */
   retentionDays?: number;
   tables?: Tables;
+  /** Alerts: webhooks, secret, days, quiet period, MQTT (alerts/fleet-alerts.ts). Default: MQTT only. */
+  alerts?: AlertOptions;
   log?: FleetLog;
 }
 
@@ -36,6 +42,7 @@ export interface Fleet {
   /** The dashboard's URL (empty when http is null). */
   url: string;
   consumer: FleetConsumer;
+  alerts: FleetAlerts;
   store: SqliteStore;
   dashboard: DashboardServer | null;
   stop(): Promise<void>;
@@ -56,6 +63,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     username: options.username, password: options.password, missingIntervals: options.missingIntervals, sweepMs: options.sweepMs,
     maxPayloadBytes: options.maxPayloadBytes, now, log,
   });
+  const alerts = new FleetAlerts({ consumer, store, now, log, options: options.alerts });
   const retentionMs = (options.retentionDays ?? 30) * 86_400_000;
   const prune = () => {
     try {
@@ -71,9 +79,17 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   let dashboard: DashboardServer | null = null;
   try {
     await consumer.start();
-    if (options.http !== null) dashboard = await startDashboard({ consumer, store, host: options.http?.host, port: options.http?.port });
+    alerts.start();
+    if (options.http !== null) {
+      dashboard = await startDashboard({
+        consumer, store, host: options.http?.host, port: options.http?.port,
+        routes: [alertRoutes(store), retireRoutes({ consumer, store, now })],
+        metrics: () => alertMetricsText(alerts.engine, alerts.dispatcher, store),
+      });
+    }
   } catch (err) {
     clearInterval(pruneTimer);
+    await alerts.stop();
     await consumer.stop().catch(() => undefined);
     store.close();
     throw err;
@@ -82,12 +98,14 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   return {
     url: dashboard?.url ?? '',
     consumer,
+    alerts,
     store,
     dashboard,
     stop() {
       stopping ??= (async () => {
         clearInterval(pruneTimer);
         await dashboard?.close();
+        await alerts.stop();
         await consumer.stop();
         store.close();
       })();
