@@ -87,7 +87,9 @@ export function conditionsOf(c: CameraEntry, o: ConditionOptions): Map<string, A
         });
       }
     }
-    if (r.integrity.allowUnsignedApps === true) add('unsigned-allowed', 'unsigned-allowed', 'AllowUnsigned is on: unsigned ACAP apps may be installed', { allowUnsignedApps: true });
+    // The agent reports AllowUnsigned as the high finding unsigned-apps-allowed (B8), which alerts above: once is enough.
+    const asFinding = r.services.findings.some((f) => f.id === 'unsigned-apps-allowed' && f.severity === 'high');
+    if (r.integrity.allowUnsignedApps === true && !asFinding) add('unsigned-allowed', 'unsigned-allowed', 'AllowUnsigned is on: unsigned ACAP apps may be installed', { allowUnsignedApps: true });
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * delivers from the outbox to the webhooks and to MQTT, a timer re-checks every camera as time passes.
  * startFleet makes one; `reconcileAll` re-checks every camera on demand (after a data reload).
  */
+import { EventEmitter } from 'node:events';
 import type { CameraObserver, FleetConsumer } from '../consumer';
 import type { FleetLog } from '../log';
 import type { FleetStore } from '../store/types';
@@ -33,7 +34,8 @@ export interface AlertOptions {
   pollMs?: number;
 }
 
-export class FleetAlerts {
+/** Emits `alert` (an Alert) for each alert raised, once stored (for live views; it commits with the ingest batch). */
+export class FleetAlerts extends EventEmitter {
   readonly engine: AlertEngine;
   readonly dispatcher: AlertDispatcher;
   readonly rules: AlertRules;
@@ -41,6 +43,7 @@ export class FleetAlerts {
   private readonly reconcileMs: number;
 
   constructor(private readonly o: { consumer: FleetConsumer; store: FleetStore; now: () => number; log: FleetLog; options?: AlertOptions }) {
+    super();
     const options = o.options ?? {};
     const rules = (this.rules = options.rules ?? loadAlertRules());
     const policy: DeliveryPolicy = { ...rules.delivery, ...(options.delivery ?? {}) };
@@ -54,7 +57,10 @@ export class FleetAlerts {
       store: o.store, rules, sinks: this.dispatcher.sinkIds, log: o.log,
       supportEndingDays: () => days ?? o.consumer.tables.lifecycle.endingSoonDays,
       quietMs: (options.quietMinutes ?? rules.quietMinutes) * 60_000,
-      onRaised: (a: Alert) => o.log('info', `alert ${a.kind} (${a.severity}): ${a.summary}`),
+      onRaised: (a: Alert) => {
+        o.log('info', `alert ${a.kind} (${a.severity}): ${a.summary}`);
+        this.emit('alert', a);
+      },
     });
     this.reconcileMs = options.reconcileMs ?? rules.reconcileSec * 1000;
     const observer: CameraObserver = {

@@ -1,11 +1,17 @@
 // The alerts and decommission API of a running fleet (embedded broker): GET /api/alerts, the MQTT alert
 // topic, /metrics, POST retire/unretire, and `vigil fleet retire` against it.
 import mqtt, { type MqttClient } from 'mqtt';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../../test/helpers/broker';
 import { freePort } from '../../../test/helpers/ports';
 import { waitUntil } from '../../../test/helpers/wait';
+import { verifyWebhook } from '../../src/alerts/webhook';
 import { runFleet } from '../../src/cli';
 import { startFleet, type Fleet } from '../../src/fleet';
 import { finding, makeReport, statePayload, T0 } from '../fixtures';
@@ -150,4 +156,57 @@ describe('vigil fleet retire', () => {
     expect(await runFleet(['retire'], a.io)).toBe(2);
     expect(a.err()).toContain('SERIAL is required');
   });
+});
+
+describe('vigil fleet with alert options', () => {
+  const run = (argv: string[]) => {
+    const a = io();
+    return runFleet(['--broker', broker.url, '--http', 'off', ...argv], a.io).then((code) => ({ code, err: a.err() }));
+  };
+
+  it('refuses a webhook that is not http(s), an --alerts-mqtt that is not on/off, and a negative --quiet-minutes', async () => {
+    expect(await run(['--webhook', 'ftp://example.com/x'])).toMatchObject({ code: 2, err: expect.stringContaining('--webhook must be an http:// or https:// URL') });
+    expect(await run(['--alerts-mqtt', 'maybe'])).toMatchObject({ code: 2, err: expect.stringContaining('--alerts-mqtt must be on or off') });
+    expect(await run(['--quiet-minutes', '-1'])).toMatchObject({ code: 2, err: expect.stringContaining('--quiet-minutes must be an integer ≥ 0') });
+    expect(await run(['--webhook'])).toMatchObject({ code: 2, err: expect.stringContaining('--webhook needs a value') });
+  });
+
+  it('says so when the webhook secret file cannot be read', async () => {
+    expect(await run(['--webhook', 'http://127.0.0.1:1/', '--webhook-secret-file', '/nonexistent/secret'])).toMatchObject({ code: 1, err: expect.stringContaining('cannot read the webhook secret') });
+  });
+
+  it('posts alerts to every --webhook, signed with the key from --webhook-secret-file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-alerts-'));
+    const got: Array<{ url: string; headers: IncomingHttpHeaders; body: string }> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        got.push({ url: req.url ?? '', headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    writeFileSync(join(dir, 'secret'), 'file secret\n');
+    const abort = new AbortController();
+    const a = io();
+    const running = runFleet(['--broker', broker.url, '--db', join(dir, 'fleet.db'), '--http', 'off', '--prefix', 'cli/v1', '--alerts-mqtt', 'off',
+      '--webhook', `${base}/one`, `--webhook=${base}/two`, '--webhook-secret-file', join(dir, 'secret')], a.io, abort.signal);
+    try {
+      await waitUntil('the consumer', () => a.out().includes('consuming'));
+      await pub.publishAsync('cli/v1/CAMCLI1/report', JSON.stringify(makeReport({ serial: 'CAMCLI1', findings: [finding('telnet-listening', 'high', 'Legacy')] })), { qos: 1 });
+      await waitUntil('both webhooks', () => got.length >= 2);
+      expect(got.map((g) => g.url).sort()).toEqual(['/one', '/two']);
+      for (const g of got) {
+        expect(JSON.parse(g.body)).toMatchObject({ serial: 'CAMCLI1', kind: 'finding' });
+        expect(verifyWebhook('file secret', g.headers, g.body)).toBe(true);
+      }
+    } finally {
+      abort.abort();
+      expect(await running).toBe(0);
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

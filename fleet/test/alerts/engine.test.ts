@@ -30,9 +30,12 @@ const telnet = () => finding('telnet-listening', 'high', 'Legacy');
 describe('alert conditions', () => {
   it('raises one alert for a high finding present from the first report, with a payload that matches the schema', () => {
     rig = alertRig();
+    const emitted: Alert[] = [];
+    rig.alerts.on('alert', (a: Alert) => emitted.push(a));
     rig.report(makeReport({ serial: 'CAM1', findings: [telnet(), finding('ssh-enabled', 'medium')] }));
     const alerts = rig.stored();
     expect(kinds(alerts)).toEqual(['CAM1 finding finding:telnet-listening']);
+    expect(emitted).toEqual(alerts);
     assertValidAlert(alerts[0]);
     expect(alerts[0]).toMatchObject({ schema: 'vigil.alert/1', severity: 'high', raisedAt: new Date(T0).toISOString(), details: { finding: 'telnet-listening', control: 'Legacy' } });
   });
@@ -120,6 +123,12 @@ describe('alert conditions', () => {
     rig.state('CAM1', 'online', 2);
     rig.consumer.sweep(rig.clock.now + 1000);
     expect(rig.stored()).toEqual([]);
+  });
+
+  it('raises AllowUnsigned once when the report also has it as the finding unsigned-apps-allowed', () => {
+    rig = alertRig();
+    rig.report(makeReport({ serial: 'CAM1', findings: [finding('unsigned-apps-allowed', 'high', 'B8')], integrity: { allowUnsignedApps: true } }));
+    expect(kinds(rig.stored())).toEqual(['CAM1 finding finding:unsigned-apps-allowed']);
   });
 
   it('raises support-ended for a track past its end and for a retired active release without a track, each under a stable key', () => {
