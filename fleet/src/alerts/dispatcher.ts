@@ -88,7 +88,12 @@ export class AlertDispatcher {
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.stopped) return;
-      void this.runDue().finally(() => this.scheduleNext());
+      // Rows written in an open ingest batch are not committed yet: look again right after.
+      if (this.o.store.inTransaction) return this.schedule(5);
+      const started = this.startDue();
+      // Everything due is in flight: the end of each delivery looks again (no busy loop on rows already being sent).
+      if (started.length === 0 && this.inFlight.size > 0) return;
+      this.scheduleNext();
     }, Math.max(0, delayMs));
   }
 
@@ -97,6 +102,21 @@ export class AlertDispatcher {
     const next = this.o.store.nextDeliveryMs();
     if (next === null) return;
     this.schedule(Math.min(Math.max(0, next - this.o.now()), this.o.pollMs ?? 1000));
+  }
+
+  /** Starts the due deliveries not in flight yet, up to the concurrency; a slow receiver holds one slot, not the others. */
+  private startDue(): Array<Promise<void>> {
+    const free = (this.o.concurrency ?? 4) - this.inFlight.size;
+    if (free <= 0) return [];
+    const due = this.o.store.dueDeliveries(this.o.now(), free + this.inFlight.size).filter((d) => !this.inFlight.has(d.id)).slice(0, free);
+    return due.map((d) => {
+      const p = this.attempt(d).finally(() => {
+        this.inFlight.delete(d.id);
+        this.kick();
+      });
+      this.inFlight.set(d.id, p);
+      return p;
+    });
   }
 
   /**
@@ -108,14 +128,7 @@ export class AlertDispatcher {
       if (this.closed) return 0;
       await new Promise((r) => setTimeout(r, 5));
     }
-    const free = (this.o.concurrency ?? 4) - this.inFlight.size;
-    if (free <= 0) return 0;
-    const due = this.o.store.dueDeliveries(this.o.now(), free + this.inFlight.size).filter((d) => !this.inFlight.has(d.id)).slice(0, free);
-    const started = due.map((d) => {
-      const p = this.attempt(d).finally(() => this.inFlight.delete(d.id));
-      this.inFlight.set(d.id, p);
-      return p;
-    });
+    const started = this.startDue();
     await Promise.allSettled(started);
     return started.length;
   }

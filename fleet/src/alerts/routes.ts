@@ -10,7 +10,7 @@ import type { Alert } from './engine';
 export const MAX_ALERTS_LIMIT = 1000;
 
 export interface DeliveryView {
-  /** `mqtt`, or `webhook <url>` without user and password. */
+  /** `mqtt`, or `webhook <origin>/… #<hash>` (redactUrl: never the path, query or credentials). */
   sink: string;
   status: DeliveryRow['status'];
   attempts: number;

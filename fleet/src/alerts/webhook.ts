@@ -4,7 +4,7 @@
  * timestamp (unix seconds) in `X-Vigil-Timestamp`, so an old request replayed later fails verification.
  * verifyWebhook is the receiver's side (tests use it; a receiver in Node can too).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AlertSink } from './dispatcher';
@@ -31,15 +31,16 @@ export function verifyWebhook(secret: string, headers: Record<string, string | s
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
 
-/** A URL for logs and the API: without user and password. */
+/**
+ * A webhook URL for logs, /metrics and the API: its origin and a short hash of the whole URL, never its path,
+ * query or credentials (a Slack-style webhook's path is its secret).
+ */
 export function redactUrl(url: string): string {
+  const tag = createHash('sha256').update(url).digest('hex').slice(0, 8);
   try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString();
+    return `${new URL(url).origin}/… #${tag}`;
   } catch {
-    return '(not a URL)';
+    return `(not a URL) #${tag}`;
   }
 }
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../../test/helpers/wait';
 import { AlertDispatcher, backoffMs } from '../../src/alerts/dispatcher';
 import { loadAlertRules, type DeliveryPolicy } from '../../src/alerts/rules';
-import { signWebhook, verifyWebhook, webhookSink } from '../../src/alerts/webhook';
+import { redactUrl, signWebhook, verifyWebhook, webhookSink } from '../../src/alerts/webhook';
 import { SqliteStore } from '../../src/store/sqlite';
 import { tempDb } from './setup';
 
@@ -170,6 +170,34 @@ describe('webhook retries', () => {
     store.commit();
     expect(await run).toBe(1);
     expect(r.got).toHaveLength(1);
+  });
+
+  it('keeps delivering to a fast receiver while a slow one holds its request', async () => {
+    const fast = await receiver();
+    cleanups.push(fast.close);
+    const held: Array<() => void> = [];
+    const slow = createServer((_req, res) => held.push(() => res.writeHead(200).end()));
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => { for (const h of held) h(); slow.close(() => r()); }));
+    const slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`;
+    const store = new SqliteStore(':memory:');
+    cleanups.push(() => store.close());
+    const sinks = [webhookSink({ url: slowUrl, secret: null, timeoutMs: 30_000 }), webhookSink({ url: fast.url, secret: null, timeoutMs: 30_000 })];
+    const d = new AlertDispatcher({ store, sinks, policy: POLICY, now: Date.now, log: () => undefined, pollMs: 20 });
+    cleanups.push(() => d.stop());
+    d.start();
+    for (const id of ['s-1', 's-2', 's-3']) {
+      store.insertAlert({ id, serial: 'CAM1', kind: 'lost', condition: 'lost', severity: 'high', raisedMs: 0, json: `{"id":"${id}"}` }, [`webhook:${slowUrl}`, `webhook:${fast.url}`], 0);
+      d.kick();
+      await waitUntil(`alert ${id} at the fast receiver`, () => fast.got.some((g) => g.body.includes(id)), { timeoutMs: 20_000 });
+    }
+    expect(held.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('names a webhook in logs and the API by its origin and a hash, never its path or credentials', () => {
+    const label = redactUrl('https://user:pw@hooks.example.com/services/T0/B0/SECRET?token=x');
+    expect(label).toMatch(/^https:\/\/hooks\.example\.com\/… #[0-9a-f]{8}$/);
+    expect(redactUrl('https://hooks.example.com/other')).not.toBe(label);
   });
 
   it('gives up a delivery for a sink that is no longer configured', async () => {
