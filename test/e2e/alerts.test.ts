@@ -45,7 +45,8 @@ describe('alerts over Mosquitto to a real webhook receiver', () => {
   const stateDir = join(root, 'camera');
 
   const fleetOptions = (): FleetOptions => ({
-    brokerUrl: mosquitto.url, dbPath, http: null, sweepMs: 500,
+    // missing only after 20 intervals: a busy machine's late report must not add a `missing`; this test is about `lost`.
+    brokerUrl: mosquitto.url, dbPath, http: null, sweepMs: 500, missingIntervals: 20,
     alerts: { webhooks: [hookUrl], webhookSecret: SECRET, reconcileMs: 0, pollMs: 50, delivery: { baseDelayMs: 100, maxDelayMs: 1000 } },
   });
   const startCamera = () => startSimCamera({ profile: 'lts2024', bundlePath: BUNDLE, broker: mosquitto, stateDir, overrides: { IntervalSec: '2' }, log: silentLogSink });
