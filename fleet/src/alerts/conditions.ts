@@ -4,6 +4,7 @@
  * becomes active; which conditions exist and their keys are decided here.
  */
 import type { CameraEntry } from '../fleet-view';
+import { unsignedApps } from '../posture';
 import { severityOf, type AlertKind, type AlertRules, type AlertSeverity } from './rules';
 
 export interface ActiveCondition {
@@ -21,8 +22,6 @@ export interface ConditionOptions {
   supportEndingDays: number;
 }
 
-/** The same rule as integrityVerdict in evaluate.ts: a reported status that does not say signed. */
-const SIGNED = /^(signed|valid|verified)/i;
 
 /** Whether a retired camera has shown life since it was retired: a report received, or an online state sent, after. */
 export function reportsSinceRetired(c: CameraEntry): boolean {
@@ -80,12 +79,10 @@ export function conditionsOf(c: CameraEntry, o: ConditionOptions): Map<string, A
     for (const f of r.services.findings) {
       if (f.severity === 'high') add(`finding:${f.id}`, 'finding', `${f.summary} (control ${f.control})`, { finding: f.id, control: f.control, severity: f.severity, evidence: f.evidence.slice(0, 20) });
     }
-    for (const app of r.integrity.apps) {
-      if (app.signatureStatus !== null && !SIGNED.test(app.signatureStatus)) {
-        add(`unsigned-app:${app.name}`, 'unsigned-app', `ACAP app ${app.name} is not signed (${app.signatureStatus})${r.integrity.allowUnsignedApps ? ', and AllowUnsigned is on' : ''}`, {
-          app: app.name, vendor: app.vendor, version: app.version, signatureStatus: app.signatureStatus, allowUnsignedApps: r.integrity.allowUnsignedApps,
-        });
-      }
+    for (const app of unsignedApps(r)) {
+      add(`unsigned-app:${app.name}`, 'unsigned-app', `ACAP app ${app.name} is not signed (${app.signatureStatus})${r.integrity.allowUnsignedApps ? ', and AllowUnsigned is on' : ''}`, {
+        app: app.name, vendor: app.vendor, version: app.version, signatureStatus: app.signatureStatus, allowUnsignedApps: r.integrity.allowUnsignedApps,
+      });
     }
     // The agent reports AllowUnsigned as the high finding unsigned-apps-allowed (B8), which alerts above: once is enough.
     const asFinding = r.services.findings.some((f) => f.id === 'unsigned-apps-allowed' && f.severity === 'high');
