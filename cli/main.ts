@@ -16,7 +16,8 @@ Usage:
                                             run simulated cameras against a broker, each restarted
                                             when its engine stops the agent at a limit
   vigil fleet --broker URL [--db PATH] [--http HOST:PORT]
-                                            the fleet consumer: store, evaluation, dashboard, API
+                                            the fleet consumer: store, evaluation, dashboard, API, alerts
+  vigil fleet retire|unretire SERIAL        decommission a camera (asks the running consumer)
   vigil status --broker URL                 the fleet table from the broker's retained messages
   vigil profiles                            list the bundled device profiles
   vigil <command> --help                    help for one command

@@ -2,11 +2,13 @@
  * `vigil fleet` and `vigil status`. cli/main.ts dispatches to runFleet / runStatus; both return the
  * exit code (0 ok, 1 failure, 2 usage).
  */
+import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { FleetConsumer, type CameraView } from './consumer';
 import { loadTables } from './data';
 import { startFleet } from './fleet';
 import { silentLog, stderrLog } from './log';
+import { RETIRE_USAGE, runRetire } from './retire-command';
 import { SqliteStore } from './store/sqlite';
 
 interface Io {
@@ -31,9 +33,16 @@ Consumes the camera fleet's state, report and event messages, stores them, evalu
   --missing-intervals N   a camera is missing after N report intervals without a report (default 3)
   --retention-days N      history kept (default 30)
   --max-payload BYTES     larger payloads are quarantined (default 131072)
+  --webhook URL           POST each alert there (JSON, signed); repeatable
+  --webhook-secret-file FILE
+                          the webhooks' HMAC-SHA256 key (else VIGIL_WEBHOOK_SECRET; never on the command line)
+  --alert-days N          alert when support ends within N days (default lifecycle.json's endingSoonDays)
+  --quiet-minutes N       a cleared condition that returns within N minutes does not alert again (default 60)
+  --alerts-mqtt on|off    publish alerts on <prefix>/fleet/alert (default on)
   --verbose               debug logging
   -h, --help              this text
-`;
+
+${RETIRE_USAGE}`;
 
 export const STATUS_USAGE = `usage: vigil status --broker URL [--prefix PREFIX] [--wait MS]
 
@@ -94,8 +103,29 @@ function brokerProblem(url: string): string | null {
   }
 }
 
+/** Every value of a repeatable option (`--name V` or `--name=V`), and the arguments without them. */
+function takeRepeated(argv: string[], name: string): { values: string[]; rest: string[] } | string {
+  const values: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}`) {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) return `--${name} needs a value`;
+      values.push(v);
+    } else if (argv[i].startsWith(`--${name}=`)) values.push(argv[i].slice(name.length + 3));
+    else rest.push(argv[i]);
+  }
+  return { values, rest };
+}
+
 export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSignal): Promise<number> {
-  const flags = parse(argv, ['broker', 'db', 'http', 'shared', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload'], ['verbose']);
+  if (argv[0] === 'retire' || argv[0] === 'unretire') return runRetire(argv[0], argv.slice(1), io);
+  const hooks = takeRepeated(argv, 'webhook');
+  if (typeof hooks === 'string') {
+    io.err.write(`[vigil] [fleet] ${hooks}\n\n${FLEET_USAGE}`);
+    return 2;
+  }
+  const flags = parse(hooks.rest, ['broker', 'db', 'http', 'shared', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt'], ['verbose']);
   const usage = (msg: string) => {
     io.err.write(`[vigil] [fleet] ${msg}\n\n${FLEET_USAGE}`);
     return 2;
@@ -115,10 +145,28 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
     if (!http) return usage(`--http must be HOST:PORT, got "${flags.http}"`);
   }
   const nums: Record<string, number | undefined> = {};
-  for (const [name, min] of [['missing-intervals', 1], ['retention-days', 1], ['max-payload', 1024]] as const) {
+  for (const [name, min] of [['missing-intervals', 1], ['retention-days', 1], ['max-payload', 1024], ['alert-days', 1], ['quiet-minutes', 0]] as const) {
     const v = int(flags, name, min);
     if (typeof v === 'string') return usage(v);
     nums[name] = v;
+  }
+  for (const url of hooks.values) {
+    try {
+      if (!['http:', 'https:'].includes(new URL(url).protocol)) return usage(`--webhook must be an http:// or https:// URL, got "${url}"`);
+    } catch {
+      return usage(`--webhook must be an http:// or https:// URL, got "${url}"`);
+    }
+  }
+  if (flags['alerts-mqtt'] !== undefined && flags['alerts-mqtt'] !== 'on' && flags['alerts-mqtt'] !== 'off') return usage('--alerts-mqtt must be on or off');
+  let webhookSecret = process.env.VIGIL_WEBHOOK_SECRET || null;
+  if (typeof flags['webhook-secret-file'] === 'string') {
+    try {
+      webhookSecret = readFileSync(flags['webhook-secret-file'], 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      io.err.write(`[vigil] [fleet] cannot read the webhook secret: ${(err as Error).message}\n`);
+      return 1;
+    }
+    if (!webhookSecret) return usage(`--webhook-secret-file ${flags['webhook-secret-file']} is empty`);
   }
   if (flags.shared !== undefined && (typeof flags.shared !== 'string' || !/^[^/+#]+$/.test(flags.shared))) return usage('--shared GROUP must be a name without /, + or #');
   const log = stderrLog(flags.verbose ? 'debug' : 'info');
@@ -130,6 +178,7 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
       dataDir: typeof flags.data === 'string' ? flags.data : undefined,
       username: typeof flags.username === 'string' ? flags.username : undefined, password: process.env.VIGIL_BROKER_PASSWORD,
       missingIntervals: nums['missing-intervals'], retentionDays: nums['retention-days'], maxPayloadBytes: nums['max-payload'], log,
+      alerts: { webhooks: hooks.values, webhookSecret, supportEndingDays: nums['alert-days'], quietMinutes: nums['quiet-minutes'], mqtt: flags['alerts-mqtt'] !== 'off' },
     });
   } catch (err) {
     io.err.write(`${(err as Error).message}\n`);

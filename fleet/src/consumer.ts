@@ -12,9 +12,10 @@ import { buildWorklist, entryActions, type WorklistFilter } from './actions/work
 import type { Action, Worklist } from './actions/types';
 import type { Tables } from './data';
 import { evaluate } from './evaluate';
-import { cameraView, type CameraView, type FleetCounts } from './fleet-view';
+import { cameraView, type CameraEntry, type CameraView, type FleetCounts } from './fleet-view';
 import { ingestContext, type Counters, type IngestContext, type Ingested } from './ingest/context';
 import { ingestMessage } from './ingest/message';
+import { setRetired } from './retire';
 import { silentLog, type FleetLog } from './log';
 import { statusOf, sweep } from './status-sweep';
 import type { FleetStore } from './store/types';
@@ -53,6 +54,14 @@ export interface ConsumerOptions {
   log?: FleetLog;
 }
 
+/** Told synchronously of each camera change (alerts/engine.ts): inside the ingest batch, before the `camera` event. */
+export interface CameraObserver {
+  /** After a stored report or state, a status change, a retirement (any `camera` notice). */
+  changed(entry: CameraEntry): void;
+  /** After the view was rebuilt from the store (a failed batch commit rolled back what it held). */
+  reloaded(): void;
+}
+
 export class FleetConsumer extends EventEmitter {
   readonly prefix: string;
   readonly counters: Counters;
@@ -60,6 +69,7 @@ export class FleetConsumer extends EventEmitter {
   private readonly now: () => number;
   private readonly subscriber: FleetSubscriber;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly observers: CameraObserver[] = [];
 
   constructor(private readonly options: ConsumerOptions) {
     super();
@@ -67,7 +77,13 @@ export class FleetConsumer extends EventEmitter {
     const log = options.log ?? silentLog;
     this.ctx = ingestContext({
       store: options.store, tables: options.tables, prefix: options.prefix, maxPayloadBytes: options.maxPayloadBytes,
-      missingIntervals: options.missingIntervals, log, notify: (notice, payload) => this.emit(notice, payload),
+      missingIntervals: options.missingIntervals, log, notify: (notice, payload) => {
+        if (notice === 'camera' && this.observers.length) {
+          const entry = this.ctx.view.get((payload as CameraView).serial);
+          if (entry) for (const o of this.observers) o.changed(entry);
+        }
+        this.emit(notice, payload);
+      },
     });
     this.prefix = this.ctx.prefix;
     this.counters = this.ctx.counters;
@@ -84,6 +100,16 @@ export class FleetConsumer extends EventEmitter {
   /** (Re)builds the in-memory view from the store: at start, and after a failed batch commit. */
   private loadFromStore(): void {
     this.ctx.view.load(this.options.store, this.ctx.tables, this.now(), (c, nowMs) => statusOf(c, nowMs, this.ctx.missingIntervals));
+    for (const o of this.observers ?? []) o.reloaded();
+  }
+
+  observe(o: CameraObserver): void {
+    this.observers.push(o);
+  }
+
+  /** The view's entries (record, latest report, evaluation, status), for observers that check every camera. */
+  entries(): IterableIterator<CameraEntry> {
+    return this.ctx.view.entries();
   }
 
   /** The lifecycle, advisory and action tables in use. */
@@ -104,7 +130,7 @@ export class FleetConsumer extends EventEmitter {
       c.evaluation = evaluate(c.latest, tables, nowMs);
       if (JSON.stringify(c.evaluation) !== before) {
         changed++;
-        this.emit('camera', cameraView(c));
+        this.ctx.notify('camera', cameraView(c));
       }
     }
     this.emit('tables', { lifecycle: tables.lifecycle.updated, advisories: tables.advisories.updated, actions: tables.actions.updated, changed });
@@ -113,13 +139,26 @@ export class FleetConsumer extends EventEmitter {
 
   /** The fleet's actions, ranked by risk (actions/worklist.ts). */
   worklist(filter: WorklistFilter = {}): Worklist {
-    return buildWorklist(this.ctx.view.entries(), this.ctx.tables, this.now(), filter);
+    return buildWorklist(this.ctx.view.entries(), this.ctx.tables, this.now(), filter, (c) => c.rec.retiredMs != null);
   }
 
   /** One camera's actions, most urgent first; null for an unknown camera. */
   actionsFor(serial: string): Action[] | null {
     const c = this.ctx.view.get(serial);
     return c ? entryActions(c, this.ctx.tables, this.now()) : null;
+  }
+
+  /**
+   * Retires a camera (ms) or puts it back in service (null): stored, in the view, and told as a `camera`
+   * notice. Null when the camera is unknown.
+   */
+  retire(serial: string, retiredMs: number | null, reason: string | null = null): CameraView | null {
+    return setRetired(this.ctx, serial, retiredMs, reason);
+  }
+
+  /** Publishes on the consumer's own broker connection (QoS 1, not retained); the alert sink uses it. */
+  publish(topic: string, payload: string, timeoutMs = 10_000): Promise<void> {
+    return this.subscriber.publish(topic, payload, timeoutMs);
   }
 
   /** The topic filters this consumer subscribes to. */

@@ -79,7 +79,7 @@ export async function reportPdf(input: ReportInput): Promise<Buffer> {
   }
 
   heading('Fleet summary');
-  text(`Cameras: ${counts.total}`);
+  text(`Cameras: ${counts.total}${counts.retired ? ` (and ${counts.retired} retired, counted nowhere else)` : ''}`);
   text(`By status: ${pairs(counts.status)}`);
   text(`By support: ${pairs(counts.support)}`);
   if (counts.posture) text(`By posture: ${pairs(counts.posture)}`);

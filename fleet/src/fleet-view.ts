@@ -32,9 +32,13 @@ export interface CameraView {
   gaps: number;
   outOfOrder: number;
   evaluation: Evaluation | null;
+  /** Decommissioned (ISO time), or null: a retired camera keeps its history but leaves the counts, the worklist and the alerts. */
+  retiredAt: string | null;
+  retiredReason: string | null;
 }
 
-export type FleetCounts = { total: number; status: Record<CameraStatus, number>; support: Record<string, number>; integrity: Record<string, number>; posture: Record<Posture, number>; withAdvisories: number };
+/** total and the rest count the cameras in service; retired ones only in `retired`. */
+export type FleetCounts = { total: number; retired: number; status: Record<CameraStatus, number>; support: Record<string, number>; integrity: Record<string, number>; posture: Record<Posture, number>; withAdvisories: number };
 
 /** One camera in the view: its stored record plus what is derived from it. */
 export interface CameraEntry {
@@ -71,7 +75,7 @@ export class FleetView {
         rec: {
           serial, model: null, fullName: null, osVersion: null, connection: 'unknown', session: null, stateAt: null, stateReason: null,
           lastReportId: null, lastSeq: null, lastSentAt: null, lastReportMs: null, intervalSec: null, reports: 0, duplicates: 0, gaps: 0,
-          outOfOrder: 0, firstSeenMs: nowMs, reportJson: null, evaluationJson: null,
+          outOfOrder: 0, firstSeenMs: nowMs, reportJson: null, evaluationJson: null, retiredMs: null, retiredReason: null,
         },
         latest: null, evaluation: null, status: 'unknown', stateAtMs: null,
       };
@@ -106,14 +110,19 @@ export class FleetView {
     const integrity: Record<string, number> = { ok: 0, 'baseline-created': 0, changed: 0, unknown: 0 };
     const posture = Object.fromEntries(POSTURES.map((p) => [p, 0])) as Record<Posture, number>;
     let withAdvisories = 0;
+    let retired = 0;
     for (const c of this.cams.values()) {
+      if (c.rec.retiredMs != null) {
+        retired++;
+        continue;
+      }
       status[c.status]++;
       support[c.evaluation?.support ?? 'unknown']++;
       integrity[c.evaluation?.integrity ?? 'unknown']++;
       posture[c.evaluation?.posture ?? 'unknown']++;
       if (c.evaluation && c.evaluation.advisories.length > 0) withAdvisories++;
     }
-    return { total: this.cams.size, status, support, integrity, posture, withAdvisories };
+    return { total: this.cams.size - retired, retired, status, support, integrity, posture, withAdvisories };
   }
 }
 
@@ -123,5 +132,6 @@ export function cameraView(c: CameraEntry): CameraView {
     serial: r.serial, model: r.model, fullName: r.fullName, osVersion: r.osVersion, status: c.status, connection: r.connection,
     session: r.session, lastSeq: r.lastSeq, lastSentAt: r.lastSentAt, lastReportAt: r.lastReportMs === null ? null : new Date(r.lastReportMs).toISOString(),
     intervalSec: r.intervalSec, reports: r.reports, duplicates: r.duplicates, gaps: r.gaps, outOfOrder: r.outOfOrder, evaluation: c.evaluation,
+    retiredAt: r.retiredMs == null ? null : new Date(r.retiredMs).toISOString(), retiredReason: r.retiredReason ?? null,
   };
 }

@@ -4,10 +4,14 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { FleetAlerts, type AlertOptions } from './alerts/fleet-alerts';
+import { alertMetricsText } from './alerts/metrics';
+import { alertRoutes } from './alerts/routes';
 import { FleetConsumer } from './consumer';
 import { DATA_DIR, loadTables, type Tables } from './data';
 import { watchTables, type TablesWatch } from './data-watch';
 import { startDashboard, type DashboardServer } from './http';
+import { retireRoutes } from './retire-routes';
 import { silentLog, type FleetLog } from './log';
 import { SqliteStore } from './store/sqlite';
 
@@ -35,6 +39,8 @@ export interface FleetOptions {
   dataDir?: string;
   /** How often the data folder is checked for changes, ms (default 5000; 0: never, call tablesWatch.check()). */
   dataWatchMs?: number;
+  /** Alerts: webhooks, secret, days, quiet period, MQTT (alerts/fleet-alerts.ts). Default: MQTT only. */
+  alerts?: AlertOptions;
   log?: FleetLog;
 }
 
@@ -42,6 +48,7 @@ export interface Fleet {
   /** The dashboard's URL (empty when http is null). */
   url: string;
   consumer: FleetConsumer;
+  alerts: FleetAlerts;
   store: SqliteStore;
   dashboard: DashboardServer | null;
   /** Null when the tables were given directly. */
@@ -64,6 +71,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     username: options.username, password: options.password, missingIntervals: options.missingIntervals, sweepMs: options.sweepMs,
     maxPayloadBytes: options.maxPayloadBytes, now, log,
   });
+  const alerts = new FleetAlerts({ consumer, store, now, log, options: options.alerts });
   const retentionMs = (options.retentionDays ?? 30) * 86_400_000;
   const prune = () => {
     try {
@@ -80,10 +88,18 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   let dashboard: DashboardServer | null = null;
   try {
     await consumer.start();
-    if (options.http !== null) dashboard = await startDashboard({ consumer, store, host: options.http?.host, port: options.http?.port, now });
+    alerts.start();
+    if (options.http !== null) {
+      dashboard = await startDashboard({
+        consumer, store, host: options.http?.host, port: options.http?.port, now,
+        routes: [alertRoutes(store), retireRoutes({ consumer, store, now })],
+        metrics: () => alertMetricsText(alerts.engine, alerts.dispatcher, store),
+      });
+    }
   } catch (err) {
     clearInterval(pruneTimer);
     tablesWatch?.stop();
+    await alerts.stop();
     await consumer.stop().catch(() => undefined);
     store.close();
     throw err;
@@ -92,6 +108,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   return {
     url: dashboard?.url ?? '',
     consumer,
+    alerts,
     store,
     dashboard,
     tablesWatch,
@@ -100,6 +117,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         clearInterval(pruneTimer);
         tablesWatch?.stop();
         await dashboard?.close();
+        await alerts.stop();
         await consumer.stop();
         store.close();
       })();

@@ -75,8 +75,21 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** `now`: the clock the data's age and the exports' dates are computed against (the fleet's). */
-export async function startDashboard(options: { consumer: FleetConsumer; store: FleetStore; host?: string; port?: number; now?: () => number }): Promise<DashboardServer> {
+/** A route of another part (alerts, decommission): handles the request and returns true, or returns false. */
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
+
+export async function startDashboard(options: {
+  consumer: FleetConsumer;
+  store: FleetStore;
+  host?: string;
+  port?: number;
+  /** Tried in order before the routes here (they may take POST). */
+  routes?: ExtraRoute[];
+  /** More Prometheus text appended to /metrics. */
+  metrics?: () => string;
+  /** The clock the data's age and the exports' dates are computed against (the fleet's). */
+  now?: () => number;
+}): Promise<DashboardServer> {
   const { consumer, store } = options;
   const worklist = worklistRoutes(consumer, options.now);
   const host = options.host ?? '127.0.0.1';
@@ -121,6 +134,7 @@ export async function startDashboard(options: { consumer: FleetConsumer; store: 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    if (options.routes?.some((route) => route(req, res, url))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -171,7 +185,7 @@ export async function startDashboard(options: { consumer: FleetConsumer; store: 
       return;
     }
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText(consumer));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText(consumer) + (options.metrics?.() ?? ''));
       return;
     }
     if (path === '/healthz') return json(res, consumer.connected ? 200 : 503, { broker: consumer.connected });

@@ -5,17 +5,27 @@ function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+export type MetricSamples = Array<[Record<string, string> | null, number]>;
+
+/** Collects metrics in the text exposition format: `metric(…)` per metric, `lines` at the end. */
+export function metricWriter(): { lines: string[]; metric(name: string, type: string, help: string, samples: MetricSamples): void } {
+  const lines: string[] = [];
+  return {
+    lines,
+    metric(name, type, help, samples) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, v] of samples) {
+        const l = labels ? `{${Object.entries(labels).map(([k, x]) => `${k}="${escapeLabel(x)}"`).join(',')}}` : '';
+        lines.push(`${name}${l} ${v}`);
+      }
+    },
+  };
+}
+
 export function metricsText(consumer: FleetConsumer): string {
   const c = consumer.counters;
   const counts = consumer.counts();
-  const lines: string[] = [];
-  const metric = (name: string, type: string, help: string, samples: Array<[Record<string, string> | null, number]>) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, v] of samples) {
-      const l = labels ? `{${Object.entries(labels).map(([k, x]) => `${k}="${escapeLabel(x)}"`).join(',')}}` : '';
-      lines.push(`${name}${l} ${v}`);
-    }
-  };
+  const { lines, metric } = metricWriter();
   metric('vigil_fleet_messages_total', 'counter', 'MQTT messages received on the state, report and event topics.', [[null, c.messages]]);
   metric('vigil_fleet_reports_ingested_total', 'counter', 'Reports committed to the store.', [[null, c.reports]]);
   metric('vigil_fleet_ingest_rate', 'gauge', 'Reports ingested per second, averaged over the last 60 seconds.', [[null, Number(consumer.ingestRate().toFixed(3))]]);
@@ -32,6 +42,7 @@ export function metricsText(consumer: FleetConsumer): string {
   metric('vigil_fleet_cameras_by_posture', 'gauge', 'Cameras by posture (at-risk, attention, good, unknown).', Object.entries(counts.posture).map(([s, n]) => [{ posture: s }, n]));
   const work = consumer.worklist({ limit: 0 }).counts;
   metric('vigil_fleet_actions', 'gauge', 'Recommended actions on the worklist, by urgency.', Object.entries(work.byUrgency).map(([u, n]) => [{ urgency: u }, n]));
+  metric('vigil_fleet_cameras_retired', 'gauge', 'Cameras retired (decommissioned): counted here only, not in the other camera gauges.', [[null, counts.retired]]);
   metric('vigil_fleet_cameras_with_advisories', 'gauge', 'Cameras with at least one matching advisory.', [[null, counts.withAdvisories]]);
   metric('vigil_fleet_broker_connected', 'gauge', '1 while the consumer is connected to the broker.', [[null, consumer.connected ? 1 : 0]]);
   return lines.join('\n') + '\n';

@@ -20,7 +20,10 @@ export interface StatusContext {
 export function statusOf(c: CameraEntry, nowMs: number, missingIntervals: number): CameraStatus {
   const r = c.rec;
   if (r.connection === 'offline' || r.connection === 'lost') return r.connection;
-  const since = r.lastReportMs ?? (r.connection === 'online' ? c.stateAtMs : null);
+  // Intervals count from the newest sign of life: a camera that has just come back online is not missing
+  // because its last report is from before it went away (that would raise a false `missing` alert).
+  const online = r.connection === 'online' ? c.stateAtMs : null;
+  const since = r.lastReportMs === null ? online : online === null ? r.lastReportMs : Math.max(r.lastReportMs, online);
   if (since !== null && r.intervalSec !== null && nowMs - since > missingIntervals * r.intervalSec * 1000) return 'missing';
   if (r.connection === 'online') return 'online';
   // No state seen (yet): a camera whose reports keep coming is evidently there.

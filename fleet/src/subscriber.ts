@@ -109,6 +109,21 @@ export class FleetSubscriber {
     if (c) await c.endAsync(false).catch(() => c.end(true));
   }
 
+  /** Publishes one message (QoS 1, not retained) and resolves on its PUBACK; rejects when not connected or after timeoutMs. */
+  async publish(topic: string, payload: string, timeoutMs: number): Promise<void> {
+    const c = this.client;
+    if (!c || !c.connected) throw new Error(`not connected to ${this.options.brokerUrl}`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no PUBACK within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([c.publishAsync(topic, payload, { qos: 1, retain: false }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** MQTT.js's handleMessage: cb() sends the PUBACK; cb(err) withholds it so the broker redelivers. */
   private onPacket(packet: IPublishPacket, cb: (err?: Error) => void): void {
     const o = this.options;

@@ -8,7 +8,7 @@ import { FIXTURE_ITEMS, item, worklistOf } from './worklist-fixture';
 
 const NOW = Date.parse('2026-12-02T01:00:00Z');
 const COUNTS: FleetCounts = {
-  total: 4, status: { online: 3, missing: 0, offline: 1, lost: 0, unknown: 0 },
+  total: 4, retired: 1, status: { online: 3, missing: 0, offline: 1, lost: 0, unknown: 0 },
   support: { supported: 1, 'ending-soon': 1, outdated: 0, 'end-of-life': 2, unknown: 0 }, integrity: { ok: 3, changed: 1 }, posture: { 'at-risk': 2, attention: 1, good: 1, unknown: 0 }, withAdvisories: 2,
 };
 const answer = (items = FIXTURE_ITEMS, data?: Parameters<typeof worklistOf>[1]) => answerQuery(worklistOf(items, data), parseFilter(new URLSearchParams('limit=5000')), NOW);
@@ -44,7 +44,7 @@ describe('the PDF report', () => {
     const text = flat(pdfToText(pdf));
     expect(text).toContain('Vigil fleet report');
     expect(text).toContain('Fleet summary');
-    expect(text).toContain('Cameras: 4');
+    expect(text).toContain('Cameras: 4 (and 1 retired, counted nowhere else)');
     expect(text).toContain('end-of-life 2');
     expect(text).toContain('By posture: at-risk 2 · attention 1 · good 1 · unknown 0');
     expect(text).toContain('By urgency: critical 1 · high 2 · medium 1 · low 1');

@@ -53,7 +53,7 @@ describe('SqliteStore', () => {
     db.prepare("INSERT INTO reports VALUES ('CAM1', 'r-000001', 1, '2026-11-25T00:00:00Z', 1, '12.11.77', 0, 100, 'ok', 'supported', 0, 0, 1, 0)").run();
     db.close();
     const store = new SqliteStore(file);
-    expect(store.schemaVersion).toBe(2);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
     expect(store.history('CAM1', 10).map((h) => h.reportId)).toEqual(['r-000001']);
     expect(store.insertEvent({ serial: 'CAM1', receivedMs: 1, kind: 'integrity-drift', json: '{}', eventId: 'e-000001' })).toBe(true);
     store.close();
@@ -117,7 +117,7 @@ describe('SqliteStore', () => {
     const before = rowid();
     const next = { ...cam, model: 'P3265-V', fullName: 'AXIS P3265-V', osVersion: '12.11.77', connection: 'lost' as const, session: 4, stateAt: 'x', stateReason: null, lastReportId: 'r-000008', lastSeq: 8, lastSentAt: 's', lastReportMs: 8, intervalSec: 30, reports: 8, duplicates: 1, gaps: 2, outOfOrder: 3, firstSeenMs: 1, reportJson: '{"a":2}', evaluationJson: '{"e":2}' };
     store.upsertCamera(next);
-    expect([store.loadCameras().filter((c) => c.serial === 'CAM1'), store.loadCameras().length, rowid()]).toEqual([[next], 2, before]);
+    expect([store.loadCameras().filter((c) => c.serial === 'CAM1'), store.loadCameras().length, rowid()]).toEqual([[{ ...next, retiredMs: null, retiredReason: null }], 2, before]);
     store.close();
   });
 });

@@ -14,7 +14,7 @@ import { FIXTURE_ITEMS, item, worklistOf } from './worklist-fixture';
 
 const NOW = Date.parse('2026-12-02T01:00:00Z');
 const COUNTS: FleetCounts = {
-  total: 3, status: { online: 3, missing: 0, offline: 0, lost: 0, unknown: 0 },
+  total: 3, retired: 0, status: { online: 3, missing: 0, offline: 0, lost: 0, unknown: 0 },
   support: { supported: 1, 'ending-soon': 0, outdated: 1, 'end-of-life': 1, unknown: 0 }, integrity: { ok: 3 }, posture: { 'at-risk': 1, attention: 1, good: 1, unknown: 0 }, withAdvisories: 1,
 };
 let current: Worklist = worklistOf(FIXTURE_ITEMS);

@@ -55,6 +55,14 @@ describe('the worklist', () => {
     const w = consumerWith(FLEET).worklist({ limit: 2 });
     expect([w.items.length, w.counts.total]).toEqual([2, 6]);
   });
+  it('leaves a retired camera out, and takes it back when it is put back in service', () => {
+    const c = consumerWith(FLEET);
+    c.retire('CAMOLD', NOW, 'replaced');
+    expect(c.worklist().items.some((i) => i.serial === 'CAMOLD')).toBe(false);
+    expect(c.worklist().counts.cameras).toBe(2);
+    c.retire('CAMOLD', null);
+    expect(c.worklist().items[0].serial).toBe('CAMOLD');
+  });
   it('names the dates of the data it was computed from', () => {
     const t = loadTables();
     expect(consumerWith(FLEET).worklist().data).toEqual({ lifecycle: t.lifecycle.updated, advisories: t.advisories.updated, actions: t.actions.updated });

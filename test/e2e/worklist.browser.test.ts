@@ -167,6 +167,23 @@ describe('the worklist in Chromium', () => {
   });
 });
 
+describe('recent alerts on the worklist', () => {
+  it('lists the newest alerts of /api/alerts, each with its severity and a link to the camera', async () => {
+    await waitUntil('an alert', async () => ((await (await fetch(`${fleet.url}api/alerts?limit=20`)).json()) as { alerts: unknown[] }).alerts.length > 0);
+    await page.goto(fleet.url);
+    await page.locator('#alert-list li').first().waitFor();
+    expect(await page.locator('#alerts').isVisible()).toBe(true);
+    const { alerts } = (await (await fetch(`${fleet.url}api/alerts?limit=20`)).json()) as { alerts: { id: string; serial: string; kind: string; severity: string }[] };
+    const shown = await page.locator('#alert-list li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-serial') + ' ' + li.getAttribute('data-kind')));
+    // Alerts may come between the page's answer and this one: its newest five are still among these 20.
+    expect(shown.length).toBeGreaterThan(0);
+    expect(alerts.map((a) => a.serial + ' ' + a.kind)).toEqual(expect.arrayContaining(shown.slice(0, 5)));
+    const first = page.locator('#alert-list li').first();
+    expect(await first.locator('a').getAttribute('href')).toMatch(/^\/camera\/[A-Za-z0-9_-]+$/);
+    expect(['info', 'low', 'medium', 'high', 'critical']).toContain(await first.locator('.badge').textContent());
+  });
+});
+
 describe("a camera's evidence, opened from the worklist", () => {
   it('opens the exposed camera from its row: services with a mismatch marked, listening sockets as address:port', async () => {
     const serial = cameras.get('exposed')!.serial;

@@ -43,6 +43,7 @@
     const out = [];
     out.push(el('p', {}, el('a', { href: '/' }, '← worklist'), ' · ', el('a', { href: '/cameras' }, 'all cameras')));
     out.push(el('h1', {}, c.serial + ' ', el('span', { class: 'muted' }, c.fullName || c.model || ''), ' ', el('span', { id: 'status', 'data-status': c.status }, badge(c.status))));
+    if (c.retiredAt) out.push(el('p', { id: 'retired', class: 'warning' }, 'Retired ' + c.retiredAt + (c.retiredReason ? ': ' + c.retiredReason : '') + '. It is left out of the counts, the worklist and the alerts; a report from it raises an alert.'));
     out.push(ev.posture(c.evaluation));
     const grid = el('div', { class: 'grid' });
     grid.append(ev.actions(c.actions));

@@ -68,7 +68,7 @@
       el('td', {}, c.osVersion || '—', e.upgradeAvailable && e.latestOnTrack ? el('span', { class: 'muted', title: 'newer on its track: ' + e.latestOnTrack }, ' ↑') : null),
       el('td', {}, e.trackName || '—'),
       el('td', { title: e.supportReason || '' }, badge(e.support || 'unknown')),
-      el('td', {}, badge(c.status)),
+      el('td', {}, badge(c.status), c.retiredAt ? el('span', { class: 'badge s-retired', title: 'retired ' + c.retiredAt + (c.retiredReason ? ': ' + c.retiredReason : '') }, 'retired') : null),
       el('td', { 'data-posture': e.posture || 'unknown', title: (e.postureReasons || []).join('; ') }, badge(e.posture || 'unknown')),
       el('td', { class: 'num', 'data-penalty': String(penalty(c)) }, hardeningText(e)),
       el('td', { class: 'num', title: adv.map((a) => a.id).join(', ') }, adv.length),

@@ -98,7 +98,7 @@
 
   // Recent alerts, where the fleet raises them (GET /api/alerts); a fleet without them answers 404 and the
   // section stays hidden.
-  const SEVERITIES = ['low', 'medium', 'high', 'critical'];
+  const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'];
   function renderAlert(x) {
     const sev = SEVERITIES.includes(x.severity) ? x.severity : 'unknown';
     const serial = typeof x.serial === 'string' ? x.serial.slice(0, 64) : '';

@@ -3,7 +3,7 @@
  * recorded in a schema_version table. One file per fleet consumer; ':memory:' for tests.
  */
 import Database from 'better-sqlite3';
-import type { CameraRecord, EventRow, FleetStore, GapRow, HistoryRow, QuarantineRow, StateRow } from './types';
+import type { AlertConditionRow, AlertRow, CameraRecord, DeliveryRow, DeliveryStatus, EventRow, FleetStore, GapRow, HistoryRow, QuarantineRow, StateRow } from './types';
 
 type Db = Database.Database;
 
@@ -37,6 +37,25 @@ export const MIGRATIONS: Array<(db: Db) => void> = [
       CREATE TABLE events (serial TEXT NOT NULL, event_id TEXT NOT NULL, received_ms INTEGER NOT NULL, kind TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (serial, event_id)) WITHOUT ROWID;
       CREATE INDEX events_by_time ON events (serial, received_ms);
     `),
+  // Issue 12: decommission, alert conditions, alerts, and the durable delivery outbox.
+  (db) =>
+    db.exec(`
+      ALTER TABLE cameras ADD COLUMN retired_ms INTEGER;
+      ALTER TABLE cameras ADD COLUMN retired_reason TEXT;
+      CREATE TABLE alert_conditions (
+        serial TEXT NOT NULL, condition TEXT NOT NULL, active INTEGER NOT NULL, since_ms INTEGER NOT NULL, cleared_ms INTEGER, alerted INTEGER NOT NULL,
+        PRIMARY KEY (serial, condition)
+      ) WITHOUT ROWID;
+      CREATE TABLE alerts (id TEXT PRIMARY KEY, serial TEXT NOT NULL, kind TEXT NOT NULL, condition TEXT NOT NULL, severity TEXT NOT NULL, raised_ms INTEGER NOT NULL, json TEXT NOT NULL);
+      CREATE INDEX alerts_by_time ON alerts (raised_ms);
+      CREATE INDEX alerts_by_serial ON alerts (serial, raised_ms);
+      CREATE TABLE alert_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, sink TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+        next_ms INTEGER NOT NULL, last_error TEXT, done_ms INTEGER
+      );
+      CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_ms);
+      CREATE INDEX alert_deliveries_of ON alert_deliveries (alert_id);
+    `),
 ];
 
 export function migrate(db: Db, migrations = MIGRATIONS): number {
@@ -57,6 +76,8 @@ export function migrate(db: Db, migrations = MIGRATIONS): number {
 export const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
 const CAMERA_COLS = 'serial, model, full_name, os_version, connection, session, state_at, state_reason, last_report_id, last_seq, last_sent_at, last_report_ms, interval_sec, reports, duplicates, gaps, out_of_order, first_seen_ms, report_json, evaluation_json';
+
+const DELIVERY_COLS = 'id, alert_id AS alertId, sink, status, attempts, next_ms AS nextMs, last_error AS lastError, done_ms AS doneMs';
 
 export class SqliteStore implements FleetStore {
   readonly db: Db;
@@ -89,7 +110,21 @@ export class SqliteStore implements FleetStore {
       insertCamera: db.prepare(`INSERT INTO cameras (${CAMERA_COLS}) VALUES (${CAMERA_COLS.split(', ').map((c) => '@' + c).join(', ')})`),
       // UPDATE in place: INSERT OR REPLACE deletes and re-inserts the row (and its ~5 KB report_json) on every report.
       updateCamera: db.prepare(`UPDATE cameras SET ${CAMERA_COLS.split(', ').filter((c) => c !== 'serial').map((c) => `${c} = @${c}`).join(', ')} WHERE serial = @serial`),
-      loadCameras: db.prepare(`SELECT ${CAMERA_COLS} FROM cameras ORDER BY serial`),
+      loadCameras: db.prepare(`SELECT ${CAMERA_COLS}, retired_ms, retired_reason FROM cameras ORDER BY serial`),
+      setRetired: db.prepare('UPDATE cameras SET retired_ms = ?, retired_reason = ? WHERE serial = ?'),
+      alertConditions: db.prepare('SELECT serial, condition, active, since_ms AS sinceMs, cleared_ms AS clearedMs, alerted FROM alert_conditions ORDER BY serial, condition'),
+      putAlertCondition: db.prepare('INSERT OR REPLACE INTO alert_conditions VALUES (@serial, @condition, @active, @sinceMs, @clearedMs, @alerted)'),
+      deleteAlertCondition: db.prepare('DELETE FROM alert_conditions WHERE serial = ? AND condition = ?'),
+      insertAlert: db.prepare('INSERT INTO alerts VALUES (@id, @serial, @kind, @condition, @severity, @raisedMs, @json)'),
+      insertDelivery: db.prepare("INSERT INTO alert_deliveries (alert_id, sink, status, attempts, next_ms) VALUES (?, ?, 'pending', 0, ?)"),
+      alerts: db.prepare('SELECT id, serial, kind, condition, severity, raised_ms AS raisedMs, json FROM alerts ORDER BY raised_ms DESC, rowid DESC LIMIT ?'),
+      alertsOf: db.prepare('SELECT id, serial, kind, condition, severity, raised_ms AS raisedMs, json FROM alerts WHERE serial = ? ORDER BY raised_ms DESC, rowid DESC LIMIT ?'),
+      deliveriesOf: db.prepare(`SELECT ${DELIVERY_COLS} FROM alert_deliveries WHERE alert_id = ? ORDER BY id`),
+      dueDeliveries: db.prepare(`SELECT ${DELIVERY_COLS.split(', ').map((c) => 'd.' + c).join(', ')}, a.json FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
+        WHERE d.status = 'pending' AND d.next_ms <= ? ORDER BY d.next_ms, d.id LIMIT ?`),
+      nextDelivery: db.prepare("SELECT MIN(next_ms) AS next FROM alert_deliveries WHERE status = 'pending'"),
+      updateDelivery: db.prepare('UPDATE alert_deliveries SET status = @status, attempts = @attempts, next_ms = @nextMs, last_error = @lastError, done_ms = @doneMs WHERE id = @id'),
+      deliveryCounts: db.prepare('SELECT status, COUNT(*) AS n FROM alert_deliveries GROUP BY status'),
       insertReport: db.prepare('INSERT OR IGNORE INTO reports VALUES (@serial, @reportId, @seq, @sentAt, @receivedMs, @osVersion, @findings, @hardeningScore, @integrity, @support, @advisories, @queueDepth, @heapUsedBytes, @dropped)'),
       insertState: db.prepare('INSERT INTO states VALUES (@serial, @receivedMs, @state, @reason, @session, @at, @stale)'),
       insertEvent: db.prepare('INSERT OR IGNORE INTO events VALUES (@serial, @eventId, @receivedMs, @kind, @json)'),
@@ -110,6 +145,9 @@ export class SqliteStore implements FleetStore {
         db.prepare('DELETE FROM events WHERE received_ms < ?'),
         db.prepare('DELETE FROM gaps WHERE detected_ms < ?'),
         db.prepare('DELETE FROM quarantine WHERE received_ms < ?'),
+        db.prepare("DELETE FROM alert_deliveries WHERE status != 'pending' AND done_ms < ?"),
+        // An alert stays while a delivery of it is pending, however old.
+        db.prepare("DELETE FROM alerts WHERE raised_ms < ? AND id NOT IN (SELECT alert_id FROM alert_deliveries WHERE status = 'pending')"),
       ],
     };
   }
@@ -165,7 +203,59 @@ export class SqliteStore implements FleetStore {
       lastSentAt: r.last_sent_at as string | null, lastReportMs: r.last_report_ms as number | null, intervalSec: r.interval_sec as number | null,
       reports: r.reports as number, duplicates: r.duplicates as number, gaps: r.gaps as number, outOfOrder: r.out_of_order as number,
       firstSeenMs: r.first_seen_ms as number, reportJson: r.report_json as string | null, evaluationJson: r.evaluation_json as string | null,
+      retiredMs: r.retired_ms as number | null, retiredReason: r.retired_reason as string | null,
     }));
+  }
+
+  setRetired(serial: string, retiredMs: number | null, reason: string | null): boolean {
+    return this.st.setRetired.run(retiredMs, retiredMs === null ? null : reason, serial).changes === 1;
+  }
+
+  alertConditions(): AlertConditionRow[] {
+    return (this.st.alertConditions.all() as Array<Omit<AlertConditionRow, 'active' | 'alerted'> & { active: number; alerted: number }>).map((c) => ({
+      ...c, active: c.active === 1, alerted: c.alerted === 1,
+    }));
+  }
+
+  putAlertCondition(c: AlertConditionRow): void {
+    this.st.putAlertCondition.run({ ...c, active: c.active ? 1 : 0, alerted: c.alerted ? 1 : 0 });
+  }
+
+  deleteAlertCondition(serial: string, condition: string): void {
+    this.st.deleteAlertCondition.run(serial, condition);
+  }
+
+  insertAlert(a: AlertRow, sinks: string[], nextMs: number): void {
+    this.transaction(() => {
+      this.st.insertAlert.run(a);
+      for (const sink of sinks) this.st.insertDelivery.run(a.id, sink, nextMs);
+    });
+  }
+
+  alerts(limit: number, serial?: string): AlertRow[] {
+    return (serial === undefined ? this.st.alerts.all(limit) : this.st.alertsOf.all(serial, limit)) as AlertRow[];
+  }
+
+  deliveriesOf(alertId: string): DeliveryRow[] {
+    return this.st.deliveriesOf.all(alertId) as DeliveryRow[];
+  }
+
+  dueDeliveries(nowMs: number, limit: number): Array<DeliveryRow & { json: string }> {
+    return this.st.dueDeliveries.all(nowMs, limit) as Array<DeliveryRow & { json: string }>;
+  }
+
+  nextDeliveryMs(): number | null {
+    return (this.st.nextDelivery.get() as { next: number | null }).next;
+  }
+
+  updateDelivery(d: Pick<DeliveryRow, 'id' | 'status' | 'attempts' | 'nextMs' | 'lastError' | 'doneMs'>): void {
+    this.st.updateDelivery.run(d);
+  }
+
+  deliveryCounts(): Record<DeliveryStatus, number> {
+    const counts: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, failed: 0 };
+    for (const r of this.st.deliveryCounts.all() as Array<{ status: DeliveryStatus; n: number }>) counts[r.status] = r.n;
+    return counts;
   }
 
   upsertCamera(c: CameraRecord): void {

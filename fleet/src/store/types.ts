@@ -28,6 +28,9 @@ export interface CameraRecord {
   /** The newest report and its evaluation, as JSON text. */
   reportJson: string | null;
   evaluationJson: string | null;
+  /** Decommissioned (`vigil fleet retire`): when, and why. Written only by setRetired, never by upsertCamera. */
+  retiredMs?: number | null;
+  retiredReason?: string | null;
 }
 
 export interface HistoryRow {
@@ -84,6 +87,47 @@ export interface QuarantineRow {
   excerpt: string;
 }
 
+/** One alert condition of one camera (alerts/engine.ts): active now, or cleared and remembered for the quiet period. */
+export interface AlertConditionRow {
+  serial: string;
+  /** e.g. `lost`, `advisory:ACV-2024-0001`, `finding:telnet-listening`. */
+  condition: string;
+  active: boolean;
+  /** When it became active (this time). */
+  sinceMs: number;
+  /** When it cleared; null while active. */
+  clearedMs: number | null;
+  /** Whether this activation raised an alert (not when it came back within the quiet period). */
+  alerted: boolean;
+}
+
+export interface AlertRow {
+  id: string;
+  serial: string;
+  kind: string;
+  condition: string;
+  severity: string;
+  raisedMs: number;
+  /** The alert payload as sent (schemas/alert.schema.json), byte for byte: webhooks sign this text. */
+  json: string;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One alert to one sink (`webhook:<url>`, `mqtt`): the durable outbox the dispatcher works through. */
+export interface DeliveryRow {
+  id: number;
+  alertId: string;
+  sink: string;
+  status: DeliveryStatus;
+  attempts: number;
+  /** When the next attempt is due (pending), ms. */
+  nextMs: number;
+  lastError: string | null;
+  /** When it was delivered or given up. */
+  doneMs: number | null;
+}
+
 export interface FleetStore {
   readonly schemaVersion: number;
   /** Runs fn atomically: a transaction, or a savepoint inside an open batch (see begin). */
@@ -109,7 +153,24 @@ export interface FleetStore {
   events(serial: string, limit: number): EventRow[];
   /** The newest events of every camera, newest first. */
   recentEvents(limit: number): EventRow[];
-  /** Deletes history, states, events, gaps and quarantine older than cutoffMs; returns rows deleted. */
+  /** Marks a camera retired (ms) or back in service (null); false when the camera is unknown. */
+  setRetired(serial: string, retiredMs: number | null, reason: string | null): boolean;
+  /** Every camera's alert conditions (active and recently cleared). */
+  alertConditions(): AlertConditionRow[];
+  putAlertCondition(c: AlertConditionRow): void;
+  deleteAlertCondition(serial: string, condition: string): void;
+  /** Stores an alert with one pending delivery per sink, due at nextMs. */
+  insertAlert(a: AlertRow, sinks: string[], nextMs: number): void;
+  /** The newest alerts first; of one camera when serial is given. */
+  alerts(limit: number, serial?: string): AlertRow[];
+  deliveriesOf(alertId: string): DeliveryRow[];
+  /** Pending deliveries due at nowMs, oldest first, with their alert's JSON. */
+  dueDeliveries(nowMs: number, limit: number): Array<DeliveryRow & { json: string }>;
+  /** When the earliest pending delivery is due; null when none is pending. */
+  nextDeliveryMs(): number | null;
+  updateDelivery(d: Pick<DeliveryRow, 'id' | 'status' | 'attempts' | 'nextMs' | 'lastError' | 'doneMs'>): void;
+  deliveryCounts(): Record<DeliveryStatus, number>;
+  /** Deletes history, states, events, gaps, quarantine, and settled alerts and deliveries older than cutoffMs; returns rows deleted. */
   prune(cutoffMs: number): number;
   close(): void;
 }

@@ -1,0 +1,155 @@
+/**
+ * The alert engine: compares a camera's active conditions (conditions.ts) with the ones stored for it, and
+ * raises an alert when one becomes active, and `recovered` when a lost or missing camera is back. The stored
+ * conditions make it exactly once across restarts: the same condition while active never alerts twice, a
+ * restarted consumer raises nothing it raised before, and a condition that clears and returns within the
+ * quiet period stays silent. Alerts go into the store with one pending delivery per sink, in the same
+ * transaction as the conditions (inside the consumer's ingest batch when called from it), so the dispatcher
+ * sends only what was committed.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CameraEntry } from '../fleet-view';
+import type { FleetLog } from '../log';
+import type { AlertConditionRow, FleetStore } from '../store/types';
+import { conditionsOf, type ActiveCondition } from './conditions';
+import { severityOf, type AlertKind, type AlertRules, type AlertSeverity } from './rules';
+
+/** The alert as sent and listed (schemas/alert.schema.json). */
+export interface Alert {
+  schema: 'vigil.alert/1';
+  id: string;
+  serial: string;
+  kind: AlertKind;
+  condition: string;
+  severity: AlertSeverity;
+  summary: string;
+  raisedAt: string;
+  details: Record<string, unknown>;
+}
+
+export interface AlertEngineOptions {
+  store: FleetStore;
+  rules: AlertRules;
+  /** support-ending at this many days left or fewer; asked on every check (the tables may be reloaded). */
+  supportEndingDays: () => number;
+  /** A condition that cleared and comes back within this many ms raises nothing. */
+  quietMs: number;
+  /** The sinks a new alert is queued for (`webhook:<url>`, `mqtt`). */
+  sinks: string[];
+  log: FleetLog;
+  /** Told of each alert after it was stored (inside the batch: it commits with it). */
+  onRaised?: (alert: Alert) => void;
+  newId?: () => string;
+}
+
+/** Conditions whose end raises `recovered`. */
+const ABSENCE = new Set(['lost', 'missing']);
+
+export class AlertEngine {
+  /** Alerts raised since start, by kind (for /metrics). */
+  readonly raised: Partial<Record<AlertKind, number>> = {};
+  private conditions = new Map<string, Map<string, AlertConditionRow>>();
+  private readonly newId: () => string;
+
+  constructor(private readonly o: AlertEngineOptions) {
+    this.newId = o.newId ?? randomUUID;
+    this.load();
+  }
+
+  /** (Re)reads the stored conditions: at start, and after the consumer's batch commit failed (the store rolled back). */
+  load(): void {
+    this.conditions = new Map();
+    for (const row of this.o.store.alertConditions()) this.of(row.serial).set(row.condition, row);
+  }
+
+  /** The stored conditions of one camera (active and recently cleared). */
+  conditionsOf(serial: string): AlertConditionRow[] {
+    return [...(this.conditions.get(serial)?.values() ?? [])];
+  }
+
+  private of(serial: string): Map<string, AlertConditionRow> {
+    let m = this.conditions.get(serial);
+    if (!m) {
+      m = new Map();
+      this.conditions.set(serial, m);
+    }
+    return m;
+  }
+
+  /** Checks every camera (at start, periodically as time passes, after a data update); returns what was raised. */
+  reconcileAll(entries: Iterable<CameraEntry>, nowMs: number): Alert[] {
+    const out: Alert[] = [];
+    for (const c of entries) out.push(...this.check(c, nowMs));
+    return out;
+  }
+
+  /**
+   * Checks one camera; returns the alerts raised. Never throws: a store failure is logged and the camera is
+   * checked again on the next change or reconcile (nothing was kept of the failed attempt).
+   */
+  check(c: CameraEntry, nowMs: number): Alert[] {
+    try {
+      return this.checkOrThrow(c, nowMs);
+    } catch (err) {
+      this.o.log('error', `alerts: cannot check ${c.rec.serial}, will try again: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  private checkOrThrow(c: CameraEntry, nowMs: number): Alert[] {
+    const serial = c.rec.serial;
+    const desired = conditionsOf(c, { rules: this.o.rules, supportEndingDays: this.o.supportEndingDays() });
+    const stored = this.conditions.get(serial) ?? new Map<string, AlertConditionRow>();
+    const puts: AlertConditionRow[] = [];
+    const deletes: string[] = [];
+    const alerts: Alert[] = [];
+    for (const d of desired.values()) {
+      const s = stored.get(d.condition);
+      if (s?.active) continue;
+      const quiet = s !== undefined && s.clearedMs !== null && nowMs - s.clearedMs < this.o.quietMs;
+      puts.push({ serial, condition: d.condition, active: true, sinceMs: nowMs, clearedMs: null, alerted: !quiet });
+      if (!quiet) alerts.push(this.alert(serial, d, nowMs));
+    }
+    const absent = [...desired.keys()].some((k) => ABSENCE.has(k));
+    for (const s of stored.values()) {
+      if (s.active && !desired.has(s.condition)) {
+        puts.push({ ...s, active: false, clearedMs: nowMs });
+        // Back: the camera is neither lost nor missing now, and its going away was alerted. A retired camera's conditions just end.
+        if (ABSENCE.has(s.condition) && s.alerted && !absent && c.rec.retiredMs == null) alerts.push(this.recovered(c, s, nowMs));
+      } else if (!s.active && s.clearedMs !== null && nowMs - s.clearedMs >= this.o.quietMs && !desired.has(s.condition)) deletes.push(s.condition);
+    }
+    if (puts.length === 0 && deletes.length === 0) return [];
+    const store = this.o.store;
+    store.transaction(() => {
+      for (const p of puts) store.putAlertCondition(p);
+      for (const k of deletes) store.deleteAlertCondition(serial, k);
+      for (const a of alerts) store.insertAlert({ id: a.id, serial, kind: a.kind, condition: a.condition, severity: a.severity, raisedMs: nowMs, json: JSON.stringify(a) }, this.o.sinks, nowMs);
+    });
+    // Only after the store took it: a failed write leaves the cache as the store is.
+    const m = this.of(serial);
+    for (const p of puts) m.set(p.condition, p);
+    for (const k of deletes) m.delete(k);
+    for (const a of alerts) {
+      this.raised[a.kind] = (this.raised[a.kind] ?? 0) + 1;
+      this.o.onRaised?.(a);
+    }
+    return alerts;
+  }
+
+  private alert(serial: string, d: Pick<ActiveCondition, 'condition' | 'kind' | 'severity' | 'summary' | 'details'>, nowMs: number): Alert {
+    return {
+      schema: 'vigil.alert/1', id: this.newId(), serial, kind: d.kind, condition: d.condition, severity: d.severity, summary: d.summary.slice(0, 512),
+      raisedAt: new Date(nowMs).toISOString(), details: d.details,
+    };
+  }
+
+  private recovered(c: CameraEntry, gone: AlertConditionRow, nowMs: number): Alert {
+    const serial = c.rec.serial;
+    const awayMs = nowMs - gone.sinceMs;
+    return this.alert(serial, {
+      condition: gone.condition, kind: 'recovered', severity: severityOf(this.o.rules, 'recovered'),
+      summary: `${serial}: back (${c.status}) after being ${gone.condition} for ${Math.round(awayMs / 1000)} s`,
+      details: { was: gone.condition, since: new Date(gone.sinceMs).toISOString(), awayMs, status: c.status },
+    }, nowMs);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The decommission API: `POST /api/cameras/<serial>/retire` (JSON body `{ "reason"?: string }`, at most
+ * 4 KiB) and `POST /api/cameras/<serial>/unretire`. 200 with the camera's view, 404 for an unknown camera,
+ * 400 for a bad body, 413 for a body too large. Called from http.ts's handle(); `vigil fleet retire` uses it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FleetConsumer } from './consumer';
+import type { FleetStore } from './store/types';
+
+export const MAX_RETIRE_BODY = 4096;
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      // Too large: answered at once, the rest read and dropped (destroying the request would lose the answer).
+      if (size > max) resolve(null);
+      else chunks.push(d);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Resolves once no store transaction is open, so the change commits on its own and is not rolled back with an ingest batch. */
+async function outsideBatch(store: FleetStore): Promise<void> {
+  for (let i = 0; store.inTransaction && i < 10_000; i++) await new Promise((r) => setImmediate(r));
+}
+
+export function retireRoutes(o: { consumer: FleetConsumer; store: FleetStore; now: () => number }): (req: IncomingMessage, res: ServerResponse, url: URL) => boolean {
+  return (req, res, url) => {
+    const m = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})\/(retire|unretire)$/.exec(url.pathname);
+    if (!m) return false;
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST' }).end();
+      return true;
+    }
+    const [, serial, action] = m;
+    void (async () => {
+      const text = await readBody(req, MAX_RETIRE_BODY);
+      if (text === null) return json(res, 413, { error: `[vigil] [fleet] the body is larger than ${MAX_RETIRE_BODY} bytes` });
+      let reason: string | null = null;
+      if (text.trim() !== '') {
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return json(res, 400, { error: '[vigil] [fleet] the body is not JSON' });
+        }
+        const r = (body as { reason?: unknown } | null)?.reason;
+        if (typeof body !== 'object' || body === null || (r !== undefined && typeof r !== 'string')) return json(res, 400, { error: '[vigil] [fleet] the body must be {"reason"?: string}' });
+        reason = r ?? null;
+      }
+      if (!o.consumer.camera(serial)) return json(res, 404, { error: `[vigil] [fleet] no camera ${serial}` });
+      await outsideBatch(o.store);
+      const view = o.consumer.retire(serial, action === 'retire' ? o.now() : null, reason);
+      if (!view) return json(res, 404, { error: `[vigil] [fleet] no camera ${serial}` });
+      json(res, 200, view);
+    })().catch((err: Error) => {
+      if (!res.headersSent) json(res, 500, { error: `[vigil] [fleet] ${err.message}` });
+      else res.end();
+    });
+    return true;
+  };
+}

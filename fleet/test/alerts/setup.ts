@@ -1,0 +1,46 @@
+// A fleet consumer fed directly (no broker) with its alerts on an injected clock, for the alert tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Report } from '../../../agent/src/report/types';
+import { FleetAlerts, type AlertOptions } from '../../src/alerts/fleet-alerts';
+import type { Alert } from '../../src/alerts/engine';
+import { FleetConsumer } from '../../src/consumer';
+import { loadTables, type Tables } from '../../src/data';
+import { SqliteStore } from '../../src/store/sqlite';
+import { statePayload, T0 } from '../fixtures';
+
+export interface AlertRig {
+  clock: { now: number };
+  store: SqliteStore;
+  consumer: FleetConsumer;
+  alerts: FleetAlerts;
+  report(r: Report): void;
+  state(serial: string, state: 'online' | 'offline' | 'lost', session: number, atMs?: number): void;
+  /** Every stored alert, oldest first. */
+  stored(): Alert[];
+  close(): void;
+}
+
+export function alertRig(o: { dbPath?: string; clock?: { now: number }; tables?: Tables; alerts?: AlertOptions } = {}): AlertRig {
+  const clock = o.clock ?? { now: T0 };
+  const store = new SqliteStore(o.dbPath ?? ':memory:');
+  const now = () => clock.now;
+  const consumer = new FleetConsumer({ brokerUrl: 'mqtt://127.0.0.1:1', store, tables: o.tables ?? loadTables(), sweepMs: 0, now });
+  const alerts = new FleetAlerts({ consumer, store, now, log: () => undefined, options: { mqtt: false, reconcileMs: 0, ...(o.alerts ?? {}) } });
+  return {
+    clock, store, consumer, alerts,
+    report: (r) => void consumer.ingest(`vigil/v1/${r.deviceId}/report`, JSON.stringify(r)),
+    state: (serial, state, session, atMs = clock.now) => {
+      const payload = state === 'lost' ? JSON.stringify({ state: 'lost', reason: 'connection-lost', session, at: new Date(atMs).toISOString(), agentVersion: '0.1.0' }) : statePayload(state, state === 'online' ? 'connected' : 'shutdown', session, new Date(atMs).toISOString());
+      consumer.ingest(`vigil/v1/${serial}/state`, payload);
+    },
+    stored: () => store.alerts(1000).map((a) => JSON.parse(a.json) as Alert).reverse(),
+    close: () => store.close(),
+  };
+}
+
+export function tempDb(): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-alerts-'));
+  return { path: join(dir, 'fleet.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
