@@ -382,3 +382,22 @@ describe("the data's age", () => {
     expect(await page.locator('#data-stale').isHidden()).toBe(true);
   });
 });
+
+describe('a retired camera', () => {
+  it('leaves the worklist and its counts, and is marked retired on the camera table and its page', async () => {
+    const serial = cameras.get('legacy-840')!.serial;
+    expect((await api(`serial=${serial}`)).items.length).toBeGreaterThan(0);
+    const res = await fetch(`${fleet.url}api/cameras/${serial}/retire`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'replaced by a Q1656' }) });
+    expect(res.status).toBe(200);
+    await page.goto(fleet.url);
+    const answer = await rowsMatchApi('');
+    expect(answer.items.some((a) => a.serial === serial)).toBe(false);
+    expect(await page.locator(`#worklist tbody tr[data-serial="${serial}"]`).count()).toBe(0);
+    expect(await page.locator('[data-count="cameras"] b').textContent()).toBe(String(answer.counts.cameras));
+    await page.goto(`${fleet.url}cameras`);
+    await page.locator(`#cameras tbody tr[data-serial="${serial}"] .s-retired`).waitFor();
+    await page.goto(`${fleet.url}camera/${serial}`);
+    await page.locator('#retired').waitFor();
+    expect(await page.locator('#retired').textContent()).toContain('replaced by a Q1656');
+  });
+});
