@@ -181,6 +181,7 @@ describe('recent alerts on the worklist', () => {
     const first = page.locator('#alert-list li').first();
     expect(await first.locator('a').getAttribute('href')).toMatch(/^\/camera\/[A-Za-z0-9_-]+$/);
     expect(['info', 'low', 'medium', 'high', 'critical']).toContain(await first.locator('.badge').textContent());
+    await page.locator('#alerts').screenshot({ path: join(SHOTS, 'worklist-alerts.png') });
   });
 });
 
