@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Report } from '../../agent/src/report/types';
-import { buildWorklist, entryActions, type WorklistFilter } from './actions/worklist';
+import { buildWorklist, entryActions } from './actions/worklist';
 import type { Action, Worklist } from './actions/types';
 import type { Tables } from './data';
 import { evaluate } from './evaluate';
@@ -137,9 +137,9 @@ export class FleetConsumer extends EventEmitter {
     return changed;
   }
 
-  /** The fleet's actions, ranked by risk (actions/worklist.ts). */
-  worklist(filter: WorklistFilter = {}): Worklist {
-    return buildWorklist(this.ctx.view.entries(), this.ctx.tables, this.now(), filter, (c) => c.rec.retiredMs != null);
+  /** The fleet's actions, ranked by risk, retired cameras left out (actions/worklist.ts; filters: worklist-query.ts). */
+  worklist(): Worklist {
+    return buildWorklist(this.ctx.view.entries(), this.ctx.tables, this.now(), (c) => c.rec.retiredMs != null);
   }
 
   /** One camera's actions, most urgent first; null for an unknown camera. */

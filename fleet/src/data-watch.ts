@@ -48,9 +48,3 @@ export function watchTables(dir: string, onTables: (tables: Tables) => void, log
   timer?.unref();
   return { check, stop: () => timer && clearInterval(timer) };
 }
-
-/** How old the oldest of the tables is, in whole days (the dashboard warns past 90). */
-export function dataAgeDays(tables: Tables, nowMs: number): number {
-  const oldest = Math.min(...[tables.lifecycle.updated, tables.advisories.updated, tables.actions.updated].map((d) => Date.parse(`${d}T00:00:00Z`)));
-  return Math.max(0, Math.floor((nowMs - oldest) / 86_400_000));
-}

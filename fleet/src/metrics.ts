@@ -40,7 +40,7 @@ export function metricsText(consumer: FleetConsumer): string {
   metric('vigil_fleet_cameras_by_support', 'gauge', 'Cameras by AXIS OS support status.', Object.entries(counts.support).map(([s, n]) => [{ support: s }, n]));
   metric('vigil_fleet_cameras_by_integrity', 'gauge', 'Cameras by integrity verdict.', Object.entries(counts.integrity).map(([s, n]) => [{ integrity: s }, n]));
   metric('vigil_fleet_cameras_by_posture', 'gauge', 'Cameras by posture (at-risk, attention, good, unknown).', Object.entries(counts.posture).map(([s, n]) => [{ posture: s }, n]));
-  const work = consumer.worklist({ limit: 0 }).counts;
+  const work = consumer.worklist().counts;
   metric('vigil_fleet_actions', 'gauge', 'Recommended actions on the worklist, by urgency.', Object.entries(work.byUrgency).map(([u, n]) => [{ urgency: u }, n]));
   metric('vigil_fleet_cameras_retired', 'gauge', 'Cameras retired (decommissioned): counted here only, not in the other camera gauges.', [[null, counts.retired]]);
   metric('vigil_fleet_cameras_with_advisories', 'gauge', 'Cameras with at least one matching advisory.', [[null, counts.withAdvisories]]);

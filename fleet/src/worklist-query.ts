@@ -4,21 +4,16 @@
  * Pure: the worklist and the query in, the answer out, so the JSON, the CSV and the PDF agree on what a filter
  * selects.
  */
-import { ACTION_KINDS, URGENCIES, type ActionKind, type Urgency, type Worklist, type WorklistItem } from './actions/types';
+import { ACTION_KINDS, URGENCIES, type Worklist } from './actions/types';
+import { countItems, filterItems, type WorklistFilter } from './actions/worklist';
+
+export type { WorklistFilter } from './actions/worklist';
 
 export const DEFAULT_LIMIT = 500;
 export const MAX_LIMIT = 5000;
 /** Data older than this many days gets a warning on the dashboard and in the PDF. */
 export const STALE_DATA_DAYS = 90;
 const DAY = 86_400_000;
-
-export interface WorklistFilter {
-  urgency: Urgency[];
-  kind: ActionKind[];
-  serial: string | null;
-  q: string | null;
-  limit: number;
-}
 
 export type Counts = Worklist['counts'];
 
@@ -74,38 +69,10 @@ export function parseFilter(params: URLSearchParams, defaultLimit = DEFAULT_LIMI
   };
 }
 
-export function matchesFilter(item: WorklistItem, f: WorklistFilter): boolean {
-  if (f.urgency.length && !f.urgency.includes(item.urgency)) return false;
-  if (f.kind.length && !f.kind.includes(item.kind)) return false;
-  if (f.serial !== null && item.serial !== f.serial) return false;
-  if (f.q !== null) {
-    const q = f.q.toLowerCase();
-    if (![item.serial, item.model ?? '', item.osVersion ?? '', item.title].some((s) => s.toLowerCase().includes(q))) return false;
-  }
-  return true;
-}
-
-export function countItems(items: WorklistItem[]): Counts {
-  const byUrgency = Object.fromEntries(URGENCIES.map((u) => [u, 0])) as Record<Urgency, number>;
-  const byKind = Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>;
-  const cameras = new Set<string>();
-  for (const a of items) {
-    byUrgency[a.urgency] = (byUrgency[a.urgency] ?? 0) + 1;
-    byKind[a.kind] = (byKind[a.kind] ?? 0) + 1;
-    cameras.add(a.serial);
-  }
-  return { total: items.length, cameras: cameras.size, byUrgency, byKind };
-}
-
 /** Whole days from an ISO date to now; null when it does not parse. */
 export function ageDays(date: string, nowMs: number): number | null {
   const t = Date.parse(date);
   return Number.isNaN(t) ? null : Math.max(0, Math.floor((nowMs - t) / DAY));
-}
-
-/** The matched items in worklist order (the rules already ranked them), without the limit. */
-export function filterItems(worklist: Worklist, f: WorklistFilter): WorklistItem[] {
-  return worklist.items.filter((a) => matchesFilter(a, f));
 }
 
 export function answerQuery(worklist: Worklist, f: WorklistFilter, nowMs: number): WorklistAnswer {

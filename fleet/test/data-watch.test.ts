@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
 import { waitUntil } from '../../test/helpers/wait';
 import { runFleet } from '../src/cli';
-import { DATA_DIR, loadTables } from '../src/data';
-import { dataAgeDays, watchTables } from '../src/data-watch';
+import { DATA_DIR } from '../src/data';
+import { watchTables } from '../src/data-watch';
 import { startFleet, type Fleet } from '../src/fleet';
 import type { LogLevel } from '../src/log';
 import { makeReport } from './fixtures';
@@ -71,14 +71,6 @@ describe('watching the data folder', () => {
     writeFileSync(join(dir, 'actions.json'), JSON.stringify(bad));
     expect(w.check()).toBe(false);
     expect(logs[0]).toContain("actions.json does not match schemas/actions.schema.json: /integrity must have required property 'file-drift'");
-  });
-});
-
-describe('the age of the data', () => {
-  it('is the age of the oldest table in whole days', () => {
-    const t = loadTables();
-    const oldest = [t.lifecycle.updated, t.advisories.updated, t.actions.updated].sort()[0];
-    expect(dataAgeDays(t, Date.parse(`${oldest}T00:00:00Z`) + 91 * 86_400_000 + 5)).toBe(91);
   });
 });
 
