@@ -258,6 +258,9 @@ describe('the lts2022-uncommitted camera (firmware not committed)', () => {
     expect(await page.locator('#posture').getAttribute('data-posture')).not.toBe('good');
     expect(await page.locator('#services tr[data-service="telnet"]').getAttribute('data-mismatch')).toBe('true');
     expect(await page.locator('#services tr[data-service="ssh"]').getAttribute('data-mismatch')).toBe('true');
+    // Clients are not servers: an NTP client with no socket, a DHCP client on 68/546, are no mismatch.
+    expect(await page.locator('#services tr[data-service="ntp"]').getAttribute('data-mismatch')).toBe('false');
+    expect(await page.locator('#services tr[data-service="dhcp"]').getAttribute('data-mismatch')).toBe('false');
     await page.screenshot({ path: join(SHOTS, 'worklist-camera-uncommitted.png'), fullPage: true });
   });
 });

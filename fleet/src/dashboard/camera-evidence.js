@@ -46,8 +46,11 @@
     return box;
   }
 
+  // Clients, not servers: an NTP client need not hold port 123 open, and a DHCP client binds 68/546 with no parameter.
+  const CLIENTS = ['ntp', 'dhcp'];
   /** Why a service's row is marked: what the parameters say disagrees with what listens. */
   function mismatch(s) {
+    if (CLIENTS.includes(s.name)) return null;
     const listening = (s.listening || []).length > 0;
     if (listening && s.configured === 'off') return 'listening although configured off';
     if (listening && s.configured === 'unknown') return 'listening, no parameter controls it';
