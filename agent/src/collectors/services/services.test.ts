@@ -196,6 +196,20 @@ describe('evaluateServices', () => {
     expect(evaluateServices(p, [], null).findings.map((f) => f.id)).toEqual(['ntp-not-configured']);
   });
 
+  it('flags NTP whose only server is 0.0.0.0, the factory value for none', () => {
+    const p = new Map([
+      ['Time.SyncSource', 'NTP'],
+      ['Time.NTP.Server', '0.0.0.0'],
+      ['Time.ObtainFromDHCP', 'no'],
+    ]);
+    expect(evaluateServices(p, [], null).findings.map((f) => f.evidence)).toEqual([['Time.SyncSource=NTP', 'Time.NTP.Server=0.0.0.0', 'Time.ObtainFromDHCP=no']]);
+  });
+
+  it('does not flag NTP with 0.0.0.0 beside a real server, or with servers from DHCP', () => {
+    const ntp = (server: string, dhcp: string) => evaluateServices(new Map([['Time.SyncSource', 'NTP'], ['Time.NTP.Server', server], ['Time.ObtainFromDHCP', dhcp]]), [], null).findings;
+    expect([ntp('0.0.0.0,192.0.2.10', 'no'), ntp('0.0.0.0', 'yes')]).toEqual([[], []]);
+  });
+
   it('does not flag SNMP v3 only', () => {
     const p = new Map([
       ['SNMP.Enabled', 'yes'],

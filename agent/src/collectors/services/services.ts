@@ -151,8 +151,8 @@ export const RULES: Rule[] = [
     if (!isNtp(p)) return described(p, ['Time.SyncSource']);
     const server = p.get('Time.NTP.Server');
     const dhcp = flag(p.get('Time.ObtainFromDHCP'));
-    // NTP selected but no server to ask: only when both facts are known
-    return server !== undefined && !server.trim() && dhcp === false
+    // NTP selected but no server to ask: only when both facts are known. 0.0.0.0 is the factory value for none.
+    return server !== undefined && !server.split(',').some((s) => s.trim() && s.trim() !== '0.0.0.0') && dhcp === false
       ? described(p, ['Time.SyncSource', 'Time.NTP.Server', 'Time.ObtainFromDHCP'])
       : null;
   }),
