@@ -10,6 +10,7 @@ import type { FleetConsumer } from './consumer';
 import { CAMERAS_PAGE, cameraPage, WORKLIST_PAGE } from './dashboard-pages';
 import type { CameraView } from './fleet-view';
 import { metricsText } from './metrics';
+import { queryLimit } from './query-limit';
 import type { EventRow, FleetStore } from './store/types';
 import { worklistRoutes } from './worklist-routes';
 
@@ -158,13 +159,13 @@ export async function startDashboard(options: {
       return;
     }
     if (path === '/api/fleet') return json(res, 200, { counts: consumer.counts(), cameras: consumer.cameras() });
-    if (path === '/api/quarantine') return json(res, 200, { quarantine: store.quarantined(Math.min(Number(url.searchParams.get('limit')) || 100, 1000)) });
+    if (path === '/api/quarantine') return json(res, 200, { quarantine: store.quarantined(queryLimit(url.searchParams.get('limit'), { fallback: 100, max: 1000 })) });
     const api = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})(\/history)?$/.exec(path);
     if (api) {
       const c = consumer.camera(api[1]);
       if (!c) return json(res, 404, { error: `[vigil] [fleet] no camera ${api[1]}` });
       if (!api[2]) return json(res, 200, { ...c, actions: consumer.actionsFor(c.serial) ?? [] });
-      const limit = Math.min(Number(url.searchParams.get('limit')) || 200, 5000);
+      const limit = queryLimit(url.searchParams.get('limit'), { fallback: 200, max: 5000 });
       return json(res, 200, {
         serial: c.serial,
         reports: store.history(c.serial, limit),
@@ -174,7 +175,7 @@ export async function startDashboard(options: {
       });
     }
     if (path === '/api/events/recent') {
-      const limit = Math.min(Math.max(Math.floor(Number(url.searchParams.get('limit'))) || 50, 1), 500);
+      const limit = queryLimit(url.searchParams.get('limit'), { fallback: 50, max: 500 });
       return json(res, 200, { events: store.recentEvents(limit).map(storedEventView).filter((e) => e !== null) });
     }
     if (path === '/api/events') {

@@ -6,6 +6,7 @@
  */
 import { ACTION_KINDS, URGENCIES, type Worklist } from './actions/types';
 import { countItems, filterItems, type WorklistFilter } from './actions/worklist';
+import { queryLimit } from './query-limit';
 
 export type { WorklistFilter } from './actions/worklist';
 
@@ -36,10 +37,7 @@ export class FilterError extends Error {}
 
 /** The limit: a whole number in 0…MAX_LIMIT; anything that is not a number, or is negative, gets the default. */
 export function parseLimit(raw: string | null, fallback = DEFAULT_LIMIT): number {
-  if (raw === null || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) return fallback;
-  return Math.min(Math.floor(n), MAX_LIMIT);
+  return queryLimit(raw, { fallback, max: MAX_LIMIT, min: 0 });
 }
 
 function listOf<T extends string>(params: URLSearchParams, name: string, allowed: readonly T[]): T[] {

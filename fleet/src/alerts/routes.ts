@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryRow, FleetStore } from '../store/types';
+import { queryLimit } from '../query-limit';
 import { sinkLabel } from './dispatcher';
 import type { Alert } from './engine';
 
@@ -41,7 +42,7 @@ export function alertRoutes(store: FleetStore): (req: IncomingMessage, res: Serv
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return true;
     }
-    const limit = Math.min(Math.max(Math.floor(Number(url.searchParams.get('limit'))) || 100, 1), MAX_ALERTS_LIMIT);
+    const limit = queryLimit(url.searchParams.get('limit'), { fallback: 100, max: MAX_ALERTS_LIMIT });
     const serial = url.searchParams.get('serial') ?? undefined;
     const body = JSON.stringify({ alerts: alertViews(store, limit, serial) });
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(body);
