@@ -5,6 +5,7 @@
  */
 import type { IngestContext, Ingested } from './context';
 import { ingestEvent } from './event';
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
 import { quarantine } from './quarantine';
 import { ingestReport } from './report';
 import { ingestState } from './state';
@@ -26,6 +27,8 @@ export function ingestMessage(ctx: IngestContext, topic: string, payload: Buffer
   let body: unknown;
   // Decoded once: a report keeps this text as its camera's latest report_json.
   const text = bytes.toString('utf8');
+  const depth = jsonDepth(text, MAX_JSON_DEPTH);
+  if (depth > MAX_JSON_DEPTH) return quarantine(ctx, topic, serial, 'too-deep', `JSON nested more than ${MAX_JSON_DEPTH} levels`, bytes, nowMs);
   try {
     body = JSON.parse(text);
   } catch (err) {

@@ -4,10 +4,16 @@
  */
 import type { IngestContext, Ingested } from './context';
 
-export function quarantine(ctx: IngestContext, topic: string, serial: string | null, reason: string, detail: string, bytes: Buffer, nowMs: number): Ingested {
+/** Topics are kept and logged up to this many characters: a broker may allow 64 KiB topics. */
+export const MAX_TOPIC_KEPT = 256;
+/** Cameras or topics remembered as logged; past this, bad messages are only counted (random topics cannot grow memory). */
+export const MAX_LOGGED_INVALID = 10_000;
+
+export function quarantine(ctx: IngestContext, fullTopic: string, serial: string | null, reason: string, detail: string, bytes: Buffer, nowMs: number): Ingested {
   ctx.counters.invalid[reason] = (ctx.counters.invalid[reason] ?? 0) + 1;
-  const key = `${serial ?? topic}`;
-  if (!ctx.loggedInvalid.has(key)) {
+  const topic = fullTopic.length > MAX_TOPIC_KEPT ? `${fullTopic.slice(0, MAX_TOPIC_KEPT)}… (${fullTopic.length} characters)` : fullTopic;
+  const key = serial ?? topic;
+  if (!ctx.loggedInvalid.has(key) && ctx.loggedInvalid.size < MAX_LOGGED_INVALID) {
     ctx.loggedInvalid.add(key);
     ctx.log('warn', `quarantined a message on ${topic} (${reason}: ${detail}); further bad messages from ${serial ?? 'this topic'} are counted, not logged`);
   }
