@@ -193,3 +193,34 @@ describe('vigil sim under its supervisor (cli main() in process)', () => {
     expect(sim.err()).toContain('[vigil] [sim] the supervisor gave up on every camera (crash loop); exiting with code 3');
   });
 });
+
+describe('vigil fleet: a fatal start ends the process (issue 15, item 7)', () => {
+  it('exits 1 with one line when the dashboard port is in use, leaving nothing running', async () => {
+    const { spawn } = await import('node:child_process');
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const child = spawn(process.execPath, [VIGIL, 'fleet', '--broker', broker.url, '--db', ':memory:', '--http', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      // Bounded only so a regression fails instead of hanging the suite: the exit itself is what is tested.
+      const code = await new Promise<number | string>((resolve) => {
+        const guard = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve('still running after 60 s');
+        }, 60_000);
+        child.on('exit', (c) => {
+          clearTimeout(guard);
+          resolve(c ?? -1);
+        });
+      });
+      expect(code).toBe(1);
+      expect(err.trim().split('\n').filter((l) => !/ info: /.test(l))).toEqual([`[vigil] [fleet] cannot serve the dashboard on 127.0.0.1:${port}: the port is in use; choose another with --http`]);
+    } finally {
+      holder.close();
+      await broker.close();
+    }
+  }, 90_000);
+});

@@ -202,9 +202,13 @@ export async function startDashboard(options: {
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(`[vigil] [fleet] cannot serve the dashboard on ${host}:${options.port ?? 0}: ${err.code === 'EADDRINUSE' ? 'the port is in use; choose another with --http' : err.message}`)),
-    );
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // Nothing of a dashboard that never listened may keep the process alive: a fatal start must let it exit.
+      clearInterval(heartbeat);
+      consumer.off('camera', onCamera);
+      consumer.off('event', onEvent);
+      reject(new Error(`[vigil] [fleet] cannot serve the dashboard on ${host}:${options.port ?? 0}: ${err.code === 'EADDRINUSE' ? 'the port is in use; choose another with --http' : err.message}`));
+    });
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const addr = server.address();
