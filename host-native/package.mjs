@@ -5,11 +5,18 @@
 //   agent.qjsbc (the bundle as QuickJS bytecode) and vigil.spdx.json (the SBOM).
 // GNU tar, names sorted, owner/group 0, mtime SOURCE_DATE_EPOCH, then gzip -n -9.
 // File name: acap-build's rule {friendlyName or appName}_{major}_{minor}_{patch}_{arch}.eap.
+// The vendor ID and the AXIS OS range come from configuration (package-config.mjs); `--release` (or
+// VIGIL_RELEASE=1) refuses Axis's placeholder vendor ID. Each .eap is checked ready for Axis's signing.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readPackaging, resolveOsRanges, resolveVendorId } from './package-config.mjs';
+import { packageConf, paramConf } from './package-conf.mjs';
+import { signingProblems } from './signing-check.mjs';
+
+export { packageConf, paramConf };
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -27,40 +34,6 @@ function sourceDateEpoch() {
   } catch {
     return 0;
   }
-}
-
-/** package.conf as acap-build writes it (KEY="value", reference §2). */
-export function packageConf(manifest, arch, otherFiles) {
-  const setup = manifest.acapPackageConf.setup;
-  const [major, minor, micro] = setup.version.split(/[.+-]/);
-  const conf = manifest.acapPackageConf.configuration ?? {};
-  const lines = {
-    PACKAGENAME: setup.friendlyName ?? setup.appName,
-    APPTYPE: arch,
-    APPNAME: setup.appName,
-    APPID: setup.appId ?? '',
-    LICENSEPAGE: manifest.acapPackageConf.copyProtection?.method ?? 'none',
-    VENDOR: setup.vendor,
-    REQEMBDEVVERSION: setup.embeddedSdkVersion ?? '2.0',
-    APPMAJORVERSION: major,
-    APPMINORVERSION: minor,
-    APPMICROVERSION: micro,
-    APPGRP: setup.user?.group ?? 'sdk',
-    APPUSR: setup.user?.username ?? 'sdk',
-    APPOPTS: setup.runOptions ?? '',
-    OTHERFILES: otherFiles.join(' '),
-    SETTINGSPAGEFILE: conf.settingPage ?? '',
-    VENDORHOMEPAGELINK: setup.vendorUrl ? `<a href="${setup.vendorUrl}" target="_blank">${setup.vendorUrl}</a>` : '',
-    POSTINSTALLSCRIPT: manifest.acapPackageConf.installation?.postInstallScript ?? '',
-    STARTMODE: setup.runMode ?? 'never',
-  };
-  return Object.entries(lines).map(([k, v]) => `${k}="${String(v).replace(/"/g, '\\"')}"`).join('\n') + '\n';
-}
-
-/** param.conf: one `Name="default" type="type"` line per paramConfig entry. */
-export function paramConf(manifest) {
-  const params = manifest.acapPackageConf.configuration?.paramConfig ?? [];
-  return params.map((p) => `${p.name}="${p.default}" type="${p.type}"`).join('\n') + (params.length ? '\n' : '');
 }
 
 function dpkgVersion(pkg) {
@@ -138,7 +111,7 @@ function licenseText() {
     'the object files of this program are available on request to relink against a modified library.\n';
 }
 
-export function buildPackages({ skipBuild = false } = {}) {
+export function buildPackages({ skipBuild = false, release = false, env = process.env, packaging = readPackaging(), warn = console.warn } = {}) {
   if (!skipBuild) {
     execFileSync('node', ['build.mjs'], { cwd: repo, stdio: 'inherit' });
     execFileSync('bash', [join(here, 'build.sh'), 'x86_64', ...EAP_ARCHS], { cwd: here, stdio: 'inherit' });
@@ -146,6 +119,8 @@ export function buildPackages({ skipBuild = false } = {}) {
   const manifest = readJson(join(repo, 'manifest.json'));
   const pkg = readJson(join(repo, 'package.json'));
   const setup = manifest.acapPackageConf.setup;
+  setup.vendorId = resolveVendorId({ env, packaging, manifestVendorId: setup.vendorId, release, warn });
+  setup.compatibleOsVersions = resolveOsRanges(setup.compatibleOsVersions, packaging);
   if (setup.version !== pkg.version) throw new Error(`[vigil] [package] manifest.json version ${setup.version} differs from package.json ${pkg.version}`);
   const epoch = sourceDateEpoch();
   const bytecode = join(here, 'out/agent.qjsbc');
@@ -176,6 +151,8 @@ export function buildPackages({ skipBuild = false } = {}) {
     const eap = join(here, `out/${base}.eap`);
     const tar = execFileSync('tar', ['--format=gnu', '--owner=0', '--group=0', '--numeric-owner', '--sort=name', `--mtime=@${epoch}`, '-C', stage, '-cf', '-', ...members], { maxBuffer: 64 << 20 });
     const gz = execFileSync('gzip', ['-n', '-9', '-c'], { input: tar, maxBuffer: 64 << 20 });
+    const problems = signingProblems(gz, { release });
+    if (problems.length) throw new Error(`[vigil] [package] ${base}.eap is not ready for Axis's signing: ${problems.join('; ')}`);
     writeFileSync(eap, gz);
     writeFileSync(join(here, `out/${base}.spdx.json`), JSON.stringify(doc, null, 2) + '\n');
     outputs.push({ arch, eap, eapBytes: gz.length, binaryBytes: statSync(binary).size });
@@ -184,7 +161,14 @@ export function buildPackages({ skipBuild = false } = {}) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const outputs = buildPackages({ skipBuild: process.argv.includes('--skip-build') });
+  const release = process.argv.includes('--release') || process.env.VIGIL_RELEASE === '1';
+  let outputs;
+  try {
+    outputs = buildPackages({ skipBuild: process.argv.includes('--skip-build'), release });
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
   let over = false;
   for (const o of outputs) {
     const kb = (n) => `${(n / 1024).toFixed(1)} KB`;

@@ -1,6 +1,6 @@
 // manifest.json against schemas/manifest.schema.json (written from Axis's field reference, 1.7.x and 2.x).
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG_DEFAULTS } from '../../agent/src/config';
 import { schemaValidator } from '../../schemas/validator';
@@ -11,6 +11,9 @@ const manifest = JSON.parse(readFileSync(path.join(REPO, 'manifest.json'), 'utf8
 const validate = schemaValidator('manifest.schema.json', { allErrors: true, strict: false });
 
 type M = typeof manifest;
+// Manifests in the shapes of Axis's own examples, written for these tests (testdata/manifests/{valid,invalid}).
+const SHAPES = path.join(__dirname, 'testdata/manifests');
+const shapes = (kind: 'valid' | 'invalid') => readdirSync(path.join(SHAPES, kind)).map((f) => [f.replace(/\.json$/, ''), JSON.parse(readFileSync(path.join(SHAPES, kind, f), 'utf8'))]);
 function withSetup(change: (setup: Record<string, unknown>) => void, base: M = manifest): M {
   const m = JSON.parse(JSON.stringify(base));
   change(m.acapPackageConf.setup);
@@ -20,6 +23,21 @@ function withSetup(change: (setup: Record<string, unknown>) => void, base: M = m
 describe('the ACAP manifest schema', () => {
   it('accepts the real manifest.json', () => {
     expect(validate(manifest), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it.each(shapes('valid'))('accepts a manifest of Axis\'s example shape: %s', (_name, m) => {
+    expect(validate(m), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it.each(shapes('invalid'))('rejects a manifest outside Axis\'s published rules: %s', (_name, m) => {
+    expect(validate(m)).toBe(false);
+  });
+
+  it('names the allow-list when it rejects a D-Bus method, so the error says why', () => {
+    const m = withSetup(() => {});
+    m.resources.dbus.requiredMethods = ['com.axis.Storage1.Format'];
+    expect(validate(m)).toBe(false);
+    expect(JSON.stringify(validate.errors)).toMatch(/allowedDbusMethod/);
   });
 
   it.each([
