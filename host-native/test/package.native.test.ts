@@ -3,12 +3,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { schemaValidator } from '../../schemas/validator';
 import { BUILD_TIMEOUT_MS, NATIVE, REPO, ensureBuilt, tempDir } from './helpers';
 // @ts-expect-error: plain ESM without types
 import { EAP_ARCHS, buildPackages } from '../package.mjs';
+// @ts-expect-error: plain ESM without types
+import { readPackaging } from '../package-config.mjs';
+// @ts-expect-error: plain ESM without types
+import { signingProblems } from '../signing-check.mjs';
 
 const EPOCH = '1767225600';
 const MEMBERS = ['vigil', 'package.conf', 'param.conf', 'LICENSE', 'manifest.json', 'agent.qjsbc', 'vigil.spdx.json'];
+// package.conf's keys in acap-build's order (LICENSE_CHECK_ARGS only with copyProtection.customOptions)
+const CONF_KEYS = 'PACKAGENAME APPTYPE APPNAME APPID LICENSENAME LICENSEPAGE VENDOR REQEMBDEVVERSION APPMAJORVERSION APPMINORVERSION APPMICROVERSION APPGRP APPUSR APPOPTS OTHERFILES SETTINGSPAGEFILE SETTINGSPAGETEXT VENDORHOMEPAGELINK PREUPGRADESCRIPT POSTINSTALLSCRIPT STARTMODE HTTPCGIPATHS'.split(' ');
 const FILE_KIND: Record<string, RegExp> = {
   aarch64: /ELF 64-bit LSB executable, ARM aarch64,.*statically linked/,
   armv7hf: /ELF 32-bit LSB executable, ARM, EABI5.*statically linked/,
@@ -28,12 +35,14 @@ function unpack(eap: string, dir: string): void {
 describe('the .eap packages', () => {
   let first: Output[] = [];
   let firstBytes: Buffer[] = [];
+  const warnings: string[] = [];
   const tmp = tempDir('eap');
+  const env = { ...process.env, VIGIL_VENDOR_ID: '' };
 
   beforeAll(() => {
     ensureBuilt();
     process.env.SOURCE_DATE_EPOCH = EPOCH;
-    first = buildPackages({ skipBuild: true }) as Output[];
+    first = buildPackages({ skipBuild: true, env, warn: (l: string) => warnings.push(l) }) as Output[];
     firstBytes = first.map((o) => readFileSync(o.eap));
   }, BUILD_TIMEOUT_MS);
 
@@ -65,14 +74,41 @@ describe('the .eap packages', () => {
       expect(conf).toContain('APPNAME="vigil"');
       expect(conf).toContain('STARTMODE="respawn"');
       expect(conf).toContain('APPOPTS="agent.qjsbc"');
+      expect(conf).toContain('LICENSENAME="Available"');
+      expect(conf).toMatch(/^VENDORHOMEPAGELINK='<a href="https:\/\/example.invalid\/vigil" target="_blank">example.invalid\/vigil<\/a>'$/m);
+      expect(conf.split('\n').filter(Boolean).map((l) => l.split('=')[0])).toEqual(CONF_KEYS);
       const params = readFileSync(path.join(dir, 'param.conf'), 'utf8');
       expect(params).toContain('BrokerPassword="" type="password:maxlen=128"');
       expect(readFileSync(path.join(dir, 'agent.qjsbc'))).toEqual(readFileSync(path.join(NATIVE, 'out/agent.qjsbc')));
     }
   });
 
+  it('are ready for Axis\'s signing: one gzip stream, the manifest valid, package.conf agreeing with it', () => {
+    const validate = schemaValidator('manifest.schema.json', { strict: false });
+    for (const o of first) expect(signingProblems(readFileSync(o.eap), { validate }), o.eap).toEqual([]);
+  });
+
+  it('carry compatibleOsVersions with acap-build\'s min and a max no higher than the newest AXIS OS tested', () => {
+    const packaging = readPackaging();
+    const dir = path.join(tmp.dir, 'os');
+    execFileSync('mkdir', ['-p', dir]);
+    unpack(first[0].eap, dir);
+    const setup = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')).acapPackageConf.setup;
+    expect(setup.compatibleOsVersions).toEqual([{ min: packaging.sdkAxisOs, max: packaging.newestTestedAxisOs }]);
+  });
+
+  it('warn loudly that a build with the placeholder vendor ID is for development cameras only', () => {
+    expect(warnings.some((w) => /placeholder.*development cameras/.test(w))).toBe(true);
+  });
+
+  it('carry the vendor ID from VIGIL_VENDOR_ID, and a release build refuses the placeholder', () => {
+    const outs = buildPackages({ skipBuild: true, release: true, env: { ...env, VIGIL_VENDOR_ID: '5a3c9e0b71' } }) as Output[];
+    for (const o of outs) expect(signingProblems(readFileSync(o.eap), { release: true })).toEqual([]);
+    expect(() => buildPackages({ skipBuild: true, release: true, env })).toThrow(/release build refused/);
+  });
+
   it('are the same bytes when packaged a second time', () => {
-    const again = buildPackages({ skipBuild: true }) as Output[];
+    const again = buildPackages({ skipBuild: true, env, warn: () => {} }) as Output[];
     again.forEach((o, i) => expect(readFileSync(o.eap).equals(firstBytes[i]), o.eap).toBe(true));
   });
 
