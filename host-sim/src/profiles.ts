@@ -26,6 +26,10 @@ export interface ProfileApp {
   status: 'Running' | 'Stopped' | 'Idle';
   license?: string;
   applicationId?: string;
+  /** YYYY-MM-DD, for a license that expires. */
+  licenseExpirationDate?: string;
+  configurationPage?: string;
+  vendorHomePage?: string;
   signatureStatus?: string;
 }
 

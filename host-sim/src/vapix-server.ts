@@ -334,6 +334,11 @@ function xmlAttr(v: string): string {
   return v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * applications/list.cgi as an AXIS OS 12 camera answers: one `<application …/>` per line, the attributes in
+ * the order of Axis's documented example (ApplicationID, License, ConfigurationPage, VendorHomePage,
+ * LicenseName), then SignatureStatus, which cameras add though Axis's schema does not name it.
+ */
 export function applicationsList(profile: Profile): string {
   const apps = profile.applications.installed.map((a) => {
     const attrs: Array<[string, string | undefined]> = [
@@ -341,14 +346,18 @@ export function applicationsList(profile: Profile): string {
       ['NiceName', a.niceName],
       ['Vendor', a.vendor],
       ['Version', a.version],
-      ['Status', a.status],
+      ['ApplicationID', a.applicationId ?? ''],
       ['License', a.license ?? 'None'],
-      ['ApplicationID', a.applicationId],
+      ['LicenseExpirationDate', a.licenseExpirationDate],
+      ['Status', a.status],
+      ['ConfigurationPage', a.configurationPage ?? ''],
+      ['VendorHomePage', a.vendorHomePage ?? ''],
+      ['LicenseName', 'Available'],
       ['SignatureStatus', a.signatureStatus],
     ];
-    return '<application ' + attrs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${xmlAttr(v as string)}"`).join(' ') + '/>';
+    return ' <application ' + attrs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${xmlAttr(v as string)}"`).join(' ') + ' />\n';
   });
-  return `<reply result="ok">${apps.join('')}</reply>`;
+  return `<reply result="ok">\n${apps.join('')}</reply>\n`;
 }
 
 function applicationsConfig(profile: Profile, q: URLSearchParams) {

@@ -52,10 +52,24 @@ describe('VapixServer CGIs', () => {
     expect(body.data).toMatchObject({ activeFirmwareVersion: '11.11.140', inactiveFirmwareVersion: '11.11.135', isCommited: true });
   });
 
-  it('lists applications as XML attributes', async () => {
+  it('lists applications as XML attributes in the documented order, SignatureStatus last', async () => {
     const { call } = await serve('exposed');
     const xml = await (await call('/axis-cgi/applications/list.cgi')).text();
-    expect(xml).toMatch(/^<reply result="ok"><application Name="camstreamer" NiceName="Stream Relay" Vendor="Example Integrations" Version="2.3.1" Status="Running" License="Valid" ApplicationID="" SignatureStatus="Unsigned"\/><\/reply>$/);
+    expect(xml).toBe(
+      '<reply result="ok">\n' +
+        ' <application Name="camstreamer" NiceName="Stream Relay" Vendor="Example Integrations" Version="2.3.1" ApplicationID="" License="Valid" Status="Running"' +
+        ' ConfigurationPage="" VendorHomePage="" LicenseName="Available" SignatureStatus="Unsigned" />\n' +
+        '</reply>\n',
+    );
+  });
+
+  it('lists an Axis app with its ApplicationID, configuration page and vendor link', async () => {
+    const { call } = await serve('active-12');
+    const xml = await (await call('/axis-cgi/applications/list.cgi')).text();
+    expect(xml).toContain(
+      ' <application Name="objectanalytics" NiceName="AXIS Object Analytics" Vendor="Axis Communications" Version="1.8.9" ApplicationID="415827" License="None" Status="Running"' +
+        ' ConfigurationPage="local/objectanalytics/index.html" VendorHomePage="http://www.axis.com" LicenseName="Available" SignatureStatus="Signed" />\n',
+    );
   });
 
   it('answers AllowUnsigned from applications/config.cgi', async () => {

@@ -105,8 +105,14 @@ export interface AppInfo {
   version: Maybe<string>;
   /** Running, Stopped… as list.cgi says. */
   status: Maybe<string>;
-  /** SignatureStatus as list.cgi says; the exact values are unconfirmed, so they are passed through. */
+  /** SignatureStatus (or SignedStatus) as list.cgi says; the exact values are unconfirmed, so they are passed through. */
   signatureStatus: Maybe<string>;
+  /** ApplicationID: Axis's id for a registered app ('' or absent for others). Absent in reports from older agents. */
+  applicationId?: Maybe<string>;
+  /** License status: Valid, Invalid, Missing, Custom or None (Axis's list.cgi schema). */
+  license?: Maybe<string>;
+  /** VendorHomePage: the vendor's link as the package declared it. */
+  vendorHomePage?: Maybe<string>;
 }
 
 export interface PlatformIntegrity {

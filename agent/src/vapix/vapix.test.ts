@@ -83,6 +83,11 @@ describe('firmwareStatus', () => {
     expect(await vapix.firmwareStatus()).toEqual({ ...data, timeToRollback: 600, lastUpgradeAt: undefined });
   });
 
+  it('reads isCommitted, the dictionary spelling, where isCommited is absent', async () => {
+    const { vapix } = client({ [FW]: JSON.stringify({ data: { activeFirmwareVersion: '11.11.140', isCommitted: false } }) });
+    expect((await vapix.firmwareStatus()).isCommited).toBe(false);
+  });
+
   it('rejects isCommited that is not a boolean', async () => {
     const { vapix } = client({ [FW]: JSON.stringify({ data: { activeFirmwareVersion: '12.11.77', isCommited: 'yes' } }) });
     await expect(vapix.firmwareStatus()).rejects.toMatchObject({ code: 'EVAPIX', message: expect.stringMatching(/"isCommited" should be a boolean/) });
@@ -99,9 +104,14 @@ describe('listApplications', () => {
       '</reply>';
     const { vapix } = client({ [LIST]: xml });
     expect(await vapix.listApplications()).toEqual([
-      { name: 'vigil', niceName: 'Vigil & Co', vendor: 'Example Corp', version: '1.0.0', status: 'Running', signatureStatus: 'Signed' },
-      { name: 'objectanalytics', niceName: 'AXIS Object Analytics', vendor: 'Axis Communications', version: '2.1', status: 'Stopped', signatureStatus: null },
+      { name: 'vigil', niceName: 'Vigil & Co', vendor: 'Example Corp', version: '1.0.0', status: 'Running', signatureStatus: 'Signed', applicationId: null, license: null, vendorHomePage: null },
+      { name: 'objectanalytics', niceName: 'AXIS Object Analytics', vendor: 'Axis Communications', version: '2.1', status: 'Stopped', signatureStatus: null, applicationId: null, license: 'None', vendorHomePage: null },
     ]);
+  });
+
+  it('prefers SignatureStatus when a camera sends both spellings', async () => {
+    const { vapix } = client({ [LIST]: '<reply result="ok"><application Name="a" SignedStatus="Unsigned" SignatureStatus="Signed"/></reply>' });
+    expect((await vapix.listApplications())[0].signatureStatus).toBe('Signed');
   });
 
   it('returns no applications for an empty reply', async () => {

@@ -128,7 +128,8 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
         activeFirmwareVersion: str('activeFirmwareVersion'),
         activeFirmwarePart: typeof d.activeFirmwarePart === 'number' ? String(d.activeFirmwarePart) : str('activeFirmwarePart'),
         inactiveFirmwareVersion: str('inactiveFirmwareVersion'),
-        isCommited: field<boolean>(d, 'isCommited', 'boolean', where),
+        // VAPIX spells it isCommited; isCommitted is accepted too (docs/packaging.md, list.cgi and fwmgr)
+        isCommited: field<boolean>(d, d.isCommited === undefined ? 'isCommitted' : 'isCommited', 'boolean', where),
         pendingCommit: typeof d.pendingCommit === 'boolean' ? d.pendingCommit : str('pendingCommit'),
         timeToRollback: field<number>({ timeToRollback: ttr }, 'timeToRollback', 'number', where),
         lastUpgradeAt: str('lastUpgradeAt'),
@@ -149,7 +150,12 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
           vendor: opt('Vendor'),
           version: opt('Version'),
           status: opt('Status'),
-          signatureStatus: opt('SignatureStatus'),
+          // Axis's list.cgi schema documents no signature attribute: SignatureStatus is what cameras send,
+          // SignedStatus is accepted too (docs/packaging.md)
+          signatureStatus: a.SignatureStatus ?? opt('SignedStatus'),
+          applicationId: opt('ApplicationID'),
+          license: opt('License'),
+          vendorHomePage: opt('VendorHomePage'),
         });
       }
       return apps;

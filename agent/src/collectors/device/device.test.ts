@@ -108,6 +108,39 @@ describe('collectDevice', () => {
     ]);
   });
 
+  /** The valid camera with firmwaremanagement.cgi answering testdata/<file>. */
+  const firmware = async (file: string) => {
+    const fake = new FakeHost();
+    const answers = loadTestdata(fake, fs, `${import.meta.dirname}/testdata/valid`);
+    answers['/axis-cgi/firmwaremanagement.cgi'] = fs.readFileSync(`${import.meta.dirname}/testdata/${file}`, 'utf8');
+    serveVapix(fake, answers);
+    return collectDevice(makeContext(fake));
+  };
+
+  it('reads a firmware status that spells isCommitted and sends activeFirmwarePart as a number', async () => {
+    const { value, errors } = await firmware('valid/firmware-status-committed-spelling.json');
+    expect(errors).toEqual([]);
+    expect(value.os.firmware).toEqual({ activeVersion: '11.11.140', inactiveVersion: '11.11.120', committed: true, pendingRollback: false, timeToRollbackSec: null, lastUpgradeAt: '2026-04-02T07:15:40+02:00' });
+  });
+
+  it('reads a firmware status with no inactive firmware: commit state unknown, no rollback pending', async () => {
+    const { value, errors } = await firmware('missing/firmware-status-no-inactive.json');
+    expect(errors).toEqual([]);
+    expect(value.os.firmware).toEqual({ activeVersion: '10.12.228', inactiveVersion: null, committed: null, pendingRollback: false, timeToRollbackSec: null, lastUpgradeAt: null });
+  });
+
+  it('reads pendingCommit as a boolean and timeToRollback as digits in a string', async () => {
+    const { value } = await firmware('rollback/firmware-status-seconds-as-text.json');
+    expect(value.os.firmware).toMatchObject({ committed: false, pendingRollback: true, timeToRollbackSec: 300 });
+  });
+
+  it('reports a firmware status of the wrong types as an error, keeping the rest of the device', async () => {
+    const { value, errors } = await firmware('malformed/firmware-status-wrong-types.json');
+    expect(value.os.firmware).toBeNull();
+    expect(value.device.serial).toBe('ACCC8EF3A1C2');
+    expect(errors.map((e) => e.message)).toEqual(['[vigil] [vapix] firmwaremanagement.cgi status: "isCommited" should be a boolean, got "no"']);
+  });
+
   it('takes the version from the firmware status when no other source has it', async () => {
     const fake = new FakeHost();
     serveVapix(fake, { '/axis-cgi/firmwaremanagement.cgi': JSON.stringify({ data: { activeFirmwareVersion: '11.11.140' } }) });

@@ -230,10 +230,20 @@ describe('collectIntegrity: file baseline', () => {
 });
 
 describe('collectIntegrity: apps and platform', () => {
-  it('passes installed apps and their signature status through', async () => {
+  it('passes installed apps, their signature status, ApplicationID, License and VendorHomePage through', async () => {
     const { value } = await camera().run();
     expect(value.apps).toEqual([
-      { name: 'vigil', niceName: 'Vigil', vendor: 'Example Corp', version: '1.0.0', status: 'Running', signatureStatus: 'Signed' },
+      {
+        name: 'vigil',
+        niceName: 'Vigil',
+        vendor: 'Vigil project',
+        version: '0.1.0',
+        status: 'Running',
+        signatureStatus: 'Signed',
+        applicationId: '',
+        license: 'None',
+        vendorHomePage: 'https://example.invalid/vigil',
+      },
       {
         name: 'objectanalytics',
         niceName: 'AXIS Object Analytics',
@@ -241,10 +251,66 @@ describe('collectIntegrity: apps and platform', () => {
         version: '1.4.13',
         status: 'Running',
         signatureStatus: 'Signed',
+        applicationId: '415316',
+        license: 'None',
+        vendorHomePage: 'http://www.axis.com',
       },
-      { name: 'legacy_counter', niceName: 'People Counter & Stats', vendor: 'Acme & Sons', version: '2.3.1', status: 'Stopped', signatureStatus: 'Unsigned' },
+      {
+        name: 'legacy_counter',
+        niceName: 'People Counter & Stats',
+        vendor: 'Acme & Sons',
+        version: '2.3.1',
+        status: 'Stopped',
+        signatureStatus: 'Unsigned',
+        applicationId: null,
+        license: 'Invalid',
+        vendorHomePage: null,
+      },
     ]);
     expect(value.allowUnsignedApps).toBe(false);
+  });
+
+  /** A camera from the valid case whose list.cgi answers with testdata/<file>. */
+  const listing = (file: string) => {
+    const { fake, run } = camera();
+    serveVapix(fake, { '/axis-cgi/applications/list.cgi': fs.readFileSync(`${import.meta.dirname}/testdata/${file}`, 'utf8') });
+    return run();
+  };
+
+  it('reads the signature from SignedStatus where a camera sends that spelling instead of SignatureStatus', async () => {
+    const { value, errors } = await listing('valid/applications-signed-status.xml');
+    expect(errors).toEqual([]);
+    expect(value.apps.map((a) => [a.name, a.signatureStatus, a.applicationId, a.license, a.vendorHomePage])).toEqual([
+      ['doorwatch', 'Signed', '52871', 'Valid', 'www.example.com'],
+      ['testbuild', 'Unsigned', '', 'None', null],
+    ]);
+  });
+
+  it('reports no signature status (null) for the documented list.cgi shape, which has no such attribute', async () => {
+    const { value, errors } = await listing('missing/applications-no-signature.xml');
+    expect(errors).toEqual([]);
+    expect(value.apps).toEqual([
+      {
+        name: 'VideoMotionDetection',
+        niceName: 'AXIS Video Motion Detection',
+        vendor: 'Axis Communications',
+        version: '4.4-5',
+        status: 'Stopped',
+        signatureStatus: null,
+        applicationId: '8546',
+        license: 'None',
+        vendorHomePage: 'https://www.axis.com',
+      },
+      { name: 'vmd', niceName: null, vendor: null, version: '4.2-1', status: 'Running', signatureStatus: null, applicationId: null, license: null, vendorHomePage: null },
+    ]);
+  });
+
+  it('skips an application without a Name and keeps the attributes it can read of a broken one', async () => {
+    const { value, errors } = await listing('malformed/applications-bad-attributes.xml');
+    expect(errors).toEqual([]);
+    expect(value.apps).toEqual([
+      { name: 'half', niceName: null, vendor: null, version: null, status: null, signatureStatus: 'Signed', applicationId: null, license: 'Valid', vendorHomePage: 'http://example.com/?a=1&b=2' },
+    ]);
   });
 
   it('derives platform facts from the SoC and OS version it is given', async () => {
