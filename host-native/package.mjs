@@ -135,7 +135,8 @@ export function buildPackages({ skipBuild = false, release = false, env = proces
     const m = JSON.parse(JSON.stringify(manifest));
     delete m.$schema;
     m.acapPackageConf.setup.architecture = arch;
-    writeFileSync(join(stage, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+    // 4-space indent, no final newline: how acap-build serializes the manifest it packs
+    writeFileSync(join(stage, 'manifest.json'), JSON.stringify(m, null, 4));
     const extra = ['agent.qjsbc', 'vigil.spdx.json'];
     writeFileSync(join(stage, 'package.conf'), packageConf(m, arch, extra));
     writeFileSync(join(stage, 'param.conf'), paramConf(m));
