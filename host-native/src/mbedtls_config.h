@@ -8,6 +8,8 @@
 #define VIGIL_MBEDTLS_CONFIG_H
 
 #define MBEDTLS_HAVE_ASM
+/* X.509 validity against the clock: mbedtls_time_t is time_t and the date comes from gmtime_r, both 64-bit
+ * on every target (armv7hf by the Makefile's -D_TIME_BITS=64; net_tls.c fails the build otherwise). */
 #define MBEDTLS_HAVE_TIME
 #define MBEDTLS_HAVE_TIME_DATE
 #define MBEDTLS_FS_IO

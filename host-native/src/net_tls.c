@@ -14,9 +14,14 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/platform_time.h>
 
 #include "host.h"
 #include "net_tls.h"
+
+/* Certificate dates are checked against mbedtls_time() (time_t, see mbedtls_config.h): 64-bit, or every
+ * certificate reads as not yet valid from 2038-01-19 on armv7hf. */
+_Static_assert(sizeof(mbedtls_time_t) == 8, "mbedtls_time_t must be 64-bit: build with -D_TIME_BITS=64 (Makefile TIME64)");
 
 static mbedtls_entropy_context entropy;
 static mbedtls_ctr_drbg_context drbg;
