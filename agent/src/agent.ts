@@ -113,7 +113,8 @@ export const createAgent = (host: Host, version: string): Agent => {
     try {
       config = settings.first(camera);
     } catch (err) {
-      log('error', 'config', `${errorMessage(err)}; retrying in ${CONFIG_RETRY_MS / 1000} s`);
+      // The error already says `[vigil] [config]`.
+      host.log('error', `${errorMessage(err)}; retrying in ${CONFIG_RETRY_MS / 1000} s`);
       cycleTimer = clock.setTimer(CONFIG_RETRY_MS, () => {
         cycleTimer = null;
         start();

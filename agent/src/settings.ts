@@ -68,7 +68,7 @@ export const createSettings = (host: Pick<Host, 'config' | 'configOverrides'>, l
         }
         why = `param.cgi has no group root.${APP_GROUP}`;
       } catch (err) {
-        why = errorMessage(err);
+        why = errorMessage(err).replace(/^\[vigil\] \[\w+\] /, '');
       }
       if (!lost) log('warn', `cannot read the camera's settings (${why}); keeping the ones in use`);
       lost = true;
