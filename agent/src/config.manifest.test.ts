@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_DEFAULTS, checkConfig } from './config';
+// @ts-expect-error: a plain .mjs script without types
+import { paramConf } from '../../host-native/package.mjs';
 
 interface Param {
   name: string;
@@ -74,5 +76,16 @@ describe("manifest.json's paramConfig and parseConfig", () => {
     const typeOf = (name: string) => params.find((p) => p.name === name)?.type ?? '';
     for (const name of ['BrokerPassword', 'VapixPassword']) expect(typeOf(name), name).toMatch(/^password:/);
     for (const name of ['VapixHost', 'VapixPort', 'VapixTimeoutMs', 'DataDir', 'ProcNetDir']) expect(typeOf(name), name).toMatch(/^hidden:/);
+  });
+
+  it("writes param.conf as one Name=\"default\" type=\"type\" line per parameter, as the native host reads it back", () => {
+    const text: string = paramConf(manifest);
+    const lines = text.trimEnd().split('\n');
+    expect(lines).toHaveLength(params.length);
+    for (const [i, p] of params.entries()) {
+      // the native host takes the value up to the next quote (host_config.c): no quote may hide in one
+      expect(p.default + p.type, p.name).not.toContain('"');
+      expect(lines[i]).toBe(`${p.name}="${p.default}" type="${p.type}"`);
+    }
   });
 });
