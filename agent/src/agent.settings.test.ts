@@ -4,7 +4,7 @@
  * --config its configOverrides(). A real Aedes; time moves only when a test says so.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentHarness, type HarnessOptions } from '../../test/helpers/agent-harness';
+import { AgentHarness, SERIAL, type HarnessOptions } from '../../test/helpers/agent-harness';
 
 let h: AgentHarness;
 
@@ -127,5 +127,15 @@ describe('settings from the camera', () => {
     expect(Number(seen[1].split('@')[1]) - refusedAt).toBeLessThanOrEqual(10_000);
     expect(settingsLogs()).toContain('[vigil] [config] settings changed: BrokerUsername="cam", BrokerPassword');
     expect(h.fake.logs.some((l) => /old-secret|new-secret/.test(l.message))).toBe(false);
+  });
+
+  it('moves to a new TopicPrefix set on the camera: offline under the old prefix, online and reports under the new one', async () => {
+    await started({ IntervalSec: '10' });
+    await h.observer?.subscribeAsync('site2/#', { qos: 1 });
+    h.setCameraSettings({ IntervalSec: '10', TopicPrefix: 'site2/v1' });
+    const under = (prefix: string, leaf: string) => h.received.filter((m) => m.topic === `${prefix}/${SERIAL}/${leaf}`).map((m) => JSON.parse(m.payload));
+    await h.until('a report under the new prefix', () => under('site2/v1', 'report').length >= 1, { stepMs: 100 });
+    expect(under('vigil/v1', 'state').map((s) => s.state)).toEqual(['online', 'offline']);
+    expect(under('site2/v1', 'state').map((s) => s.state)).toEqual(['online']);
   });
 });
