@@ -175,3 +175,17 @@ describe('a VAPIX error while reading', () => {
     expect(warnings()).toEqual(["[vigil] [config] cannot read the camera's settings (GET /axis-cgi/param.cgi: no complete answer); keeping the ones in use"]);
   });
 });
+
+describe('a bad value on the camera at the first start', () => {
+  it("starts with param.conf's value instead, saying so once", () => {
+    const { settings, warnings } = setup(DEFAULTS);
+    expect(settings.first({ IntervalSec: 'abc' }).intervalSec).toBe(300);
+    expect(warnings()).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 86400, got "abc"; keeping IntervalSec="300"']);
+  });
+
+  it('fails with the clear error, and no warning, when the value is bad in param.conf too', () => {
+    const { settings, warnings } = setup({ ...DEFAULTS, IntervalSec: 'often' });
+    expect(() => settings.first({ IntervalSec: 'often' })).toThrow(/IntervalSec must be an integer from 1 to 86400, got "often"/);
+    expect(warnings()).toEqual([]);
+  });
+});

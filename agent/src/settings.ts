@@ -55,6 +55,20 @@ export const createSettings = (host: Pick<Host, 'config' | 'configOverrides'>, l
   let logged: Record<string, string> = {};
   let lost = false;
   const shown = (name: string, value = '') => (/Password/.test(name) ? name : `${name}=${JSON.stringify(value)}`);
+  /** `raw` with each bad value that `previous` has otherwise replaced by the previous one (logged once). */
+  const keepGood = (raw: Record<string, string>, previous: Record<string, string>): Record<string, string> => {
+    const { problems } = checkConfig(raw);
+    const bad: Record<string, string> = {};
+    for (const name in problems) {
+      if (previous[name] === raw[name]) continue;
+      bad[name] = raw[name];
+      if (logged[name] !== raw[name]) log('warn', `${problems[name]}; keeping ${shown(name, previous[name])}`);
+      if (name in previous) raw[name] = previous[name];
+      else delete raw[name];
+    }
+    logged = bad;
+    return raw;
+  };
 
   return {
     async read(vapix) {
@@ -75,20 +89,12 @@ export const createSettings = (host: Pick<Host, 'config' | 'configOverrides'>, l
       return null;
     },
     first(camera) {
-      good = layerSettings(host, camera);
+      // A bad value on the page falls back to param.conf's; one bad in every layer fails as parseConfig does.
+      good = keepGood(layerSettings(host, camera), layerSettings(host, null));
       return (config = parseConfig(good));
     },
     update(camera) {
-      const raw = layerSettings(host, camera);
-      const { problems } = checkConfig(raw);
-      const bad: Record<string, string> = {};
-      for (const name in problems) {
-        bad[name] = raw[name];
-        if (logged[name] !== raw[name]) log('warn', `${problems[name]}; keeping ${shown(name, good[name])}`);
-        if (name in good) raw[name] = good[name];
-        else delete raw[name];
-      }
-      logged = bad;
+      const raw = keepGood(layerSettings(host, camera), good);
       const changed = Object.keys({ ...good, ...raw }).filter((k) => raw[k] !== good[k]);
       if (changed.length === 0) return changed;
       const next = parseConfig(raw);
