@@ -11,9 +11,10 @@
  * State (`<dataDir>/state.json`, one small atomic write per report and per new connection): the session
  * counter, the last seq, the dropped counter, the serial, and an interval set by command.
  */
-import type { Host } from './host';
+import type { Host, VapixCredentials } from './host';
 import type { AgentConfig } from './config';
-import { parseConfig } from './config';
+import { checkConfig } from './config';
+import { BROKER_PARAMS, createSettings } from './settings';
 import type { CollectorError, Report } from './report/types';
 import { assembleReport, encodeReport } from './report/build';
 import { createFlashOutbox, type Outbox } from './outbox';
@@ -27,7 +28,7 @@ import { collectDevice } from './collectors/device/device';
 import { collectServices } from './collectors/services/services';
 import { collectIntegrity } from './collectors/integrity/integrity';
 import { readText, toHex, utf8Encode, writeText } from './util/bytes';
-import { errorCode, errorMessage } from './util/errors';
+import { errorCode, errorMessage, ignore } from './util/errors';
 import { isoNow } from './util/time';
 import { detectEvents, parseSnapshot, type Snapshot } from './events';
 import { areaLog, makeLog } from './log';
@@ -83,6 +84,11 @@ export const createAgent = (host: Host, version: string): Agent => {
   let restart = true;
   let lastReportBytes = 0;
   let saveFailing = false;
+  const settings = createSettings(host, areaLog(log, 'config'));
+  /** Where the camera's settings are read: its own VAPIX as param.conf and --config name it (not movable by them). */
+  let settingsVapix: AgentConfig['vapix'];
+  /** The VAPIX credentials last fetched (each cycle), also for reading the settings. */
+  let credentials: VapixCredentials | undefined;
 
   const start = (): void => {
     boot().catch((err) => say('error', `start failed: ${errorMessage(err)}`));
@@ -101,10 +107,14 @@ export const createAgent = (host: Host, version: string): Agent => {
   // ---- start-up -----------------------------------------------------------------------------------
 
   const boot = async (): Promise<void> => {
+    settingsVapix = checkConfig(host.config()).config.vapix;
+    await getCredentials(settingsVapix);
+    const camera = await settings.read(createVapixClient(host, { ...settingsVapix, credentials }));
     try {
-      config = parseConfig(host.config());
+      config = settings.first(camera);
     } catch (err) {
-      log('error', 'config', `${errorMessage(err)}; retrying in ${CONFIG_RETRY_MS / 1000} s`);
+      // The error already says `[vigil] [config]`.
+      host.log('error', `${errorMessage(err)}; retrying in ${CONFIG_RETRY_MS / 1000} s`);
       cycleTimer = clock.setTimer(CONFIG_RETRY_MS, () => {
         cycleTimer = null;
         start();
@@ -149,13 +159,35 @@ export const createAgent = (host: Host, version: string): Agent => {
     }
     // A kill between queueing a report and saving the counter leaves the report's seq only on flash.
     state.seq = Math.max(state.seq, box.maxSeq);
-    const o = state.interval;
-    intervalSec = o && o.base === c.intervalSec ? o.sec : c.intervalSec;
+    pickInterval();
     if (state.serial) setSerial(state.serial);
     say('info', `vigil ${version} on ${host.info.name}, report every ${intervalSec} s`);
     // Reports queued by an earlier run go out while the first report is being collected.
     if (box.depth + ev.depth > 0) s.ensureConnected();
     await runCycle();
+  };
+
+  /** The IntervalSec parameter, or an interval set by command while that parameter is unchanged. */
+  const pickInterval = (): void => {
+    const o = state.interval;
+    const c = config as AgentConfig;
+    intervalSec = o && o.base === c.intervalSec ? o.sec : c.intervalSec;
+  };
+
+  // ---- the camera's settings page (settings.ts) ----------------------------------------------------
+
+  /**
+   * Reads the camera's settings again, at the start of each cycle: a new interval schedules the next cycle, a
+   * new broker connects at once, the rest applies from its next use.
+   */
+  const refresh = async (): Promise<void> => {
+    const camera = await settings.read(createVapixClient(host, { ...settingsVapix, credentials }));
+    if (!camera || stopping) return;
+    const changed = settings.update(camera);
+    // Before the topics change: the old connection says offline on the old ones.
+    if (changed.some((n) => BROKER_PARAMS.test(n))) (session as MqttSession).reconnectNow().catch(ignore);
+    if (serial && changed.indexOf('TopicPrefix') >= 0) setSerial(serial);
+    if (changed.indexOf('IntervalSec') >= 0) pickInterval();
   };
 
   const loadState = async (): Promise<void> => {
@@ -230,6 +262,7 @@ export const createAgent = (host: Host, version: string): Agent => {
     cycleRunning = true;
     const started = clock.monotonic();
     try {
+      await refresh().catch((err) => log('error', 'config', errorMessage(err)));
       // Room is made before the report is built, so the report itself carries the drops it caused.
       await box.makeRoom(lastReportBytes);
       const report = await collectReport(started);
@@ -338,18 +371,23 @@ export const createAgent = (host: Host, version: string): Agent => {
   /** What the collectors get; a failure to fetch the VAPIX credentials is added to `errors`. */
   const context = async (errors: CollectorError[]): Promise<CollectorContext> => {
     const c = config as AgentConfig;
-    let credentials = c.vapix.username ? { username: c.vapix.username, password: c.vapix.password || '' } : undefined;
+    // host, port and timeoutMs from the config
+    const vapix = createVapixClient(host, { ...c.vapix, credentials: await getCredentials(c.vapix, errors) });
+    return { host, config: c, vapix };
+  };
+
+  /** The host's VAPIX credentials, else the configured ones; a failure to fetch them is added to `errors`. */
+  const getCredentials = async (v: AgentConfig['vapix'], errors?: CollectorError[]): Promise<VapixCredentials | undefined> => {
+    let found = v.username ? { username: v.username, password: v.password || '' } : undefined;
     if (host.vapixCredentials) {
       // Service accounts are wiped on reboot (reference §3.1): fetch them each time, keep them in memory only.
       try {
-        credentials = await host.vapixCredentials();
+        found = await host.vapixCredentials();
       } catch (err) {
-        errors.push({ collector: 'vapix', code: errorCode(err), message: `[vigil] [vapix] GetCredentials failed: ${errorMessage(err)}` });
+        errors?.push({ collector: 'vapix', code: errorCode(err), message: `[vigil] [vapix] GetCredentials failed: ${errorMessage(err)}` });
       }
     }
-    // host, port and timeoutMs from the config
-    const vapix = createVapixClient(host, { ...c.vapix, credentials });
-    return { host, config: c, vapix };
+    return (credentials = found);
   };
 
   const readData = (name: string, maxBytes: number): Promise<string> => readText(host.fs, `${(config as AgentConfig).dataDir}/${name}`, maxBytes);

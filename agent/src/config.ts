@@ -87,7 +87,21 @@ export const CONFIG_DEFAULTS: Record<string, string> = {
 
 /** Parses the host's string parameters; throws one error that lists every bad parameter. */
 export const parseConfig = (raw: Record<string, string>): AgentConfig => {
-  const problems: string[] = [];
+  const { config, problems } = checkConfig(raw);
+  const all = Object.values(problems);
+  if (all.length > 0) throw new VigilError('config', 'EINVAL', all.join('; '));
+  return config;
+};
+
+/**
+ * The config and, per bad parameter, what is wrong with it (a fallback value stands in for each), so a
+ * caller can keep the previous good value of just that parameter (settings.ts).
+ */
+export const checkConfig = (raw: Record<string, string>): { config: AgentConfig; problems: Record<string, string> } => {
+  const problems: Record<string, string> = {};
+  const bad = (name: string, message: string) => {
+    problems[name] = problems[name] ? `${problems[name]}; ${message}` : message;
+  };
   const get = (name: string): string => {
     const v = raw[name];
     return (typeof v === 'string' ? v : (CONFIG_DEFAULTS[name] ?? '')).trim();
@@ -97,7 +111,7 @@ export const parseConfig = (raw: Record<string, string>): AgentConfig => {
     const text = get(name);
     const n = Number(text);
     if (!/^\d+$/.test(text) || n < min || n > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+      bad(name, `${name} must be an integer from ${min} to ${max}, got "${text}"`);
       return Number(CONFIG_DEFAULTS[name] ?? min);
     }
     return n;
@@ -106,24 +120,24 @@ export const parseConfig = (raw: Record<string, string>): AgentConfig => {
     const text = get(name).toLowerCase();
     if (/^(yes|true|1|on)$/.test(text)) return true;
     if (/^(no|false|0|off|)$/.test(text)) return false;
-    problems.push(`${name} must be yes or no, got "${text}"`);
+    bad(name, `${name} must be yes or no, got "${text}"`);
     return false;
   };
 
   const brokerHost = get('BrokerHost');
-  if (!brokerHost) problems.push('BrokerHost is required');
+  if (!brokerHost) bad('BrokerHost', 'BrokerHost is required');
   const topicPrefix = get('TopicPrefix').replace(/\/+$/, '');
-  if (!topicPrefix || /[#+]/.test(topicPrefix)) problems.push(`TopicPrefix must be a topic without wildcards, got "${topicPrefix}"`);
+  if (!topicPrefix || /[#+]/.test(topicPrefix)) bad('TopicPrefix', `TopicPrefix must be a topic without wildcards, got "${topicPrefix}"`);
   const integrityPaths = get('IntegrityPaths')
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p.length > 0);
-  for (const p of integrityPaths) if (p[0] !== '/') problems.push(`IntegrityPaths entries must be absolute, got "${p}"`);
+  for (const p of integrityPaths) if (p[0] !== '/') bad('IntegrityPaths', `IntegrityPaths entries must be absolute, got "${p}"`);
   const dataDir = get('DataDir').replace(/\/+$/, '');
   const mqttVersion = get('MqttVersion');
   const protocolLevel = mqttVersion === '5' || mqttVersion === '5.0' ? 5 : 4;
-  if (!/^(3\.1\.1|4|5|5\.0)$/.test(mqttVersion)) problems.push(`MqttVersion must be 3.1.1 or 5, got "${mqttVersion}"`);
-  if (dataDir[0] !== '/') problems.push(`DataDir must be absolute, got "${dataDir}"`);
+  if (!/^(3\.1\.1|4|5|5\.0)$/.test(mqttVersion)) bad('MqttVersion', `MqttVersion must be 3.1.1 or 5, got "${mqttVersion}"`);
+  if (dataDir[0] !== '/') bad('DataDir', `DataDir must be absolute, got "${dataDir}"`);
 
   const config: AgentConfig = {
     broker: {
@@ -167,6 +181,5 @@ export const parseConfig = (raw: Record<string, string>): AgentConfig => {
     },
     messageExpirySec: int('MessageExpirySec', 0, 2147483647),
   };
-  if (problems.length > 0) throw new VigilError('config', 'EINVAL', problems.join('; '));
-  return config;
+  return { config, problems };
 };

@@ -184,6 +184,12 @@ export interface Host {
    * (BrokerHost, BrokerPort, IntervalSec…). The agent parses and validates them (config.ts).
    */
   config(): Record<string, string>;
+  /**
+   * The subset of config() a lab or a test forced (host-native: --config files and --set; the simulator: its
+   * overrides). They win over the camera's own settings page (param.cgi, settings.ts); everything else in
+   * config() is only the default (param.conf). Absent: nothing is forced.
+   */
+  configOverrides?(): Record<string, string>;
   /** Local VAPIX credentials from D-Bus GetCredentials (AXIS OS ≥ 11.9); absent where not available. */
   vapixCredentials?(): Promise<VapixCredentials>;
   readonly info: RuntimeInfo;

@@ -37,6 +37,8 @@ export interface FakeHostOptions {
   /** 'manual' (default): time moves only with advance(). 'real': timers use the JS runtime's setTimeout. */
   clock?: 'manual' | 'real';
   config?: Record<string, string>;
+  /** What configOverrides() returns (they are also in config()); absent: the host has no configOverrides. */
+  overrides?: Record<string, string>;
   dataDir?: string;
   vapixCredentials?: VapixCredentials;
   startTime?: number;
@@ -53,6 +55,8 @@ export class FakeHost implements Host {
   readonly logs: Array<{ level: LogLevel; message: string }> = [];
   readonly info: RuntimeInfo = { name: 'fake', version: '0', bundleSha256: null, lastExit: null };
   configValues: Record<string, string>;
+  /** The forced values (FakeHostOptions.overrides), changeable by a test; null without configOverrides. */
+  overrideValues: Record<string, string> | null = null;
   dataDir: string;
   /** Set to make every write under the data dir fail, as a full flash does. */
   diskFull = false;
@@ -72,6 +76,10 @@ export class FakeHost implements Host {
   constructor(options: FakeHostOptions = {}) {
     this.clockMode = options.clock ?? 'manual';
     this.configValues = { ...(options.config ?? {}) };
+    if (options.overrides) {
+      const forced = (this.overrideValues = { ...options.overrides });
+      this.configOverrides = () => ({ ...forced });
+    }
     this.dataDir = options.dataDir ?? '/data';
     this.wall = options.startTime ?? Date.UTC(2026, 10, 25, 12, 0, 0);
     this.credentials = options.vapixCredentials;
@@ -277,8 +285,10 @@ export class FakeHost implements Host {
   }
 
   config(): Record<string, string> {
-    return { ...this.configValues };
+    return { ...this.configValues, ...(this.overrideValues ?? {}) };
   }
+
+  configOverrides?: () => Record<string, string>;
 
   memory(): { usedBytes: number; limitBytes: number } {
     return { usedBytes: this.memoryUsed, limitBytes: 16 << 20 };

@@ -13,6 +13,18 @@ export const HOST_INFO_CASES: ContractCase[] = [
     },
   },
   {
+    name: 'configOverrides (where present) returns strings that config() has too',
+    async run(host) {
+      if (!host.configOverrides) return;
+      const forced = host.configOverrides();
+      const c = host.config();
+      for (const k of Object.keys(forced)) {
+        assert.equal(typeof forced[k], 'string', `configOverrides ${k}`);
+        assert.equal(c[k], forced[k], `config ${k} equals the forced value`);
+      }
+    },
+  },
+  {
     name: 'memory() returns numbers',
     async run(host) {
       const m = host.memory();

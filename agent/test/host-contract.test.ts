@@ -16,6 +16,8 @@ function makeFakeHost(): FakeHost {
       ContractEchoPort: '7',
       ContractRefusedPort: '9',
     },
+    // as a lab's --set would force it
+    overrides: { ContractRefusedPort: '9' },
   });
   host.addDir('/data');
   host.addDir('/contract');

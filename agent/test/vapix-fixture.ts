@@ -116,7 +116,8 @@ function answerFor(req: VapixRequest, answers: Record<string, VapixAnswer>, cred
   const lines = answer.split('\n').filter((l) => l.trim() && l[0] !== '#');
   if (!lines.every((l) => /^[\w.-]+=/.test(l))) return answer; // a malformed fixture is served as it is
   const out: string[] = [];
-  for (const g of groups) {
+  for (const group of groups) {
+    const g = group.replace(/^root\./, '');
     const mine = lines.filter((l) => {
       const name = l.slice(0, l.indexOf('=')).replace(/^root\./, '');
       return name === g || name.startsWith(g + '.');

@@ -30,7 +30,8 @@ static const char *usage_text =
     "  --help                  this text\n"
     "\n"
     "On the camera the package runs `vigil agent.qjsbc` from /usr/local/packages/vigil with the defaults of\n"
-    "param.conf; values set in the ACAP settings need axparameter (not linked here): pass them with --config.\n";
+    "param.conf; the agent reads the values set in the app's settings page from param.cgi (root.vigil), and\n"
+    "--config / --set values win over those (a lab, a test).\n";
 
 int vigil_args_parse(int argc, char **argv, struct vigil_args *opt) {
     memset(opt, 0, sizeof *opt);

@@ -15,7 +15,7 @@
  *   crypto.*                  host_crypto.c     vigil_crypto_init(ctx, host)  -> host.crypto
  *   clock.* (timers)          host_clock.c      vigil_clock_init(ctx, host)   -> host.clock
  *   log()                     host_log.c        vigil_log_init(ctx, host)     -> host.log
- *   config()                  host_config.c     vigil_config_init(ctx, host)  -> host.config
+ *   config()                  host_config.c     vigil_config_init(ctx, host)  -> host.config, host.configOverrides
  *   vapixCredentials()        host_vapix.c      vigil_vapix_init(ctx, host)   -> host.vapixCredentials (D-Bus only)
  *
  * Below the capabilities: runtime.c (the engine, its limits, jobs, errors and promises; runtime.h),
@@ -116,6 +116,8 @@ int vigil_config_load_file(const char *path);
 /* ACAP parameter defaults (param.conf lines `Name="value" type="..."`): set only where nothing is set yet. */
 int vigil_config_load_defaults(const char *path);
 int vigil_config_set(const char *key, const char *value);
+/* A default (param.conf's level): not in host.configOverrides(). */
+int vigil_config_set_default(const char *key, const char *value);
 const char *vigil_config_get(const char *key);
 
 /* SHA-256 of bytes as 64 lowercase hex digits + NUL (host_crypto.c). */

@@ -4,7 +4,8 @@
  * Sources, lowest precedence first: param.conf (the package's defaults, `Name="value" type="..."`), then
  * --config files (key=value lines, or param.conf lines), then --set KEY=VALUE. On the camera the values a
  * user sets in the app settings live in the parameter database behind axparameter, an Axis library this
- * static build does not link: those reach the agent only through a config file (see README.md).
+ * static build does not link: the agent reads them itself through param.cgi (agent/src/settings.ts).
+ * host.configOverrides() is the part from --config and --set, which wins over the camera's settings.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 static struct {
     char *key;
     char *value;
+    int forced; /* from --config or --set: host.configOverrides() */
 } params[MAX_PARAMS];
 static int param_count;
 
@@ -28,19 +30,24 @@ static int find(const char *key) {
     return -1;
 }
 
-int vigil_config_set(const char *key, const char *value) {
+static int set(const char *key, const char *value, int forced) {
     int i = find(key);
     if (i >= 0) {
         free(params[i].value);
         params[i].value = strdup(value);
+        params[i].forced = forced;
         return 0;
     }
     if (param_count == MAX_PARAMS) return -1;
     params[param_count].key = strdup(key);
     params[param_count].value = strdup(value);
+    params[param_count].forced = forced;
     param_count++;
     return 0;
 }
+
+int vigil_config_set(const char *key, const char *value) { return set(key, value, 1); }
+int vigil_config_set_default(const char *key, const char *value) { return set(key, value, 0); }
 
 const char *vigil_config_get(const char *key) {
     int i = find(key);
@@ -86,7 +93,7 @@ static int load(const char *path, int only_missing) {
         if (r < 0) vigil_log(VIGIL_LOG_WARN, "[vigil] [native] %s:%d: not a key=value line, ignored", path, lineno);
         if (r <= 0) continue;
         if (only_missing && find(k) >= 0) continue;
-        vigil_config_set(k, v);
+        set(k, v, !only_missing);
     }
     fclose(f);
     return 0;
@@ -95,15 +102,28 @@ static int load(const char *path, int only_missing) {
 int vigil_config_load_file(const char *path) { return load(path, 0); }
 int vigil_config_load_defaults(const char *path) { return load(path, 1); }
 
+static JSValue params_object(JSContext *ctx, int forced_only) {
+    JSValue o = JS_NewObject(ctx);
+    for (int i = 0; i < param_count; i++)
+        if (!forced_only || params[i].forced) JS_SetPropertyStr(ctx, o, params[i].key, JS_NewString(ctx, params[i].value));
+    return o;
+}
+
 static JSValue js_config(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
     (void)this_val;
     (void)argc;
     (void)argv;
-    JSValue o = JS_NewObject(ctx);
-    for (int i = 0; i < param_count; i++) JS_SetPropertyStr(ctx, o, params[i].key, JS_NewString(ctx, params[i].value));
-    return o;
+    return params_object(ctx, 0);
+}
+
+static JSValue js_config_overrides(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    (void)this_val;
+    (void)argc;
+    (void)argv;
+    return params_object(ctx, 1);
 }
 
 void vigil_config_init(JSContext *ctx, JSValueConst host) {
     JS_SetPropertyStr(ctx, host, "config", JS_NewCFunction(ctx, js_config, "config", 0));
+    JS_SetPropertyStr(ctx, host, "configOverrides", JS_NewCFunction(ctx, js_config_overrides, "configOverrides", 0));
 }

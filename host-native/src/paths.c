@@ -60,7 +60,7 @@ int vigil_paths_setup(const char *root, const char *data_dir) {
     const char *dd = vigil_config_get("DataDir");
     if (!dd || !*dd) {
         dd = "/usr/local/packages/vigil/localdata";
-        vigil_config_set("DataDir", dd);
+        vigil_config_set_default("DataDir", dd);
     }
     vigil_path_normalize(dd, vigil_paths.data_device, sizeof vigil_paths.data_device);
     if (data_dir) {

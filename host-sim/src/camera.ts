@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { QuickJSRunner, type QuickJSRunnerOptions, type RunResult } from './quickjs-runner';
 import { SimHost, type LogSink } from './sim-host';
 import { loadProfile, type LoadedProfile, type VapixFault } from './profiles';
-import { VapixServer } from './vapix-server';
+import { AppSettings, VapixServer } from './vapix-server';
+import { buildConfig } from './sim-host';
 import { loadDeviceState } from './device-changes';
 
 export interface SimCameraOptions {
@@ -18,10 +19,16 @@ export interface SimCameraOptions {
   bundlePath: string;
   /** The bundle's text, when the caller already has it (fleet mode reads it once). */
   bundleCode?: string;
-  broker: { host: string; port: number };
+  /** The broker as a forced value (--config); absent: the camera's settings name it (`settings`). */
+  broker?: { host: string; port: number };
+  /**
+   * The app's settings on the camera's page (root.vigil.* in param.cgi) over the profile's `agent` values; the
+   * agent reads them every cycle, and `camera.vapix.app` changes them mid-run.
+   */
+  settings?: Record<string, string>;
   /** Writable per-camera directory backing the data dir; survives restarts of the camera. */
   stateDir: string;
-  /** Config values over the profile's and the ones set here (BrokerHost/Port, VapixHost/Port). */
+  /** Forced config values (host.configOverrides), over the profile's and the camera's settings page. */
   overrides?: Record<string, string>;
   log?: LogSink;
   /** Engine limits and variant (memoryLimitBytes, cpuBudgetMs, variant, module…). */
@@ -59,7 +66,9 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
 
   // What fault scripts changed on this device (a private rootfs, parameters) outlives a restart, as flash does.
   const device = loadDeviceState(options.stateDir);
-  const vapix = new VapixServer({ profile: profile.data, params: device.params });
+  // The settings page holds what param.conf would (the profile's values, VAPIX credentials on an OS without D-Bus).
+  const app = new AppSettings(undefined, buildConfig(profile, options.settings ?? {}));
+  const vapix = new VapixServer({ profile: profile.data, params: device.params, app });
   if (options.vapixFaults) vapix.setFaults(options.vapixFaults);
   const vapixPort = await vapix.listen();
 
@@ -67,8 +76,7 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
     profile,
     stateDir: options.stateDir,
     overrides: {
-      BrokerHost: options.broker.host,
-      BrokerPort: String(options.broker.port),
+      ...(options.broker ? { BrokerHost: options.broker.host, BrokerPort: String(options.broker.port) } : {}),
       VapixHost: vapix.host,
       VapixPort: String(vapixPort),
       ...(options.overrides ?? {}),

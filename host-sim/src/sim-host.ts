@@ -62,6 +62,7 @@ export class SimHost implements Host {
   readonly clock: HostClock;
 
   private readonly configValues: Record<string, string>;
+  private readonly overrideValues: Record<string, string>;
   private readonly logSink: LogSink;
   private readonly sockets: SimSockets;
   private readonly timers: SimClock;
@@ -77,6 +78,7 @@ export class SimHost implements Host {
     this.stateDir = path.resolve(options.stateDir);
     this.logSink = options.log ?? stderrLogSink();
     this.configValues = buildConfig(options.profile, options.overrides ?? {});
+    this.overrideValues = Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
     this.dataDir = normalizeDevicePath(this.configValues.DataDir || DEFAULT_DATA_DIR);
     this.info = {
       name: 'host-sim',
@@ -149,6 +151,11 @@ export class SimHost implements Host {
 
   config(): Record<string, string> {
     return { ...this.configValues };
+  }
+
+  /** The caller's overrides (the CLI's --set, a test's): they win over the camera's settings page. */
+  configOverrides(): Record<string, string> {
+    return { ...this.overrideValues };
   }
 
   memory(): RuntimeMemory {

@@ -4,7 +4,8 @@
  *   POST /axis-cgi/firmwaremanagement.cgi         JSON status / getSupportedVersions
  *   GET  /axis-cgi/applications/list.cgi          XML <reply result="ok"><application …/></reply>
  *   GET  /axis-cgi/applications/config.cgi?action=get&name=AllowUnsigned
- *   GET|POST /axis-cgi/param.cgi?action=list&group=A,B   text root.Group.Name=value lines
+ *   GET|POST /axis-cgi/param.cgi?action=list&group=A,B   text root.Group.Name=value lines (param-cgi.ts), the
+ *            app's own group root.vigil.* included; action=update&root.vigil.X=Y changes the app's settings
  * Everything else is 404. Every request needs HTTP Basic credentials (a VAPIX service account).
  *
  * Faults are rules ({mode, paths?, delayMs?}) looked up per request through a FaultSource, so a timed
@@ -14,7 +15,10 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Profile, VapixFault } from './profiles';
-import { profileParams, vapixFaults } from './profiles';
+import { vapixFaults } from './profiles';
+import { AppSettings, paramCgi } from './param-cgi';
+
+export { AppSettings, paramList, type AppParam } from './param-cgi';
 
 export interface FaultSource {
   /** The fault for this request path (no query), or null. */
@@ -39,6 +43,8 @@ export interface VapixServerOptions {
   faults?: FaultSource;
   /** param.cgi parameters over the profile's (set by an earlier fault script, kept across restarts). */
   params?: Record<string, string>;
+  /** The app's settings on this camera (root.vigil.*): manifest.json's defaults and these values by default. */
+  app?: AppSettings;
 }
 
 export interface VapixRequestRecord {
@@ -61,6 +67,8 @@ export class VapixServer {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly options: VapixServerOptions;
   private readonly params = new Map<string, string>();
+  /** The app's settings page (root.vigil.*): what param.cgi lists and an admin's update changes. */
+  readonly app: AppSettings;
   port = 0;
   host = '127.0.0.1';
 
@@ -69,6 +77,7 @@ export class VapixServer {
     this.profile = options.profile;
     this.faults = options.faults ?? staticFaults(vapixFaults(options.profile));
     for (const [k, v] of Object.entries(options.params ?? {})) this.params.set(k, v);
+    this.app = options.app ?? new AppSettings();
   }
 
   /** Sets a parameter param.cgi answers over the profile's; null goes back to the profile's (or none). */
@@ -199,7 +208,7 @@ export class VapixServer {
       case '/axis-cgi/applications/config.cgi':
         return applicationsConfig(this.profile, formParams(url, method, body));
       case '/axis-cgi/param.cgi':
-        return paramCgi(this.profile, formParams(url, method, body), this.paramOverrides());
+        return paramCgi(this.profile, formParams(url, method, body), this.paramOverrides(), this.app);
       default:
         return { status: 404, type: 'text/html', body: '<HTML><HEAD><TITLE>404 Not Found</TITLE></HEAD><BODY><H1>404 Not Found</H1></BODY></HTML>\n' };
     }
@@ -367,36 +376,4 @@ function applicationsConfig(profile: Profile, q: URLSearchParams) {
     return { status: 200, type: 'text/xml', body: '<reply result="error"><error type="1" message="Invalid parameter"/></reply>' };
   }
   return { status: 200, type: 'text/xml', body: `<reply result="ok"><param name="AllowUnsigned" value="${allow ? 'true' : 'false'}"/></reply>` };
-}
-
-/**
- * param.cgi action=list. A missing group gives `# Error: Error -1 getting param in group 'X'`, and the
- * line after such an error loses its `root.` prefix, as observed on devices (reference §3.4).
- */
-export function paramList(profile: Profile, groupSpec: string | null, overrides: Record<string, string> = {}): string {
-  const params = { ...profileParams(profile), ...overrides };
-  const names = Object.keys(params).sort();
-  const groups = groupSpec ? groupSpec.split(',').map((g) => g.trim()).filter((g) => g.length > 0) : [''];
-  const lines: string[] = [];
-  let dropRoot = false;
-  for (const g of groups) {
-    const group = g.replace(/^root\.?/, '');
-    const hits = group === '' ? names : names.filter((n) => n === group || n.startsWith(group + '.'));
-    if (hits.length === 0) {
-      lines.push(`# Error: Error -1 getting param in group '${group}'`);
-      dropRoot = true;
-      continue;
-    }
-    for (const n of hits) {
-      lines.push(`${dropRoot ? '' : 'root.'}${n}=${params[n]}`);
-      dropRoot = false;
-    }
-  }
-  return lines.join('\n') + '\n';
-}
-
-function paramCgi(profile: Profile, q: URLSearchParams, overrides: Record<string, string>) {
-  const action = q.get('action');
-  if (action !== 'list') return { status: 200, type: 'text/plain', body: `# Error: action ${action ?? '(none)'} is not supported by the simulator\n` };
-  return { status: 200, type: 'text/plain', body: paramList(profile, q.get('group'), overrides) };
 }

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Aedes, type AedesOptions } from 'aedes';
 import mqtt, { type MqttClient as MqttJsClient } from 'mqtt';
 import { FakeHost, type FakePeer } from '../../agent/test/fake-host';
-import { loadTestdata, serveVapix, TEST_CREDENTIALS } from '../../agent/test/vapix-fixture';
+import { loadTestdata, serveVapix, TEST_CREDENTIALS, type VapixAnswer } from '../../agent/test/vapix-fixture';
 import { createAgent, type Agent } from '../../agent/src/agent';
 import { PacketParser, decodeAnyPacket, PUBLISH, PUBACK, type Packet } from '../../agent/src/mqtt/codec';
 
@@ -46,6 +46,8 @@ export interface BridgeStats {
 
 export interface HarnessOptions {
   config?: Record<string, string>;
+  /** The FakeHost's configOverrides (--config): over the camera's settings page. */
+  overrides?: Record<string, string>;
   broker?: 'aedes' | { host: string; port: number };
   aedes?: AedesOptions;
   /** Observer protocol version (5 to see MQTT 5 properties, Mosquitto only). */
@@ -109,11 +111,13 @@ export class AgentHarness {
         VapixPassword: TEST_CREDENTIALS.password,
         ...(options.config ?? {}),
       },
+      overrides: options.overrides,
     });
-    const answers = {
+    const answers: Record<string, VapixAnswer> = (this.vapixAnswers = {
       ...loadTestdata(this.fake, fsLike, join(ROOT, 'agent/src/collectors/device/testdata/valid')),
       ...loadTestdata(this.fake, fsLike, join(ROOT, 'agent/src/collectors/integrity/testdata/valid')),
-    };
+    });
+    this.deviceParams = String(answers['/axis-cgi/param.cgi'] ?? '');
     serveVapix(this.fake, answers, { credentials: TEST_CREDENTIALS });
     // the agent's side of its broker connections, seen through the host seam
     const { connect, close } = this.fake.net;
@@ -126,6 +130,24 @@ export class AgentHarness {
       this.agentSockets.delete(id);
       close(id);
     };
+  }
+
+  /** What the fake camera's VAPIX answers, by path; a test may change them while the agent runs. */
+  readonly vapixAnswers: Record<string, VapixAnswer>;
+  private readonly deviceParams: string;
+
+  /**
+   * The app's settings page: param.cgi answers these as `root.vigil.<Param>` lines (with the device's own
+   * parameters); null: the group is missing, as on a camera without the app's parameters.
+   */
+  setCameraSettings(settings: Record<string, string> | null): void {
+    const app = Object.entries(settings ?? {}).map(([k, v]) => `root.vigil.${k}=${v}\n`);
+    this.vapixAnswers['/axis-cgi/param.cgi'] = this.deviceParams.replace(/\n?$/, '\n') + app.join('');
+  }
+
+  /** Connections to host:port also reach the real broker (a second address of it, for a broker change). */
+  serveBroker(host: string, port: number): void {
+    this.fake.serve(host, port, (peer) => this.bridge(peer));
   }
 
   /** Broker connections the agent holds open (0 once it has let go of a connection the broker ended). */

@@ -66,6 +66,12 @@ export interface MqttSession {
   publishState(client: MqttClient, state: StateName, reason: string): Promise<void>;
   /** For a planned stop: says offline (bounded in time) and disconnects. */
   end(): Promise<void>;
+  /**
+   * The broker settings changed (settings.ts): says offline on the current connection and disconnects
+   * cleanly, forgets any backoff (a refused CONNACK's minutes included) and connects with the new settings
+   * at once. The offline goes out on the topics of the moment of the call.
+   */
+  reconnectNow(): Promise<void>;
 }
 
 export const createSession = (deps: SessionDeps): MqttSession => {
@@ -86,6 +92,10 @@ export const createSession = (deps: SessionDeps): MqttSession => {
   let lastProblem: string | null = null;
   let duplicateLogged = false;
   let reconnectTimer: number | null = null;
+  /** Bumped by reconnectNow: an attempt begun before it is dropped, not counted as a failure. */
+  let generation = 0;
+  /** The client of the attempt under way, so reconnectNow can cut it short. */
+  let attempt: MqttClient | null = null;
 
   const statePayload = (name: StateName, reason: string): string =>
     JSON.stringify({
@@ -106,14 +116,16 @@ export const createSession = (deps: SessionDeps): MqttSession => {
   const ensureConnected = (): void => {
     if (deps.stopping() || connected || connecting || reconnectTimer !== null || !deps.topics()) return;
     connecting = true;
-    connect()
-      .catch(onConnectFailed)
+    const g = generation;
+    connect(g)
+      .catch((err) => g === generation && onConnectFailed(err))
       .then(() => {
         connecting = false;
+        if (g !== generation) ensureConnected();
       });
   };
 
-  const connect = async (): Promise<void> => {
+  const connect = async (g: number): Promise<void> => {
     const topics = deps.topics() as DeviceTopics;
     const serial = deps.serial() as string;
     // A session number is used up only by an accepted connection (only then can its will fire); it is
@@ -144,8 +156,9 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     });
     c.onClose((reason) => onDisconnected(c, reason));
     c.onMessage((topic, payload, info) => deps.onMessage(c, topic, payload, info));
-    await c.connect();
-    if (deps.stopping()) {
+    attempt = c;
+    await c.connect().finally(() => (attempt = null));
+    if (deps.stopping() || g !== generation) {
       await c.disconnect().catch(ignore);
       return;
     }
@@ -244,17 +257,31 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     return Math.round(ceiling / 2 + (random() * ceiling) / 2);
   };
 
-  const end = async (): Promise<void> => {
+  /** Says offline on the current connection (bounded in time) and disconnects it. */
+  const leave = async (c: MqttClient | null, reason: string): Promise<void> => {
     if (reconnectTimer !== null) clock.clearTimer(reconnectTimer);
     reconnectTimer = null;
-    const c = client;
     if (c && connected) {
-      await withTimeout(clock, publishState(c, 'offline', 'shutdown'), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
-        log('warn', `could not publish offline before stopping: ${errorMessage(err)}`),
+      await withTimeout(clock, publishState(c, 'offline', reason), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
+        log('warn', `could not publish offline before disconnecting: ${errorMessage(err)}`),
       );
       await c.disconnect().catch(ignore);
     }
     connected = false;
+  };
+
+  const reconnectNow = async (): Promise<void> => {
+    generation++;
+    failures = refusals = shortSessions = 0;
+    lastProblem = null;
+    duplicateLogged = false;
+    attempt?.disconnect().catch(ignore);
+    const c = client;
+    // No longer the session's: its close is not a lost connection, and delivery sends nothing more on it.
+    client = null;
+    if (c && connected) deps.onClose();
+    await leave(c, 'reconfigured');
+    ensureConnected();
   };
 
   return {
@@ -269,7 +296,8 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     },
     ensureConnected,
     publishState,
-    end,
+    end: () => leave(client, 'shutdown'),
+    reconnectNow,
   };
 };
 

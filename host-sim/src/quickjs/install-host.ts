@@ -150,6 +150,10 @@ export function installHost(b: HostBridge): void {
     host.log(level === 'debug' || level === 'info' || level === 'warn' || level === 'error' ? level : 'info', message);
   });
   syncFn(b, root, 'config', () => host.config());
+  if (typeof host.configOverrides === 'function') {
+    const forced = host.configOverrides.bind(host);
+    syncFn(b, root, 'configOverrides', () => forced());
+  }
   syncFn(b, root, 'memory', () => host.memory());
   if (typeof host.vapixCredentials === 'function') {
     const get = host.vapixCredentials.bind(host);
