@@ -101,7 +101,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
     const ev = events.entries().indexOf(entry) >= 0;
     const box = ev ? events : outbox;
     const previous = turn;
-    let done = (): void => {};
+    let done: () => void = ignore;
     turn = new Promise((resolve) => (done = resolve));
     try {
       let payload: Uint8Array;

@@ -362,9 +362,8 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
           readLoop(s);
         },
         (e) => {
-          // the host's text without its code and without the peer again: `cannot connect to a:1883: connect ECONNREFUSED …`
-          let text = errorDetail(e);
-          if (text.startsWith(peer)) text = text.slice(peer.length).replace(/^: /, '');
+          // the host's text without its code and peer: `cannot connect to a:1883: connect ECONNREFUSED …`
+          const text = errorDetail(e);
           close(errorCode(e), `cannot connect to ${peer}${text && ': ' + text}`);
         },
       );

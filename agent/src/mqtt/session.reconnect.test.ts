@@ -133,7 +133,7 @@ describe('what a failed attempt logs', () => {
     await settle();
     expect(lines()).toEqual([
       expect.stringMatching(
-        /^\[vigil\] \[mqtt\] cannot connect \(ECLOSED\): broker:1883 closed the connection; a broker that speaks only MQTT 3\.1\.1 does that to MQTT 5: set MqttVersion 3\.1\.1; attempt 1, next in \d+ s$/,
+        /^\[vigil\] \[mqtt\] cannot connect \(ECLOSED\): broker:1883 closed the connection; an MQTT 3\.1\.1-only broker does that to MQTT 5: set MqttVersion 3\.1\.1; attempt 1, next in \d+ s$/,
       ),
     ]);
   });

@@ -215,12 +215,12 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       delay = backoff();
       if (code === 'ETLS') message = explainTls(message, config);
     }
-    if (version) message += '; a broker that speaks only MQTT 3.1.1 does that to MQTT 5: set MqttVersion 3.1.1';
+    if (version) message += '; an MQTT 3.1.1-only broker does that to MQTT 5: set MqttVersion 3.1.1';
     // Logged once per distinct problem (and again every 20th attempt): an outage must not flood syslog.
     const attempts = failures + refusals;
     if (message !== lastProblem || attempts % 20 === 0) {
       // `cannot connect (ECONNREFUSED) to a:1883: …`, not `cannot connect (ECONNREFUSED): cannot connect to a:1883: …`
-      const what = message.startsWith('cannot connect ') ? message.slice(14) : `: ${message}`;
+      const what = `: ${message}`.replace(': cannot connect', '');
       log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', `cannot connect (${code})${what}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
     }
     lastProblem = message;
@@ -282,9 +282,12 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     reconnectTimer = null;
     const c = client;
     if (c && connected) {
-      await withTimeout(clock, publishState(c, 'offline', 'shutdown'), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
-        log('warn', `could not publish offline before stopping: ${errorDetail(err)}`),
-      );
+      let timer = -1;
+      await Promise.race([
+        publishState(c, 'offline', 'shutdown'),
+        new Promise((_, reject) => (timer = clock.setTimer(STOP_PUBLISH_TIMEOUT_MS, () => reject(new Error(`timed out after ${STOP_PUBLISH_TIMEOUT_MS} ms`))))),
+      ]).catch((err) => log('warn', `could not publish offline before stopping: ${errorDetail(err)}`));
+      clock.clearTimer(timer);
       await c.disconnect().catch(ignore);
     }
     connected = false;
@@ -331,20 +334,4 @@ export const explainTls = (message: string, config: AgentConfig): string => {
   else if (/certificate required|handshake failure|bad certificate|alert/.test(m)) hint = 'the broker refused the TLS handshake (does it require a client certificate? set BrokerCertFile and BrokerKeyFile)';
   else if (/cannot read/.test(m)) hint = 'a TLS file could not be read';
   return hint ? `TLS: ${hint} — ${message}` : message;
-};
-
-const withTimeout = <T>(clock: Host['clock'], promise: Promise<T>, ms: number): Promise<T> => {
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimer(ms, () => reject(new Error(`timed out after ${ms} ms`)));
-    promise.then(
-      (v) => {
-        clock.clearTimer(timer);
-        resolve(v);
-      },
-      (e) => {
-        clock.clearTimer(timer);
-        reject(e);
-      },
-    );
-  });
 };
