@@ -43,7 +43,7 @@ describe.each(BROKER_MATRIX)('the agent over $name', (kind) => {
     h.start();
     const harness = h;
     const line = await harness.until('the MqttVersion hint', () => harness.logs('warn').find((m) => m.includes('MqttVersion')));
-    expect(line).toMatch(/^\[vigil\] \[mqtt\] cannot connect \((ECLOSED|ECONNRESET|EPROTO)\): .*; an MQTT 3\.1\.1-only broker does that to MQTT 5: set MqttVersion 3\.1\.1; attempt 1, next in \d+ s$/);
+    expect(line).toMatch(/^\[vigil\] \[mqtt\] cannot connect \((ECLOSED|ECONNRESET|EPROTO)\): .*; a 3\.1\.1-only broker does that to MQTT 5: set MqttVersion 3\.1\.1; attempt 1, next in \d+ s$/);
     expect(harness.reports()).toEqual([]);
   }, 60_000);
 

@@ -22,8 +22,6 @@ export interface MqttClientOptions {
   protocolLevel?: 4 | 5;
   /** MQTT 5 CONNECT properties. */
   connectProperties?: Properties;
-  /** A PUBACK or SUBACK later than this ends the session with ETIMEDOUT (default 1.5 × keepalive; 0 = never). */
-  ackTimeoutMs?: number;
 }
 
 export interface MessageInfo {

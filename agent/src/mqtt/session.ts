@@ -128,9 +128,8 @@ export const createSession = (deps: SessionDeps): MqttSession => {
   const reconnectNow = (): void => {
     again = connecting;
     if (again || deps.stopping()) return;
-    failures = refusals = shortSessions = 0;
+    failures = refusals = 0;
     lastProblem = null;
-    duplicateLogged = false;
     if (reconnectTimer !== null) clock.clearTimer(reconnectTimer);
     reconnectTimer = null;
     const c = client;
@@ -205,7 +204,8 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     let message = errorDetail(err);
     const rc = (err as ConnackError).returnCode;
     // A 3.1.1-only broker closes an MQTT 5 CONNECT (RabbitMQ 3.10) or refuses its version.
-    const version = config.broker.protocolLevel === 5 && (code === 'ECONNACK' ? rc === 1 || rc === 0x84 : /^E(CLOSED|CONNRESET|PROTO)$/.test(code));
+    // (a returnCode before the session is open is a CONNACK's: 1 and 0x84 say "unsupported protocol version")
+    const version = config.broker.protocolLevel === 5 && (/^E(CLOSED|CONNRESET|PROTO)$/.test(code) || rc === 1 || rc === 0x84);
     let delay: number;
     if (code === 'ECONNACK') {
       refusals++;
@@ -215,7 +215,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       delay = backoff();
       if (code === 'ETLS') message = explainTls(message, config);
     }
-    if (version) message += '; an MQTT 3.1.1-only broker does that to MQTT 5: set MqttVersion 3.1.1';
+    if (version) message += '; a 3.1.1-only broker does that to MQTT 5: set MqttVersion 3.1.1';
     // Logged once per distinct problem (and again every 20th attempt): an outage must not flood syslog.
     const attempts = failures + refusals;
     if (message !== lastProblem || attempts % 20 === 0) {
@@ -235,7 +235,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     if (deps.stopping()) return;
     const lived = clock.monotonic() - connectedAt;
     const takenOver = reason.reasonCode === 0x8e;
-    const byBroker = reason.code === 'ECLOSED' || reason.code === 'ECONNRESET' || reason.code === 'EDISCONNECT';
+    const byBroker = /^E(CLOSED|CONNRESET|DISCONNECT)$/.test(reason.code);
     shortSessions = byBroker && lived < SHORT_SESSION_MS ? shortSessions + 1 : 0;
     if (takenOver || shortSessions >= SHORT_SESSIONS_FOR_DUPLICATE) {
       const n = Math.max(1, shortSessions - SHORT_SESSIONS_FOR_DUPLICATE + 1);
@@ -245,8 +245,8 @@ export const createSession = (deps: SessionDeps): MqttSession => {
         // A broker closing right after CONNACK may mean a duplicate client id (Mosquitto, RabbitMQ: no reason
         // in 3.1.1) or an ACL or quota that refuses the birth or the subscription; only MQTT 5's 0x8E is sure.
         const why = takenOver
-          ? `another client took over the session: a duplicate client id "${clientId}"`
-          : `${shortSessions} connections in a row closed after CONNACK; another client with this id ("${clientId}"), or an ACL/quota`;
+          ? `session taken over: a duplicate client id "${clientId}"`
+          : `${shortSessions} connections closed after CONNACK; another client with this id ("${clientId}"), or an ACL/quota`;
         log('error', `${why}; next attempts ${Math.round(delay / 1000)} s apart`);
         duplicateLogged = true;
       }
