@@ -2,7 +2,8 @@
  * Where the brokers of the matrix differ, as the agent meets it (BrokerKind's flags, measured): a broker that
  * speaks only MQTT 3.1.1 closes the agent's MQTT 5 CONNECT and the agent says which setting to change; the
  * retained `state` reaches a late subscriber of its exact topic everywhere, and through a wildcard only on a
- * broker that delivers retained messages to wildcard subscriptions (not RabbitMQ).
+ * broker that delivers retained messages to wildcard subscriptions (not RabbitMQ); QoS 2 is downgraded to 1 on
+ * RabbitMQ (harmless: the agent uses QoS ≤ 1).
  */
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,18 @@ describe.each(BROKER_MATRIX)('the agent over $name', (kind) => {
     await late.endAsync(true);
     return got;
   };
+
+  it(`${kind.qos2 ? 'grants and delivers' : 'downgrades to QoS 1'} a QoS 2 subscription (the agent subscribes and publishes at QoS ≤ 1)`, async () => {
+    const client = await mqtt.connectAsync(broker.url, { clientId: `qos2-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0, protocolVersion: 4 });
+    try {
+      const got = new Promise<number>((resolve) => client.on('message', (_t, _p, packet) => resolve(packet.qos)));
+      const granted = await client.subscribeAsync('vigil-test/qos2', { qos: 2 });
+      await client.publishAsync('vigil-test/qos2', 'x', { qos: 2 });
+      expect([granted[0].qos, await got]).toEqual(kind.qos2 ? [2, 2] : [1, 1]);
+    } finally {
+      await client.endAsync(true);
+    }
+  }, 30_000);
 
   it.runIf(!kind.mqtt5)('with MqttVersion 5 is refused and says to set MqttVersion 3.1.1', async () => {
     h = new AgentHarness({ config: { MqttVersion: '5' }, broker: { host: broker.host, port: broker.port } });
