@@ -1,9 +1,9 @@
 /**
  * Where the brokers of the matrix differ, as the agent meets it (BrokerKind's flags, measured): a broker that
- * speaks only MQTT 3.1.1 closes the agent's MQTT 5 CONNECT and the agent says which setting to change; the
- * retained `state` reaches a late subscriber of its exact topic everywhere, and through a wildcard only on a
- * broker that delivers retained messages to wildcard subscriptions (not RabbitMQ); QoS 2 is downgraded to 1 on
- * RabbitMQ (harmless: the agent uses QoS ≤ 1).
+ * speaks only MQTT 3.1.1 refuses the agent's MQTT 5 CONNECT (RabbitMQ closes it, Aedes answers a 3.1.1 CONNACK)
+ * and the agent says which setting to change; the retained `state` reaches a late subscriber of its exact
+ * topic everywhere, and through a wildcard only on a broker that delivers retained messages to wildcard
+ * subscriptions (not RabbitMQ); QoS 2 is downgraded to 1 on RabbitMQ (harmless: the agent uses QoS ≤ 1).
  */
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -16,7 +16,7 @@ export interface BrokerUnderTest {
 export interface BrokerKind {
   name: string;
   start(port?: number): Promise<BrokerUnderTest>;
-  /** Accepts an MQTT 5 CONNECT (RabbitMQ 3.10 closes the connection without a CONNACK). */
+  /** Accepts an MQTT 5 CONNECT (RabbitMQ 3.10 closes the connection without a CONNACK; Aedes 1.x answers a 3.1.1 CONNACK 1). */
   mqtt5: boolean;
   /** Delivers retained messages to a wildcard subscription (RabbitMQ: only to an exact-topic one). */
   retainedOnWildcard: boolean;
