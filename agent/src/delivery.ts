@@ -12,7 +12,7 @@ import { jsonProperties, type MqttSession } from './mqtt/session';
 import type { DeviceTopics } from './mqtt/topics';
 import { REPORT_SCHEMA } from './report/types';
 import { EVENT_SCHEMA } from './events';
-import { errorCode, errorMessage } from './util/errors';
+import { errorCode, errorMessage, ignore } from './util/errors';
 
 export interface DeliveryDeps {
   clock: Host['clock'];
@@ -48,6 +48,12 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
   let tokens = 0;
   let tokensAt = 0;
   let pumpTimer: number | null = null;
+  /**
+   * Settled once the previous send has handed its PUBLISH to the client: payloads are read in parallel, but
+   * each send publishes only after the one started before it, so the broker gets them in `seq` order
+   * whichever read finishes first.
+   */
+  let turn: Promise<void> = Promise.resolve();
 
   const stop = (): void => {
     if (pumpTimer !== null) clock.clearTimer(pumpTimer);
@@ -94,11 +100,18 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
     const id = entry.reportId;
     const ev = events.entries().indexOf(entry) >= 0;
     const box = ev ? events : outbox;
+    const previous = turn;
+    let done: () => void = ignore;
+    turn = new Promise((resolve) => (done = resolve));
     try {
       let payload: Uint8Array;
       try {
-        payload = await box.payload(entry);
+        const read = box.payload(entry);
+        read.catch(ignore); // awaited below, after the turn: an early failure is not unhandled meanwhile
+        await previous;
+        payload = await read;
       } catch (err) {
+        done();
         log('error', 'outbox', `queued report ${entry.seq} is unreadable, dropped: ${errorMessage(err)}`);
         await box.drop(id);
         await deps.save();
@@ -123,7 +136,9 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
       if (config.messageExpirySec > 0) properties.messageExpiryInterval = config.messageExpirySec;
       try {
         sent.add(id);
-        await client.publish(ev ? topics.event : topics.report, payload, { qos: 1, retain, properties });
+        const published = client.publish(ev ? topics.event : topics.report, payload, { qos: 1, retain, properties });
+        done(); // the PUBLISH is queued on the socket: the next send may queue its own
+        await published;
         sent.delete(id);
         await box.ack(id);
       } catch (err) {
@@ -138,6 +153,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
         // ECLOSED: the report stays queued and goes again after the reconnect.
       }
     } finally {
+      done();
       if (client === session.client) {
         inflight.delete(id);
         pump();

@@ -192,7 +192,7 @@ describe('startFaultScript', () => {
 });
 
 describe('vigil sim --fault', () => {
-  it('delivers every report of a camera whose broker is down for its first seconds, with no gap', async () => {
+  it('delivers every report of a camera whose broker is down for its first seconds, in seq order, with no gap', async () => {
     const bundle = resolve(__dirname, '../../dist/agent.js');
     if (!existsSync(bundle)) await buildAgent();
     const broker = await startEmbeddedBroker();
@@ -201,14 +201,20 @@ describe('vigil sim --fault', () => {
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     try {
-      // Reports 1..3 or so are made while the broker is unreachable; they must arrive after it returns. The replay
-      // may deliver them out of order (8 in flight; in-order replay is issue 13's), so wait until 1..n are all in,
-      // n ≥ 6: a lost report never arrives and fails the wait.
+      // Reports 1..3 or so are made while the broker is unreachable; they must arrive after it returns, in seq
+      // order (8 in flight, read from node:fs in parallel): wait until 1..n are all in, n ≥ 6 (a lost report
+      // never arrives and fails the wait), then check the order they first arrived in.
+      const arrived = () => {
+        const seqs = subscriber.messages.map((m) => JSON.parse(m.payload.toString()).seq as number);
+        return seqs.filter((seq, i) => seqs.indexOf(seq) === i);
+      };
       const contiguous = () => {
-        const unique = [...new Set(subscriber.messages.map((m) => JSON.parse(m.payload.toString()).seq as number))].sort((a, b) => a - b);
+        const unique = [...arrived()].sort((a, b) => a - b);
         return unique.length >= 6 && unique.every((seq, i) => seq === i + 1) ? unique : null;
       };
       await subscriber.waitFor(`reports 1..n, n ≥ 6, with none missing; sim said:\n${stderr}`, contiguous, 30_000);
+      const order = arrived();
+      expect(order).toEqual(order.map((_, i) => i + 1));
       expect(stderr).toContain('fault broker-down starts');
       expect(stderr).toContain('fault broker-down ends');
     } finally {

@@ -30,11 +30,15 @@
  *
  * Keepalive (keepaliveSec > 0): a PINGREQ goes out when nothing was sent, or nothing received, for
  * keepaliveSec; when nothing at all arrives for 1.5 × keepaliveSec the session ends with ETIMEDOUT, so a
- * half-open connection is noticed. After close no timer is left. Credentials never appear in messages.
+ * half-open connection is noticed. A PUBACK or SUBACK not come within 1.5 × keepaliveSec ends the
+ * session with ETIMEDOUT too ("no PUBACK from … within 15 s", where silence says "nothing received"): a
+ * broker that answers PINGREQ but never acknowledges would otherwise stall the in-flight window silently.
+ * After close no timer is left. Credentials never appear in messages. Messages embed a host's or a nested
+ * error's text without its `CODE: ` or speaker tag (errorDetail), so nothing is said twice.
  */
-import type { Host, TlsOptions } from '../host';
+import type { Host } from '../host';
 import { toArrayBuffer } from '../util/bytes';
-import { VigilError, errorCode, errorMessage, ignore } from '../util/errors';
+import { VigilError, errorCode, errorDetail, ignore } from '../util/errors';
 import {
   CONNACK,
   DISCONNECT,
@@ -55,88 +59,25 @@ import {
   encodeSubscribe,
   packetName,
   type Packet,
-  type Properties,
-  type QoS,
-  type Will,
 } from './codec';
+import { CONNACK_AS_5, REASONS_5, reason5 } from './reasons';
 import { topicFilterProblem } from './topics';
 
-export interface MqttClientOptions {
-  host: string;
-  port: number;
-  tls?: TlsOptions;
-  /** Covers TCP (and TLS) connect and the CONNACK. */
-  connectTimeoutMs: number;
-  clientId: string;
-  username?: string;
-  password?: string;
-  /** 0 disables keepalive. */
-  keepaliveSec: number;
-  cleanSession: boolean;
-  will?: Will;
-  /** Incoming packets larger than this end the session with EPROTO (default 256 KiB). */
-  maxIncomingPacketBytes?: number;
-  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5. */
-  protocolLevel?: 4 | 5;
-  /** MQTT 5 CONNECT properties. */
-  connectProperties?: Properties;
-}
+import type { CloseReason, ConnackError, MessageInfo, MqttClient, MqttClientOptions, MqttClientState } from './client-types';
 
-export interface MessageInfo {
-  qos: QoS;
-  retain: boolean;
-  dup: boolean;
-  /** MQTT 5 properties of the message (correlationData, responseTopic, userProperties…). */
-  properties?: Properties;
-}
-
-export interface CloseReason {
-  code: string;
-  message: string;
-  /** The MQTT 5 reason code of a DISCONNECT from the broker. */
-  reasonCode?: number;
-}
-
-export type ConnackError = VigilError & { returnCode: number };
-
-export type MqttClientState = 'new' | 'connecting' | 'open' | 'closing' | 'closed';
-
-// Reason texts as one string each: an array or object literal of them costs more bytes in the bundle.
-const CONNACK_REASONS = ',unacceptable protocol version,identifier rejected,server unavailable,bad user name or password,not authorized'.split(',');
-
-/** MQTT 5 reason codes 0x80.. (CONNACK, PUBACK, DISCONNECT) a person may need to read; '' = no text. */
-const REASONS_5 = (
-  'unspecified error,malformed packet,protocol error,implementation specific error,unsupported protocol version,' +
-  'client identifier not valid,bad user name or password,not authorized,server unavailable,server busy,banned,' +
-  'server shutting down,,keep alive timeout,session taken over,,topic name invalid,,,receive maximum exceeded,,' +
-  'packet too large,,quota exceeded,,payload format invalid,,,use another server,server moved,,connection rate exceeded'
-).split(',');
-
-export const reason5 = (code: number): string => `${REASONS_5[code - 0x80] || 'reason'} (0x${code.toString(16)})`;
+export { reason5 };
+export type { CloseReason, ConnackError, MessageInfo, MqttClient, MqttClientOptions, MqttClientState };
 
 interface Pending {
   ack: number;
+  /** Monotonic ms when it was sent. */
+  at: number;
   resolve(value: unknown): void;
   reject(err: Error): void;
 }
 
 const err = (code: string, message: string) => new VigilError('mqtt', code, message);
 const refuse = (code: string, message: string) => Promise.reject(err(code, message));
-/** Drops the `[vigil] [mqtt] ` speaker tag of a nested message so that it is not repeated. */
-const strip = (message: string): string => message.replace(/^\[vigil\] \[mqtt\] /, '');
-
-/** One MQTT session; see the API above. */
-export interface MqttClient {
-  readonly state: MqttClientState;
-  /** The broker's Receive Maximum, from an MQTT 5 CONNACK (65535 when it gave none). */
-  readonly brokerReceiveMaximum: number;
-  connect(): Promise<{ sessionPresent: boolean }>;
-  publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean; properties?: Properties }): Promise<void>;
-  subscribe(subscriptions: Array<{ topic: string; qos: 0 | 1 }>): Promise<number[]>;
-  onMessage(callback: (topic: string, payload: Uint8Array, info: MessageInfo) => void): void;
-  onClose(callback: (reason: CloseReason) => void): void;
-  disconnect(): Promise<void>;
-}
 
 // A factory of closures, not a class: local variables minify to one letter, `this.#field` does not.
 export const createMqttClient = (host: Host, options: MqttClientOptions): MqttClient => {
@@ -186,7 +127,14 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     const written = send(bytes);
     if (!ack) return written;
     written.catch(ignore); // a failed write closes the session, which rejects the pending entry
-    return new Promise((resolve, reject) => pending.set(id, { ack, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      pending.set(id, { ack, at: now(), resolve, reject });
+      if (pending.size === 1) {
+        // the first acknowledgement awaited: the timer must now also watch for it
+        clock.clearTimer(timer);
+        schedule();
+      }
+    });
   };
 
   /** Writes one packet, in order after the previous ones. A failed write ends the session. */
@@ -203,7 +151,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
           lastTx = now();
         },
         (e) => {
-          close(errorCode(e), `write to ${peer} failed: ${errorMessage(e)}`);
+          close(errorCode(e), `write to ${peer} failed: ${errorDetail(e)}`);
           throw err('ECLOSED', `connection to ${peer} is closed`);
         },
       );
@@ -217,7 +165,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
       try {
         chunk = await net.read(s);
       } catch (e) {
-        close(errorCode(e), `connection to ${peer} failed: ${errorMessage(e)}`);
+        close(errorCode(e), `connection to ${peer} failed: ${errorDetail(e)}`);
         return;
       }
       if (st === 'closed') return;
@@ -233,7 +181,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
           handle(packet);
         }
       } catch (e) {
-        close(errorCode(e), `${strip(errorMessage(e))} (from ${peer})`);
+        close(errorCode(e), `${errorDetail(e)} (from ${peer})`);
         return;
       }
     }
@@ -245,7 +193,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
       if (p.type !== CONNACK) throw err('EPROTO', `expected CONNACK, got ${packetName(p.type)}`);
       const rc = p.returnCode;
       if (rc !== 0) {
-        const reason = v5 ? reason5(rc) : (CONNACK_REASONS[rc] ?? 'unknown return code');
+        const reason = v5 ? reason5(rc) : (REASONS_5[CONNACK_AS_5[rc] as number] ?? 'unknown return code');
         const message = `${peer} refused the connection: ${reason} (CONNACK ${rc})`;
         const e = err('ECONNACK', message) as ConnackError;
         e.returnCode = rc;
@@ -274,7 +222,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
             try {
               cb(p.topic, p.payload, { qos: p.qos, retain: p.retain, dup: p.dup, properties: p.properties });
             } catch (e) {
-              host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorMessage(e)}`);
+              host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorDetail(e)}`);
             }
           }
         }
@@ -314,20 +262,34 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     }
   };
 
-  /** One timer serves keepalive: it pings when due and ends a silent connection. */
+  /**
+   * One timer serves keepalive and acknowledgements: it pings when due, ends a silent connection, and ends
+   * one whose broker answers pings but leaves the oldest PUBACK or SUBACK unsent as long (else
+   * the in-flight window would stall silently; what was not acknowledged is sent again after the reconnect).
+   */
   const schedule = (): void => {
     const ka = options.keepaliveSec * 1000;
-    if (!ka) return;
+    const ackMs = ka * 1.5;
     const t = now();
-    if (t - lastRx >= ka * 1.5) {
+    // silence first: when nothing arrives at all, that is what to say
+    if (ka && t - lastRx >= ka * 1.5) {
       close('ETIMEDOUT', `nothing received from ${peer} for ${ka * 1.5} ms (keepalive ${ka / 1000} s)`);
       return;
     }
-    if (!pinged && (t - lastTx >= ka || t - lastRx >= ka)) {
-      pinged = true;
-      send(encodePingreq()).catch(ignore);
+    const oldest = ackMs ? pending.values().next().value : undefined;
+    if (oldest && t - oldest.at >= ackMs) {
+      close('ETIMEDOUT', `no ${packetName(oldest.ack)} from ${peer} within ${ackMs / 1000} s`);
+      return;
     }
-    const due = Math.min(lastRx + ka * 1.5, pinged ? Infinity : Math.min(lastTx, lastRx) + ka);
+    let due = oldest ? oldest.at + ackMs : Infinity;
+    if (ka) {
+      if (!pinged && (t - lastTx >= ka || t - lastRx >= ka)) {
+        pinged = true;
+        send(encodePingreq()).catch(ignore);
+      }
+      due = Math.min(due, lastRx + ka * 1.5, pinged ? Infinity : Math.min(lastTx, lastRx) + ka);
+    }
+    if (due === Infinity) return;
     timer = clock.setTimer(Math.max(1, due - t), () => {
       timer = -1;
       schedule();
@@ -340,7 +302,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     if (timer >= 0) clock.clearTimer(timer);
     timer = -1;
     if (socket >= 0) net.close(socket);
-    const detail = strip(message);
+    const detail = errorDetail(message);
     const reason: CloseReason = { code, message: `[vigil] [mqtt] ${detail}` };
     if (reasonCode !== undefined) reason.reasonCode = reasonCode;
     closeReason = reason;
@@ -350,7 +312,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     }
     const waiting = Array.from(pending.values());
     pending.clear();
-    for (const p of waiting) p.reject(err('ECLOSED', `connection closed before the acknowledgement (${detail})`));
+    for (const p of waiting) p.reject(err('ECLOSED', `connection closed before the acknowledgement (${code}: ${detail})`));
     const cbs = closeCbs;
     closeCbs = [];
     for (const cb of cbs) callClose(cb, reason);
@@ -360,7 +322,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     try {
       cb({ ...reason });
     } catch (e) {
-      host.log('error', `[vigil] [mqtt] close handler failed: ${errorMessage(e)}`);
+      host.log('error', `[vigil] [mqtt] close handler failed: ${errorDetail(e)}`);
     }
   };
 
@@ -386,7 +348,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
         connectPacket = encodeConnect({ ...o, protocolLevel: v5 ? 5 : 4, properties: o.connectProperties });
       } catch (e) {
         connectError = e as Error;
-        close(errorCode(e), errorMessage(e));
+        close(errorCode(e), errorDetail(e));
         return result;
       }
       st = 'connecting';
@@ -399,7 +361,11 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
           send(connectPacket).catch(ignore);
           readLoop(s);
         },
-        (e) => close(errorCode(e), `cannot connect to ${peer}: ${errorMessage(e)}`),
+        (e) => {
+          // the host's text without its code and peer: `cannot connect to a:1883: connect ECONNREFUSED …`
+          const text = errorDetail(e);
+          close(errorCode(e), `cannot connect to ${peer}${text && ': ' + text}`);
+        },
       );
       return result;
     },

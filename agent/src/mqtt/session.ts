@@ -7,16 +7,20 @@
  * so a consumer can tell a stale will from a live camera.
  *
  * Reconnects: exponential backoff with full jitter up to ReconnectMaxSec after a lost connection or a
- * failed attempt; a refused CONNACK backs off for minutes and is logged once; a connection the broker keeps
- * closing right after accepting it (or an MQTT 5 "session taken over") is a duplicate client id, logged as
- * such and backed off for minutes instead of flapping. Keepalive notices half-open connections (client.ts).
+ * failed attempt. A refused CONNACK (bad credentials, not authorized…) backs off longer, 30–60 s doubling up
+ * to 7.5–15 min (equal jitter), and is logged once: retrying a wrong password every second only fills the
+ * broker's log. A connection the broker keeps closing right after accepting it is logged once as what it may
+ * be (another client with this id, or an ACL/quota) and backed off the same way; an MQTT 5 "session taken
+ * over" is a duplicate client id for certain. reconnectNow() (settings changed: new credentials, broker,
+ * MqttVersion) drops any wait and connects at once with the current config. Keepalive notices half-open
+ * connections, and a PUBACK or SUBACK that never comes ends the session (client.ts).
  */
 import type { Host } from '../host';
 import type { AgentConfig } from '../config';
 import { areaLog, type Log } from '../log';
-import { errorCode, errorMessage, ignore } from '../util/errors';
+import { errorCode, errorDetail, ignore } from '../util/errors';
 import { isoNow } from '../util/time';
-import { createMqttClient, type MqttClient, type CloseReason, type MessageInfo } from './client';
+import { createMqttClient, type MqttClient, type CloseReason, type ConnackError, type MessageInfo } from './client';
 import type { Properties } from './codec';
 import type { DeviceTopics } from './topics';
 
@@ -180,27 +184,34 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       if (granted[0] >= 0x80) log('warn', `the broker refused the subscription to ${topics.commands}: commands will not arrive`);
     } catch (err) {
       // The session ended meanwhile: onDisconnected schedules the next attempt.
-      if (c.state === 'open') log('warn', `birth failed: ${errorMessage(err)}`);
+      if (c.state === 'open') log('warn', `birth failed: ${errorDetail(err)}`);
     }
     deps.onReady();
   };
 
   const onConnectFailed = (err: unknown): void => {
     const code = errorCode(err);
-    let message = errorMessage(err);
+    let message = errorDetail(err);
+    const rc = (err as ConnackError).returnCode;
+    // A 3.1.1-only broker closes an MQTT 5 CONNECT (RabbitMQ 3.10) or refuses its version.
+    // (a returnCode before the session is open is a CONNACK's: 1 and 0x84 say "unsupported protocol version")
+    const version = config.broker.protocolLevel === 5 && (/^E(CLOSED|CONNRESET|PROTO)$/.test(code) || rc === 1 || rc === 0x84);
     let delay: number;
     if (code === 'ECONNACK') {
       refusals++;
       delay = longBackoff(refusals);
-      message = `${message}; check BrokerUsername, BrokerPassword and the broker's ACL`;
+      if (!version) message += "; check BrokerUsername, BrokerPassword and the broker's ACL";
     } else {
       delay = backoff();
       if (code === 'ETLS') message = explainTls(message, config);
     }
+    if (version) message += '; a 3.1.1-only broker does that to MQTT 5: set MqttVersion 3.1.1';
     // Logged once per distinct problem (and again every 20th attempt): an outage must not flood syslog.
     const attempts = failures + refusals;
     if (message !== lastProblem || attempts % 20 === 0) {
-      log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', `cannot connect (${code}): ${message}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
+      // `cannot connect (ECONNREFUSED) to a:1883: …`, not `cannot connect (ECONNREFUSED): cannot connect to a:1883: …`
+      const what = `: ${message}`.replace(': cannot connect', '');
+      log(code === 'ECONNACK' || code === 'ETLS' ? 'error' : 'warn', `cannot connect (${code})${what}; attempt ${attempts}, next in ${Math.round(delay / 1000)} s`);
     }
     lastProblem = message;
     scheduleReconnect(delay);
@@ -214,24 +225,26 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     if (deps.stopping()) return;
     const lived = clock.monotonic() - connectedAt;
     const takenOver = reason.reasonCode === 0x8e;
-    const byBroker = reason.code === 'ECLOSED' || reason.code === 'ECONNRESET' || reason.code === 'EDISCONNECT';
+    const byBroker = /^E(CLOSED|CONNRESET|DISCONNECT)$/.test(reason.code);
     shortSessions = byBroker && lived < SHORT_SESSION_MS ? shortSessions + 1 : 0;
     if (takenOver || shortSessions >= SHORT_SESSIONS_FOR_DUPLICATE) {
       const n = Math.max(1, shortSessions - SHORT_SESSIONS_FOR_DUPLICATE + 1);
       const delay = longBackoff(n);
       if (!duplicateLogged) {
         const clientId = config.broker.clientId || deps.serial();
+        // A broker closing right after CONNACK may mean a duplicate client id (Mosquitto, RabbitMQ: no reason
+        // in 3.1.1) or an ACL or quota that refuses the birth or the subscription; only MQTT 5's 0x8E is sure.
         const why = takenOver
-          ? 'the broker says another client took over the session'
-          : `the broker closed ${shortSessions} connections in a row within ${SHORT_SESSION_MS / 1000} s of accepting them`;
-        log('error', `${why}: another client is probably connected with the same client id "${clientId}" (duplicate client id); backing off ${Math.round(delay / 1000)} s between attempts instead of flapping`);
+          ? `session taken over: a duplicate client id "${clientId}"`
+          : `${shortSessions} connections closed after CONNACK; another client with this id ("${clientId}"), or an ACL/quota`;
+        log('error', `${why}; next attempts ${Math.round(delay / 1000)} s apart`);
         duplicateLogged = true;
       }
       scheduleReconnect(delay);
       return;
     }
     if (shortSessions === 0) duplicateLogged = false;
-    log('warn', `connection lost (${reason.code}): ${reason.message}`);
+    log('warn', `connection lost (${reason.code}): ${errorDetail(reason.message)}`);
     scheduleReconnect(backoff());
   };
 
@@ -243,10 +256,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     });
   };
 
-  const random = (): number => {
-    const b = new Uint8Array(host.crypto.randomBytes(4));
-    return (((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3]) / 4294967296;
-  };
+  const random = (): number => new Uint32Array(host.crypto.randomBytes(4))[0] / 4294967296;
 
   /** Counts one more failed or lost connection and returns the wait before the next attempt. */
   const backoff = (): number => backoffDelay(++failures, BACKOFF_BASE_MS, config.broker.reconnectMaxSec * 1000, random());
@@ -262,9 +272,12 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     if (reconnectTimer !== null) clock.clearTimer(reconnectTimer);
     reconnectTimer = null;
     if (c && connected) {
-      await withTimeout(clock, publishState(c, 'offline', reason), STOP_PUBLISH_TIMEOUT_MS).catch((err) =>
-        log('warn', `could not publish offline before disconnecting: ${errorMessage(err)}`),
-      );
+      let timer = -1;
+      await Promise.race([
+        publishState(c, 'offline', reason),
+        new Promise((_, reject) => (timer = clock.setTimer(STOP_PUBLISH_TIMEOUT_MS, () => reject(new Error(`timed out after ${STOP_PUBLISH_TIMEOUT_MS} ms`))))),
+      ]).catch((err) => log('warn', `could not publish offline before disconnecting: ${errorDetail(err)}`));
+      clock.clearTimer(timer);
       await c.disconnect().catch(ignore);
     }
     connected = false;
@@ -325,20 +338,4 @@ export const explainTls = (message: string, config: AgentConfig): string => {
   else if (/certificate required|handshake failure|bad certificate|alert/.test(m)) hint = 'the broker refused the TLS handshake (does it require a client certificate? set BrokerCertFile and BrokerKeyFile)';
   else if (/cannot read/.test(m)) hint = 'a TLS file could not be read';
   return hint ? `TLS: ${hint} — ${message}` : message;
-};
-
-const withTimeout = <T>(clock: Host['clock'], promise: Promise<T>, ms: number): Promise<T> => {
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimer(ms, () => reject(new Error(`timed out after ${ms} ms`)));
-    promise.then(
-      (v) => {
-        clock.clearTimer(timer);
-        resolve(v);
-      },
-      (e) => {
-        clock.clearTimer(timer);
-        reject(e);
-      },
-    );
-  });
 };

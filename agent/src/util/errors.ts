@@ -23,6 +23,13 @@ export const errorMessage = (err: unknown): string => {
   return String(err);
 };
 
+/**
+ * A message without its speaker tag (`[vigil] [mqtt] `), or without a host's `CODE: ` prefix and the
+ * `host:port` after it, for a message that embeds it: a log line or an outer error has its own tag and says
+ * the code and the peer itself, so none is repeated.
+ */
+export const errorDetail = (err: unknown): string => errorMessage(err).replace(/^\[vigil\] \[\w+\] |^E[A-Z0-9]+: (\S+:\d+(: |$))?/, '');
+
 /** The start of a text, quoted as JSON, for an error message about that text. */
 export const quote = (text: string, max: number): string => JSON.stringify(text.slice(0, max));
 
