@@ -12,7 +12,7 @@ import { PacketParser, decodeAnyPacket } from '../src/mqtt/codec';
 import { responseParser } from '../src/vapix/http';
 import { parseAttributes, parseParamList, parseReply, startTags } from '../src/vapix/vapix';
 import { parseSocketTable } from '../src/collectors/services/sockets';
-import { utf8Decode } from '../src/util/bytes';
+import { utf8Decode } from '../src/util/text';
 import { VigilError } from '../src/util/errors';
 
 /** Splits data into chunks at offsets the data itself chooses (its first byte), like a TCP stream would. */

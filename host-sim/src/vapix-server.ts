@@ -206,9 +206,13 @@ export class VapixServer {
   }
 }
 
+/** param.cgi's Content-Type on a real camera: its bodies are ISO-8859-1 (reference axis-os.md §4, "param.cgi charset"). */
+export const PARAM_CGI_TYPE = 'text/plain; charset=ISO-8859-1';
+
 function send(res: http.ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   if (res.destroyed || res.headersSent) return;
-  const bytes = Buffer.from(body, 'utf8');
+  // The body in the charset its type declares; a character ISO-8859-1 lacks becomes '?', as a camera's would.
+  const bytes = /charset=iso-8859-1/i.test(type) ? Buffer.from(body.replace(/[^\u0000-\u00ff]/g, '?'), 'latin1') : Buffer.from(body, 'utf8');
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(bytes.length), ...headers });
   res.end(bytes);
 }
@@ -230,7 +234,7 @@ function formParams(url: URL, method: string, body: string): URLSearchParams {
 function contentTypeFor(pathname: string): string {
   if (pathname.endsWith('basicdeviceinfo.cgi') || pathname.endsWith('firmwaremanagement.cgi')) return 'application/json';
   if (pathname.includes('/applications/')) return 'text/xml';
-  return 'text/plain';
+  return pathname.endsWith('/param.cgi') ? PARAM_CGI_TYPE : 'text/plain';
 }
 
 /** A 200 body that is not what the client expects: truncated JSON, broken XML, binary noise. */
@@ -388,6 +392,6 @@ export function paramList(profile: Profile, groupSpec: string | null, overrides:
 
 function paramCgi(profile: Profile, q: URLSearchParams, overrides: Record<string, string>) {
   const action = q.get('action');
-  if (action !== 'list') return { status: 200, type: 'text/plain', body: `# Error: action ${action ?? '(none)'} is not supported by the simulator\n` };
-  return { status: 200, type: 'text/plain', body: paramList(profile, q.get('group'), overrides) };
+  if (action !== 'list') return { status: 200, type: PARAM_CGI_TYPE, body: `# Error: action ${action ?? '(none)'} is not supported by the simulator\n` };
+  return { status: 200, type: PARAM_CGI_TYPE, body: paramList(profile, q.get('group'), overrides) };
 }
