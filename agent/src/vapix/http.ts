@@ -98,6 +98,7 @@ export const httpRequest = (host: Pick<Host, 'net' | 'clock'>, target: HttpTarge
  */
 export const bodyText = (res: HttpResponse): string => decodeText(res.body, charsetOf(res.headers['content-type']));
 
+/** The encoding a Content-Type's charset names: ISO-8859-1 for its aliases (and US-ASCII, a subset), else UTF-8. */
 export const charsetOf = (contentType: string | undefined): TextEncoding => {
   const m = /;\s*charset\s*=\s*"?\s*([\w.:-]+)/i.exec(contentType ?? '');
   return m && /^(iso[-_]?8859-1(:1987)?|latin-?1|l1|iso-ir-100|cp819|ibm819|us-ascii)$/i.test(m[1]) ? 'iso-8859-1' : 'utf-8';
