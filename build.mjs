@@ -51,15 +51,14 @@ export const MANGLED_PROPS = [
   // VAPIX client and collectors
   'maxResponseBytes', 'basicDeviceInfo', 'firmwareStatus', 'listApplications', 'listParams', 'attributes',
   'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',
-  // agent, session, delivery and commands: the methods of their dependency objects; util/bytes.ts
+  // agent, session, delivery and commands: the methods of their dependency objects
   'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
-  'text',
   // words that also occur in the prose of a message ("… is truncated"), never as a key: PROSE_PROPS below
-  'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'valid', 'decode',
+  'payload', 'truncated', 'retain', 'qos', 'busy', 'commands',
 ];
 
 /** The names of MANGLED_PROPS that test/build.test.ts lets occur as words of prose in a string literal. */
-export const PROSE_PROPS = ['payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'valid', 'decode'];
+export const PROSE_PROPS = ['payload', 'truncated', 'retain', 'qos', 'busy', 'commands'];
 
 /** The options of dist/agent.js; exported so that measurements (bench/sizes.ts) build exactly the same bundle. */
 export const agentOptions = {

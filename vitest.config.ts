@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The agent's text functions need a codec, as the agent gets its host's at start.
+    setupFiles: ['agent/test/install-text.ts'],
   },
 });

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AgentHarness } from '../../test/helpers/agent-harness';
 import { ScriptedBroker } from '../../test/helpers/mqtt-scripted-broker';
 import { PUBLISH, SUBSCRIBE } from './mqtt/codec';
-import { utf8Decode } from './util/bytes';
+import { utf8Decode } from './util/text';
 
 let h: AgentHarness;
 

@@ -27,7 +27,8 @@ import type { CollectorContext, CollectorResult } from './collectors/context';
 import { collectDevice } from './collectors/device/device';
 import { collectServices } from './collectors/services/services';
 import { collectIntegrity } from './collectors/integrity/integrity';
-import { readText, toHex, utf8Encode, writeText } from './util/bytes';
+import { toHex } from './util/bytes';
+import { installText, readText, utf8Encode, writeText } from './util/text';
 import { errorCode, errorMessage, ignore } from './util/errors';
 import { isoNow } from './util/time';
 import { detectEvents, parseSnapshot, type Snapshot } from './events';
@@ -60,6 +61,7 @@ export interface Agent {
 
 // The body is closures, not a class with private fields: it reads the same and is smaller in the size-budgeted bundle.
 export const createAgent = (host: Host, version: string): Agent => {
+  installText(host.text);
   const clock = host.clock;
   const log = makeLog(host);
   const say = areaLog(log, 'agent');

@@ -11,7 +11,7 @@ import { rebaseline } from './collectors/integrity/integrity';
 import type { MqttClient, MessageInfo } from './mqtt/client';
 import { jsonProperties, type MqttSession } from './mqtt/session';
 import type { DeviceTopics } from './mqtt/topics';
-import { utf8Decode } from './util/bytes';
+import { utf8Decode } from './util/text';
 import { errorCode, errorMessage, ignore } from './util/errors';
 import { isoNow } from './util/time';
 

@@ -150,6 +150,27 @@ export interface HostClock {
   clearTimer(timer: number): void;
 }
 
+/** The encodings HostText decodes: UTF-8, and ISO-8859-1 (each byte is the code point, as VAPIX param.cgi sends). */
+export type TextEncoding = 'utf-8' | 'iso-8859-1';
+
+/**
+ * Text codecs, in the host because a per-byte codec in JS costs thousands of engine instructions per byte
+ * (QuickJS has no TextEncoder/TextDecoder). `offset`/`length` select a part of `data` (default: all of it
+ * from offset), so a view into a larger buffer is read where it lies, without a copy; a range outside the
+ * buffer throws EINVAL.
+ */
+export interface HostText {
+  /**
+   * Decodes bytes. UTF-8 never fails: each maximal invalid subpart becomes one U+FFFD (the WHATWG decoder, as
+   * TextDecoder and Node do); a leading byte order mark is kept. ISO-8859-1 maps each byte to U+0000–U+00FF.
+   */
+  decode(data: ArrayBuffer, encoding: TextEncoding, offset?: number, length?: number): string;
+  /** True when the bytes are well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+  isUtf8(data: ArrayBuffer, offset?: number, length?: number): boolean;
+  /** UTF-8 of a string in a new ArrayBuffer of exactly its length; a lone surrogate becomes U+FFFD (EF BF BD). */
+  encode(text: string): ArrayBuffer;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface VapixCredentials {
@@ -178,6 +199,7 @@ export interface Host {
   readonly net: HostNet;
   readonly crypto: HostCrypto;
   readonly clock: HostClock;
+  readonly text: HostText;
   log(level: LogLevel, message: string): void;
   /**
    * The agent's parameters as strings, named as the ACAP parameters in manifest.json

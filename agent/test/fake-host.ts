@@ -14,8 +14,10 @@ import type {
   VapixCredentials,
 } from '../src/host';
 import { HOST_API_VERSION, hostError } from '../src/host';
-import { toArrayBuffer, utf8Decode, utf8Encode } from '../src/util/bytes';
+import { toArrayBuffer } from '../src/util/bytes';
+import { utf8Decode, utf8Encode } from '../src/util/text';
 import { FakeNetwork, type ServerHandler } from './fake-net';
+import { nodeText } from './node-text';
 import { sha256Hex } from './sha256';
 
 // FakePeer lives with the fake network; tests that script a peer import it from here, beside the FakeHost.
@@ -54,6 +56,7 @@ export class FakeHost implements Host {
   readonly apiVersion = HOST_API_VERSION;
   readonly logs: Array<{ level: LogLevel; message: string }> = [];
   readonly info: RuntimeInfo = { name: 'fake', version: '0', bundleSha256: null, lastExit: null };
+  readonly text = nodeText;
   configValues: Record<string, string>;
   /** The forced values (FakeHostOptions.overrides), changeable by a test; null without configOverrides. */
   overrideValues: Record<string, string> | null = null;

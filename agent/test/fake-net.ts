@@ -4,7 +4,8 @@
  */
 import type { ConnectOptions, HostErrorCode } from '../src/host';
 import { hostError } from '../src/host';
-import { toArrayBuffer, utf8Encode } from '../src/util/bytes';
+import { toArrayBuffer } from '../src/util/bytes';
+import { utf8Encode } from '../src/util/text';
 
 export interface FakePeer {
   /** Everything the agent wrote, chunk by chunk. */

@@ -14,8 +14,11 @@ import { createMqttClient } from '../src/mqtt/client';
 import { httpRequest } from '../src/vapix/http';
 import { createVapixClient, type VapixClient } from '../src/vapix/vapix';
 import { VigilError } from '../src/util/errors';
+import { installText } from '../src/util/text';
 
 const real = (globalThis as unknown as { __vigilHost: Host }).__vigilHost;
+// The clients encode and decode text through the host's codec, as in the agent (fuzz_net.c fills host.text).
+installText(real.text);
 
 // Sockets the flow opened and has not closed yet; a socket left open after the flow settled is a leak.
 const open = new Set<number>();

@@ -12,8 +12,12 @@ import { PacketParser, decodeAnyPacket } from '../src/mqtt/codec';
 import { responseParser } from '../src/vapix/http';
 import { parseAttributes, parseParamList, parseReply, startTags } from '../src/vapix/vapix';
 import { parseSocketTable } from '../src/collectors/services/sockets';
-import { utf8Decode } from '../src/util/bytes';
+import type { Host } from '../src/host';
+import { installText, utf8Decode } from '../src/util/text';
 import { VigilError } from '../src/util/errors';
+
+// The parsers decode text through the host's codec, as in the agent (fuzz_js.c fills host.text).
+installText((globalThis as unknown as { __vigilHost: Host }).__vigilHost.text);
 
 /** Splits data into chunks at offsets the data itself chooses (its first byte), like a TCP stream would. */
 function chunks(data: Uint8Array): Uint8Array[] {

@@ -3,7 +3,6 @@
  * host, the assertions and the helpers the cases use. Portable like the cases: no Node APIs.
  */
 import type { Host, HostErrorCode } from '../src/host';
-import { toArrayBuffer, utf8Decode, utf8Encode } from '../src/util/bytes';
 import { errorCode, errorMessage } from '../src/util/errors';
 
 // ---- fixture, as data --------------------------------------------------------------------------------
@@ -146,12 +145,22 @@ export function within<T>(host: Host, ms: number, what: string, promise: Promise
   });
 }
 
+// The fixture and the echo traffic are ASCII. These two stay byte-per-character on purpose: the text codec is
+// itself under test (host-contract-text.ts), and the suite runs in the engine with no codec installed.
+
+/** Bytes as text, one character per byte (Latin-1). */
 export function text(buffer: ArrayBuffer): string {
-  return utf8Decode(new Uint8Array(buffer));
+  const b = new Uint8Array(buffer);
+  let out = '';
+  for (let i = 0; i < b.length; i += 4096) out += String.fromCharCode.apply(null, Array.from(b.subarray(i, i + 4096)));
+  return out;
 }
 
+/** A string of characters below U+0100 as one byte each. */
 export function bytes(s: string): ArrayBuffer {
-  return toArrayBuffer(utf8Encode(s));
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out.buffer;
 }
 
 export function fixture(path: string): FixtureFile {

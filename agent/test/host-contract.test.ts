@@ -3,7 +3,7 @@
 import { describe, it } from 'vitest';
 import { FakeHost } from './fake-host';
 import { CONTRACT_CASES, CONTRACT_FIXTURE, ECHO_QUIT, contractEnv, fixtureFileText } from './host-contract';
-import { utf8Decode } from '../src/util/bytes';
+import { utf8Decode } from '../src/util/text';
 
 function makeFakeHost(): FakeHost {
   const host = new FakeHost({

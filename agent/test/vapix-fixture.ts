@@ -6,7 +6,8 @@
  */
 import { parseConfig } from '../src/config';
 import type { VapixCredentials } from '../src/host';
-import { concatBytes, utf8Decode, utf8Encode } from '../src/util/bytes';
+import { concatBytes } from '../src/util/bytes';
+import { utf8Decode, utf8Encode } from '../src/util/text';
 import { createVapixClient } from '../src/vapix/vapix';
 import type { FakeHost, FakePeer } from './fake-host';
 

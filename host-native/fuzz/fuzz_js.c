@@ -59,6 +59,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     JSValue global = JS_GetGlobalObject(ctx);
     JSValue host = JS_NewObject(ctx);
     vigil_fs_init(ctx, host);
+    vigil_text_init(ctx, host);
     JS_SetPropertyStr(ctx, global, "__vigilHost", host);
     vigil_slice_begin();
     JSValue r = JS_Eval(ctx, code, (size_t)len, "fuzz-parsers.js", JS_EVAL_TYPE_GLOBAL);

@@ -127,6 +127,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     JSValue host = JS_NewObject(ctx);
     vigil_net_init(ctx, host);
     vigil_clock_init(ctx, host);
+    vigil_text_init(ctx, host);
     vigil_log_init(ctx, host);
     JS_SetPropertyStr(ctx, global, "__vigilHost", host);
     vigil_slice_begin();

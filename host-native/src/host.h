@@ -14,6 +14,7 @@
  *                               net_dns.c         (/etc/hosts, the DNS client)
  *   crypto.*                  host_crypto.c     vigil_crypto_init(ctx, host)  -> host.crypto
  *   clock.* (timers)          host_clock.c      vigil_clock_init(ctx, host)   -> host.clock
+ *   text.* (UTF-8, Latin-1)   host_text.c       vigil_text_init(ctx, host)    -> host.text
  *   log()                     host_log.c        vigil_log_init(ctx, host)     -> host.log
  *   config()                  host_config.c     vigil_config_init(ctx, host)  -> host.config, host.configOverrides
  *   vapixCredentials()        host_vapix.c      vigil_vapix_init(ctx, host)   -> host.vapixCredentials (D-Bus only)
@@ -86,6 +87,7 @@ void vigil_fs_init(JSContext *ctx, JSValueConst host);
 void vigil_net_init(JSContext *ctx, JSValueConst host);
 void vigil_crypto_init(JSContext *ctx, JSValueConst host);
 void vigil_clock_init(JSContext *ctx, JSValueConst host);
+void vigil_text_init(JSContext *ctx, JSValueConst host);
 void vigil_log_init(JSContext *ctx, JSValueConst host);
 void vigil_config_init(JSContext *ctx, JSValueConst host);
 void vigil_vapix_init(JSContext *ctx, JSValueConst host);

@@ -15,6 +15,7 @@ static JSValue make_host(JSContext *ctx) {
     vigil_net_init(ctx, host);
     vigil_crypto_init(ctx, host);
     vigil_clock_init(ctx, host);
+    vigil_text_init(ctx, host);
     vigil_log_init(ctx, host);
     vigil_config_init(ctx, host);
     vigil_vapix_init(ctx, host);

@@ -13,6 +13,9 @@ import { profileParams } from './profiles';
 /** The app's group: manifest.json's setup.appName. */
 export const APP_GROUP = 'vigil';
 
+/** param.cgi's Content-Type on a real camera: its bodies are ISO-8859-1 (reference axis-os.md §4, "param.cgi charset"). */
+export const PARAM_CGI_TYPE = 'text/plain; charset=ISO-8859-1';
+
 /** One entry of manifest.json's configuration.paramConfig. */
 export interface AppParam {
   name: string;
@@ -115,7 +118,7 @@ export function paramUpdate(q: URLSearchParams, app: AppSettings): string {
 
 export function paramCgi(profile: Profile, q: URLSearchParams, overrides: Record<string, string>, app: AppSettings) {
   const action = q.get('action');
-  if (action === 'list') return { status: 200, type: 'text/plain', body: paramList(profile, q.get('group'), overrides, app) };
-  if (action === 'update') return { status: 200, type: 'text/plain', body: paramUpdate(q, app) };
-  return { status: 200, type: 'text/plain', body: `# Error: action ${action ?? '(none)'} is not supported by the simulator\n` };
+  if (action === 'list') return { status: 200, type: PARAM_CGI_TYPE, body: paramList(profile, q.get('group'), overrides, app) };
+  if (action === 'update') return { status: 200, type: PARAM_CGI_TYPE, body: paramUpdate(q, app) };
+  return { status: 200, type: PARAM_CGI_TYPE, body: `# Error: action ${action ?? '(none)'} is not supported by the simulator\n` };
 }

@@ -1,13 +1,13 @@
 /**
  * SimHost: the Node implementation of Host for one simulated camera, assembled from one file per capability
- * (host/fs.ts, net.ts, crypto.ts, clock.ts, log.ts, config.ts), as host-native has one host_<area>.c each.
+ * (host/fs.ts, net.ts, crypto.ts, clock.ts, text.ts, log.ts, config.ts), as host-native has one host_<area>.c each.
  * The device's fault switches live in one object, `host.device` (host/device.ts), that faults.ts and tests
  * change while the agent runs.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Host, HostClock, HostCrypto, HostFs, HostNet, LogLevel, RuntimeInfo, RuntimeMemory, VapixCredentials } from '../../agent/src/host';
+import type { Host, HostClock, HostCrypto, HostFs, HostNet, HostText, LogLevel, RuntimeInfo, RuntimeMemory, VapixCredentials } from '../../agent/src/host';
 import { HOST_API_VERSION } from '../../agent/src/host';
 import type { LoadedProfile } from './profiles';
 import { SimClock } from './host/clock';
@@ -17,6 +17,7 @@ import { healthyDevice, type SimDevice } from './host/device';
 import { DeviceFiles, normalizeDevicePath, prepareStateDir } from './host/fs';
 import { stderrLogSink, type LogSink } from './host/log';
 import { SimSockets } from './host/net';
+import { simText } from './host/text';
 
 // Imported from here by the CLI, the end-to-end tests, bench/ and host-native's tests.
 export { buildConfig, DEFAULT_DATA_DIR, hasDbusCredentials, VAPIX_DBUS_CREDENTIALS_SINCE } from './host/config';
@@ -60,6 +61,7 @@ export class SimHost implements Host {
   readonly net: HostNet;
   readonly crypto: HostCrypto;
   readonly clock: HostClock;
+  readonly text: HostText = simText;
 
   private readonly configValues: Record<string, string>;
   private readonly overrideValues: Record<string, string>;

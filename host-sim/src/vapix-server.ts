@@ -16,9 +16,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Profile, VapixFault } from './profiles';
 import { vapixFaults } from './profiles';
-import { AppSettings, paramCgi } from './param-cgi';
+import { AppSettings, PARAM_CGI_TYPE, paramCgi } from './param-cgi';
 
-export { AppSettings, paramList, type AppParam } from './param-cgi';
+export { AppSettings, PARAM_CGI_TYPE, paramList, type AppParam } from './param-cgi';
 
 export interface FaultSource {
   /** The fault for this request path (no query), or null. */
@@ -215,9 +215,11 @@ export class VapixServer {
   }
 }
 
+
 function send(res: http.ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   if (res.destroyed || res.headersSent) return;
-  const bytes = Buffer.from(body, 'utf8');
+  // The body in the charset its type declares; a character ISO-8859-1 lacks becomes '?', as a camera's would.
+  const bytes = /charset=iso-8859-1/i.test(type) ? Buffer.from(body.replace(/[^\u0000-\u00ff]/g, '?'), 'latin1') : Buffer.from(body, 'utf8');
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(bytes.length), ...headers });
   res.end(bytes);
 }
@@ -239,7 +241,7 @@ function formParams(url: URL, method: string, body: string): URLSearchParams {
 function contentTypeFor(pathname: string): string {
   if (pathname.endsWith('basicdeviceinfo.cgi') || pathname.endsWith('firmwaremanagement.cgi')) return 'application/json';
   if (pathname.includes('/applications/')) return 'text/xml';
-  return 'text/plain';
+  return pathname.endsWith('/param.cgi') ? PARAM_CGI_TYPE : 'text/plain';
 }
 
 /** A 200 body that is not what the client expects: truncated JSON, broken XML, binary noise. */

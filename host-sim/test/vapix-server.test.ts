@@ -107,6 +107,22 @@ describe('VapixServer CGIs', () => {
     expect(await res.text()).toBe('root.Network.SSH.Enabled=no\n');
   });
 
+  it('answers param.cgi in ISO-8859-1 and says so, as a camera does', async () => {
+    const { server, call } = await serve('hardened');
+    server.setParam('Image.I0.Text.String', 'Haustür Entrée');
+    const res = await call('/axis-cgi/param.cgi?action=list&group=Image.I0.Text.String');
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=ISO-8859-1');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.equals(Buffer.from('root.Image.I0.Text.String=Haustür Entrée\n', 'latin1'))).toBe(true);
+  });
+
+  it('answers a character ISO-8859-1 lacks as ?', async () => {
+    const { server, call } = await serve('hardened');
+    server.setParam('Image.I0.Text.String', 'Kamera €');
+    const bytes = Buffer.from(await (await call('/axis-cgi/param.cgi?action=list&group=Image.I0.Text.String')).arrayBuffer());
+    expect(bytes.toString('latin1')).toBe('root.Image.I0.Text.String=Kamera ?\n');
+  });
+
   it('answers 404 for anything else', async () => {
     const { call } = await serve('active-12');
     expect((await call('/axis-cgi/admin/systemlog.cgi')).status).toBe(404);

@@ -4,7 +4,7 @@
  */
 import mqttPacket from 'mqtt-packet';
 import { FakeHost, type FakePeer } from '../../agent/test/fake-host';
-import { utf8Decode } from '../../agent/src/util/bytes';
+import { utf8Decode } from '../../agent/src/util/text';
 import { createMqttClient, type CloseReason, type MessageInfo, type MqttClientOptions } from '../../agent/src/mqtt/client';
 import { CONNECT, PINGREQ, PacketParser, decodeAnyPacket, type Packet } from '../../agent/src/mqtt/codec';
 

@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeHost, type FakePeer } from '../../test/fake-host';
-import { utf8Decode } from '../util/bytes';
+import { utf8Decode } from '../util/text';
 import { createMqttClient, type CloseReason, type MqttClientOptions } from './client';
 import { deviceTopics } from './topics';
 

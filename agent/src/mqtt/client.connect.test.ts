@@ -1,7 +1,7 @@
 // MqttClient: CONNECT and its CONNACK — options on the wire, refusals, timeouts and failures before the session.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { broker, connected, fake, makeClient, settle, startScriptedBroker, track } from '../../../test/helpers/mqtt-scripted-broker';
-import { utf8Decode } from '../util/bytes';
+import { utf8Decode } from '../util/text';
 import type { ConnackError } from './client';
 import { CONNECT } from './codec';
 

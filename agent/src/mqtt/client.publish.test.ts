@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { baseOptions, broker, connected, fake, makeClient, settle, startScriptedBroker, track } from '../../../test/helpers/mqtt-scripted-broker';
 import { hostError } from '../host';
 import type { Host } from '../host';
-import { utf8Decode } from '../util/bytes';
+import { utf8Decode } from '../util/text';
 import { createMqttClient, type CloseReason } from './client';
 import { PUBLISH } from './codec';
 

@@ -1,7 +1,7 @@
 // Malformed MQTT 3.1.1 input: each kind of bad packet rejected with EPROTO and a message that names it.
 import { describe, expect, it } from 'vitest';
 import { bytes, expectProtoError, generate } from '../../../test/helpers/mqtt-oracle';
-import { utf8Encode } from '../util/bytes';
+import { utf8Encode } from '../util/text';
 import { PacketParser, encodePublish, encodeSubscribe } from './codec';
 
 describe('malformed input', () => {

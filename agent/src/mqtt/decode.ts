@@ -1,6 +1,6 @@
 /** Decoders of one packet body: `decodePacket` for what a broker sends the agent, `decodeAnyPacket` for any
  * packet (tests and scripted brokers). Malformed input throws VigilError EPROTO. */
-import { utf8Decode } from '../util/bytes';
+import { utf8Decode } from '../util/text';
 import { protoError, reader } from './field-reader';
 import {
   CONNACK,

@@ -1,6 +1,6 @@
 /** The decoder's byte primitives: a bounds-checked reader of one packet body's fields, MQTT 5 properties included.
  * Malformed input throws VigilError EPROTO. */
-import { isValidUtf8, utf8Decode } from '../util/bytes';
+import { isValidUtf8, utf8Decode } from '../util/text';
 import { VigilError } from '../util/errors';
 import { PROPS, type Properties } from './properties';
 

@@ -1,6 +1,6 @@
 import type { Report } from './types';
 import { REPORT_SCHEMA } from './types';
-import { utf8Encode } from '../util/bytes';
+import { utf8Encode } from '../util/text';
 import { VigilError } from '../util/errors';
 
 /** Everything a report holds except its schema tag, which assembleReport adds. */

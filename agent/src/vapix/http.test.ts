@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeHost, type FakePeer } from '../../test/fake-host';
-import { utf8Decode } from '../util/bytes';
+import { utf8Decode } from '../util/text';
 import { httpRequest, type HttpTarget } from './http';
 
 const TARGET: HttpTarget = { host: '127.0.0.12', port: 80, timeoutMs: 5000, credentials: { username: 'a0-vigil', password: 'p@ss' } };

@@ -3,8 +3,9 @@
  * (`Connection: close`), Basic auth, Content-Length / chunked / until-EOF bodies, a response size cap and a
  * deadline on the whole exchange. Error messages name the request line, never the credentials.
  */
-import type { Host, VapixCredentials } from '../host';
-import { base64Encode, concatBytes, toArrayBuffer, utf8Decode, utf8Encode } from '../util/bytes';
+import type { Host, TextEncoding, VapixCredentials } from '../host';
+import { base64Encode, concatBytes, toArrayBuffer } from '../util/bytes';
+import { decodeText, utf8Decode, utf8Encode } from '../util/text';
 import { errorCode, errorMessage, quote, VigilError } from '../util/errors';
 
 export interface HttpRequest {
@@ -89,6 +90,18 @@ export const httpRequest = (host: Pick<Host, 'net' | 'clock'>, target: HttpTarge
       (err) => finish(err),
     );
   });
+};
+
+/**
+ * The body as text in the charset its Content-Type declares (case-insensitive, quoted or not): ISO-8859-1, as
+ * param.cgi answers on real cameras (`text/plain; charset=iso-8859-1`), or else UTF-8, also when none is given.
+ */
+export const bodyText = (res: HttpResponse): string => decodeText(res.body, charsetOf(res.headers['content-type']));
+
+/** The encoding a Content-Type's charset names: ISO-8859-1 for its aliases (and US-ASCII, a subset), else UTF-8. */
+export const charsetOf = (contentType: string | undefined): TextEncoding => {
+  const m = /;\s*charset\s*=\s*"?\s*([\w.:-]+)/i.exec(contentType ?? '');
+  return m && /^(iso[-_]?8859-1(:1987)?|latin-?1|l1|iso-ir-100|cp819|ibm819|us-ascii)$/i.test(m[1]) ? 'iso-8859-1' : 'utf-8';
 };
 
 const encodeRequest = (target: HttpTarget, req: HttpRequest): Uint8Array => {

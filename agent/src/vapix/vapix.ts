@@ -5,9 +5,8 @@
 import type { AgentConfig } from '../config';
 import type { Host, VapixCredentials } from '../host';
 import type { AppInfo } from '../report/types';
-import { utf8Decode } from '../util/bytes';
 import { errorCode, errorMessage, quote, VigilError } from '../util/errors';
-import { type HttpResponse, httpRequest } from './http';
+import { bodyText, type HttpResponse, httpRequest } from './http';
 
 /** basicdeviceinfo.cgi propertyList; every property optional, all strings. */
 export type DeviceProperties = Partial<Record<DeviceProperty, string>>;
@@ -95,7 +94,7 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
     const res = await call('POST', `/axis-cgi/${cgi}`, undefined, JSON.stringify({ apiVersion: '1.0', context: 'vigil', method }));
     let doc: unknown;
     try {
-      doc = JSON.parse(utf8Decode(res.body));
+      doc = JSON.parse(bodyText(res));
     } catch {
       throw fail(`${where}: answer is not JSON`);
     }
@@ -138,7 +137,7 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
 
     async listApplications() {
       const res = await call('GET', `/axis-cgi/${APPS_LIST_CGI}`);
-      const body = parseReply(utf8Decode(res.body), APPS_LIST_CGI);
+      const body = parseReply(bodyText(res), APPS_LIST_CGI);
       const apps: AppInfo[] = [];
       for (const tag of startTags(body, 'application')) {
         const a = parseAttributes(tag.attributes);
@@ -165,7 +164,7 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
       const res = await call('GET', `/axis-cgi/${APPS_CONFIG_CGI}?action=get&name=AllowUnsigned`, 404);
       if (res.status === 404) return null;
       const where = `${APPS_CONFIG_CGI} AllowUnsigned`;
-      const body = parseReply(utf8Decode(res.body), where);
+      const body = parseReply(bodyText(res), where);
       for (const tag of startTags(body, 'param')) {
         const a = parseAttributes(tag.attributes);
         if (a.name !== 'AllowUnsigned') continue;
@@ -179,7 +178,7 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
     async listParams(groups) {
       const query = groups.map(encodeURIComponent).join(',');
       const res = await call('GET', `/axis-cgi/param.cgi?action=list&group=${query}`);
-      return parseParamList(utf8Decode(res.body));
+      return parseParamList(bodyText(res));
     },
   };
 };

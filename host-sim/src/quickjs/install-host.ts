@@ -116,6 +116,16 @@ export function installHost(b: HostBridge): void {
   syncFn(b, crypto, 'randomBytes', ([n]) => host.crypto.randomBytes(m.num(n, 'length')));
   crypto.consume((h) => vm.setProp(root, 'crypto', h));
 
+  // offset and length are optional: an absent one stays undefined, anything else must be a number.
+  const opt = (h: QuickJSHandle | undefined, what: string) => (!h || vm.typeof(h) === 'undefined' ? undefined : m.num(h, what));
+  const text = vm.newObject();
+  syncFn(b, text, 'decode', ([d, e, o, l]) =>
+    host.text.decode(m.bytes(d, 'data'), m.str(e, 'encoding') as Parameters<Host['text']['decode']>[1], opt(o, 'offset'), opt(l, 'length')),
+  );
+  syncFn(b, text, 'isUtf8', ([d, o, l]) => host.text.isUtf8(m.bytes(d, 'data'), opt(o, 'offset'), opt(l, 'length')));
+  syncFn(b, text, 'encode', ([t]) => host.text.encode(m.exactStr(t, 'text')));
+  text.consume((h) => vm.setProp(root, 'text', h));
+
   const clock = vm.newObject();
   syncFn(b, clock, 'now', () => host.clock.now());
   syncFn(b, clock, 'monotonic', () => host.clock.monotonic());

@@ -9,6 +9,13 @@ import { hostError } from '../../../agent/src/host';
 export class Marshal {
   /** The engine-side helper that turns an ArrayBuffer or a view into an ArrayBuffer (see installHelpers). */
   private toArrayBufferFn: QuickJSHandle | null = null;
+  /**
+   * Engine-side helpers for strings the wasm boundary would change: it carries strings as NUL-terminated UTF-8
+   * and decodes with a TextDecoder, so a NUL cuts a string short, a leading U+FEFF is dropped and a lone
+   * surrogate comes out as three U+FFFD. Such strings cross as JSON instead (see exactStr and toHandle).
+   */
+  private stringifyFn: QuickJSHandle | null = null;
+  private parseFn: QuickJSHandle | null = null;
 
   constructor(
     private readonly rt: QuickJSRuntime,
@@ -26,12 +33,17 @@ export class Marshal {
       ),
     );
     this.toArrayBufferFn = this.vm.unwrapResult(toAb);
+    const helper = (code: string) => this.vm.unwrapResult(slice(() => this.vm.evalCode(code, 'host-sim-helpers.js', { type: 'global' })));
+    this.stringifyFn = helper("(function (s) { return typeof s === 'string' ? JSON.stringify(s) : undefined; })");
+    this.parseFn = helper('(function (j) { return JSON.parse(j); })');
   }
 
   /** Frees the helpers (before the context is disposed). */
   dispose(): void {
     if (this.toArrayBufferFn) this.toArrayBufferFn.dispose();
     this.toArrayBufferFn = null;
+    for (const h of [this.stringifyFn, this.parseFn]) if (h) h.dispose();
+    this.stringifyFn = this.parseFn = null;
   }
 
   toHandle(value: unknown): QuickJSHandle {
@@ -40,7 +52,13 @@ export class Marshal {
     if (value === null) return vm.null;
     if (typeof value === 'boolean') return value ? vm.true : vm.false;
     if (typeof value === 'number') return vm.newNumber(value);
-    if (typeof value === 'string') return vm.newString(value);
+    if (typeof value === 'string') {
+      // A NUL or a leading U+FEFF would not survive the boundary as it is (see stringifyFn): it crosses as JSON.
+      if (this.parseFn && (value.indexOf('\0') >= 0 || value.charCodeAt(0) === 0xfeff)) {
+        return vm.newString(JSON.stringify(value)).consume((j) => vm.unwrapResult(vm.callFunction(this.parseFn as QuickJSHandle, vm.undefined, j)));
+      }
+      return vm.newString(value);
+    }
     if (value instanceof ArrayBuffer) return vm.newArrayBuffer(value);
     if (ArrayBuffer.isView(value)) {
       const view = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
@@ -89,6 +107,13 @@ export class Marshal {
   str(h: QuickJSHandle | undefined, what: string): string {
     if (!h || this.vm.typeof(h) !== 'string') throw hostError('EINVAL', `${what} must be a string`);
     return this.vm.getString(h);
+  }
+
+  /** A string argument exactly as the engine holds it (NULs, a leading U+FEFF and lone surrogates included). */
+  exactStr(h: QuickJSHandle | undefined, what: string): string {
+    if (!h || this.vm.typeof(h) !== 'string' || !this.stringifyFn) throw hostError('EINVAL', `${what} must be a string`);
+    const json = this.vm.unwrapResult(this.vm.callFunction(this.stringifyFn, this.vm.undefined, h)).consume((j) => this.vm.getString(j));
+    return JSON.parse(json) as string;
   }
 
   num(h: QuickJSHandle | undefined, what: string): number {

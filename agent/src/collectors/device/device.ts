@@ -3,7 +3,7 @@
  * Properties/Brand parameters), firmware state from firmwaremanagement.cgi, uptime from <proc>/uptime.
  */
 import type { DeviceInfo, FirmwareState, OsInfo } from '../../report/types';
-import { readText } from '../../util/bytes';
+import { readText } from '../../util/text';
 import { quote, VigilError } from '../../util/errors';
 import type { DeviceProperties, FirmwareStatus } from '../../vapix/vapix';
 import { type CollectorContext, type CollectorResult, parentDir, runCollector } from '../context';

@@ -10,7 +10,7 @@
  */
 import type { FileStat, Host } from '../../host';
 import type { CollectorError, FileChange, IntegrityReport, Maybe, PlatformIntegrity } from '../../report/types';
-import { readText, writeText } from '../../util/bytes';
+import { readText, writeText } from '../../util/text';
 import { errorCode } from '../../util/errors';
 import { isoNow } from '../../util/time';
 import { APPS_CONFIG_CGI, APPS_LIST_CGI } from '../../vapix/vapix';

@@ -5,7 +5,7 @@
  */
 import type { Host } from '../../host';
 import type { CollectorError, ListeningSocket } from '../../report/types';
-import { readText } from '../../util/bytes';
+import { readText } from '../../util/text';
 import { quote } from '../../util/errors';
 import { toCollectorError } from '../context';
 
