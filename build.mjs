@@ -53,12 +53,13 @@ export const MANGLED_PROPS = [
   'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',
   // agent, session, delivery and commands: the methods of their dependency objects
   'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
+  'stopping', 'publishState', 'reconnectNow', 'update', 'osVersion', 'idle',
   // words that also occur in the prose of a message ("… is truncated"), never as a key: PROSE_PROPS below
-  'payload', 'truncated', 'retain', 'qos', 'busy', 'commands',
+  'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'check', 'save',
 ];
 
 /** The names of MANGLED_PROPS that test/build.test.ts lets occur as words of prose in a string literal. */
-export const PROSE_PROPS = ['payload', 'truncated', 'retain', 'qos', 'busy', 'commands'];
+export const PROSE_PROPS = ['payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'check', 'save'];
 
 /** The options of dist/agent.js; exported so that measurements (bench/sizes.ts) build exactly the same bundle. */
 export const agentOptions = {
