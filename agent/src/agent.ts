@@ -23,7 +23,7 @@ import { createSession, type MqttSession } from './mqtt/session';
 import { createDelivery, type Delivery } from './delivery';
 import { createCommandHandler } from './commands';
 import { createVapixClient } from './vapix/vapix';
-import type { CollectorContext, CollectorResult } from './collectors/context';
+import { type CollectorContext, type CollectorResult, collectorError } from './collectors/context';
 import { collectDevice } from './collectors/device/device';
 import { collectServices } from './collectors/services/services';
 import { collectIntegrity } from './collectors/integrity/integrity';
@@ -386,7 +386,7 @@ export const createAgent = (host: Host, version: string): Agent => {
       try {
         found = await host.vapixCredentials();
       } catch (err) {
-        errors?.push({ collector: 'vapix', code: errorCode(err), message: `[vigil] [vapix] GetCredentials failed: ${errorMessage(err)}` });
+        errors?.push(collectorError('vapix', errorCode(err), `GetCredentials failed: ${errorMessage(err)}`));
       }
     }
     return (credentials = found);

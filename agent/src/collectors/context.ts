@@ -21,14 +21,13 @@ export interface CollectorResult<T> {
 
 export type Guard = <T>(what: string, work: Promise<T>) => Promise<T | undefined>;
 
+/** An error entry that says who is speaking: `[vigil] [<collector>] <text>`. */
+export const collectorError = (collector: string, code: string, text: string): CollectorError => ({ collector, code, message: `[vigil] [${collector}] ${text}` });
+
 export const toCollectorError = (collector: string, err: unknown, what: string): CollectorError => {
   const message = errorMessage(err);
-  return {
-    collector,
-    code: errorCode(err),
-    // a VigilError already says who is speaking ([vigil] [vapix] …)
-    message: message.startsWith('[vigil]') ? message : `[vigil] [${collector}] ${what}: ${message}`,
-  };
+  // a VigilError already says who is speaking ([vigil] [vapix] …)
+  return message.startsWith('[vigil]') ? { collector, code: errorCode(err), message } : collectorError(collector, errorCode(err), `${what}: ${message}`);
 };
 
 /**

@@ -14,7 +14,7 @@ import { readText, writeText } from '../../util/text';
 import { errorCode } from '../../util/errors';
 import { isoNow } from '../../util/time';
 import { APPS_CONFIG_CGI, APPS_LIST_CGI } from '../../vapix/vapix';
-import { type CollectorContext, type CollectorResult, runCollector, toCollectorError } from '../context';
+import { type CollectorContext, type CollectorResult, collectorError, runCollector, toCollectorError } from '../context';
 
 export interface IntegrityInput {
   /** From the device collector, so no VAPIX call is made twice. */
@@ -267,7 +267,7 @@ const reportScan = (scan: Scan, max: number, errors: CollectorError[]): void => 
   if (scan.truncated) errors.push(problem('ELIMIT', `stopped at IntegrityMaxFiles=${max}; removed files are not reported`));
 };
 
-const problem = (code: string, message: string): CollectorError => ({ collector: 'integrity', code, message: `[vigil] [integrity] ${message}` });
+const problem = (code: string, message: string): CollectorError => collectorError('integrity', code, message);
 
 const toEntry = (st: FileStat, hash: string | null): Entry => [st.type === 'file' ? 'f' : st.type === 'symlink' ? 'l' : 'o', st.size, st.mtimeMs, st.ino, hash];
 

@@ -6,7 +6,7 @@
  * value on; when the caller passes nothing this collector asks applications/config.cgi itself.
  */
 import type { Finding, ListeningSocket, Maybe, ServiceEntry, ServicesReport, ServiceState, Severity } from '../../report/types';
-import { type CollectorContext, type CollectorResult, runCollector } from '../context';
+import { type CollectorContext, type CollectorResult, collectorError, runCollector } from '../context';
 import { isLoopback, readListeningSockets } from './sockets';
 import { APPS_CONFIG_CGI } from '../../vapix/vapix';
 
@@ -178,11 +178,7 @@ export const collectServices = (ctx: CollectorContext, input: ServicesInput = {}
       ]);
       errors.push(...socks.errors);
       if (list?.groupErrors.length) {
-        errors.push({
-          collector: 'services',
-          code: 'ENOPARAM',
-          message: `[vigil] [services] param.cgi has no group ${list.groupErrors.join(', ')}`,
-        });
+        errors.push(collectorError('services', 'ENOPARAM', `param.cgi has no group ${list.groupErrors.join(', ')}`));
       }
       return evaluateServices(list?.params ?? new Map(), socks.sockets, allowUnsigned ?? null);
     },

@@ -7,7 +7,7 @@ import type { Host } from '../../host';
 import type { CollectorError, ListeningSocket } from '../../report/types';
 import { readText } from '../../util/text';
 import { quote } from '../../util/errors';
-import { toCollectorError } from '../context';
+import { collectorError, toCollectorError } from '../context';
 
 export const SOCKET_TABLES = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
 const MAX_TABLE_BYTES = 1 << 20;
@@ -38,11 +38,7 @@ export const readListeningSockets = async (
       seen.add(key);
     }
     if (bad.length) {
-      errors.push({
-        collector: 'services',
-        code: 'EPARSE',
-        message: `[vigil] [services] ${path}: ${bad.length} malformed line(s), first ${quote(bad[0], 60)}`,
-      });
+      errors.push(collectorError('services', 'EPARSE', `${path}: ${bad.length} malformed line(s), first ${quote(bad[0], 60)}`));
     }
   }
   return { sockets, errors };
