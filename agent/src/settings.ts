@@ -10,7 +10,7 @@ import type { Host } from './host';
 import { type AgentConfig, checkConfig, parseConfig } from './config';
 import type { AreaLog } from './log';
 import type { VapixClient } from './vapix/vapix';
-import { errorMessage } from './util/errors';
+import { errorDetail } from './util/errors';
 
 /** The app's parameter group in param.cgi: manifest.json's setup.appName. */
 export const APP_GROUP = 'vigil';
@@ -82,7 +82,7 @@ export const createSettings = (host: Pick<Host, 'config' | 'configOverrides'>, l
         }
         why = `param.cgi has no group root.${APP_GROUP}`;
       } catch (err) {
-        why = errorMessage(err).replace(/^\[vigil\] \[\w+\] /, '');
+        why = errorDetail(err);
       }
       if (!lost) log('warn', `cannot read the camera's settings (${why}); keeping the ones in use`);
       lost = true;
