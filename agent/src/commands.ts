@@ -54,7 +54,7 @@ export const parseCommand = (name: string, payload: Uint8Array, id: string | nul
     id = body.id;
   }
   // Own names only: "constructor" or "__proto__" must not find Object.prototype's members.
-  if (!Object.prototype.hasOwnProperty.call(COMMAND_MIN_GAP_MS, name)) {
+  if (!Object.hasOwn(COMMAND_MIN_GAP_MS, name)) {
     return fail('EUNKNOWN', `unknown command "${name.slice(0, 64)}"; known: ${Object.keys(COMMAND_MIN_GAP_MS).join(', ')}`);
   }
   const v = body.intervalSec;

@@ -70,7 +70,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
     if (!session.connected || !client || pumpTimer !== null) return;
     if (sent.size > 64) {
       const queued = new Set(outbox.entries().concat(events.entries()).map((e) => e.reportId));
-      for (const id of Array.from(sent)) if (!queued.has(id)) sent.delete(id);
+      for (const id of [...sent]) if (!queued.has(id)) sent.delete(id);
     }
     const window = Math.min(config.outbox.inflight, client.brokerReceiveMaximum);
     const rate = config.outbox.perSec;

@@ -94,7 +94,7 @@ export const parseSnapshot = (text: string): Snapshot | null => {
   }
 };
 
-const uniq = (list: string[]) => Array.from(new Set(list)).sort();
+const uniq = (list: string[]) => [...new Set(list)].sort();
 const cap = (list: string[]) => list.slice(0, MAX_LIST).map((x) => x.slice(0, MAX_ITEM));
 /** The entries of `a` that `b` lacks. */
 const minus = (a: string[], b: string[]) => a.filter((x) => b.indexOf(x) < 0);

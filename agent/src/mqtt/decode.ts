@@ -71,7 +71,7 @@ export const decodePacket = (type: number, flags: number, body: Uint8Array, leve
   } else if (type === SUBACK || (v5 && type === UNSUBACK)) {
     const id = r.id();
     const properties = v5 ? r.props() : undefined;
-    const codes = Array.from(r.take(r.left()));
+    const codes = [...r.take(r.left())];
     if (!codes.length) throw protoError(`${name} has no ${v5 ? 'reason' : 'return'} codes`);
     if (!v5) for (const g of codes) if (g > 2 && g !== 0x80) throw protoError(`SUBACK has return code ${g}`);
     p = type === SUBACK ? { type, id, granted: codes } : { type: UNSUBACK, id, reasonCodes: codes };

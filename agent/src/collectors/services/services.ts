@@ -218,7 +218,7 @@ export const evaluateServices = (params: Params, sockets: ListeningSocket[], all
       findings.push({ id, control, severity, summary, evidence: evidence.slice(0, 32).map((e) => e.slice(0, 256)) });
     }
   }
-  const list = Array.from(entries.values()).slice(0, 512);
+  const list = [...entries.values()].slice(0, 512);
   for (const e of list) e.listening = e.listening.slice(0, 256);
   return { entries: list, findings, totalListening: sockets.length };
 };
