@@ -38,7 +38,8 @@
  */
 import type { Host } from '../host';
 import { toArrayBuffer } from '../util/bytes';
-import { VigilError, errorCode, errorDetail, ignore } from '../util/errors';
+import { errorCode, errorDetail, ignore } from '../util/errors';
+import { mqttError as err } from './errors';
 import {
   CONNACK,
   DISCONNECT,
@@ -76,7 +77,6 @@ interface Pending {
   reject(err: Error): void;
 }
 
-const err = (code: string, message: string) => new VigilError('mqtt', code, message);
 const refuse = (code: string, message: string) => Promise.reject(err(code, message));
 
 // A factory of closures, not a class: local variables minify to one letter, `this.#field` does not.
@@ -310,7 +310,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
       connecting.reject(connectError ?? err(code, detail));
       connecting = null;
     }
-    const waiting = Array.from(pending.values());
+    const waiting = [...pending.values()];
     pending.clear();
     for (const p of waiting) p.reject(err('ECLOSED', `connection closed before the acknowledgement (${code}: ${detail})`));
     const cbs = closeCbs;

@@ -1,10 +1,10 @@
 /** The decoder's byte primitives: a bounds-checked reader of one packet body's fields, MQTT 5 properties included.
  * Malformed input throws VigilError EPROTO. */
 import { isValidUtf8, utf8Decode } from '../util/text';
-import { VigilError } from '../util/errors';
+import { mqttError } from './errors';
 import { PROPS, type Properties } from './properties';
 
-export const protoError = (message: string) => new VigilError('mqtt', 'EPROTO', message);
+export const protoError = (message: string) => mqttError('EPROTO', message);
 
 /**
  * Reads fields of one packet body; running off its end is a protocol error. A closure rather than a class:

@@ -1,9 +1,9 @@
 /** The encoder's byte primitives: an MQTT packet is written as a list of parts (big-endian integers,
  * length-prefixed fields, variable integers) that encode.ts's `frame` joins. Bad arguments throw VigilError EINVAL. */
 import { utf8Encode } from '../util/text';
-import { VigilError } from '../util/errors';
+import { mqttError } from './errors';
 
-export const argError = (message: string) => new VigilError('mqtt', 'EINVAL', message);
+export const argError = (message: string) => mqttError('EINVAL', message);
 
 export type Part = Uint8Array | number[];
 

@@ -8,7 +8,7 @@
  * subscribed) may use `+` as a whole level and `#` as the whole last level. Both are at most 65535 bytes of
  * UTF-8, which the codec checks when it encodes them.
  */
-import { VigilError } from '../util/errors';
+import { argError } from './field-writer';
 
 export const DEFAULT_TOPIC_PREFIX = 'vigil/v1';
 
@@ -64,11 +64,11 @@ export const topicMatches = (filter: string, topic: string): boolean => {
 /** The topics of one camera. Throws EINVAL for a prefix or serial that would break the layout. */
 export const deviceTopics = (serial: string, prefix: string = DEFAULT_TOPIC_PREFIX): DeviceTopics => {
   if (!serial || /[/+#\0]/.test(serial)) {
-    throw new VigilError('mqtt', 'EINVAL', `serial "${serial}" cannot be a topic level`);
+    throw argError(`serial "${serial}" cannot be a topic level`);
   }
   const problem = topicNameProblem(prefix);
   if (problem || prefix[0] === '/' || prefix[prefix.length - 1] === '/') {
-    throw new VigilError('mqtt', 'EINVAL', `topic prefix "${prefix}" is not usable: ${problem ?? 'no leading or trailing /'}`);
+    throw argError(`topic prefix "${prefix}" is not usable: ${problem ?? 'no leading or trailing /'}`);
   }
   const base = `${prefix}/${serial}/`;
   const cmd = base + 'cmd/';
