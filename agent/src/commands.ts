@@ -106,7 +106,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
       log('warn', `ignored a retained ${name.slice(0, 64)} command; publish commands without retain`);
       return;
     }
-    const correlation = info.properties && info.properties.correlationData;
+    const correlation = info.props && info.props.correlationData;
     const cmd = parseCommand(name, payload, correlation ? utf8Decode(correlation).slice(0, 64) : null);
     const id = cmd.id;
     const answer = (r: Omit<CommandResult, 'id' | 'command' | 'at'>, ran?: boolean) => reply(client, { id, command: name.slice(0, 64), at: '', ...r }, correlation, ran);
@@ -166,7 +166,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
     if (!r.ok) log('warn', `${r.command} ${r.id ?? '(no id)'} refused: ${r.code} ${r.error}`);
     const properties = jsonProperties();
     if (correlation) properties.correlationData = correlation;
-    client.publish(deps.topics().cmdResult, JSON.stringify(r), { qos: 1, properties }).catch(ignore);
+    client.publish(deps.topics().cmdResult, JSON.stringify(r), { qos: 1, props: properties }).catch(ignore);
   };
 
   return onCommand;

@@ -136,7 +136,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
       if (config.messageExpirySec > 0) properties.messageExpiryInterval = config.messageExpirySec;
       try {
         sent.add(id);
-        const published = client.publish(ev ? topics.event : topics.report, payload, { qos: 1, retain, properties });
+        const published = client.publish(ev ? topics.event : topics.report, payload, { qos: 1, retain, props: properties });
         done(); // the PUBLISH is queued on the socket: the next send may queue its own
         await published;
         sent.delete(id);

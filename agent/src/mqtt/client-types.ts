@@ -29,7 +29,7 @@ export interface MessageInfo {
   retain: boolean;
   dup: boolean;
   /** MQTT 5 properties of the message (correlationData, responseTopic, userProperties…). */
-  properties?: Properties;
+  props?: Properties;
 }
 
 export interface CloseReason {
@@ -49,7 +49,7 @@ export interface MqttClient {
   /** The broker's Receive Maximum, from an MQTT 5 CONNACK (65535 when it gave none). */
   readonly brokerReceiveMaximum: number;
   connect(): Promise<{ sessionPresent: boolean }>;
-  publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean; properties?: Properties }): Promise<void>;
+  publish(topic: string, payload: Uint8Array | string, options: { qos: 0 | 1; retain?: boolean; props?: Properties }): Promise<void>;
   subscribe(subscriptions: Array<{ topic: string; qos: 0 | 1 }>): Promise<number[]>;
   onMessage(callback: (topic: string, payload: Uint8Array, info: MessageInfo) => void): void;
   onClose(callback: (reason: CloseReason) => void): void;

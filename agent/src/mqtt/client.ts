@@ -202,7 +202,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
         return;
       }
       st = 'open';
-      const props = p.properties || {};
+      const props = p.props || {};
       if (props.maximumPacketSize) maxOutgoingPacketBytes = props.maximumPacketSize;
       if (props.receiveMaximum) receiveMaximum = props.receiveMaximum;
       if (props.serverKeepAlive !== undefined) options.keepaliveSec = props.serverKeepAlive;
@@ -220,7 +220,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
         if (p.qos < 2 || !qos2.has(id)) {
           for (const cb of messageCbs) {
             try {
-              cb(p.topic, p.payload, { qos: p.qos, retain: p.retain, dup: p.dup, properties: p.properties });
+              cb(p.topic, p.payload, { qos: p.qos, retain: p.retain, dup: p.dup, props: p.props });
             } catch (e) {
               host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorDetail(e)}`);
             }
@@ -345,7 +345,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
       const result = new Promise<{ sessionPresent: boolean }>((resolve, reject) => (connecting = { resolve, reject }));
       let connectPacket: Uint8Array;
       try {
-        connectPacket = encodeConnect({ ...o, protocolLevel: v5 ? 5 : 4, properties: o.connectProperties });
+        connectPacket = encodeConnect({ ...o, protocolLevel: v5 ? 5 : 4, props: o.connectProperties });
       } catch (e) {
         connectError = e as Error;
         close(errorCode(e), errorDetail(e));
@@ -372,7 +372,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
 
     publish(topic, payload, opts) {
       return request(opts.qos ? PUBACK : 0, (id) => {
-        const bytes = encodePublish({ topic, payload, qos: opts.qos, retain: opts.retain, id, properties: v5 ? opts.properties || {} : undefined });
+        const bytes = encodePublish({ topic, payload, qos: opts.qos, retain: opts.retain, id, props: v5 ? opts.props || {} : undefined });
         if (bytes.length > maxOutgoingPacketBytes) {
           throw err('E2BIG', `PUBLISH of ${bytes.length} bytes to ${topic} is over the broker's maximum packet size of ${maxOutgoingPacketBytes} bytes`);
         }

@@ -50,13 +50,13 @@ describe('MQTT 5 encoding, checked by mqtt-packet', () => {
         keepaliveSec: 30,
         username: 'cam',
         password: 'pw',
-        properties: { maximumPacketSize: 262144, receiveMaximum: 16, sessionExpiryInterval: 0 },
+        props: { maximumPacketSize: 262144, receiveMaximum: 16, sessionExpiryInterval: 0 },
         will: {
           topic: 'vigil/v1/ACCC8E000001/state',
           payload: '{"state":"lost"}',
           qos: 1,
           retain: true,
-          properties: { payloadFormatIndicator: 1, contentType: 'application/json', messageExpiryInterval: 3600 },
+          props: { payloadFormatIndicator: 1, contentType: 'application/json', messageExpiryInterval: 3600 },
         },
       }),
     );
@@ -80,7 +80,7 @@ describe('MQTT 5 encoding, checked by mqtt-packet', () => {
         qos: 1,
         id: 9,
         retain: true,
-        properties: {
+        props: {
           payloadFormatIndicator: 1,
           messageExpiryInterval: 4294967295,
           contentType: 'application/json',
@@ -106,7 +106,7 @@ describe('MQTT 5 encoding, checked by mqtt-packet', () => {
   });
 
   it('encodes PUBLISH with an empty property list as MQTT 5 requires', () => {
-    const p = oracleOne(encodePublish({ topic: 't', payload: 'x', qos: 0, properties: {} }));
+    const p = oracleOne(encodePublish({ topic: 't', payload: 'x', qos: 0, props: {} }));
     expect(Buffer.from(p.payload).toString()).toBe('x');
   });
 
@@ -133,13 +133,13 @@ describe('MQTT 5 decoding what mqtt-packet generates', () => {
       type: CONNACK,
       sessionPresent: false,
       returnCode: 0,
-      properties: { maximumPacketSize: 1000, receiveMaximum: 5, serverKeepAlive: 20, assignedClientIdentifier: 'auto-1' },
+      props: { maximumPacketSize: 1000, receiveMaximum: 5, serverKeepAlive: 20, assignedClientIdentifier: 'auto-1' },
     });
   });
 
   it('decodes a refusing CONNACK with its reason code and reason string', () => {
     const p = decode5(generate({ cmd: 'connack', sessionPresent: false, reasonCode: 0x86, properties: { reasonString: 'bad password' } }));
-    expect(p).toMatchObject({ returnCode: 0x86, properties: { reasonString: 'bad password' } });
+    expect(p).toMatchObject({ returnCode: 0x86, props: { reasonString: 'bad password' } });
   });
 
   it('decodes PUBLISH with correlation data, response topic and user properties', () => {
@@ -158,8 +158,8 @@ describe('MQTT 5 decoding what mqtt-packet generates', () => {
     expect(p.type).toBe(PUBLISH);
     expect(p.id).toBe(5);
     expect(Buffer.from(p.payload).toString()).toBe('{"id":"c1"}');
-    expect(Buffer.from(p.properties.correlationData).toString()).toBe('corr');
-    expect(p.properties).toMatchObject({ responseTopic: 'r/t', userProperties: [['a', 'b']] });
+    expect(Buffer.from(p.props.correlationData).toString()).toBe('corr');
+    expect(p.props).toMatchObject({ responseTopic: 'r/t', userProperties: [['a', 'b']] });
   });
 
   it('decodes a PUBACK with a failure reason code, and a bare PUBACK as success', () => {

@@ -41,7 +41,7 @@ export const decodePacket = (type: number, flags: number, body: Uint8Array, leve
   /** MQTT 5 PUBACK…PUBCOMP and DISCONNECT: a reason code (0 when absent), then properties if any. */
   const reason = <T extends AckPacket | EmptyPacket>(q: T): T => {
     q.reasonCode = r.left() ? r.u8() : 0;
-    if (r.left()) q.properties = r.props();
+    if (r.left()) q.props = r.props();
     return q;
   };
   let p: Packet;
@@ -49,7 +49,7 @@ export const decodePacket = (type: number, flags: number, body: Uint8Array, leve
     const ack = r.u8();
     if (ack & 0xfe) throw protoError('CONNACK has reserved acknowledge flags set');
     p = { type, sessionPresent: ack === 1, returnCode: r.u8() };
-    if (v5) p.properties = r.props();
+    if (v5) p.props = r.props();
   } else if (type === PUBLISH) {
     const topic = r.str('topic');
     const problem = topicNameProblem(topic);
@@ -63,7 +63,7 @@ export const decodePacket = (type: number, flags: number, body: Uint8Array, leve
     const pub: PublishPacket = { type, topic, qos, retain: (flags & 1) === 1, dup: (flags & 8) === 8, payload: new Uint8Array(0) };
     if (qos) pub.id = r.id();
     if (v5) {
-      pub.properties = r.props();
+      pub.props = r.props();
       checkTopic();
     }
     pub.payload = r.take(r.left());
@@ -75,7 +75,7 @@ export const decodePacket = (type: number, flags: number, body: Uint8Array, leve
     if (!codes.length) throw protoError(`${name} has no ${v5 ? 'reason' : 'return'} codes`);
     if (!v5) for (const g of codes) if (g > 2 && g !== 0x80) throw protoError(`SUBACK has return code ${g}`);
     p = type === SUBACK ? { type, id, granted: codes } : { type: UNSUBACK, id, reasonCodes: codes };
-    if (properties) p.properties = properties;
+    if (properties) p.props = properties;
   } else if (type >= PUBACK && type <= PUBCOMP) {
     p = { type: type as AckPacket['type'], id: r.id() };
     if (v5) reason(p);

@@ -41,10 +41,10 @@ export const encodeConnect = (p: Omit<ConnectPacket, 'type'>): Uint8Array => {
     (will ? (will.retain ? 0x20 : 0) | (will.qos << 3) | 0x04 : 0) |
     (p.cleanSession ? 0x02 : 0);
   const parts: Part[] = [[0, 4, 77, 81, 84, 84, level, flags, ...u16(p.keepaliveSec)]];
-  if (v5) parts.push(...encodeProperties(p.properties));
+  if (v5) parts.push(...encodeProperties(p.props));
   parts.push(...str(p.clientId, 'client id'));
   if (will) {
-    if (v5) parts.push(...encodeProperties(will.properties));
+    if (v5) parts.push(...encodeProperties(will.props));
     parts.push(...str(checkTopicName(will.topic), 'will topic'), ...field(bin(will.payload), 'will payload'));
   }
   if (p.username !== undefined) parts.push(...str(p.username, 'user name'));
@@ -61,13 +61,13 @@ export interface PublishOptions {
   /** Required for qos 1 and 2. */
   id?: number;
   /** MQTT 5 only: written (possibly empty) exactly when present. */
-  properties?: Properties;
+  props?: Properties;
 }
 
 export const encodePublish = (p: PublishOptions): Uint8Array => {
   const parts = str(checkTopicName(p.topic), 'topic');
   if (p.qos > 0) parts.push(u16(checkId(p.id as number)));
-  if (p.properties) parts.push(...encodeProperties(p.properties));
+  if (p.props) parts.push(...encodeProperties(p.props));
   parts.push(bin(p.payload));
   return frame(PUBLISH, (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0), parts);
 };

@@ -30,14 +30,14 @@ export interface Will {
   qos: 0 | 1;
   retain: boolean;
   /** MQTT 5 will properties (messageExpiryInterval, contentType…). */
-  properties?: Properties;
+  props?: Properties;
 }
 
 export interface ConnectPacket {
   type: typeof CONNECT;
   /** 4 = MQTT 3.1.1 (the default), 5 = MQTT 5. */
   protocolLevel?: 4 | 5;
-  properties?: Properties;
+  props?: Properties;
   clientId: string;
   cleanSession: boolean;
   keepaliveSec: number;
@@ -51,7 +51,7 @@ export interface ConnackPacket {
   sessionPresent: boolean;
   /** 3.1.1 return code, or the MQTT 5 reason code (0 = accepted, ≥ 0x80 refused). */
   returnCode: number;
-  properties?: Properties;
+  props?: Properties;
 }
 
 export interface PublishPacket {
@@ -63,7 +63,7 @@ export interface PublishPacket {
   dup: boolean;
   /** Present for qos 1 and 2 (1..65535). */
   id?: number;
-  properties?: Properties;
+  props?: Properties;
 }
 
 /** PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: a packet id (and in MQTT 5 a reason code and properties). */
@@ -73,14 +73,14 @@ export interface AckPacket {
   /** MQTT 5: 0 when absent; UNSUBACK has one per topic in `reasonCodes`. */
   reasonCode?: number;
   reasonCodes?: number[];
-  properties?: Properties;
+  props?: Properties;
 }
 
 export interface SubscribePacket {
   type: typeof SUBSCRIBE;
   id: number;
   subscriptions: Array<{ topic: string; qos: QoS }>;
-  properties?: Properties;
+  props?: Properties;
 }
 
 export interface SubackPacket {
@@ -88,7 +88,7 @@ export interface SubackPacket {
   id: number;
   /** Granted qos per subscription, in order; 0x80 = refused (MQTT 5: any code ≥ 0x80). */
   granted: number[];
-  properties?: Properties;
+  props?: Properties;
 }
 
 export interface UnsubscribePacket {
@@ -101,7 +101,7 @@ export interface EmptyPacket {
   type: typeof PINGREQ | typeof PINGRESP | typeof DISCONNECT;
   /** MQTT 5 DISCONNECT: why (0x8E = session taken over by another client with the same id). */
   reasonCode?: number;
-  properties?: Properties;
+  props?: Properties;
 }
 
 /** Decoded CONNECT: binary fields come back as bytes. */

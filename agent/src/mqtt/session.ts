@@ -114,7 +114,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     c.publish((deps.topics() as DeviceTopics).state, statePayload(name, reason), {
       qos: 1,
       retain: true,
-      properties: jsonProperties(),
+      props: jsonProperties(),
     });
 
   const ensureConnected = (): void => {
@@ -155,7 +155,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
         payload: statePayload('lost', 'connection-lost'),
         qos: 1,
         retain: true,
-        properties: v5 ? jsonProperties() : undefined,
+        props: v5 ? jsonProperties() : undefined,
       },
     });
     c.onClose((reason) => onDisconnected(c, reason));
