@@ -52,7 +52,7 @@ export const MANGLED_PROPS = [
   'maxResponseBytes', 'basicDeviceInfo', 'firmwareStatus', 'listApplications', 'listParams', 'attributes',
   'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',
   // agent, session, delivery and commands: the methods of their dependency objects
-  'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
+  'unsignedAllowed', 'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
   'stopping', 'publishState', 'reconnectNow', 'update', 'osVersion', 'idle',
   // words that also occur in the prose of a message ("… is truncated"), never as a key: PROSE_PROPS below
   'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'check', 'save',

@@ -338,7 +338,7 @@ export const createAgent = (host: Host, version: string): Agent => {
     const integrity = take(errors, await collectIntegrity(ctx, { soc: device.soc, osVersion: os.version }));
     // The integrity collector already asked applications/config.cgi; services reuses the answer.
     const allowUnsignedApps = integrity.allowUnsignedApps;
-    const services = take(errors, await collectServices(ctx, allowUnsignedApps !== null ? { allowUnsignedApps } : undefined));
+    const services = take(errors, await collectServices(ctx, allowUnsignedApps !== null ? { unsignedAllowed: allowUnsignedApps } : undefined));
 
     state.seq++;
     const memory = host.memory();

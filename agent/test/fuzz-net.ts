@@ -136,7 +136,7 @@ const FLOWS: Array<(port: number, timeoutMs: number) => Promise<void>> = [
   // VAPIX POST basicdeviceinfo.cgi (JSON)
   (p, t) => vapix(p, t, (v) => v.basicDeviceInfo()),
   // VAPIX GET applications/config.cgi (404 allowed)
-  (p, t) => vapix(p, t, (v) => v.allowUnsignedApps()),
+  (p, t) => vapix(p, t, (v) => v.unsignedAllowed()),
   // MQTT 3.1.1 over TLS without verification: mbedTLS parses the peer's handshake
   (p, t) => mqtt(p, t, 4, { verify: false }),
   // a raw GET with a small response cap (EFBIG paths)

@@ -128,21 +128,21 @@ describe('listApplications', () => {
   });
 });
 
-describe('allowUnsignedApps', () => {
+describe('unsignedAllowed', () => {
   it('reads AllowUnsigned true', async () => {
     const { vapix, requests } = client({ [CONFIG]: '<reply result="ok"><param name="AllowUnsigned" value="true"/></reply>' });
-    expect(await vapix.allowUnsignedApps()).toBe(true);
+    expect(await vapix.unsignedAllowed()).toBe(true);
     expect(requests[0].query).toBe('action=get&name=AllowUnsigned');
   });
 
   it('is null when the device has no config.cgi (404)', async () => {
     const { vapix } = client({});
-    expect(await vapix.allowUnsignedApps()).toBeNull();
+    expect(await vapix.unsignedAllowed()).toBeNull();
   });
 
   it('rejects a value that is not a boolean', async () => {
     const { vapix } = client({ [CONFIG]: '<reply result="ok"><param value="maybe" name="AllowUnsigned"/></reply>' });
-    await expect(vapix.allowUnsignedApps()).rejects.toMatchObject({ code: 'EVAPIX', message: expect.stringMatching(/"maybe" is not true or false/) });
+    await expect(vapix.unsignedAllowed()).rejects.toMatchObject({ code: 'EVAPIX', message: expect.stringMatching(/"maybe" is not true or false/) });
   });
 });
 

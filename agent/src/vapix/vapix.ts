@@ -73,7 +73,7 @@ export interface VapixClient {
   firmwareStatus(): Promise<FirmwareStatus>;
   listApplications(): Promise<AppInfo[]>;
   /** AllowUnsigned from applications/config.cgi; null when the device lacks the switch (404, before AXIS OS 11.2). */
-  allowUnsignedApps(): Promise<boolean | null>;
+  unsignedAllowed(): Promise<boolean | null>;
   /** param.cgi action=list for the groups (e.g. `Network`, `Properties.System`). */
   listParams(groups: string[]): Promise<ParamList>;
 }
@@ -160,7 +160,7 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
       return apps;
     },
 
-    async allowUnsignedApps() {
+    async unsignedAllowed() {
       const res = await call('GET', `/axis-cgi/${APPS_CONFIG_CGI}?action=get&name=AllowUnsigned`, 404);
       if (res.status === 404) return null;
       const where = `${APPS_CONFIG_CGI} AllowUnsigned`;

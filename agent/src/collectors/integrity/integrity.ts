@@ -77,7 +77,7 @@ export const collectIntegrity = (ctx: CollectorContext, input: IntegrityInput): 
     async (guard, errors) => {
       const [apps, allowUnsigned, files] = await Promise.all([
         guard(APPS_LIST_CGI, ctx.vapix.listApplications()),
-        guard(APPS_CONFIG_CGI, ctx.vapix.allowUnsignedApps()),
+        guard(APPS_CONFIG_CGI, ctx.vapix.unsignedAllowed()),
         checkFiles(ctx, errors),
       ]);
       // the same keys in the same order as the fallback

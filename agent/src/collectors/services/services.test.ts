@@ -118,7 +118,7 @@ describe('collectServices', () => {
   });
 
   it('uses the AllowUnsigned it is given instead of asking config.cgi', async () => {
-    const { result, requests } = collect('valid', { allowUnsignedApps: true });
+    const { result, requests } = collect('valid', { unsignedAllowed: true });
     const { value } = await result;
     expect(ids(value)).toContain('unsigned-apps-allowed');
     expect(requests.map((r) => r.path)).toEqual(['/axis-cgi/param.cgi']);
@@ -158,7 +158,7 @@ describe('collectServices', () => {
   it('reports param.cgi groups the device does not have', async () => {
     const fake = new FakeHost();
     serveVapix(fake, { '/axis-cgi/param.cgi': 'root.Network.SSH.Enabled=no\nroot.SNMP.Enabled=no\n' });
-    const { errors } = await collectServices(makeContext(fake), { allowUnsignedApps: null });
+    const { errors } = await collectServices(makeContext(fake), { unsignedAllowed: null });
     expect(errors.find((e) => e.code === 'ENOPARAM')?.message).toBe('[vigil] [services] param.cgi has no group HTTPS, System, Time, WebService');
   });
 
@@ -166,7 +166,7 @@ describe('collectServices', () => {
     const fake = new FakeHost();
     serveVapix(fake, {});
     fake.addFile('/sim/net/tcp', '  sl  local_address rem_address   st\n   0: 00000000:0016 00000000:0000 0A 0\n');
-    const { value } = await collectServices(makeContext(fake, { ProcNetDir: '/sim/net' }), { allowUnsignedApps: null });
+    const { value } = await collectServices(makeContext(fake, { ProcNetDir: '/sim/net' }), { unsignedAllowed: null });
     expect(entry(value, 'ssh')?.listening).toEqual([{ proto: 'tcp', address: '0.0.0.0', port: 22 }]);
   });
 });

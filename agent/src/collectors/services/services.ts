@@ -12,7 +12,7 @@ import { APPS_CONFIG_CGI } from '../../vapix/vapix';
 
 export interface ServicesInput {
   /** From the integrity collector; undefined = ask config.cgi here. */
-  allowUnsignedApps?: Maybe<boolean>;
+  unsignedAllowed?: Maybe<boolean>;
 }
 
 type Params = Map<string, string>;
@@ -172,9 +172,9 @@ export const collectServices = (ctx: CollectorContext, input: ServicesInput = {}
       const [list, socks, allowUnsigned] = await Promise.all([
         guard('param.cgi', ctx.vapix.listParams(SERVICE_PARAM_GROUPS)),
         readListeningSockets(ctx.host, ctx.config.procNetDir),
-        input.allowUnsignedApps !== undefined
-          ? input.allowUnsignedApps
-          : guard(APPS_CONFIG_CGI, ctx.vapix.allowUnsignedApps()),
+        input.unsignedAllowed !== undefined
+          ? input.unsignedAllowed
+          : guard(APPS_CONFIG_CGI, ctx.vapix.unsignedAllowed()),
       ]);
       errors.push(...socks.errors);
       if (list?.groupErrors.length) {
