@@ -41,7 +41,7 @@ export const MANGLED_PROPS = [
   // config (config.ts AgentConfig): parsed from the ACAP parameters, read inside the agent only
   'dataDir', 'procNetDir', 'topicPrefix', 'maxReportBytes', 'messageExpirySec', 'maxReports', 'maxFiles',
   'hashBytesPerSec', 'reconnectMaxSec', 'tlsVerify', 'inflight', 'perSec', 'keepaliveSec', 'protocolLevel',
-  'clientId', 'cleanSession',
+  'clientId', 'cleanSession', 'fileScan',
   // MQTT client and codec (mqtt/): options, decoded packet fields, the reader's helpers
   'brokerReceiveMaximum', 'maxIncomingPacketBytes', 'maxPacketBytes', 'connectTimeoutMs', 'connectProperties',
   'sessionPresent', 'returnCode', 'reasonCode', 'reasonCodes', 'granted', 'dup', 'onClose',

@@ -38,7 +38,7 @@ export interface AgentConfig {
   dataDir: string;
   /** Where the socket tables live: /proc/net on a device. */
   procNetDir: string;
-  integrity: {
+  fileScan: {
     /** Files and directories (walked recursively) that make up the baseline. */
     paths: string[];
     maxFiles: number;
@@ -167,7 +167,7 @@ export const checkConfig = (raw: Record<string, string>): { config: AgentConfig;
     },
     dataDir,
     procNetDir: get('ProcNetDir').replace(/\/+$/, ''),
-    integrity: {
+    fileScan: {
       paths: integrityPaths,
       maxFiles: int('IntegrityMaxFiles', 1, 100000),
       hashBytesPerSec: int('HashBytesPerSec', 0, 1 << 30),

@@ -1,5 +1,5 @@
 /**
- * Integrity collector: a file baseline of config.integrity.paths kept in <dataDir>/baseline.json, platform
+ * Integrity collector: a file baseline of config.fileScan.paths kept in <dataDir>/baseline.json, platform
  * facts derived from data (VAPIX reports none, reference §6), installed ACAP apps and AllowUnsigned, and
  * the agent's own bundle hash.
  *
@@ -130,7 +130,7 @@ const checkFiles = async (ctx: CollectorContext, errors: CollectorError[]): Prom
       return noChanges('error');
     }
   }
-  if (old && old.paths.join('\n') !== config.integrity.paths.join('\n')) {
+  if (old && old.paths.join('\n') !== config.fileScan.paths.join('\n')) {
     errors.push(problem('EBASELINE', 'IntegrityPaths changed since the baseline was recorded; recording a new one'));
     old = null;
   }
@@ -158,7 +158,7 @@ const checkFiles = async (ctx: CollectorContext, errors: CollectorError[]): Prom
       changes.push(withHashes({ path: file, change: 'removed' }, old.files[file][4], null));
     }
   }
-  reportScan(scan, config.integrity.maxFiles, errors);
+  reportScan(scan, config.fileScan.maxFiles, errors);
   if (dirty) await writeBaseline(ctx, old, errors);
   changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
@@ -174,13 +174,13 @@ const createBaseline = async (ctx: CollectorContext, errors: CollectorError[]): 
   const baseline: Baseline = {
     v: 1,
     createdAt: isoNow(ctx.host.clock),
-    paths: ctx.config.integrity.paths.slice(),
+    paths: ctx.config.fileScan.paths.slice(),
     files: {},
   };
   for (const [file, st] of scan.files) {
     baseline.files[file] = toEntry(st, st.type === 'file' ? await hashFile(ctx, file, scan) : null);
   }
-  reportScan(scan, ctx.config.integrity.maxFiles, errors);
+  reportScan(scan, ctx.config.fileScan.maxFiles, errors);
   const written = await writeBaseline(ctx, baseline, errors);
   return written ? noChanges('baseline-created', { createdAt: baseline.createdAt, files: scan.files.size }) : noChanges('error');
 };
@@ -201,7 +201,7 @@ const writeBaseline = async (ctx: CollectorContext, baseline: Baseline, errors: 
 /** Walks the configured paths with lstat semantics, in sorted order, up to maxFiles entries. */
 const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
   const { fs } = ctx.host;
-  const max = ctx.config.integrity.maxFiles;
+  const max = ctx.config.fileScan.maxFiles;
   const scan: Scan = { files: new Map(), problems: [], blind: [], truncated: false };
   const visitedDirs = new Set<string>();
   /** Records a non-directory, up to maxFiles. */
@@ -245,13 +245,13 @@ const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
       await visit(path === '/' ? '/' + name : `${path}/${name}`, true);
     }
   };
-  for (const root of ctx.config.integrity.paths) await visit(root.replace(/(.)\/+$/, '$1'));
+  for (const root of ctx.config.fileScan.paths) await visit(root.replace(/(.)\/+$/, '$1'));
   return scan;
 };
 
 const hashFile = async (ctx: CollectorContext, path: string, scan: Scan): Promise<string | null> => {
   try {
-    return await ctx.host.crypto.sha256File(path, ctx.config.integrity.hashBytesPerSec);
+    return await ctx.host.crypto.sha256File(path, ctx.config.fileScan.hashBytesPerSec);
   } catch (err) {
     scan.problems.push([path, errorCode(err)]);
     return null;
