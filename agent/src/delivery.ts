@@ -69,7 +69,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
     const client = session.client;
     if (!session.connected || !client || pumpTimer !== null) return;
     if (sent.size > 64) {
-      const queued = new Set(outbox.entries().concat(events.entries()).map((e) => e.reportId));
+      const queued = new Set(outbox.entries().concat(events.entries()).map((e) => e.id));
       for (const id of [...sent]) if (!queued.has(id)) sent.delete(id);
     }
     const window = Math.min(config.outbox.inflight, client.brokerReceiveMaximum);
@@ -80,7 +80,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
     // Events first: they are few and meant to arrive at once.
     for (const entry of events.entries().concat(outbox.entries())) {
       if (inflight.size >= window) return;
-      const id = entry.reportId;
+      const id = entry.id;
       if (inflight.has(id)) continue;
       if (tokens < 1) {
         pumpTimer = clock.setTimer(Math.ceil(((1 - tokens) * 1000) / rate), () => {
@@ -97,7 +97,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
 
   const send = async (client: MqttClient, entry: OutboxEntry): Promise<void> => {
     const topics = deps.topics();
-    const id = entry.reportId;
+    const id = entry.id;
     const ev = events.entries().indexOf(entry) >= 0;
     const box = ev ? events : outbox;
     const previous = turn;

@@ -17,7 +17,8 @@ import { toArrayBuffer } from './util/bytes';
 import { errorCode, errorMessage } from './util/errors';
 
 export interface OutboxEntry {
-  reportId: string;
+  /** The reportId (the eventId in the events outbox), also in the file name. */
+  id: string;
   seq: number;
   /** Monotonic ms when queued (for the age of the oldest). */
   queuedAt: number;
@@ -83,7 +84,7 @@ export const createFlashOutbox = (
   let flashFailing = false;
   let maxSeq = 0;
 
-  const file = (e: { seq: number; reportId: string }): string => `${dir}/${String(e.seq).padStart(10, '0')}-${e.reportId}.json`;
+  const file = (e: { seq: number; id: string }): string => `${dir}/${String(e.seq).padStart(10, '0')}-${e.id}.json`;
 
   const add = (entry: OutboxEntry): void => {
     list.push(entry);
@@ -93,7 +94,7 @@ export const createFlashOutbox = (
 
   /** Takes an entry out of the queue; returns it (or null when it is no longer queued). */
   const take = (reportId: string): OutboxEntry | null => {
-    const i = list.findIndex((e) => e.reportId === reportId);
+    const i = list.findIndex((e) => e.id === reportId);
     if (i < 0) return null;
     const [entry] = list.splice(i, 1);
     bytes -= entry.bytes;
@@ -133,10 +134,10 @@ export const createFlashOutbox = (
       } catch (err) {
         if (errorCode(err) !== 'ENOENT') log('warn', `cannot list ${dir}: ${errorMessage(err)}`);
       }
-      const found: Array<{ seq: number; reportId: string; name: string }> = [];
+      const found: Array<{ seq: number; id: string; name: string }> = [];
       for (const name of names) {
         const m = NAME_RE.exec(name);
-        if (m) found.push({ seq: Number(m[1]), reportId: m[2], name });
+        if (m) found.push({ seq: Number(m[1]), id: m[2], name });
       }
       found.sort((a, b) => a.seq - b.seq);
       const mono = clock.monotonic();
@@ -145,7 +146,7 @@ export const createFlashOutbox = (
         try {
           const st = await fs.stat(`${dir}/${f.name}`);
           // The age survives a restart through the file's mtime (wall clock; never in the future).
-          add({ reportId: f.reportId, seq: f.seq, bytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
+          add({ id: f.id, seq: f.seq, bytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
         } catch (err) {
           log('warn', `cannot read queued report ${f.name}: ${errorMessage(err)}`);
         }
@@ -158,15 +159,15 @@ export const createFlashOutbox = (
     async makeRoom(more) {
       const { maxReports, maxBytes } = limits;
       while (list.length + 1 > maxReports || bytes + more > maxBytes) {
-        const victim = list.find((e) => !box.busy(e.reportId)) || (list.length >= maxReports + OVERFLOW ? list[0] : null);
+        const victim = list.find((e) => !box.busy(e.id)) || (list.length >= maxReports + OVERFLOW ? list[0] : null);
         if (!victim) return;
-        await box.drop(victim.reportId);
+        await box.drop(victim.id);
       }
     },
 
     async push(reportId, seq, payload) {
       await box.makeRoom(payload.length);
-      const entry: OutboxEntry = { reportId, seq, queuedAt: clock.monotonic(), bytes: payload.length };
+      const entry: OutboxEntry = { id: reportId, seq, queuedAt: clock.monotonic(), bytes: payload.length };
       try {
         await fs.mkdir(dir);
         await fs.writeFileAtomic(file(entry), toArrayBuffer(payload));
@@ -178,9 +179,9 @@ export const createFlashOutbox = (
         }
         flashFailing = true;
         while (ramCount > 0 && (ramCount + 1 > RAM_MAX_REPORTS || ramBytes + payload.length > RAM_MAX_BYTES)) {
-          const oldest = list.find((e) => e.payload && !box.busy(e.reportId));
+          const oldest = list.find((e) => e.payload && !box.busy(e.id));
           if (!oldest) break;
-          await box.drop(oldest.reportId);
+          await box.drop(oldest.id);
         }
         entry.payload = payload;
         ramCount++;
