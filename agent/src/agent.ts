@@ -92,6 +92,8 @@ export const createAgent = (host: Host, version: string): Agent => {
   /** The VAPIX credentials last fetched (each cycle), also for reading the settings. */
   let credentials: VapixCredentials | undefined;
 
+  const readSettings = () => settings.read(createVapixClient(host, { ...settingsVapix, credentials }));
+
   const start = (): void => {
     boot().catch((err) => say('error', `start failed: ${errorMessage(err)}`));
   };
@@ -111,7 +113,7 @@ export const createAgent = (host: Host, version: string): Agent => {
   const boot = async (): Promise<void> => {
     settingsVapix = checkConfig(host.config()).config.vapix;
     await getCredentials(settingsVapix);
-    const camera = await settings.read(createVapixClient(host, { ...settingsVapix, credentials }));
+    const camera = await readSettings();
     try {
       config = settings.first(camera);
     } catch (err) {
@@ -127,7 +129,7 @@ export const createAgent = (host: Host, version: string): Agent => {
     await loadState();
     const box = createFlashOutbox(host, c.dataDir, c.outbox, areaLog(log, 'outbox'));
     await box.load();
-    box.dropped = Math.max(box.dropped, state.dropped);
+    box.nDropped = Math.max(box.nDropped, state.dropped);
     outbox = box;
     const ev = createFlashOutbox(host, `${c.dataDir}/events`, { maxReports: 32, maxBytes: 1 << 18 }, areaLog(log, 'events'));
     await ev.load();
@@ -183,7 +185,7 @@ export const createAgent = (host: Host, version: string): Agent => {
    * new broker connects at once, the rest applies from its next use.
    */
   const refresh = async (): Promise<void> => {
-    const camera = await settings.read(createVapixClient(host, { ...settingsVapix, credentials }));
+    const camera = await readSettings();
     if (!camera || stopping) return;
     const changed = settings.update(camera);
     // Before the topics change: the old connection says offline on the old ones.
@@ -211,7 +213,7 @@ export const createAgent = (host: Host, version: string): Agent => {
 
   const saveState = async (): Promise<void> => {
     const c = config as AgentConfig;
-    if (outbox) state.dropped = outbox.dropped;
+    if (outbox) state.dropped = outbox.nDropped;
     try {
       await host.fs.mkdir(c.dataDir);
       await writeData(STATE_FILE, JSON.stringify(state));
@@ -274,7 +276,7 @@ export const createAgent = (host: Host, version: string): Agent => {
           encoded = encodeReport(report, c.maxReportBytes);
         } catch (err) {
           // Never sent oversize (a poison pill for brokers); the lost seq is counted so the gap is explained.
-          box.dropped++;
+          box.nDropped++;
           throw err;
         }
         if (encoded.truncated) log('warn', 'report', `report ${report.seq} cut to fit ${c.maxReportBytes} bytes`);
@@ -304,8 +306,8 @@ export const createAgent = (host: Host, version: string): Agent => {
       restart = false;
       const box = events as Outbox;
       for (const e of found.events) await box.push(e.eventId, found.next.n, utf8Encode(JSON.stringify(e)));
-      if (box.dropped) log('warn', 'events', `event queue full: dropped the ${box.dropped} oldest undelivered events`);
-      box.dropped = 0;
+      if (box.nDropped) log('warn', 'events', `event queue full: dropped the ${box.nDropped} oldest undelivered events`);
+      box.nDropped = 0;
       snap = found.next;
       const text = JSON.stringify(found.next);
       if (text !== snapText) {
@@ -360,7 +362,7 @@ export const createAgent = (host: Host, version: string): Agent => {
         heapUsedBytes: whole(memory.usedBytes),
         heapLimitBytes: whole(memory.limitBytes),
         queueDepth: box.depth,
-        dropped: box.dropped,
+        dropped: box.nDropped,
         oldestQueuedAgeSec: oldest === null ? 0 : whole((clock.monotonic() - oldest) / 1000),
         reconnects: (session as MqttSession).reconnects,
         collectMs: whole(clock.monotonic() - started),

@@ -15,14 +15,14 @@ const slowOutbox = (n: number) => {
     load: async () => {},
     push: async () => {},
     makeRoom: async () => {},
-    entries: () => list,
+    inQueue: () => list,
     payload: (entry) => new Promise((resolve) => reads.set(entry.seq, () => resolve(new TextEncoder().encode(`{"seq":${entry.seq}}`)))),
     ack: async (id) => {
       list.splice(list.findIndex((e) => e.id === id), 1);
     },
     drop: async () => {},
     depth: n,
-    dropped: 0,
+    nDropped: 0,
     maxSeq: n,
     busy: () => false,
     oldestQueuedAt: () => null,

@@ -69,7 +69,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
     const client = session.client;
     if (!session.connected || !client || pumpTimer !== null) return;
     if (sent.size > 64) {
-      const queued = new Set(outbox.entries().concat(events.entries()).map((e) => e.id));
+      const queued = new Set(outbox.inQueue().concat(events.inQueue()).map((e) => e.id));
       for (const id of [...sent]) if (!queued.has(id)) sent.delete(id);
     }
     const window = Math.min(config.outbox.inflight, client.brokerReceiveMaximum);
@@ -78,7 +78,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
     tokens = Math.min(window, tokens + ((now - tokensAt) * rate) / 1000);
     tokensAt = now;
     // Events first: they are few and meant to arrive at once.
-    for (const entry of events.entries().concat(outbox.entries())) {
+    for (const entry of events.inQueue().concat(outbox.inQueue())) {
       if (inflight.size >= window) return;
       const id = entry.id;
       if (inflight.has(id)) continue;
@@ -98,7 +98,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
   const send = async (client: MqttClient, entry: OutboxEntry): Promise<void> => {
     const topics = deps.topics();
     const id = entry.id;
-    const ev = events.entries().indexOf(entry) >= 0;
+    const ev = events.inQueue().indexOf(entry) >= 0;
     const box = ev ? events : outbox;
     const previous = turn;
     let done: () => void = ignore;
@@ -117,7 +117,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
         await deps.save();
         return;
       }
-      const all = box.entries();
+      const all = box.inQueue();
       // Only the newest report is retained, so a late consumer learns the camera's current state at once.
       const retain = !ev && all[all.length - 1] === entry;
       const properties: Properties = {

@@ -35,7 +35,7 @@ export interface Outbox {
   /** Drops the oldest entries (counted) so that one more report of about `bytes` fits. */
   makeRoom(bytes: number): Promise<void>;
   /** Every queued entry, oldest first (the outbox's own array: do not modify). */
-  entries(): readonly OutboxEntry[];
+  inQueue(): readonly OutboxEntry[];
   /** The payload of an entry; rejects when it cannot be read (then drop() it). */
   payload(entry: OutboxEntry): Promise<Uint8Array>;
   /** Removes an acknowledged entry. */
@@ -44,7 +44,7 @@ export interface Outbox {
   drop(reportId: string): Promise<void>;
   readonly depth: number;
   /** Reports dropped since the agent's state was created (restored by the agent from its state file). */
-  dropped: number;
+  nDropped: number;
   /** The highest seq found on flash at load (the agent's counter must not go below it). */
   readonly maxSeq: number;
   /**
@@ -116,7 +116,7 @@ export const createFlashOutbox = (
   };
 
   const box: Outbox = {
-    dropped: 0,
+    nDropped: 0,
     busy: () => false,
     get depth() {
       return list.length;
@@ -124,7 +124,7 @@ export const createFlashOutbox = (
     get maxSeq() {
       return maxSeq;
     },
-    entries: () => list,
+    inQueue: () => list,
     oldestQueuedAt: () => (list.length > 0 ? list[0].queuedAt : null),
 
     async load() {
@@ -202,7 +202,7 @@ export const createFlashOutbox = (
     async drop(reportId) {
       const entry = take(reportId);
       if (!entry) return;
-      box.dropped++;
+      box.nDropped++;
       await unlink(entry);
     },
   };
