@@ -80,12 +80,20 @@ describe('firmwareStatus', () => {
       timeToRollback: '600',
     };
     const { vapix } = client({ [FW]: { status: 200, body: JSON.stringify({ apiVersion: '1.10', method: 'status', data }), chunked: true } });
-    expect(await vapix.firmwareStatus()).toEqual({ ...data, timeToRollback: 600, lastUpgradeAt: undefined });
+    expect(await vapix.firmwareStatus()).toEqual({
+      fwActive: '12.11.77',
+      fwPart: '7454651131',
+      fwInactive: 'UNKNOWN',
+      fwCommited: false,
+      fwPending: 'started',
+      fwRollback: 600,
+      fwUpgradeAt: undefined,
+    });
   });
 
   it('reads isCommitted, the dictionary spelling, where isCommited is absent', async () => {
     const { vapix } = client({ [FW]: JSON.stringify({ data: { activeFirmwareVersion: '11.11.140', isCommitted: false } }) });
-    expect((await vapix.firmwareStatus()).isCommited).toBe(false);
+    expect((await vapix.firmwareStatus()).fwCommited).toBe(false);
   });
 
   it('rejects isCommited that is not a boolean', async () => {

@@ -13,17 +13,25 @@ export type DeviceProperties = Partial<Record<DeviceProperty, string>>;
 type DeviceProperty = 'Architecture' | 'Brand' | 'BuildDate' | 'HardwareID' | 'ProdFullName' | 'ProdNbr' | 'ProdShortName' | 'ProdType' | 'SerialNumber' | 'Soc' | 'Version';
 const DEVICE_PROPERTIES = 'Architecture Brand BuildDate HardwareID ProdFullName ProdNbr ProdShortName ProdType SerialNumber Soc Version'.split(' ') as DeviceProperty[];
 
-/** firmwaremanagement.cgi status data, names as VAPIX spells them (`isCommited` sic). */
+/**
+ * firmwaremanagement.cgi status data. Short names of the agent's own (mangled in the bundle), each from the VAPIX
+ * field in its comment.
+ */
 export interface FirmwareStatus {
-  activeFirmwareVersion?: string;
-  activeFirmwarePart?: string;
-  /** Absent without an inactive firmware; may be "UNKNOWN". */
-  inactiveFirmwareVersion?: string;
-  isCommited?: boolean;
-  /** "started" while an upgrade waits for commit. */
-  pendingCommit?: string | boolean;
-  timeToRollback?: number;
-  lastUpgradeAt?: string;
+  /** activeFirmwareVersion */
+  fwActive?: string;
+  /** activeFirmwarePart */
+  fwPart?: string;
+  /** inactiveFirmwareVersion: absent without an inactive firmware; may be "UNKNOWN". */
+  fwInactive?: string;
+  /** isCommited (sic), or isCommitted */
+  fwCommited?: boolean;
+  /** pendingCommit: "started" while an upgrade waits for commit. */
+  fwPending?: string | boolean;
+  /** timeToRollback, seconds */
+  fwRollback?: number;
+  /** lastUpgradeAt */
+  fwUpgradeAt?: string;
 }
 
 export interface ParamList {
@@ -124,14 +132,14 @@ export const createVapixClient = (host: Pick<Host, 'net' | 'clock'>, options: Va
       let ttr = d.timeToRollback;
       if (typeof ttr === 'string' && /^\d+$/.test(ttr)) ttr = Number(ttr);
       return {
-        activeFirmwareVersion: str('activeFirmwareVersion'),
-        activeFirmwarePart: typeof d.activeFirmwarePart === 'number' ? String(d.activeFirmwarePart) : str('activeFirmwarePart'),
-        inactiveFirmwareVersion: str('inactiveFirmwareVersion'),
+        fwActive: str('activeFirmwareVersion'),
+        fwPart: typeof d.activeFirmwarePart === 'number' ? String(d.activeFirmwarePart) : str('activeFirmwarePart'),
+        fwInactive: str('inactiveFirmwareVersion'),
         // VAPIX spells it isCommited; isCommitted is accepted too (docs/packaging.md, list.cgi and fwmgr)
-        isCommited: field<boolean>(d, d.isCommited === undefined ? 'isCommitted' : 'isCommited', 'boolean', where),
-        pendingCommit: typeof d.pendingCommit === 'boolean' ? d.pendingCommit : str('pendingCommit'),
-        timeToRollback: field<number>({ timeToRollback: ttr }, 'timeToRollback', 'number', where),
-        lastUpgradeAt: str('lastUpgradeAt'),
+        fwCommited: field<boolean>(d, d.isCommited === undefined ? 'isCommitted' : 'isCommited', 'boolean', where),
+        fwPending: typeof d.pendingCommit === 'boolean' ? d.pendingCommit : str('pendingCommit'),
+        fwRollback: field<number>({ timeToRollback: ttr }, 'timeToRollback', 'number', where),
+        fwUpgradeAt: str('lastUpgradeAt'),
       };
     },
 

@@ -67,7 +67,7 @@ const toValue = (p: DeviceProperties, fw: FirmwareStatus | undefined, uptimeSec:
       uptimeSec,
     },
     os: {
-      version: p.Version || fw?.activeFirmwareVersion || UNKNOWN,
+      version: p.Version || fw?.fwActive || UNKNOWN,
       buildDate: s(p.BuildDate),
       firmware: fw ? toFirmwareState(fw) : null,
     },
@@ -75,14 +75,14 @@ const toValue = (p: DeviceProperties, fw: FirmwareStatus | undefined, uptimeSec:
 };
 
 export const toFirmwareState = (fw: FirmwareStatus): FirmwareState => {
-  const inactive = fw.inactiveFirmwareVersion;
+  const inactive = fw.fwInactive;
   return {
-    activeVersion: fw.activeFirmwareVersion ?? null,
+    activeVersion: fw.fwActive ?? null,
     inactiveVersion: inactive && inactive.toUpperCase() !== 'UNKNOWN' ? inactive : null,
-    committed: fw.isCommited ?? null,
-    pendingRollback: fw.isCommited === false || fw.pendingCommit === true || fw.pendingCommit === 'started',
-    timeToRollbackSec: fw.timeToRollback ?? null,
-    lastUpgradeAt: fw.lastUpgradeAt ?? null,
+    committed: fw.fwCommited ?? null,
+    pendingRollback: fw.fwCommited === false || fw.fwPending === true || fw.fwPending === 'started',
+    timeToRollbackSec: fw.fwRollback ?? null,
+    lastUpgradeAt: fw.fwUpgradeAt ?? null,
   };
 };
 
