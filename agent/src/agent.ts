@@ -88,7 +88,7 @@ export const createAgent = (host: Host, version: string): Agent => {
   let saveFailing = false;
   const settings = createSettings(host, areaLog(log, 'config'));
   /** Where the camera's settings are read: its own VAPIX as param.conf and --config name it (not movable by them). */
-  let settingsVapix: AgentConfig['vapix'];
+  let settingsVapix: AgentConfig['vapixConf'];
   /** The VAPIX credentials last fetched (each cycle), also for reading the settings. */
   let credentials: VapixCredentials | undefined;
 
@@ -111,7 +111,7 @@ export const createAgent = (host: Host, version: string): Agent => {
   // ---- start-up -----------------------------------------------------------------------------------
 
   const boot = async (): Promise<void> => {
-    settingsVapix = checkConfig(host.config()).config.vapix;
+    settingsVapix = checkConfig(host.config()).config.vapixConf;
     await getCredentials(settingsVapix);
     const camera = await readSettings();
     try {
@@ -376,12 +376,12 @@ export const createAgent = (host: Host, version: string): Agent => {
   const context = async (errors: CollectorError[]): Promise<CollectorContext> => {
     const c = config as AgentConfig;
     // host, port and timeoutMs from the config
-    const vapix = createVapixClient(host, { ...c.vapix, credentials: await getCredentials(c.vapix, errors) });
-    return { host, config: c, vapix };
+    const vapix = createVapixClient(host, { ...c.vapixConf, credentials: await getCredentials(c.vapixConf, errors) });
+    return { host, config: c, vapixApi: vapix };
   };
 
   /** The host's VAPIX credentials, else the configured ones; a failure to fetch them is added to `errors`. */
-  const getCredentials = async (v: AgentConfig['vapix'], errors?: CollectorError[]): Promise<VapixCredentials | undefined> => {
+  const getCredentials = async (v: AgentConfig['vapixConf'], errors?: CollectorError[]): Promise<VapixCredentials | undefined> => {
     let found = v.username ? { username: v.username, password: v.password || '' } : undefined;
     if (host.vapixCredentials) {
       // Service accounts are wiped on reboot (reference §3.1): fetch them each time, keep them in memory only.

@@ -27,7 +27,7 @@ export interface AgentConfig {
   };
   topicPrefix: string;
   intervalSec: number;
-  vapix: {
+  vapixConf: {
     host: string;
     port: number;
     username?: string;
@@ -158,7 +158,7 @@ export const checkConfig = (raw: Record<string, string>): { config: AgentConfig;
     },
     topicPrefix,
     intervalSec: int('IntervalSec', 1, 86400),
-    vapix: {
+    vapixConf: {
       host: get('VapixHost'),
       port: int('VapixPort', 1, 65535),
       username: optional('VapixUsername'),

@@ -36,7 +36,7 @@ async function camera(fill: (bin: string) => void) {
   await host.prepare();
   cleanups.push(() => host.close());
   const config = parseConfig({ ...host.config(), IntegrityPaths: '/usr/bin', HashBytesPerSec: '0' });
-  const ctx = { host, config, vapix: createVapixClient(host, { ...config.vapix, timeoutMs: 200 }) };
+  const ctx = { host, config, vapixApi: createVapixClient(host, { ...config.vapixConf, timeoutMs: 200 }) };
   return { bin, ctx, run: () => collectIntegrity(ctx, INPUT) };
 }
 

@@ -11,7 +11,7 @@ import type { VapixClient } from '../vapix/vapix';
 export interface CollectorContext {
   host: Host;
   config: AgentConfig;
-  vapix: VapixClient;
+  vapixApi: VapixClient;
 }
 
 export interface CollectorResult<T> {

@@ -62,7 +62,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
  * configured VapixUsername/VapixPassword; null when there are none. Keep them in memory only.
  */
 export const resolveVapixCredentials = async (host: Host, config: AgentConfig): Promise<VapixCredentials | null> => {
-  const { username, password } = config.vapix;
+  const { username, password } = config.vapixConf;
   if (host.vapixCredentials) {
     try {
       const c = await host.vapixCredentials();

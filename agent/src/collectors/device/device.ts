@@ -32,14 +32,14 @@ export const noDevice = (): DeviceValue => toValue({}, undefined, null);
 export const collectDevice = (ctx: CollectorContext): Promise<CollectorResult<DeviceValue>> => {
   return runCollector('device', noDevice, async (guard) => {
     const [info, firmware, uptime] = await Promise.all([
-      guard('basicdeviceinfo.cgi', ctx.vapix.basicDeviceInfo()),
-      guard('firmwaremanagement.cgi', ctx.vapix.firmwareStatus()),
+      guard('basicdeviceinfo.cgi', ctx.vapixApi.basicDeviceInfo()),
+      guard('firmwaremanagement.cgi', ctx.vapixApi.firmwareStatus()),
       guard('uptime', readUptime(ctx)),
     ]);
     let props: DeviceProperties = info ?? {};
     if (!info) {
       const groups = Object.keys(PROPERTY_GROUPS);
-      const list = await guard('param.cgi', ctx.vapix.listParams(groups));
+      const list = await guard('param.cgi', ctx.vapixApi.listParams(groups));
       props = {};
       for (const group of groups) {
         for (const prop of PROPERTY_GROUPS[group]) {

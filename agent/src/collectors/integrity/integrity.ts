@@ -76,8 +76,8 @@ export const collectIntegrity = (ctx: CollectorContext, input: IntegrityInput): 
     () => failedIntegrity(ctx.host, platform),
     async (guard, errors) => {
       const [apps, allowUnsigned, files] = await Promise.all([
-        guard(APPS_LIST_CGI, ctx.vapix.listApplications()),
-        guard(APPS_CONFIG_CGI, ctx.vapix.unsignedAllowed()),
+        guard(APPS_LIST_CGI, ctx.vapixApi.listApplications()),
+        guard(APPS_CONFIG_CGI, ctx.vapixApi.unsignedAllowed()),
         checkFiles(ctx, errors),
       ]);
       // the same keys in the same order as the fallback

@@ -170,11 +170,11 @@ export const collectServices = (ctx: CollectorContext, input: ServicesInput = {}
     noServices,
     async (guard, errors) => {
       const [list, socks, allowUnsigned] = await Promise.all([
-        guard('param.cgi', ctx.vapix.listParams(SERVICE_PARAM_GROUPS)),
+        guard('param.cgi', ctx.vapixApi.listParams(SERVICE_PARAM_GROUPS)),
         readListeningSockets(ctx.host, ctx.config.procNetDir),
         input.unsignedAllowed !== undefined
           ? input.unsignedAllowed
-          : guard(APPS_CONFIG_CGI, ctx.vapix.unsignedAllowed()),
+          : guard(APPS_CONFIG_CGI, ctx.vapixApi.unsignedAllowed()),
       ]);
       errors.push(...socks.errors);
       if (list?.groupErrors.length) {
