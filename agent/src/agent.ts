@@ -127,7 +127,7 @@ export const createAgent = (host: Host, version: string): Agent => {
     }
     const c = config;
     await loadState();
-    const box = createFlashOutbox(host, c.dataDir, c.outbox, areaLog(log, 'outbox'));
+    const box = createFlashOutbox(host, c.dataDir, c.outboxConf, areaLog(log, 'outbox'));
     await box.load();
     box.nDropped = Math.max(box.nDropped, state.dropped);
     outbox = box;

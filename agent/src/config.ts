@@ -5,7 +5,7 @@ import { VigilError } from './util/errors';
  * in the simulator they come from the profile and the CLI. Names here are the parameter names.
  */
 export interface AgentConfig {
-  broker: {
+  brokerConf: {
     host: string;
     port: number;
     tls: boolean;
@@ -46,7 +46,7 @@ export interface AgentConfig {
     hashBytesPerSec: number;
   };
   maxReportBytes: number;
-  outbox: {
+  outboxConf: {
     /** Bounds of the queue on flash; the oldest report is dropped (and counted) past either. */
     maxReports: number;
     maxBytes: number;
@@ -140,7 +140,7 @@ export const checkConfig = (raw: Record<string, string>): { config: AgentConfig;
   if (dataDir[0] !== '/') bad('DataDir', `DataDir must be absolute, got "${dataDir}"`);
 
   const config: AgentConfig = {
-    broker: {
+    brokerConf: {
       host: brokerHost,
       port: int('BrokerPort', 1, 65535),
       tls: bool('BrokerTls'),
@@ -173,7 +173,7 @@ export const checkConfig = (raw: Record<string, string>): { config: AgentConfig;
       hashBytesPerSec: int('HashBytesPerSec', 0, 1 << 30),
     },
     maxReportBytes: int('MaxReportBytes', 4096, 1 << 24),
-    outbox: {
+    outboxConf: {
       maxReports: int('OutboxMaxReports', 1, 100000),
       maxBytes: int('OutboxMaxBytes', 65536, 1 << 30),
       inflight: int('ReplayInflight', 1, 100),

@@ -72,8 +72,8 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
       const queued = new Set(outbox.inQueue().concat(events.inQueue()).map((e) => e.id));
       for (const id of [...sent]) if (!queued.has(id)) sent.delete(id);
     }
-    const window = Math.min(config.outbox.inflight, client.brokerReceiveMaximum);
-    const rate = config.outbox.perSec;
+    const window = Math.min(config.outboxConf.inflight, client.brokerReceiveMaximum);
+    const rate = config.outboxConf.perSec;
     const now = clock.monotonic();
     tokens = Math.min(window, tokens + ((now - tokensAt) * rate) / 1000);
     tokensAt = now;
@@ -164,7 +164,7 @@ export const createDelivery = (deps: DeliveryDeps): Delivery => {
   return {
     pump,
     restart: (at) => {
-      tokens = config.outbox.inflight;
+      tokens = config.outboxConf.inflight;
       tokensAt = at;
     },
     forget: () => {

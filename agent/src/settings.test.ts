@@ -56,7 +56,7 @@ describe('a change on the camera', () => {
   it('changes the config in place, so parts held elsewhere (the outbox bounds) see the new value', () => {
     const { settings } = setup(DEFAULTS);
     const config = settings.first({});
-    const outbox = config.outbox;
+    const outbox = config.outboxConf;
     expect(settings.update({ OutboxMaxReports: '50' })).toEqual(['OutboxMaxReports']);
     expect(outbox.maxReports).toBe(50);
   });
@@ -105,7 +105,7 @@ describe('a bad value on the camera', () => {
     const { settings, warnings } = setup(DEFAULTS);
     const config = settings.first({ BrokerPort: '1883' });
     expect(settings.update({ BrokerPort: '70000', IntervalSec: '30' })).toEqual(['IntervalSec']);
-    expect(config.broker.port).toBe(1883);
+    expect(config.brokerConf.port).toBe(1883);
     expect(config.intervalSec).toBe(30);
     expect(warnings()).toEqual(['[vigil] [config] BrokerPort must be an integer from 1 to 65535, got "70000"; keeping BrokerPort="1883"']);
   });
@@ -133,7 +133,7 @@ describe('a bad value on the camera', () => {
     const { settings } = setup(DEFAULTS);
     const config = settings.first({});
     settings.update({ MqttVersion: '4.0' });
-    expect(config.broker.protocolLevel).toBe(4);
+    expect(config.brokerConf.protocolLevel).toBe(4);
   });
 });
 

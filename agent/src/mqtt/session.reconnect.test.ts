@@ -80,7 +80,7 @@ describe('a refused CONNACK', () => {
     start({ BrokerUsername: 'cam', BrokerPassword: 'wrong' });
     await settle();
     broker.autoConnack = { returnCode: 0, sessionPresent: false };
-    config.broker.password = 'right';
+    config.brokerConf.password = 'right';
     session.reconnectNow();
     await settle();
     expect(broker.connections).toBe(2);
@@ -93,7 +93,7 @@ describe('reconnectNow()', () => {
     start();
     await settle();
     expect(session.connected).toBe(true);
-    config.broker.keepaliveSec = 30;
+    config.brokerConf.keepaliveSec = 30;
     session.reconnectNow();
     await settle();
     expect(broker.of(DISCONNECT)).toHaveLength(1);

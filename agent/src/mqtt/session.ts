@@ -139,7 +139,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       sessionFresh = true;
       await deps.save();
     }
-    const b = config.broker;
+    const b = config.brokerConf;
     const v5 = b.protocolLevel === 5;
     const c = createMqttClient(host, {
       // host, port, username, password, keepaliveSec, protocolLevel (a copy: the client may change keepaliveSec)
@@ -195,7 +195,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
     const rc = (err as ConnackError).returnCode;
     // A 3.1.1-only broker closes an MQTT 5 CONNECT (RabbitMQ 3.10) or refuses its version.
     // (a returnCode before the session is open is a CONNACK's: 1 and 0x84 say "unsupported protocol version")
-    const version = config.broker.protocolLevel === 5 && (/^E(CLOSED|CONNRESET|PROTO)$/.test(code) || rc === 1 || rc === 0x84);
+    const version = config.brokerConf.protocolLevel === 5 && (/^E(CLOSED|CONNRESET|PROTO)$/.test(code) || rc === 1 || rc === 0x84);
     let delay: number;
     if (code === 'ECONNACK') {
       refusals++;
@@ -231,7 +231,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       const n = Math.max(1, shortSessions - SHORT_SESSIONS_FOR_DUPLICATE + 1);
       const delay = longBackoff(n);
       if (!duplicateLogged) {
-        const clientId = config.broker.clientId || deps.serial();
+        const clientId = config.brokerConf.clientId || deps.serial();
         // A broker closing right after CONNACK may mean a duplicate client id (Mosquitto, RabbitMQ: no reason
         // in 3.1.1) or an ACL or quota that refuses the birth or the subscription; only MQTT 5's 0x8E is sure.
         const why = takenOver
@@ -259,7 +259,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
   const random = (): number => new Uint32Array(host.crypto.randomBytes(4))[0] / 4294967296;
 
   /** Counts one more failed or lost connection and returns the wait before the next attempt. */
-  const backoff = (): number => backoffDelay(++failures, BACKOFF_BASE_MS, config.broker.reconnectMaxSec * 1000, random());
+  const backoff = (): number => backoffDelay(++failures, BACKOFF_BASE_MS, config.brokerConf.reconnectMaxSec * 1000, random());
 
   /** Minutes, with "equal jitter" (half fixed, half random) so that a long backoff is never short. */
   const longBackoff = (attempt: number): number => {
@@ -327,7 +327,7 @@ export const backoffDelay = (attempt: number, baseMs: number, capMs: number, ran
 
 /** Says in plain words what a TLS failure usually means; the host's own message is kept. */
 export const explainTls = (message: string, config: AgentConfig): string => {
-  const b = config.broker;
+  const b = config.brokerConf;
   const m = message.toLowerCase();
   let hint = '';
   if (/expired|not yet valid|cert_has_expired/.test(m)) hint = "the broker's certificate has expired or is not yet valid (or the camera's clock is wrong)";
