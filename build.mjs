@@ -41,7 +41,7 @@ export const MANGLED_PROPS = [
   // config (config.ts AgentConfig): parsed from the ACAP parameters, read inside the agent only
   'dataDir', 'procNetDir', 'topicPrefix', 'maxReportBytes', 'messageExpirySec', 'maxReports', 'maxFiles',
   'hashBytesPerSec', 'reconnectMaxSec', 'tlsVerify', 'inflight', 'perSec', 'keepaliveSec', 'protocolLevel',
-  'clientId', 'cleanSession', 'brokerConf', 'vapixConf', 'fileScan', 'outboxConf',
+  'clientId', 'cleanSession', 'brokerConf', 'vapixConf', 'fileScan', 'outboxConf', 'reportEverySec',
   // MQTT client and codec (mqtt/): options, decoded packet fields, the reader's helpers
   'brokerReceiveMaximum', 'maxIncomingPacketBytes', 'maxPacketBytes', 'connectTimeoutMs', 'connectProperties',
   'sessionPresent', 'returnCode', 'reasonCode', 'reasonCodes', 'granted', 'dup', 'onClose',
@@ -51,7 +51,7 @@ export const MANGLED_PROPS = [
   // VAPIX client and collectors
   'maxResponseBytes', 'basicDeviceInfo', 'firmwareStatus', 'listApplications', 'listParams', 'attributes',
   'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',
-  'vapixApi', 'fwActive', 'fwPart', 'fwInactive', 'fwCommited', 'fwPending', 'fwRollback', 'fwUpgradeAt',
+  'byPath', 'vapixApi', 'fwActive', 'fwPart', 'fwInactive', 'fwCommited', 'fwPending', 'fwRollback', 'fwUpgradeAt',
   // agent, session, delivery and commands: the methods of their dependency objects
   'unsignedAllowed', 'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
   'stopping', 'publishState', 'reconnectNow', 'update', 'osVersion', 'idle',

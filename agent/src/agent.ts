@@ -175,7 +175,7 @@ export const createAgent = (host: Host, version: string): Agent => {
   const pickInterval = (): void => {
     const o = state.interval;
     const c = config as AgentConfig;
-    intervalSec = o && o.base === c.intervalSec ? o.sec : c.intervalSec;
+    intervalSec = o && o.base === c.reportEverySec ? o.sec : c.reportEverySec;
   };
 
   // ---- the camera's settings page (settings.ts) ----------------------------------------------------
@@ -239,7 +239,7 @@ export const createAgent = (host: Host, version: string): Agent => {
   /** set-interval: the new interval is kept across restarts while the IntervalSec parameter is unchanged. */
   const setReportInterval = async (sec: number): Promise<void> => {
     intervalSec = sec;
-    state.interval = { sec, base: (config as AgentConfig).intervalSec };
+    state.interval = { sec, base: (config as AgentConfig).reportEverySec };
     await saveState();
     scheduleCycle(sec * 1000);
   };

@@ -26,7 +26,7 @@ export interface AgentConfig {
     reconnectMaxSec: number;
   };
   topicPrefix: string;
-  intervalSec: number;
+  reportEverySec: number;
   vapixConf: {
     host: string;
     port: number;
@@ -157,7 +157,7 @@ export const checkConfig = (raw: Record<string, string>): { config: AgentConfig;
       reconnectMaxSec: int('ReconnectMaxSec', 1, 3600),
     },
     topicPrefix,
-    intervalSec: int('IntervalSec', 1, 86400),
+    reportEverySec: int('IntervalSec', 1, 86400),
     vapixConf: {
       host: get('VapixHost'),
       port: int('VapixPort', 1, 65535),

@@ -26,13 +26,13 @@ const answer = (text: string) => ({ listParams: async () => parseParamList(text)
 describe('the settings layers', () => {
   it('takes a value from the camera over the param.conf default', () => {
     const { settings } = setup(DEFAULTS);
-    expect(settings.first({ IntervalSec: '60' }).intervalSec).toBe(60);
+    expect(settings.first({ IntervalSec: '60' }).reportEverySec).toBe(60);
   });
 
   it('takes a --config value over the camera', () => {
     expect(layerSettings({ config: () => ({ IntervalSec: '10' }), configOverrides: () => ({ IntervalSec: '10' }) }, { IntervalSec: '60' }).IntervalSec).toBe('10');
     const { settings } = setup(DEFAULTS, { IntervalSec: '10' });
-    expect(settings.first({ IntervalSec: '60' }).intervalSec).toBe(10);
+    expect(settings.first({ IntervalSec: '60' }).reportEverySec).toBe(10);
   });
 
   it('treats all of config() as defaults on a host without configOverrides', () => {
@@ -43,7 +43,7 @@ describe('the settings layers', () => {
     const { settings } = setup(DEFAULTS, { IntervalSec: '10' });
     const config = settings.first({ IntervalSec: '60' });
     expect(settings.update({ IntervalSec: '90' })).toEqual([]);
-    expect(config.intervalSec).toBe(10);
+    expect(config.reportEverySec).toBe(10);
   });
 
   it('fails the first start as parseConfig does when a required value is missing in every layer', () => {
@@ -97,7 +97,7 @@ describe('a bad value on the camera', () => {
     const { settings, warnings } = setup(DEFAULTS);
     const config = settings.first({ IntervalSec: '60' });
     expect(settings.update({ IntervalSec: 'abc' })).toEqual([]);
-    expect(config.intervalSec).toBe(60);
+    expect(config.reportEverySec).toBe(60);
     expect(warnings()).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 86400, got "abc"; keeping IntervalSec="60"']);
   });
 
@@ -106,7 +106,7 @@ describe('a bad value on the camera', () => {
     const config = settings.first({ BrokerPort: '1883' });
     expect(settings.update({ BrokerPort: '70000', IntervalSec: '30' })).toEqual(['IntervalSec']);
     expect(config.brokerConf.port).toBe(1883);
-    expect(config.intervalSec).toBe(30);
+    expect(config.reportEverySec).toBe(30);
     expect(warnings()).toEqual(['[vigil] [config] BrokerPort must be an integer from 1 to 65535, got "70000"; keeping BrokerPort="1883"']);
   });
 
@@ -179,7 +179,7 @@ describe('a VAPIX error while reading', () => {
 describe('a bad value on the camera at the first start', () => {
   it("starts with param.conf's value instead, saying so once", () => {
     const { settings, warnings } = setup(DEFAULTS);
-    expect(settings.first({ IntervalSec: 'abc' }).intervalSec).toBe(300);
+    expect(settings.first({ IntervalSec: 'abc' }).reportEverySec).toBe(300);
     expect(warnings()).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 86400, got "abc"; keeping IntervalSec="300"']);
   });
 

@@ -47,7 +47,7 @@ interface Baseline {
 }
 
 interface Scan {
-  files: Map<string, FileStat>;
+  byPath: Map<string, FileStat>;
   /** Paths that could not be read or listed, with the reason. */
   problems: Array<[string, string]>;
   /** Directories whose content is unknown this time (listing failed): no removals are inferred below them. */
@@ -139,7 +139,7 @@ const checkFiles = async (ctx: CollectorContext, errors: CollectorError[]): Prom
   const scan = await scanPaths(ctx);
   const changes: FileChange[] = [];
   let dirty = false;
-  for (const [file, st] of scan.files) {
+  for (const [file, st] of scan.byPath) {
     const base = old.files[file];
     const now = toEntry(st, null);
     // new, or its stat (type, size, mtime, inode) differs: hash it again
@@ -154,7 +154,7 @@ const checkFiles = async (ctx: CollectorContext, errors: CollectorError[]): Prom
   }
   if (!scan.truncated) {
     for (const file of Object.keys(old.files)) {
-      if (scan.files.has(file) || scan.blind.some((d) => file.startsWith(d + '/'))) continue;
+      if (scan.byPath.has(file) || scan.blind.some((d) => file.startsWith(d + '/'))) continue;
       changes.push(withHashes({ path: file, change: 'removed' }, old.files[file][4], null));
     }
   }
@@ -177,12 +177,12 @@ const createBaseline = async (ctx: CollectorContext, errors: CollectorError[]): 
     paths: ctx.config.fileScan.paths.slice(),
     files: {},
   };
-  for (const [file, st] of scan.files) {
+  for (const [file, st] of scan.byPath) {
     baseline.files[file] = toEntry(st, st.type === 'file' ? await hashFile(ctx, file, scan) : null);
   }
   reportScan(scan, ctx.config.fileScan.maxFiles, errors);
   const written = await writeBaseline(ctx, baseline, errors);
-  return written ? noChanges('baseline-created', { createdAt: baseline.createdAt, files: scan.files.size }) : noChanges('error');
+  return written ? noChanges('baseline-created', { createdAt: baseline.createdAt, files: scan.byPath.size }) : noChanges('error');
 };
 
 const writeBaseline = async (ctx: CollectorContext, baseline: Baseline, errors: CollectorError[]): Promise<boolean> => {
@@ -202,15 +202,15 @@ const writeBaseline = async (ctx: CollectorContext, baseline: Baseline, errors: 
 const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
   const { fs } = ctx.host;
   const max = ctx.config.fileScan.maxFiles;
-  const scan: Scan = { files: new Map(), problems: [], blind: [], truncated: false };
+  const scan: Scan = { byPath: new Map(), problems: [], blind: [], truncated: false };
   const visitedDirs = new Set<string>();
   /** Records a non-directory, up to maxFiles. */
   const found = (path: string, st: FileStat) => {
-    if (scan.files.size >= max) scan.truncated = true;
-    else scan.files.set(path, st);
+    if (scan.byPath.size >= max) scan.truncated = true;
+    else scan.byPath.set(path, st);
   };
   const visit = async (path: string, listed = false): Promise<void> => {
-    if (scan.files.has(path) || visitedDirs.has(path)) return;
+    if (scan.byPath.has(path) || visitedDirs.has(path)) return;
     let st: FileStat;
     try {
       st = await fs.stat(path);
