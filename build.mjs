@@ -54,7 +54,7 @@ export const MANGLED_PROPS = [
   'byPath', 'vapixApi', 'fwActive', 'fwPart', 'fwInactive', 'fwCommited', 'fwPending', 'fwRollback', 'fwUpgradeAt',
   // agent, session, delivery and commands: the methods of their dependency objects
   'unsignedAllowed', 'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
-  'stopping', 'publishState', 'reconnectNow', 'update', 'osVersion', 'idle',
+  'mqttLink', 'stopping', 'publishState', 'reconnectNow', 'update', 'osVersion', 'idle',
   // words that also occur in the prose of a message ("… is truncated"), never as a key: PROSE_PROPS below
   'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'check', 'save',
 ];

@@ -150,8 +150,8 @@ export const createAgent = (host: Host, version: string): Agent => {
       onClose: () => d.forget(),
       onMessage: (client, topic, payload, info) => onCommand(client, topic, payload, info),
     });
-    const d = createDelivery({ clock, config: c, log, outbox: box, events: ev, session: s, topics: knownTopics, save: saveState });
-    const onCommand = createCommandHandler({ clock, log, session: s, state, topics: knownTopics, runCycle, setReportInterval, context });
+    const d = createDelivery({ clock, config: c, log, outbox: box, events: ev, mqttLink: s, topics: knownTopics, save: saveState });
+    const onCommand = createCommandHandler({ clock, log, mqttLink: s, state, topics: knownTopics, runCycle, setReportInterval, context });
     box.busy = ev.busy = d.busy;
     session = s;
     delivery = d;

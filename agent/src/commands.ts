@@ -79,7 +79,7 @@ export interface CommandDeps {
   clock: Host['clock'];
   log: Log;
   topics(): DeviceTopics;
-  session: Pick<MqttSession, 'client' | 'publishState'>;
+  mqttLink: Pick<MqttSession, 'client' | 'publishState'>;
   /** The persisted counters (rebirth answers with the session number). */
   state: { session: number };
   runCycle(): Promise<void>;
@@ -93,7 +93,7 @@ export interface CommandDeps {
 export type CommandHandler = (client: MqttClient, topic: string, payload: Uint8Array, info: MessageInfo) => void;
 
 export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
-  const { clock, session } = deps;
+  const { clock, mqttLink: session } = deps;
   const log = areaLog(deps.log, 'cmd');
   const commandLast: Record<string, number> = {};
   const recentResults: CommandResult[] = [];

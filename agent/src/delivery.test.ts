@@ -62,7 +62,7 @@ describe('paced delivery', () => {
       log: () => {},
       outbox: box,
       events: noEvents(),
-      session: { client, connected: true },
+      mqttLink: { client, connected: true },
       topics: () => topics,
       save: async () => {},
     });

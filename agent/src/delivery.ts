@@ -21,7 +21,7 @@ export interface DeliveryDeps {
   outbox: Outbox;
   /** Events waiting for their PUBACK: a queue of their own, so they never push reports out (or back). */
   events: Outbox;
-  session: Pick<MqttSession, 'client' | 'connected'>;
+  mqttLink: Pick<MqttSession, 'client' | 'connected'>;
   topics(): DeviceTopics;
   /** Saves the agent's counters after a message was dropped. */
   save(): Promise<void>;
@@ -41,7 +41,7 @@ export interface Delivery {
 }
 
 export const createDelivery = (deps: DeliveryDeps): Delivery => {
-  const { clock, config, log, outbox, events, session } = deps;
+  const { clock, config, log, outbox, events, mqttLink: session } = deps;
   const inflight = new Set<string>();
   /** Published at least once, PUBACK not seen: maybe delivered, so not dropped before the others. */
   const sent = new Set<string>();

@@ -37,6 +37,7 @@
  * error's text without its `CODE: ` or speaker tag (errorDetail), so nothing is said twice.
  */
 import type { Host } from '../host';
+import { areaLog, makeLog } from '../log';
 import { toArrayBuffer } from '../util/bytes';
 import { errorCode, errorDetail, ignore } from '../util/errors';
 import { mqttError as err } from './errors';
@@ -82,6 +83,7 @@ const refuse = (code: string, message: string) => Promise.reject(err(code, messa
 // A factory of closures, not a class: local variables minify to one letter, `this.#field` does not.
 export const createMqttClient = (host: Host, options: MqttClientOptions): MqttClient => {
   const { clock, net } = host;
+  const say = areaLog(makeLog(host), 'mqtt');
   const v5 = options.protocolLevel === 5;
   const parser = new PacketParser({ maxPacketBytes: options.maxIncomingPacketBytes, protocolLevel: v5 ? 5 : 4 });
   const peer = `${options.host}:${options.port}`;
@@ -222,7 +224,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
             try {
               cb(p.topic, p.payload, { qos: p.qos, retain: p.retain, dup: p.dup, props: p.props });
             } catch (e) {
-              host.log('error', `[vigil] [mqtt] message handler for ${p.topic} failed: ${errorDetail(e)}`);
+              say('error', `message handler for ${p.topic} failed: ${errorDetail(e)}`);
             }
           }
         }
@@ -322,7 +324,7 @@ export const createMqttClient = (host: Host, options: MqttClientOptions): MqttCl
     try {
       cb({ ...reason });
     } catch (e) {
-      host.log('error', `[vigil] [mqtt] close handler failed: ${errorDetail(e)}`);
+      say('error', `close handler failed: ${errorDetail(e)}`);
     }
   };
 
