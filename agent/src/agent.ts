@@ -377,7 +377,7 @@ export const createAgent = (host: Host, version: string): Agent => {
     const c = config as AgentConfig;
     // host, port and timeoutMs from the config
     const vapix = createVapixClient(host, { ...c.vapixConf, credentials: await getCredentials(c.vapixConf, errors) });
-    return { host, config: c, vapixApi: vapix };
+    return { host, agentConf: c, vapixApi: vapix };
   };
 
   /** The host's VAPIX credentials, else the configured ones; a failure to fetch them is added to `errors`. */

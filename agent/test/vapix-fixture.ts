@@ -168,5 +168,5 @@ export const TEST_CREDENTIALS: VapixCredentials = { username: 'a0-vigil', passwo
 export function makeContext(fake: FakeHost, params: Record<string, string> = {}) {
   const config = parseConfig({ BrokerHost: 'broker.example', DataDir: fake.dataDir, ...params });
   const vapix = createVapixClient(fake, { ...config.vapixConf, credentials: TEST_CREDENTIALS });
-  return { host: fake, config, vapixApi: vapix };
+  return { host: fake, agentConf: config, vapixApi: vapix };
 }

@@ -36,7 +36,7 @@ async function camera(fill: (bin: string) => void) {
   await host.prepare();
   cleanups.push(() => host.close());
   const config = parseConfig({ ...host.config(), IntegrityPaths: '/usr/bin', HashBytesPerSec: '0' });
-  const ctx = { host, config, vapixApi: createVapixClient(host, { ...config.vapixConf, timeoutMs: 200 }) };
+  const ctx = { host, agentConf: config, vapixApi: createVapixClient(host, { ...config.vapixConf, timeoutMs: 200 }) };
   return { bin, ctx, run: () => collectIntegrity(ctx, INPUT) };
 }
 
@@ -64,7 +64,7 @@ describe('integrity collector on a real rootfs through SimHost', () => {
       truncateSync(path.join(bin, 'huge'), 64 << 20);
     });
     await run();
-    const base = JSON.parse(Buffer.from(await ctx.host.fs.readFile(`${ctx.config.dataDir}/baseline.json`, 1 << 20)).toString());
+    const base = JSON.parse(Buffer.from(await ctx.host.fs.readFile(`${ctx.agentConf.dataDir}/baseline.json`, 1 << 20)).toString());
     expect(base.files['/usr/bin/huge'][4]).toMatch(/^[0-9a-f]{64}$/);
   });
 

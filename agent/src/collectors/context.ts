@@ -10,7 +10,7 @@ import type { VapixClient } from '../vapix/vapix';
 
 export interface CollectorContext {
   host: Host;
-  config: AgentConfig;
+  agentConf: AgentConfig;
   vapixApi: VapixClient;
 }
 

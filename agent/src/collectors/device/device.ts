@@ -88,7 +88,7 @@ export const toFirmwareState = (fw: FirmwareStatus): FirmwareState => {
 
 /** Whole seconds since boot from `<procNetDir>/../uptime` ("350735.47 234388.90"). */
 const readUptime = async (ctx: CollectorContext): Promise<number> => {
-  const path = parentDir(ctx.config.procNetDir) + '/uptime';
+  const path = parentDir(ctx.agentConf.procNetDir) + '/uptime';
   const text = await readText(ctx.host.fs, path, 4096);
   const m = /^\s*(\d+(?:\.\d+)?)\s+\d+(?:\.\d+)?\s*$/.exec(text);
   if (!m) throw new VigilError('device', 'EPARSE', `${path}: expected two numbers, got ${quote(text, 40)}`);

@@ -117,7 +117,7 @@ const compareVersions = (a: number[], b: number[]): number => {
 };
 
 const checkFiles = async (ctx: CollectorContext, errors: CollectorError[]): Promise<FileCheck> => {
-  const { host, config } = ctx;
+  const { host, agentConf: config } = ctx;
   const path = `${config.dataDir}/${BASELINE_FILE}`;
   let old: Baseline | null = null;
   try {
@@ -174,19 +174,19 @@ const createBaseline = async (ctx: CollectorContext, errors: CollectorError[]): 
   const baseline: Baseline = {
     v: 1,
     createdAt: isoNow(ctx.host.clock),
-    paths: ctx.config.fileScan.paths.slice(),
+    paths: ctx.agentConf.fileScan.paths.slice(),
     files: {},
   };
   for (const [file, st] of scan.byPath) {
     baseline.files[file] = toEntry(st, st.type === 'file' ? await hashFile(ctx, file, scan) : null);
   }
-  reportScan(scan, ctx.config.fileScan.maxFiles, errors);
+  reportScan(scan, ctx.agentConf.fileScan.maxFiles, errors);
   const written = await writeBaseline(ctx, baseline, errors);
   return written ? noChanges('baseline-created', { createdAt: baseline.createdAt, files: scan.byPath.size }) : noChanges('error');
 };
 
 const writeBaseline = async (ctx: CollectorContext, baseline: Baseline, errors: CollectorError[]): Promise<boolean> => {
-  const { host, config } = ctx;
+  const { host, agentConf: config } = ctx;
   const path = `${config.dataDir}/${BASELINE_FILE}`;
   try {
     await host.fs.mkdir(config.dataDir);
@@ -201,7 +201,7 @@ const writeBaseline = async (ctx: CollectorContext, baseline: Baseline, errors: 
 /** Walks the configured paths with lstat semantics, in sorted order, up to maxFiles entries. */
 const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
   const { fs } = ctx.host;
-  const max = ctx.config.fileScan.maxFiles;
+  const max = ctx.agentConf.fileScan.maxFiles;
   const scan: Scan = { byPath: new Map(), problems: [], blind: [], truncated: false };
   const visitedDirs = new Set<string>();
   /** Records a non-directory, up to maxFiles. */
@@ -245,13 +245,13 @@ const scanPaths = async (ctx: CollectorContext): Promise<Scan> => {
       await visit(path === '/' ? '/' + name : `${path}/${name}`, true);
     }
   };
-  for (const root of ctx.config.fileScan.paths) await visit(root.replace(/(.)\/+$/, '$1'));
+  for (const root of ctx.agentConf.fileScan.paths) await visit(root.replace(/(.)\/+$/, '$1'));
   return scan;
 };
 
 const hashFile = async (ctx: CollectorContext, path: string, scan: Scan): Promise<string | null> => {
   try {
-    return await ctx.host.crypto.sha256File(path, ctx.config.fileScan.hashBytesPerSec);
+    return await ctx.host.crypto.sha256File(path, ctx.agentConf.fileScan.hashBytesPerSec);
   } catch (err) {
     scan.problems.push([path, errorCode(err)]);
     return null;

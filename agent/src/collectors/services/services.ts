@@ -171,7 +171,7 @@ export const collectServices = (ctx: CollectorContext, input: ServicesInput = {}
     async (guard, errors) => {
       const [list, socks, allowUnsigned] = await Promise.all([
         guard('param.cgi', ctx.vapixApi.listParams(SERVICE_PARAM_GROUPS)),
-        readListeningSockets(ctx.host, ctx.config.procNetDir),
+        readListeningSockets(ctx.host, ctx.agentConf.procNetDir),
         input.unsignedAllowed !== undefined
           ? input.unsignedAllowed
           : guard(APPS_CONFIG_CGI, ctx.vapixApi.unsignedAllowed()),
