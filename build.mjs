@@ -54,13 +54,13 @@ export const MANGLED_PROPS = [
   'agentConf', 'byPath', 'vapixApi', 'fwActive', 'fwPart', 'fwInactive', 'fwCommited', 'fwPending', 'fwRollback', 'fwUpgradeAt',
   // agent, session, delivery and commands: the methods of their dependency objects
   'unsignedAllowed', 'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
-  'mqttLink', 'stopping', 'publishState', 'reconnectNow', 'update', 'osVersion', 'idle',
+  'mqttLink', 'reportBox', 'eventBox', 'collectCtx', 'agentVer', 'serialNow', 'stopping', 'publishState', 'reconnectNow', 'update', 'osVersion', 'idle',
   // words that also occur in the prose of a message ("… is truncated"), never as a key: PROSE_PROPS below
-  'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'check', 'save',
+  'payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'check', 'save', 'counters',
 ];
 
 /** The names of MANGLED_PROPS that test/build.test.ts lets occur as words of prose in a string literal. */
-export const PROSE_PROPS = ['payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'check', 'save'];
+export const PROSE_PROPS = ['payload', 'truncated', 'retain', 'qos', 'busy', 'commands', 'check', 'save', 'counters'];
 
 /** The options of dist/agent.js; exported so that measurements (bench/sizes.ts) build exactly the same bundle. */
 export const agentOptions = {

@@ -137,21 +137,21 @@ export const createAgent = (host: Host, version: string): Agent => {
     const knownTopics = () => topics as DeviceTopics;
     const s = createSession({
       host,
-      config: c,
-      version,
+      agentConf: c,
+      agentVer: version,
       log,
-      state,
+      counters: state,
       save: saveState,
       stopping: () => stopping,
-      serial: () => serial,
+      serialNow: () => serial,
       topics: () => topics,
       onOpen: (at) => d.restart(at),
       onReady: () => d.pump(),
       onClose: () => d.forget(),
       onMessage: (client, topic, payload, info) => onCommand(client, topic, payload, info),
     });
-    const d = createDelivery({ clock, config: c, log, outbox: box, events: ev, mqttLink: s, topics: knownTopics, save: saveState });
-    const onCommand = createCommandHandler({ clock, log, mqttLink: s, state, topics: knownTopics, runCycle, setReportInterval, context });
+    const d = createDelivery({ clock, agentConf: c, log, reportBox: box, eventBox: ev, mqttLink: s, topics: knownTopics, save: saveState });
+    const onCommand = createCommandHandler({ clock, log, mqttLink: s, counters: state, topics: knownTopics, runCycle, setReportInterval, collectCtx: context });
     box.busy = ev.busy = d.busy;
     session = s;
     delivery = d;

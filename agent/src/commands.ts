@@ -81,12 +81,12 @@ export interface CommandDeps {
   topics(): DeviceTopics;
   mqttLink: Pick<MqttSession, 'client' | 'publishState'>;
   /** The persisted counters (rebirth answers with the session number). */
-  state: { session: number };
+  counters: { session: number };
   runCycle(): Promise<void>;
   /** Sets, saves and schedules a new report interval (set-interval). */
   setReportInterval(sec: number): Promise<void>;
   /** What the collectors get (rebaseline); a failure to fetch the VAPIX credentials is added to `errors`. */
-  context(errors: CollectorError[]): Promise<CollectorContext>;
+  collectCtx(errors: CollectorError[]): Promise<CollectorContext>;
 }
 
 /** Handles a message on `cmd/+`: checks, runs (or refuses) and answers it on `cmd-result`. */
@@ -139,7 +139,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
         return { intervalSec: sec };
       }
       case 'rebaseline': {
-        const made = await rebaseline(await deps.context([]));
+        const made = await rebaseline(await deps.collectCtx([]));
         // a plain Error: its code is EIO (errorCode), its message the collector's, without another speaker tag
         if (!made.value) throw new Error(made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
         log('info', `integrity baseline recorded again by command (${made.value.files} files)`);
@@ -150,7 +150,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
         const client = session.client;
         if (client) await session.publishState(client, 'online', 'rebirth');
         deps.runCycle().catch(ignore);
-        return { session: deps.state.session };
+        return { session: deps.counters.session };
       }
     }
   };

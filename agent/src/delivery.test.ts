@@ -58,10 +58,10 @@ describe('paced delivery', () => {
     const topics = deviceTopics('ACCC8EF3A1C2');
     const d = createDelivery({
       clock,
-      config: parseConfig({ BrokerHost: 'broker' }),
+      agentConf: parseConfig({ BrokerHost: 'broker' }),
       log: () => {},
-      outbox: box,
-      events: noEvents(),
+      reportBox: box,
+      eventBox: noEvents(),
       mqttLink: { client, connected: true },
       topics: () => topics,
       save: async () => {},

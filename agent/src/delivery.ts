@@ -16,11 +16,11 @@ import { errorCode, errorMessage, ignore } from './util/errors';
 
 export interface DeliveryDeps {
   clock: Host['clock'];
-  config: AgentConfig;
+  agentConf: AgentConfig;
   log: Log;
-  outbox: Outbox;
+  reportBox: Outbox;
   /** Events waiting for their PUBACK: a queue of their own, so they never push reports out (or back). */
-  events: Outbox;
+  eventBox: Outbox;
   mqttLink: Pick<MqttSession, 'client' | 'connected'>;
   topics(): DeviceTopics;
   /** Saves the agent's counters after a message was dropped. */
@@ -41,7 +41,7 @@ export interface Delivery {
 }
 
 export const createDelivery = (deps: DeliveryDeps): Delivery => {
-  const { clock, config, log, outbox, events, mqttLink: session } = deps;
+  const { clock, agentConf: config, log, reportBox: outbox, eventBox: events, mqttLink: session } = deps;
   const inflight = new Set<string>();
   /** Published at least once, PUBACK not seen: maybe delivered, so not dropped before the others. */
   const sent = new Set<string>();

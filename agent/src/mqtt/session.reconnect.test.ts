@@ -28,13 +28,13 @@ const start = (params: Record<string, string> = {}) => {
   opened = 0;
   session = createSession({
     host: fake,
-    config,
-    version: '0.0.0-test',
+    agentConf: config,
+    agentVer: '0.0.0-test',
     log: makeLog(fake),
-    state: { session: 0 },
+    counters: { session: 0 },
     save: async () => {},
     stopping: () => false,
-    serial: () => 'ACCC8EF3A1C2',
+    serialNow: () => 'ACCC8EF3A1C2',
     topics: () => deviceTopics('ACCC8EF3A1C2'),
     onOpen: () => opened++,
     onReady: () => {},

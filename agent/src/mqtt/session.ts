@@ -39,16 +39,16 @@ export type StateName = 'online' | 'offline' | 'lost';
 /** What the session needs from the agent around it. */
 export interface SessionDeps {
   host: Host;
-  config: AgentConfig;
-  version: string;
+  agentConf: AgentConfig;
+  agentVer: string;
   log: Log;
   /** The persisted counters: a session number is reserved in `session` (and saved) before each attempt. */
-  state: { session: number };
+  counters: { session: number };
   save(): Promise<void>;
   /** True once the agent is stopping: no new connection, no reconnect. */
   stopping(): boolean;
   /** The camera's serial and topics: null until a cycle learns the serial (no connection before). */
-  serial(): string | null;
+  serialNow(): string | null;
   topics(): DeviceTopics | null;
   /** A connection was accepted at `at` (monotonic ms); called before the birth. */
   onOpen(at: number): void;
@@ -79,7 +79,7 @@ export interface MqttSession {
 }
 
 export const createSession = (deps: SessionDeps): MqttSession => {
-  const { host, config, state } = deps;
+  const { host, agentConf: config, counters: state } = deps;
   const log = areaLog(deps.log, 'mqtt');
   const clock = host.clock;
   let client: MqttClient | null = null;
@@ -107,7 +107,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       reason,
       session: state.session,
       at: isoNow(clock),
-      agentVersion: deps.version,
+      agentVersion: deps.agentVer,
     });
 
   const publishState = (c: MqttClient, name: StateName, reason: string): Promise<void> =>
@@ -131,7 +131,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
 
   const connect = async (g: number): Promise<void> => {
     const topics = deps.topics() as DeviceTopics;
-    const serial = deps.serial() as string;
+    const serial = deps.serialNow() as string;
     // A session number is used up only by an accepted connection (only then can its will fire); it is
     // saved before the attempt, so a kill right after CONNACK cannot make two connections share it.
     if (!sessionFresh) {
@@ -231,7 +231,7 @@ export const createSession = (deps: SessionDeps): MqttSession => {
       const n = Math.max(1, shortSessions - SHORT_SESSIONS_FOR_DUPLICATE + 1);
       const delay = longBackoff(n);
       if (!duplicateLogged) {
-        const clientId = config.brokerConf.clientId || deps.serial();
+        const clientId = config.brokerConf.clientId || deps.serialNow();
         // A broker closing right after CONNACK may mean a duplicate client id (Mosquitto, RabbitMQ: no reason
         // in 3.1.1) or an ACL or quota that refuses the birth or the subscription; only MQTT 5's 0x8E is sure.
         const why = takenOver
