@@ -51,7 +51,7 @@ export const MANGLED_PROPS = [
   // VAPIX client and collectors
   'maxResponseBytes', 'basicDeviceInfo', 'firmwareStatus', 'listApplications', 'listParams', 'attributes',
   'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',
-  'agentConf', 'byPath', 'vapixApi', 'fwActive', 'fwPart', 'fwInactive', 'fwCommited', 'fwPending', 'fwRollback', 'fwUpgradeAt',
+  'agentConf', 'byPath', 'paramMap', 'entryMap', 'unsignedOk', 'vapixApi', 'fwActive', 'fwPart', 'fwInactive', 'fwCommited', 'fwPending', 'fwRollback', 'fwUpgradeAt',
   // agent, session, delivery and commands: the methods of their dependency objects
   'unsignedAllowed', 'runCycle', 'ensureConnected', 'topics', 'setReportInterval', 'onReady', 'onOpen', 'forget', 'load', 'pump', 'take',
   'mqttLink', 'reportBox', 'eventBox', 'collectCtx', 'agentVer', 'serialNow', 'stopping', 'publishState', 'reconnectNow', 'update', 'osVersion', 'idle',

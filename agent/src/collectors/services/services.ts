@@ -80,10 +80,11 @@ function httpState(p: Params): ServiceState {
 
 const isNtp = (p: Params) => /^ntp$/i.test(p.get('Time.SyncSource') ?? '');
 
+/** What the rules look at; short names of the services collector's own (mangled). */
 interface Facts {
-  params: Params;
-  entries: Map<string, ServiceEntry>;
-  allowUnsigned: Maybe<boolean>;
+  paramMap: Params;
+  entryMap: Map<string, ServiceEntry>;
+  unsignedOk: Maybe<boolean>;
 }
 
 interface Rule {
@@ -102,10 +103,10 @@ const orNull = (ev: string[]) => (ev.length ? ev : null);
 const serviceOn =
   (name: string) =>
   (f: Facts): string[] | null => {
-    const e = f.entries.get(name);
+    const e = f.entryMap.get(name);
     if (!e) return null;
     const def = SERVICES.find((d) => d.name === name);
-    const ev = e.configured === 'on' && def?.param ? described(f.params, [def.param]) : [];
+    const ev = e.configured === 'on' && def?.param ? described(f.paramMap, [def.param]) : [];
     for (const s of e.listening) if (!isLoopback(s.address)) ev.push(`listening ${s.proto} ${s.address}:${s.port}`);
     return orNull(ev);
   };
@@ -113,7 +114,7 @@ const serviceOn =
 const paramIs =
   (name: string, want: boolean) =>
   (f: Facts): string[] | null =>
-    flag(f.params.get(name)) === want ? described(f.params, [name]) : null;
+    flag(f.paramMap.get(name)) === want ? described(f.paramMap, [name]) : null;
 
 /** A rule from its fields in order: positional, because 14 object literals repeating five keys cost ~400 bytes. */
 const rule = (id: string, control: string, severity: Severity, summary: string, check: Rule['check']): Rule => ({ id, control, severity, summary, check });
@@ -124,7 +125,7 @@ export const RULES: Rule[] = [
   rule('ftp-enabled', 'E1', 'high', 'FTP server is enabled (cleartext credentials)', serviceOn('ftp')),
   rule('telnet-listening', 'E1', 'high', 'Telnet is listening', serviceOn('telnet')),
   rule('snmp-v1-v2c', 'E5', 'high', 'SNMP v1/v2c is enabled (community strings in cleartext); use v3 only or turn SNMP off', (f) => {
-    const p = f.params;
+    const p = f.paramMap;
     const on = flag(p.get('SNMP.Enabled')) === true || !!serviceOn('snmp')(f);
     const versions = ['SNMP.V1', 'SNMP.V2c'].filter((n) => flag(p.get(n)) === true);
     return on && versions.length ? described(p, ['SNMP.Enabled', ...versions]) : null;
@@ -133,7 +134,7 @@ export const RULES: Rule[] = [
   rule('bonjour-enabled', 'B10', 'low', 'Bonjour (mDNS) discovery is on', serviceOn('bonjour')),
   rule('ws-discovery-enabled', 'B10', 'low', 'WS-Discovery is on', serviceOn('ws-discovery')),
   rule('http-without-https-only', 'Legacy', 'medium', 'HTTP is allowed; HTTPS is not enforced', (f) => {
-    const p = f.params;
+    const p = f.paramMap;
     const ev = described(p, BOA_POLICIES.filter((k) => p.has(k) && p.get(k) !== 'https'));
     if (flag(p.get('HTTPS.Enabled')) === false) ev.push(...described(p, ['HTTPS.Enabled']));
     return orNull(ev);
@@ -143,10 +144,10 @@ export const RULES: Rule[] = [
     'Legacy',
     'medium',
     'HTTP Basic authentication is allowed; use digest or stronger',
-    (f) => (/basic/i.test(f.params.get('Network.HTTP.AuthenticationPolicy') ?? '') ? described(f.params, ['Network.HTTP.AuthenticationPolicy']) : null),
+    (f) => (/basic/i.test(f.paramMap.get('Network.HTTP.AuthenticationPolicy') ?? '') ? described(f.paramMap, ['Network.HTTP.AuthenticationPolicy']) : null),
   ),
   rule('ntp-not-configured', 'B6', 'medium', 'Time is not synchronised with NTP', (f) => {
-    const p = f.params;
+    const p = f.paramMap;
     if (!p.has('Time.SyncSource')) return null;
     if (!isNtp(p)) return described(p, ['Time.SyncSource']);
     const server = p.get('Time.NTP.Server');
@@ -158,7 +159,7 @@ export const RULES: Rule[] = [
   }),
   rule('dot1x-off', 'Default', 'low', 'IEEE 802.1X is off', paramIs('Network.Interface.I0.dot1x.Enabled', false)),
   rule('ip-filter-off', 'B20', 'medium', 'The IP address filter is off', paramIs('Network.Filter.Enabled', false)),
-  rule('unsigned-apps-allowed', 'B8', 'high', 'Unsigned ACAP applications may be installed', (f) => (f.allowUnsigned === true ? ['AllowUnsigned=true'] : null)),
+  rule('unsigned-apps-allowed', 'B8', 'high', 'Unsigned ACAP applications may be installed', (f) => (f.unsignedOk === true ? ['AllowUnsigned=true'] : null)),
 ];
 
 /** The report's services part when nothing could be read (the agent's fallback too). */
@@ -208,7 +209,7 @@ export const evaluateServices = (params: Params, sockets: ListeningSocket[], all
     e.listening.push(s);
     entries.set(name, e);
   }
-  const facts: Facts = { params, entries, allowUnsigned };
+  const facts: Facts = { paramMap: params, entryMap: entries, unsignedOk: allowUnsigned };
   const findings: Finding[] = [];
   for (const r of RULES) {
     const evidence = r.check(facts);
