@@ -47,7 +47,7 @@ export const MANGLED_PROPS = [
   'sessionPresent', 'returnCode', 'reasonCode', 'reasonCodes', 'granted', 'dup', 'onClose',
   'onMessage', 'subscribe', 'props', 'varint', 'left', 'str', 'u16', 'u8', 'commandName', 'cmdResult',
   // outbox
-  'makeRoom', 'queuedAt', 'maxSeq', 'oldestQueuedAt', 'depth', 'ack', 'inQueue', 'nDropped',
+  'makeRoom', 'queuedAt', 'maxSeq', 'oldestQueuedAt', 'depth', 'ack', 'inQueue', 'nDropped', 'nBytes',
   // VAPIX client and collectors
   'maxResponseBytes', 'basicDeviceInfo', 'firmwareStatus', 'listApplications', 'listParams', 'attributes',
   'portParams', 'groupErrors', 'problems', 'blind', 'rows', 'signedSince', 'enforcedSince',

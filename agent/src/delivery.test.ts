@@ -9,7 +9,7 @@ import { deviceTopics } from './mqtt/topics';
 
 /** An outbox of `n` reports whose payload reads finish only when the test says so, in any order. */
 const slowOutbox = (n: number) => {
-  const list: OutboxEntry[] = Array.from({ length: n }, (_, i) => ({ id: `r${i + 1}`, seq: i + 1, queuedAt: 0, bytes: 10 }));
+  const list: OutboxEntry[] = Array.from({ length: n }, (_, i) => ({ id: `r${i + 1}`, seq: i + 1, queuedAt: 0, nBytes: 10 }));
   const reads = new Map<number, () => void>();
   const box: Outbox = {
     load: async () => {},

@@ -22,7 +22,7 @@ export interface OutboxEntry {
   seq: number;
   /** Monotonic ms when queued (for the age of the oldest). */
   queuedAt: number;
-  bytes: number;
+  nBytes: number;
   /** In memory when the entry is not on flash (the flash could not be written). */
   payload?: Uint8Array;
 }
@@ -88,7 +88,7 @@ export const createFlashOutbox = (
 
   const add = (entry: OutboxEntry): void => {
     list.push(entry);
-    bytes += entry.bytes;
+    bytes += entry.nBytes;
     if (entry.seq > maxSeq) maxSeq = entry.seq;
   };
 
@@ -97,10 +97,10 @@ export const createFlashOutbox = (
     const i = list.findIndex((e) => e.id === reportId);
     if (i < 0) return null;
     const [entry] = list.splice(i, 1);
-    bytes -= entry.bytes;
+    bytes -= entry.nBytes;
     if (entry.payload) {
       ramCount--;
-      ramBytes -= entry.bytes;
+      ramBytes -= entry.nBytes;
     }
     return entry;
   };
@@ -146,7 +146,7 @@ export const createFlashOutbox = (
         try {
           const st = await fs.stat(`${dir}/${f.name}`);
           // The age survives a restart through the file's mtime (wall clock; never in the future).
-          add({ id: f.id, seq: f.seq, bytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
+          add({ id: f.id, seq: f.seq, nBytes: st.size, queuedAt: mono - Math.max(0, wall - st.mtimeMs) });
         } catch (err) {
           log('warn', `cannot read queued report ${f.name}: ${errorMessage(err)}`);
         }
@@ -167,7 +167,7 @@ export const createFlashOutbox = (
 
     async push(reportId, seq, payload) {
       await box.makeRoom(payload.length);
-      const entry: OutboxEntry = { id: reportId, seq, queuedAt: clock.monotonic(), bytes: payload.length };
+      const entry: OutboxEntry = { id: reportId, seq, queuedAt: clock.monotonic(), nBytes: payload.length };
       try {
         await fs.mkdir(dir);
         await fs.writeFileAtomic(file(entry), toArrayBuffer(payload));
@@ -192,7 +192,7 @@ export const createFlashOutbox = (
 
     async payload(entry) {
       if (entry.payload) return entry.payload;
-      return new Uint8Array(await fs.readFile(file(entry), Math.max(entry.bytes, 1 << 16) + 1024));
+      return new Uint8Array(await fs.readFile(file(entry), Math.max(entry.nBytes, 1 << 16) + 1024));
     },
 
     async ack(reportId) {
