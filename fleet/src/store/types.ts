@@ -1,11 +1,17 @@
 /**
- * The fleet store: latest state per camera, history with retention, quarantine. A small interface so a
- * server database can follow SQLite; the consumer decides (duplicates, gaps, ordering) and the store writes.
- * Writes are synchronous inside `transaction` (better-sqlite3); a server implementation would queue them.
+ * The fleet store: latest state per camera, history with retention, quarantine, alerts and their outbox. Two
+ * implementations, SQLite (store/sqlite.ts, one consumer, embedded) and PostgreSQL (store/postgres.ts, any number
+ * of consumers sharing a subscription), held to one contract (fleet/test/store-contract.ts).
+ *
+ * Every method is asynchronous and atomic on its own: there is no transaction left open between calls. The
+ * decisions that must hold across consumers (duplicate, seq gap, out of order, stale will, alert transitions) are
+ * made inside the store's transaction with the camera's row locked (store/decide.ts is the one decision code
+ * both stores run), never from a process's memory.
  */
 export type Connection = 'online' | 'offline' | 'lost' | 'unknown';
 
-export interface CameraRecord {
+/** What the store keeps of a camera, except its newest report's text. */
+export interface CameraState {
   serial: string;
   model: string | null;
   fullName: string | null;
@@ -17,6 +23,8 @@ export interface CameraRecord {
   lastReportId: string | null;
   lastSeq: number | null;
   lastSentAt: string | null;
+  /** The newest report's `health.startedAt`: a lower seq with a later start is a fresh agent (seq reset). */
+  lastStartedAt: string | null;
   /** When the newest report counts as received (ms): receipt time, or sentAt for a retained replay. */
   lastReportMs: number | null;
   intervalSec: number | null;
@@ -25,12 +33,14 @@ export interface CameraRecord {
   gaps: number;
   outOfOrder: number;
   firstSeenMs: number;
-  /** The newest report and its evaluation, as JSON text. */
+  /** Decommissioned (`vigil fleet retire`): when, and why. Written only by setRetired. */
+  retiredMs: number | null;
+  retiredReason: string | null;
+}
+
+export interface CameraRecord extends CameraState {
+  /** The newest report as received (JSON text). */
   reportJson: string | null;
-  evaluationJson: string | null;
-  /** Decommissioned (`vigil fleet retire`): when, and why. Written only by setRetired, never by upsertCamera. */
-  retiredMs?: number | null;
-  retiredReason?: string | null;
 }
 
 export interface HistoryRow {
@@ -87,6 +97,57 @@ export interface QuarantineRow {
   excerpt: string;
 }
 
+/** One validated message for the store to decide on and write; a batch keeps arrival order per camera. */
+export type IngestItem = ReportItem | StateItem | EventItem | QuarantineItem;
+
+export interface ReportItem {
+  kind: 'report';
+  serial: string;
+  nowMs: number;
+  /** The history row (receivedMs already chosen: receipt, or sentAt for a retained replay). */
+  history: HistoryRow;
+  startedAt: string;
+  model: string;
+  fullName: string | null;
+  intervalSec: number;
+  /** The report as received: becomes the camera's reportJson when it is the newest. */
+  text: string;
+}
+
+export interface StateItem {
+  kind: 'state';
+  serial: string;
+  nowMs: number;
+  state: 'online' | 'offline' | 'lost';
+  reason: string | null;
+  session: number;
+  at: string;
+}
+
+export interface EventItem {
+  kind: 'event';
+  serial: string;
+  nowMs: number;
+  eventId: string;
+  eventKind: string;
+  json: string;
+}
+
+export interface QuarantineItem {
+  kind: 'quarantine';
+  row: QuarantineRow;
+}
+
+export type SeqGap = { fromSeq: number; toSeq: number };
+
+/** What the store decided for one item, in the batch's order; `camera` is the camera after the item. */
+export type IngestOutcome =
+  | { kind: 'report'; result: 'stored'; camera: CameraState; gap: SeqGap | null; outOfOrder: boolean; becameLatest: boolean; reset: boolean }
+  | { kind: 'report'; result: 'duplicate'; camera: CameraState }
+  | { kind: 'state'; result: 'stored' | 'stale'; camera: CameraState }
+  | { kind: 'event'; result: 'stored' | 'duplicate' }
+  | { kind: 'quarantine'; result: 'quarantined' };
+
 /** One alert condition of one camera (alerts/engine.ts): active now, or cleared and remembered for the quiet period. */
 export interface AlertConditionRow {
   serial: string;
@@ -112,6 +173,13 @@ export interface AlertRow {
   json: string;
 }
 
+/** What the alert engine decided for one camera against its stored conditions. */
+export interface AlertChange {
+  puts: AlertConditionRow[];
+  deletes: string[];
+  alerts: AlertRow[];
+}
+
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 /** One alert to one sink (`webhook:<url>`, `mqtt`): the durable outbox the dispatcher works through. */
@@ -128,49 +196,64 @@ export interface DeliveryRow {
   doneMs: number | null;
 }
 
+/** Rows another process changed (PostgreSQL LISTEN/NOTIFY): what a consumer re-reads to keep its view whole. */
+export interface StoreChange {
+  cameras: string[];
+  events: Array<{ serial: string; eventId: string }>;
+}
+
 export interface FleetStore {
+  /** `sqlite` or `postgres`, for logs and /metrics. */
+  readonly kind: string;
   readonly schemaVersion: number;
-  /** Runs fn atomically: a transaction, or a savepoint inside an open batch (see begin). */
-  transaction<T>(fn: () => T): T;
-  /** Group commit: the consumer opens a batch, runs many transactions in it, and commits once. */
-  begin(): void;
-  commit(): void;
-  rollback(): void;
-  readonly inTransaction: boolean;
-  loadCameras(): CameraRecord[];
-  upsertCamera(c: CameraRecord): void;
-  /** Inserts a history row; false when (serial, reportId) is already stored (a duplicate). */
-  insertReport(h: HistoryRow): boolean;
-  insertState(s: StateRow): void;
-  insertEvent(e: EventRow): boolean;
-  gaps(serial: string): GapRow[];
-  insertGap(g: GapRow): void;
-  deleteGap(serial: string, fromSeq: number): void;
-  quarantine(q: QuarantineRow): void;
-  quarantined(limit: number): QuarantineRow[];
-  history(serial: string, limit: number): HistoryRow[];
-  states(serial: string, limit: number): StateRow[];
-  events(serial: string, limit: number): EventRow[];
-  /** The newest events of every camera, newest first. */
-  recentEvents(limit: number): EventRow[];
+  /**
+   * Decides and writes a batch in one transaction, each camera's row locked for its duration: a report is a
+   * duplicate when its (serial, reportId) is stored, else it may open a gap, fill one (out of order), or follow
+   * a seq reset; a state from an older session is stale. Returns one outcome per item, in order. Throws (nothing
+   * written) when the store fails.
+   */
+  ingest(items: IngestItem[]): Promise<IngestOutcome[]>;
+  loadCameras(): Promise<CameraRecord[]>;
+  /** The given cameras as stored now (after another consumer changed them). */
+  camerasOf(serials: string[]): Promise<CameraRecord[]>;
   /** Marks a camera retired (ms) or back in service (null); false when the camera is unknown. */
-  setRetired(serial: string, retiredMs: number | null, reason: string | null): boolean;
+  setRetired(serial: string, retiredMs: number | null, reason: string | null): Promise<boolean>;
+  /** Stores one quarantined message on its own (outside a batch: an internal error). */
+  quarantine(q: QuarantineRow): Promise<void>;
+  quarantined(limit: number): Promise<QuarantineRow[]>;
+  history(serial: string, limit: number): Promise<HistoryRow[]>;
+  states(serial: string, limit: number): Promise<StateRow[]>;
+  gaps(serial: string): Promise<GapRow[]>;
+  events(serial: string, limit: number): Promise<EventRow[]>;
+  event(serial: string, eventId: string): Promise<EventRow | null>;
+  /** The newest events of every camera, newest first. */
+  recentEvents(limit: number): Promise<EventRow[]>;
   /** Every camera's alert conditions (active and recently cleared). */
-  alertConditions(): AlertConditionRow[];
-  putAlertCondition(c: AlertConditionRow): void;
-  deleteAlertCondition(serial: string, condition: string): void;
-  /** Stores an alert with one pending delivery per sink, due at nextMs. */
-  insertAlert(a: AlertRow, sinks: string[], nextMs: number): void;
+  alertConditions(): Promise<AlertConditionRow[]>;
+  /**
+   * Read-decide-write of one camera's alert conditions under its row lock: `decide` gets the stored conditions and
+   * returns what changes (or null); alerts are stored with one pending delivery per sink, due at nowMs. Returns
+   * what was written, or null.
+   */
+  updateAlerts(serial: string, decide: (stored: AlertConditionRow[]) => AlertChange | null, sinks: string[], nowMs: number): Promise<AlertChange | null>;
   /** The newest alerts first; of one camera when serial is given. */
-  alerts(limit: number, serial?: string): AlertRow[];
-  deliveriesOf(alertId: string): DeliveryRow[];
-  /** Pending deliveries due at nowMs, oldest first, with their alert's JSON. */
-  dueDeliveries(nowMs: number, limit: number): Array<DeliveryRow & { json: string }>;
+  alerts(limit: number, serial?: string): Promise<AlertRow[]>;
+  deliveriesOf(alertId: string): Promise<DeliveryRow[]>;
+  /**
+   * Claims up to `limit` pending deliveries due at nowMs, oldest first, with their alert's JSON: each is pushed to
+   * nowMs + leaseMs so no other consumer takes it meanwhile (a crash mid-delivery retries it after the lease).
+   */
+  claimDeliveries(nowMs: number, limit: number, leaseMs: number): Promise<Array<DeliveryRow & { json: string }>>;
   /** When the earliest pending delivery is due; null when none is pending. */
-  nextDeliveryMs(): number | null;
-  updateDelivery(d: Pick<DeliveryRow, 'id' | 'status' | 'attempts' | 'nextMs' | 'lastError' | 'doneMs'>): void;
-  deliveryCounts(): Record<DeliveryStatus, number>;
+  nextDeliveryMs(): Promise<number | null>;
+  updateDelivery(d: Pick<DeliveryRow, 'id' | 'status' | 'attempts' | 'nextMs' | 'lastError' | 'doneMs'>): Promise<void>;
+  deliveryCounts(): Promise<Record<DeliveryStatus, number>>;
   /** Deletes history, states, events, gaps, quarantine, and settled alerts and deliveries older than cutoffMs; returns rows deleted. */
-  prune(cutoffMs: number): number;
-  close(): void;
+  prune(cutoffMs: number): Promise<number>;
+  /**
+   * Tells of what other processes wrote (PostgreSQL: LISTEN/NOTIFY). A store only one process writes (SQLite)
+   * never calls the listener.
+   */
+  watch(listener: (change: StoreChange) => void): Promise<void>;
+  close(): Promise<void>;
 }
