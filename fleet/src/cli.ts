@@ -23,9 +23,14 @@ Consumes the camera fleet's state, report and event messages, stores them, evalu
 (AXIS OS track and support, advisories, hardening, integrity) and serves a dashboard.
 
   --broker URL            mqtt://host:port or mqtts://… (required)
-  --db PATH               SQLite store (default ./vigil-fleet.db; ':memory:' keeps nothing)
+  --db PATH|URL           SQLite file (default ./vigil-fleet.db; ':memory:' keeps nothing), or
+                          postgres://user@host/db: one PostgreSQL shared by any number of consumers
+                          (the password from PGPASSWORD or ~/.pgpass, never only in the URL)
   --http HOST:PORT        dashboard, JSON API and /metrics (default 127.0.0.1:8080; 'off' for none)
-  --shared GROUP          MQTT 5 shared subscriptions ($share/GROUP/…) for clustered brokers
+  --shared GROUP          MQTT 5 shared subscriptions ($share/GROUP/…): consumers of one group split the
+                          messages; with a PostgreSQL --db they keep one truth (docs/scale.md)
+  --client-id ID          this consumer's MQTT client id (default: one derived from host, --db and
+                          --shared); consumers sharing from one host need one each
   --prefix PREFIX         topic prefix (default vigil/v1)
   --data DIR              lifecycle.json, advisories.json, actions.json (default: the bundled fleet/data/);
                           reloaded when they change, a bad change keeps the tables in use
@@ -125,7 +130,7 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
     io.err.write(`[vigil] [fleet] ${hooks}\n\n${FLEET_USAGE}`);
     return 2;
   }
-  const flags = parse(hooks.rest, ['broker', 'db', 'http', 'shared', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt'], ['verbose']);
+  const flags = parse(hooks.rest, ['broker', 'db', 'http', 'shared', 'client-id', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt'], ['verbose']);
   const usage = (msg: string) => {
     io.err.write(`[vigil] [fleet] ${msg}\n\n${FLEET_USAGE}`);
     return 2;
@@ -173,7 +178,8 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
   let fleet;
   try {
     fleet = await startFleet({
-      brokerUrl: flags.broker, dbPath: typeof flags.db === 'string' ? flags.db : './vigil-fleet.db', http,
+      brokerUrl: flags.broker, db: typeof flags.db === 'string' ? flags.db : './vigil-fleet.db', http,
+      clientId: typeof flags['client-id'] === 'string' ? flags['client-id'] : undefined,
       shared: typeof flags.shared === 'string' ? flags.shared : null, prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined,
       dataDir: typeof flags.data === 'string' ? flags.data : undefined,
       username: typeof flags.username === 'string' ? flags.username : undefined, password: process.env.VIGIL_BROKER_PASSWORD,
@@ -249,6 +255,6 @@ export async function runStatus(argv: string[], io: Io = stdio): Promise<number>
     return 1;
   } finally {
     await consumer.stop();
-    store.close();
+    await store.close();
   }
 }

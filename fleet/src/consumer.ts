@@ -1,7 +1,8 @@
 /**
  * The fleet consumer: subscribes to every camera's state, report and event topics, validates each payload,
- * decides (duplicate, gap, out of order, stale will) and commits to the store, and only then sends the PUBACK
- * (at-least-once; shared/reference/mqtt.md). Input never crashes it: a bad payload is counted, logged once per
+ * has the store decide (duplicate, gap, out of order, stale will) and commit, and only then sends the PUBACK
+ * (at-least-once; shared/reference/mqtt.md). Consumers sharing a subscription over one PostgreSQL keep one truth:
+ * the decisions are the store's, and each consumer's view follows the others' writes (store.watch). Input never crashes it: a bad payload is counted, logged once per
  * camera, quarantined with its reason, and acknowledged (a poison pill must not be redelivered forever). A store
  * failure is the opposite: no PUBACK, so the broker redelivers.
  * This file puts the parts together: subscriber.ts (MQTT), ingest/ (the decisions), fleet-view.ts, status-sweep.ts.
@@ -13,12 +14,12 @@ import type { Action, Worklist } from './actions/types';
 import type { Tables } from './data';
 import { evaluate } from './evaluate';
 import { cameraView, type CameraEntry, type CameraView, type FleetCounts } from './fleet-view';
-import { ingestContext, type Counters, type IngestContext, type Ingested } from './ingest/context';
-import { ingestMessage } from './ingest/message';
+import { ingestBatch } from './ingest/batch';
+import { ingestContext, type Counters, type IngestContext, type Ingested, type RawMessage } from './ingest/context';
 import { setRetired } from './retire';
 import { silentLog, type FleetLog } from './log';
 import { statusOf, sweep } from './status-sweep';
-import type { FleetStore } from './store/types';
+import type { FleetStore, StoreChange } from './store/types';
 import { FleetSubscriber } from './subscriber';
 
 export { CAMERA_STATUSES, type CameraStatus, type CameraView } from './fleet-view';
@@ -54,11 +55,11 @@ export interface ConsumerOptions {
   log?: FleetLog;
 }
 
-/** Told synchronously of each camera change (alerts/engine.ts): inside the ingest batch, before the `camera` event. */
+/** Told of each camera change (alerts/engine.ts), before the `camera` event; a batch waits for what it returns. */
 export interface CameraObserver {
-  /** After a stored report or state, a status change, a retirement (any `camera` notice). */
-  changed(entry: CameraEntry): void;
-  /** After the view was rebuilt from the store (a failed batch commit rolled back what it held). */
+  /** After a stored report or state, a status change, a retirement, another consumer's change (any `camera` notice). */
+  changed(entry: CameraEntry): Promise<unknown> | void;
+  /** After the view was rebuilt from the store. */
   reloaded(): void;
 }
 
@@ -70,6 +71,11 @@ export class FleetConsumer extends EventEmitter {
   private readonly subscriber: FleetSubscriber;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly observers: CameraObserver[] = [];
+  /** What observers are doing about the changes so far (a batch waits for them before its PUBACKs). */
+  private observing: Array<Promise<unknown>> = [];
+  /** View updates in order: a batch's outcomes and other consumers' changes never overtake each other. */
+  private viewQueue: Promise<unknown> = Promise.resolve();
+  private readonly loaded: Promise<void>;
 
   constructor(private readonly options: ConsumerOptions) {
     super();
@@ -80,27 +86,64 @@ export class FleetConsumer extends EventEmitter {
       missingIntervals: options.missingIntervals, log, notify: (notice, payload) => {
         if (notice === 'camera' && this.observers.length) {
           const entry = this.ctx.view.get((payload as CameraView).serial);
-          if (entry) for (const o of this.observers) o.changed(entry);
+          if (entry) {
+            for (const o of this.observers) {
+              const p = o.changed(entry);
+              if (p) this.observing.push(p);
+            }
+          }
         }
         this.emit(notice, payload);
       },
     });
     this.prefix = this.ctx.prefix;
     this.counters = this.ctx.counters;
-    this.loadFromStore();
+    this.loaded = this.loadFromStore();
+    this.loaded.catch(() => undefined);
     this.subscriber = new FleetSubscriber({
       brokerUrl: options.brokerUrl, filters: this.filters(), clientId: options.clientId, clean: options.clean, username: options.username,
       password: options.password, protocolVersion: options.protocolVersion ?? (options.shared ? 5 : 4), batchMax: Math.max(1, options.batchMax ?? 256),
-      store: options.store, counters: this.counters, log, now: this.now,
-      ingest: (topic, payload, retained) => this.ingest(topic, payload, retained),
+      counters: this.counters, log, now: this.now,
+      ingest: (batch) => this.ingestBatch(batch),
       reload: () => this.loadFromStore(),
     });
   }
 
   /** (Re)builds the in-memory view from the store: at start, and after a failed batch commit. */
-  private loadFromStore(): void {
-    this.ctx.view.load(this.options.store, this.ctx.tables, this.now(), (c, nowMs) => statusOf(c, nowMs, this.ctx.missingIntervals));
-    for (const o of this.observers ?? []) o.reloaded();
+  private loadFromStore(): Promise<void> {
+    return this.inOrder(async () => {
+      const records = await this.options.store.loadCameras();
+      this.ctx.view.load(records, this.ctx.tables, this.now(), (c, nowMs) => statusOf(c, nowMs, this.ctx.missingIntervals));
+      for (const o of this.observers ?? []) o.reloaded();
+    });
+  }
+
+  /** Runs fn after every view update queued before it. */
+  private inOrder<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.viewQueue.then(fn, fn);
+    this.viewQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Another consumer wrote these cameras or events: the view and the listeners follow (PostgreSQL LISTEN/NOTIFY). */
+  private followChange(change: StoreChange): Promise<void> {
+    return this.inOrder(async () => {
+      const store = this.options.store;
+      const nowMs = this.now();
+      const records = change.cameras.length ? await store.camerasOf(change.cameras) : [];
+      for (const c of this.ctx.view.refresh(records, this.ctx.tables, nowMs, (e, t) => statusOf(e, t, this.ctx.missingIntervals))) {
+        this.ctx.notify('camera', cameraView(c));
+      }
+      for (const k of change.events) {
+        const e = await store.event(k.serial, k.eventId);
+        if (e) this.ctx.notify('event', { serial: e.serial, ...(JSON.parse(e.json) as object) });
+      }
+      await this.settleObservers();
+    });
+  }
+
+  private async settleObservers(): Promise<void> {
+    while (this.observing.length) await Promise.allSettled(this.observing.splice(0));
   }
 
   observe(o: CameraObserver): void {
@@ -152,8 +195,12 @@ export class FleetConsumer extends EventEmitter {
    * Retires a camera (ms) or puts it back in service (null): stored, in the view, and told as a `camera`
    * notice. Null when the camera is unknown.
    */
-  retire(serial: string, retiredMs: number | null, reason: string | null = null): CameraView | null {
-    return setRetired(this.ctx, serial, retiredMs, reason);
+  retire(serial: string, retiredMs: number | null, reason: string | null = null): Promise<CameraView | null> {
+    return this.inOrder(async () => {
+      const view = await setRetired(this.ctx, serial, retiredMs, reason);
+      await this.settleObservers();
+      return view;
+    });
   }
 
   /** Publishes on the consumer's own broker connection (QoS 1, not retained); the alert sink uses it. */
@@ -168,6 +215,10 @@ export class FleetConsumer extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    await this.loaded;
+    await this.options.store.watch((change) => {
+      this.followChange(change).catch((err) => this.options.log?.('error', `cannot follow another consumer's change: ${(err as Error).message}`));
+    });
     await this.subscriber.start();
     const sweepMs = this.options.sweepMs ?? 5000;
     if (sweepMs > 0) this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
@@ -206,10 +257,20 @@ export class FleetConsumer extends EventEmitter {
   }
 
   /**
-   * Handles one message. Throws only when the store fails; every input problem ends in the quarantine.
-   * Public so benchmarks and tests can feed messages without a broker.
+   * Handles one message (a batch of one). Rejects only when the store fails; every input problem ends in the
+   * quarantine. Public so benchmarks and tests can feed messages without a broker.
    */
-  ingest(topic: string, payload: Buffer | Uint8Array | string, retained = false): Ingested {
-    return ingestMessage(this.ctx, topic, payload, this.now(), retained);
+  async ingest(topic: string, payload: Buffer | Uint8Array | string, retained = false): Promise<Ingested> {
+    return (await this.ingestBatch([{ topic, payload, retained }]))[0];
+  }
+
+  /** Decides and stores a batch in one store transaction, then updates the view; resolves after the observers (alerts). */
+  ingestBatch(batch: RawMessage[]): Promise<Ingested[]> {
+    return this.inOrder(async () => {
+      await this.loaded;
+      const results = await ingestBatch(this.ctx, batch, this.now());
+      await this.settleObservers();
+      return results;
+    });
   }
 }

@@ -6,7 +6,8 @@ import type { Report } from '../../agent/src/report/types';
 import { evaluate, SUPPORT_STATUSES, type Evaluation } from './evaluate';
 import type { Tables } from './data';
 import { POSTURES, type Posture } from './posture';
-import type { CameraRecord, Connection, FleetStore } from './store/types';
+import { newCameraState } from './store/decide';
+import type { CameraRecord, CameraState, Connection } from './store/types';
 
 export type CameraStatus = 'online' | 'missing' | 'offline' | 'lost' | 'unknown';
 export const CAMERA_STATUSES: CameraStatus[] = ['online', 'missing', 'offline', 'lost', 'unknown'];
@@ -42,7 +43,7 @@ export type FleetCounts = { total: number; retired: number; status: Record<Camer
 
 /** One camera in the view: its stored record plus what is derived from it. */
 export interface CameraEntry {
-  rec: CameraRecord;
+  rec: CameraState;
   latest: Report | null;
   evaluation: Evaluation | null;
   status: CameraStatus;
@@ -56,31 +57,29 @@ export class FleetView {
     return this.cams.size;
   }
 
-  /** (Re)builds the view from the store: at start, and after a failed batch commit. */
-  load(store: FleetStore, tables: Tables, nowMs: number, statusOf: (c: CameraEntry, nowMs: number) => CameraStatus): void {
+  /** (Re)builds the view from the store's cameras: at start, and after a failed batch commit. */
+  load(records: CameraRecord[], tables: Tables, nowMs: number, statusOf: (c: CameraEntry, nowMs: number) => CameraStatus): void {
     this.cams.clear();
-    for (const rec of store.loadCameras()) {
-      const latest = rec.reportJson ? (JSON.parse(rec.reportJson) as Report) : null;
-      const cam: CameraEntry = { rec, latest, evaluation: latest ? evaluate(latest, tables, nowMs) : null, status: 'unknown', stateAtMs: rec.stateAt ? Date.parse(rec.stateAt) : null };
+    this.refresh(records, tables, nowMs, statusOf);
+  }
+
+  /** Puts these cameras as stored into the view (another consumer changed them); returns their entries. */
+  refresh(records: CameraRecord[], tables: Tables, nowMs: number, statusOf: (c: CameraEntry, nowMs: number) => CameraStatus): CameraEntry[] {
+    return records.map(({ reportJson, ...rec }) => {
+      const was = this.cams.get(rec.serial);
+      // The same newest report as in the view: keep its parse (the common case when only the state changed).
+      const latest = was?.latest && was.rec.lastReportId === rec.lastReportId ? was.latest : reportJson ? (JSON.parse(reportJson) as Report) : null;
+      const evaluation = was?.latest === latest && was?.evaluation ? was.evaluation : latest ? evaluate(latest, tables, nowMs) : null;
+      const cam: CameraEntry = { rec, latest, evaluation, status: 'unknown', stateAtMs: rec.stateAt ? Date.parse(rec.stateAt) : null };
       cam.status = statusOf(cam, nowMs);
       this.cams.set(rec.serial, cam);
-    }
+      return cam;
+    });
   }
 
   /** The camera's entry, or a new one that joins the view when set() is called after its first message is stored. */
   entry(serial: string, nowMs: number): CameraEntry {
-    let c = this.cams.get(serial);
-    if (!c) {
-      c = {
-        rec: {
-          serial, model: null, fullName: null, osVersion: null, connection: 'unknown', session: null, stateAt: null, stateReason: null,
-          lastReportId: null, lastSeq: null, lastSentAt: null, lastReportMs: null, intervalSec: null, reports: 0, duplicates: 0, gaps: 0,
-          outOfOrder: 0, firstSeenMs: nowMs, reportJson: null, evaluationJson: null, retiredMs: null, retiredReason: null,
-        },
-        latest: null, evaluation: null, status: 'unknown', stateAtMs: null,
-      };
-    }
-    return c;
+    return this.cams.get(serial) ?? { rec: newCameraState(serial, nowMs), latest: null, evaluation: null, status: 'unknown', stateAtMs: null };
   }
 
   get(serial: string): CameraEntry | undefined {

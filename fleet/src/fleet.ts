@@ -13,11 +13,14 @@ import { watchTables, type TablesWatch } from './data-watch';
 import { startDashboard, type DashboardServer } from './http';
 import { retireRoutes } from './retire-routes';
 import { silentLog, type FleetLog } from './log';
-import { SqliteStore } from './store/sqlite';
+import { isServerStore, openStore } from './store/open';
+import type { FleetStore } from './store/types';
 
 export interface FleetOptions {
   brokerUrl: string;
-  /** SQLite file; ':memory:' keeps nothing. Default ':memory:'. */
+  /** The store: a SQLite file (':memory:' keeps nothing), or a `postgres://` URL shared by consumers. Default ':memory:'. */
+  db?: string;
+  /** The same as db (the older name, for a SQLite file). */
   dbPath?: string;
   /** Where the dashboard listens; default 127.0.0.1 on a free port. null: no dashboard. */
   http?: { host?: string; port?: number } | null;
@@ -49,7 +52,7 @@ export interface Fleet {
   url: string;
   consumer: FleetConsumer;
   alerts: FleetAlerts;
-  store: SqliteStore;
+  store: FleetStore;
   dashboard: DashboardServer | null;
   /** Null when the tables were given directly. */
   tablesWatch: TablesWatch | null;
@@ -59,13 +62,15 @@ export interface Fleet {
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const log = options.log ?? silentLog;
   const now = options.now ?? Date.now;
-  const dbPath = options.dbPath ?? ':memory:';
+  const db = options.db ?? options.dbPath ?? ':memory:';
   const tables = options.tables ?? loadTables({ dir: options.dataDir });
-  const store = new SqliteStore(dbPath);
-  const persistent = dbPath !== ':memory:' && dbPath !== '';
-  // One stable client id per store: a restarted consumer resumes its broker session and gets what was
-  // queued while it was away. A throw-away store gets a clean session.
-  const clientId = options.clientId ?? (persistent ? `vigil-fleet-${createHash('sha256').update(`${hostname()}:${resolve(dbPath)}`).digest('hex').slice(0, 12)}` : undefined);
+  const store = await openStore(db);
+  const persistent = db !== ':memory:' && db !== '';
+  // One stable client id per store (and share group): a restarted consumer resumes its broker session and gets
+  // what was queued while it was away. A throw-away store gets a clean session. Consumers sharing a server store
+  // from one host need a --client-id each.
+  const where = isServerStore(db) ? db.replace(/\/\/[^@/]*@/, '//') : resolve(db);
+  const clientId = options.clientId ?? (persistent ? `vigil-fleet-${createHash('sha256').update(`${hostname()}:${where}:${options.shared ?? ''}`).digest('hex').slice(0, 12)}` : undefined);
   const consumer = new FleetConsumer({
     brokerUrl: options.brokerUrl, store, tables, prefix: options.prefix, shared: options.shared, clientId, clean: !persistent,
     username: options.username, password: options.password, missingIntervals: options.missingIntervals, sweepMs: options.sweepMs,
@@ -73,22 +78,22 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   });
   const alerts = new FleetAlerts({ consumer, store, now, log, options: options.alerts });
   const retentionMs = (options.retentionDays ?? 30) * 86_400_000;
-  const prune = () => {
+  const prune = async () => {
     try {
-      const n = store.prune(now() - retentionMs);
+      const n = await store.prune(now() - retentionMs);
       if (n) log('info', `pruned ${n} history rows older than ${options.retentionDays ?? 30} days`);
     } catch (err) {
       log('error', `cannot prune history: ${(err as Error).message}`);
     }
   };
-  prune();
-  const pruneTimer = setInterval(prune, 3_600_000);
+  await prune();
+  const pruneTimer = setInterval(() => void prune(), 3_600_000);
   pruneTimer.unref();
   const tablesWatch = options.tables ? null : watchTables(options.dataDir ?? DATA_DIR, (t) => consumer.reloadTables(t), log, options.dataWatchMs ?? 5000);
   let dashboard: DashboardServer | null = null;
   try {
     await consumer.start();
-    alerts.start();
+    await alerts.start();
     if (options.http !== null) {
       dashboard = await startDashboard({
         consumer, store, host: options.http?.host, port: options.http?.port, now,
@@ -101,7 +106,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     tablesWatch?.stop();
     await alerts.stop();
     await consumer.stop().catch(() => undefined);
-    store.close();
+    await store.close();
     throw err;
   }
   let stopping: Promise<void> | null = null;
@@ -119,7 +124,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         await dashboard?.close();
         await alerts.stop();
         await consumer.stop();
-        store.close();
+        await store.close();
       })();
       return stopping;
     },

@@ -76,6 +76,14 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** Answers with what an asynchronous store read returns; a failing store is a 500 with its message. */
+function later(res: ServerResponse, body: () => Promise<unknown>): void {
+  body().then(
+    (b) => json(res, 200, b),
+    (err: Error) => (res.headersSent ? res.end() : json(res, 500, { error: `[vigil] [fleet] ${err.message}` })),
+  );
+}
+
 /** A route of another part (alerts, decommission): handles the request and returns true, or returns false. */
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
@@ -87,7 +95,7 @@ export async function startDashboard(options: {
   /** Tried in order before the routes here (they may take POST). */
   routes?: ExtraRoute[];
   /** More Prometheus text appended to /metrics. */
-  metrics?: () => string;
+  metrics?: () => Promise<string> | string;
   /** The clock the data's age and the exports' dates are computed against (the fleet's). */
   now?: () => number;
 }): Promise<DashboardServer> {
@@ -159,24 +167,21 @@ export async function startDashboard(options: {
       return;
     }
     if (path === '/api/fleet') return json(res, 200, { counts: consumer.counts(), cameras: consumer.cameras() });
-    if (path === '/api/quarantine') return json(res, 200, { quarantine: store.quarantined(queryLimit(url.searchParams.get('limit'), { fallback: 100, max: 1000 })) });
+    if (path === '/api/quarantine') return later(res, async () => ({ quarantine: await store.quarantined(queryLimit(url.searchParams.get('limit'), { fallback: 100, max: 1000 })) }));
     const api = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})(\/history)?$/.exec(path);
     if (api) {
       const c = consumer.camera(api[1]);
       if (!c) return json(res, 404, { error: `[vigil] [fleet] no camera ${api[1]}` });
       if (!api[2]) return json(res, 200, { ...c, actions: consumer.actionsFor(c.serial) ?? [] });
       const limit = queryLimit(url.searchParams.get('limit'), { fallback: 200, max: 5000 });
-      return json(res, 200, {
-        serial: c.serial,
-        reports: store.history(c.serial, limit),
-        states: store.states(c.serial, 50),
-        gaps: store.gaps(c.serial),
-        events: store.events(c.serial, 50).map((e) => ({ ...e, json: JSON.parse(e.json) })),
+      return later(res, async () => {
+        const [reports, states, gaps, events] = await Promise.all([store.history(c.serial, limit), store.states(c.serial, 50), store.gaps(c.serial), store.events(c.serial, 50)]);
+        return { serial: c.serial, reports, states, gaps, events: events.map((e) => ({ ...e, json: JSON.parse(e.json) })) };
       });
     }
     if (path === '/api/events/recent') {
       const limit = queryLimit(url.searchParams.get('limit'), { fallback: 50, max: 500 });
-      return json(res, 200, { events: store.recentEvents(limit).map(storedEventView).filter((e) => e !== null) });
+      return later(res, async () => ({ events: (await store.recentEvents(limit)).map(storedEventView).filter((e) => e !== null) }));
     }
     if (path === '/api/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -186,7 +191,10 @@ export async function startDashboard(options: {
       return;
     }
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText(consumer) + (options.metrics?.() ?? ''));
+      Promise.resolve(options.metrics?.() ?? '').then(
+        (more) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText(consumer) + more),
+        (err: Error) => json(res, 500, { error: `[vigil] [fleet] ${err.message}` }),
+      );
       return;
     }
     if (path === '/healthz') return json(res, consumer.connected ? 200 : 503, { broker: consumer.connected });

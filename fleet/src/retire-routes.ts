@@ -28,11 +28,6 @@ function readBody(req: IncomingMessage, max: number): Promise<string | null> {
   });
 }
 
-/** Resolves once no store transaction is open, so the change commits on its own and is not rolled back with an ingest batch. */
-async function outsideBatch(store: FleetStore): Promise<void> {
-  for (let i = 0; store.inTransaction && i < 10_000; i++) await new Promise((r) => setImmediate(r));
-}
-
 export function retireRoutes(o: { consumer: FleetConsumer; store: FleetStore; now: () => number }): (req: IncomingMessage, res: ServerResponse, url: URL) => boolean {
   return (req, res, url) => {
     const m = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})\/(retire|unretire)$/.exec(url.pathname);
@@ -58,8 +53,7 @@ export function retireRoutes(o: { consumer: FleetConsumer; store: FleetStore; no
         reason = r ?? null;
       }
       if (!o.consumer.camera(serial)) return json(res, 404, { error: `[vigil] [fleet] no camera ${serial}` });
-      await outsideBatch(o.store);
-      const view = o.consumer.retire(serial, action === 'retire' ? o.now() : null, reason);
+      const view = await o.consumer.retire(serial, action === 'retire' ? o.now() : null, reason);
       if (!view) return json(res, 404, { error: `[vigil] [fleet] no camera ${serial}` });
       json(res, 200, view);
     })().catch((err: Error) => {

@@ -7,14 +7,16 @@ import type { IngestContext } from './ingest/context';
 
 export const MAX_RETIRE_REASON = 500;
 
-export function setRetired(ctx: IngestContext, serial: string, retiredMs: number | null, reason: string | null): CameraView | null {
+export async function setRetired(ctx: IngestContext, serial: string, retiredMs: number | null, reason: string | null): Promise<CameraView | null> {
   const c = ctx.view.get(serial);
   if (!c) return null;
   const why = retiredMs === null ? null : (reason ?? '').slice(0, MAX_RETIRE_REASON) || null;
-  if (!ctx.store.transaction(() => ctx.store.setRetired(serial, retiredMs, why))) return null;
-  c.rec = { ...c.rec, retiredMs, retiredReason: why };
+  if (!(await ctx.store.setRetired(serial, retiredMs, why))) return null;
+  // The view may have moved on while the store wrote (an ingest batch): take the entry again.
+  const now = ctx.view.get(serial) ?? c;
+  now.rec = { ...now.rec, retiredMs, retiredReason: why };
   ctx.log('info', retiredMs === null ? `${serial} is back in service` : `${serial} retired${why ? `: ${why}` : ''}`);
-  const view = cameraView(c);
+  const view = cameraView(now);
   ctx.notify('camera', view);
   return view;
 }

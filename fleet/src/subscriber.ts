@@ -1,13 +1,13 @@
 /**
- * The consumer's MQTT side: connects, subscribes (again on every new session), hands each message to ingest in a
- * group-commit batch, and acknowledges only after the commit. A store failure sends no PUBACK and drops the
- * connection, so a persistent session gets the message redelivered.
+ * The consumer's MQTT side: connects, subscribes (again on every new session), collects messages into a
+ * group-commit batch, hands the batch to the store and acknowledges only after its commit. One batch is in the
+ * store at a time; the next one collects meanwhile (the broker's inflight window bounds it). A store failure
+ * sends no PUBACK and drops the connection, so a persistent session gets the messages redelivered.
  */
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { HeldPubacks, type HeldPuback } from './held-pubacks';
-import type { Counters } from './ingest/context';
+import type { Counters, RawMessage } from './ingest/context';
 import type { FleetLog } from './log';
-import type { FleetStore } from './store/types';
 
 export interface SubscriberOptions {
   brokerUrl: string;
@@ -19,24 +19,29 @@ export interface SubscriberOptions {
   protocolVersion: 4 | 5;
   /** Up to this many messages share one store transaction; 1 commits every message on its own. */
   batchMax: number;
-  store: FleetStore;
   counters: Counters;
   log: FleetLog;
   now: () => number;
-  /** Ingests one message; throws only when the store fails. */
-  ingest(topic: string, payload: Buffer, retained: boolean): void;
+  /** Decides and stores a batch; rejects only when the store fails (nothing was stored). */
+  ingest(batch: RawMessage[]): Promise<unknown>;
   /** After a failed batch commit: the in-memory view is rebuilt from the store. */
-  reload(): void;
+  reload(): Promise<void>;
+}
+
+/** A message waiting for its batch, with the PUBACK it is owed (null: none, QoS 0). */
+interface Pending {
+  message: RawMessage;
+  ack: HeldPuback | null;
 }
 
 export class FleetSubscriber {
   private client: MqttClient | null = null;
   private acks: HeldPubacks | null = null;
   private redeliverPending = false;
-  /** A batch transaction is open; PUBACKs wait in pendingAcks for its commit. */
-  private batchOpen = false;
+  private pending: Pending[] = [];
   private flushScheduled = false;
-  private pendingAcks: HeldPuback[] = [];
+  /** The batch in the store now; flush() chains after it. */
+  private flushing: Promise<void> | null = null;
 
   constructor(private readonly options: SubscriberOptions) {}
 
@@ -103,7 +108,7 @@ export class FleetSubscriber {
   }
 
   async stop(): Promise<void> {
-    this.flush();
+    await this.flush();
     const c = this.client;
     this.client = null;
     if (c) await c.endAsync(false).catch(() => c.end(true));
@@ -124,53 +129,19 @@ export class FleetSubscriber {
     }
   }
 
-  /** MQTT.js's handleMessage: cb() sends the PUBACK; cb(err) withholds it so the broker redelivers. */
+  /** MQTT.js's handleMessage: every message waits for its batch; a QoS 1 message's PUBACK is held until the commit. */
   private onPacket(packet: IPublishPacket, cb: (err?: Error) => void): void {
-    const o = this.options;
-    let result: Error | undefined;
-    try {
-      if (o.batchMax > 1 && !this.batchOpen) {
-        o.store.begin();
-        this.batchOpen = true;
-      }
-      o.ingest(packet.topic, packet.payload as Buffer, packet.retain === true);
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('SQLITE_')) {
-        o.counters.storeErrors++;
-        o.log('error', `cannot store a message from ${packet.topic}; not acknowledged, the broker will redeliver: ${(err as Error).message}`);
-        result = err as Error;
-      } else {
-        // A fault of ours on this input: redelivery would only repeat it. Keep the message for a human.
-        o.log('error', `cannot handle a message from ${packet.topic}: ${(err as Error).stack ?? err}`);
-        try {
-          const buf = Buffer.from(packet.payload as Buffer);
-          o.counters.invalid.internal = (o.counters.invalid.internal ?? 0) + 1;
-          o.store.quarantine({ receivedMs: o.now(), topic: packet.topic, serial: null, reason: `internal: ${(err as Error).message}`.slice(0, 1000), size: buf.length, excerpt: buf.subarray(0, 512).toString('utf8') });
-        } catch {
-          // the store is failing too; the log line above is what is left
-        }
-      }
+    const ack = this.acks ? this.acks.hold(packet, cb) : (cb(), null);
+    this.pending.push({ message: { topic: packet.topic, payload: packet.payload as Buffer, retained: packet.retain === true }, ack });
+    // Commit when the batch is full, or once the packets already received have been handled.
+    if (this.pending.length >= this.options.batchMax) void this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        void this.flush();
+      });
     }
-    if (result) cb(result);
-    else if (this.batchOpen && this.acks) {
-      const held = this.acks.hold(packet, cb);
-      if (held) this.pendingAcks.push(held);
-    } else cb();
-    if (this.batchOpen) {
-      // Commit when the batch is full, or once the packets already received have been handled.
-      if (this.pendingAcks.length >= o.batchMax || result) this.flush();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => {
-          this.flushScheduled = false;
-          this.flush();
-        });
-      }
-    }
-    // The broker resends an unacknowledged message only on a new connection of the same session: drop
-    // this one (MQTT.js reconnects after reconnectPeriod) so a persistent session gets it redelivered.
-    this.dropConnectionIf(result !== undefined);
   }
 
   private dropConnectionIf(condition: boolean): void {
@@ -184,26 +155,33 @@ export class FleetSubscriber {
     }
   }
 
-  /** Commits the open batch, then sends its PUBACKs. A failed commit sends none and reconnects. */
-  flush(): void {
-    if (!this.batchOpen) return;
+  /** Stores what is pending, a batch at a time, and sends each batch's PUBACKs after its commit; resolves when none is left. */
+  flush(): Promise<void> {
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
     const o = this.options;
-    this.batchOpen = false;
-    const acks = this.pendingAcks.splice(0);
-    try {
-      o.store.commit();
-    } catch (err) {
+    while (this.pending.length) {
+      const batch = this.pending.splice(0, o.batchMax);
       try {
-        o.store.rollback();
-      } catch {
-        // nothing more to undo
+        await o.ingest(batch.map((p) => p.message));
+      } catch (err) {
+        o.counters.storeErrors += batch.length;
+        o.log('error', `cannot store ${batch.length} message(s); not acknowledged, the broker will redeliver: ${(err as Error).message}`);
+        // The broker resends an unacknowledged message only on a new connection of the same session: drop this one
+        // (MQTT.js reconnects after reconnectPeriod) so a persistent session gets them redelivered. What came in
+        // after them on this connection is redelivered too: its PUBACKs were held on the same connection.
+        const dropped = this.pending.splice(0).length;
+        if (dropped) o.log('info', `${dropped} later message(s) are left for redelivery with them`);
+        this.dropConnectionIf(true);
+        await o.reload().catch((e) => o.log('error', `cannot reload the view from the store: ${(e as Error).message}`));
+        return;
       }
-      o.counters.storeErrors += acks.length;
-      o.log('error', `cannot commit ${acks.length} message(s); not acknowledged, the broker will redeliver: ${(err as Error).message}`);
-      o.reload();
-      this.dropConnectionIf(true);
-      return;
+      if (this.client) for (const p of batch) if (p.ack) this.acks?.send(p.ack);
     }
-    if (this.client) for (const a of acks) this.acks?.send(a);
   }
 }

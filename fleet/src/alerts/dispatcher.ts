@@ -88,27 +88,35 @@ export class AlertDispatcher {
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.stopped) return;
-      // Rows written in an open ingest batch are not committed yet: look again right after.
-      if (this.o.store.inTransaction) return this.schedule(5);
-      const started = this.startDue();
-      // Everything due is in flight: the end of each delivery looks again (no busy loop on rows already being sent).
-      if (started.length === 0 && this.inFlight.size > 0) return;
-      this.scheduleNext();
+      this.startDue()
+        .then(async (started) => {
+          // Everything due is in flight: the end of each delivery looks again (no busy loop on rows already being sent).
+          if (started.length === 0 && this.inFlight.size > 0) return;
+          await this.scheduleNext();
+        })
+        .catch((err) => {
+          this.o.log('error', `alerts: cannot read the outbox, will try again: ${(err as Error).message}`);
+          if (!this.stopped && !this.timer) this.schedule(this.o.pollMs ?? 1000);
+        });
     }, Math.max(0, delayMs));
   }
 
-  private scheduleNext(): void {
+  private async scheduleNext(): Promise<void> {
     if (this.stopped || this.timer) return;
-    const next = this.o.store.nextDeliveryMs();
-    if (next === null) return;
+    const next = await this.o.store.nextDeliveryMs();
+    if (next === null || this.stopped || this.timer) return;
     this.schedule(Math.min(Math.max(0, next - this.o.now()), this.o.pollMs ?? 1000));
   }
 
-  /** Starts the due deliveries not in flight yet, up to the concurrency; a slow receiver holds one slot, not the others. */
-  private startDue(): Array<Promise<void>> {
+  /**
+   * Claims the due deliveries, up to the concurrency, and starts them; a slow receiver holds one slot, not the others.
+   * The claim's lease (a few delivery timeouts) keeps another consumer of the same store from sending them too.
+   */
+  private async startDue(): Promise<Array<Promise<void>>> {
     const free = (this.o.concurrency ?? 4) - this.inFlight.size;
     if (free <= 0) return [];
-    const due = this.o.store.dueDeliveries(this.o.now(), free + this.inFlight.size).filter((d) => !this.inFlight.has(d.id)).slice(0, free);
+    const leaseMs = Math.max(60_000, 3 * this.o.policy.timeoutMs);
+    const due = (await this.o.store.claimDeliveries(this.o.now(), free, leaseMs)).filter((d) => !this.inFlight.has(d.id));
     return due.map((d) => {
       const p = this.attempt(d).finally(() => {
         this.inFlight.delete(d.id);
@@ -119,16 +127,10 @@ export class AlertDispatcher {
     });
   }
 
-  /**
-   * Starts every due delivery (up to the concurrency) and resolves when those have settled. Tests with an
-   * injected clock call it directly. Inside an open transaction it waits for the commit first.
-   */
+  /** Starts every due delivery (up to the concurrency) and resolves when those have settled. Tests with an injected clock call it directly. */
   async runDue(): Promise<number> {
-    while (this.o.store.inTransaction) {
-      if (this.closed) return 0;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const started = this.startDue();
+    if (this.closed) return 0;
+    const started = await this.startDue();
     await Promise.allSettled(started);
     return started.length;
   }
@@ -138,7 +140,7 @@ export class AlertDispatcher {
     const attempts = d.attempts + 1;
     if (!sink) {
       this.o.log('warn', `alerts: ${sinkLabel(d.sink)} is no longer configured; delivery of alert ${d.alertId} given up`);
-      this.settle({ ...d, status: 'failed', attempts: d.attempts, lastError: 'sink no longer configured', doneMs: this.o.now() });
+      await this.settle({ ...d, status: 'failed', attempts: d.attempts, lastError: 'sink no longer configured', doneMs: this.o.now() });
       return;
     }
     let error: string | null = null;
@@ -151,26 +153,26 @@ export class AlertDispatcher {
     const kind = sink.kind;
     if (error === null) {
       this.counters.delivered[kind] = (this.counters.delivered[kind] ?? 0) + 1;
-      this.settle({ ...d, status: 'delivered', attempts, lastError: null, doneMs: nowMs });
+      await this.settle({ ...d, status: 'delivered', attempts, lastError: null, doneMs: nowMs });
       return;
     }
     this.counters.attemptsFailed[kind] = (this.counters.attemptsFailed[kind] ?? 0) + 1;
     if (attempts >= this.o.policy.maxAttempts) {
       this.counters.failed[kind] = (this.counters.failed[kind] ?? 0) + 1;
       this.o.log('error', `alerts: gave up delivering alert ${d.alertId} to ${sinkLabel(d.sink)} after ${attempts} attempts: ${error}`);
-      this.settle({ ...d, status: 'failed', attempts, lastError: error, doneMs: nowMs });
+      await this.settle({ ...d, status: 'failed', attempts, lastError: error, doneMs: nowMs });
       return;
     }
     const delay = backoffMs(this.o.policy, attempts);
     this.o.log(attempts === 1 ? 'warn' : 'debug', `alerts: delivery of alert ${d.alertId} to ${sinkLabel(d.sink)} failed (attempt ${attempts}): ${error}; next try in ${delay} ms`);
-    this.settle({ ...d, status: 'pending', attempts, nextMs: nowMs + delay, lastError: error.slice(0, 500), doneMs: null });
+    await this.settle({ ...d, status: 'pending', attempts, nextMs: nowMs + delay, lastError: error.slice(0, 500), doneMs: null });
   }
 
-  private settle(d: Pick<DeliveryRow, 'id' | 'status' | 'attempts' | 'nextMs' | 'lastError' | 'doneMs'>): void {
+  private async settle(d: Pick<DeliveryRow, 'id' | 'status' | 'attempts' | 'nextMs' | 'lastError' | 'doneMs'>): Promise<void> {
     try {
-      this.o.store.updateDelivery(d);
+      await this.o.store.updateDelivery(d);
     } catch (err) {
-      // The row stays as it was: it is tried again (at least once, never lost).
+      // The row stays as it was: it is tried again after its lease (at least once, never lost).
       this.o.log('error', `alerts: cannot record delivery ${d.id}: ${(err as Error).message}`);
     }
   }

@@ -3,14 +3,15 @@
  * raises an alert when one becomes active, and `recovered` when a lost or missing camera is back. The stored
  * conditions make it exactly once across restarts: the same condition while active never alerts twice, a
  * restarted consumer raises nothing it raised before, and a condition that clears and returns within the
- * quiet period stays silent. Alerts go into the store with one pending delivery per sink, in the same
- * transaction as the conditions (inside the consumer's ingest batch when called from it), so the dispatcher
- * sends only what was committed.
+ * quiet period stays silent. The comparison runs inside the store's transaction with the camera locked
+ * (store.updateAlerts), against the conditions as stored, so consumers sharing a store never raise one alert
+ * twice; alerts go in with one pending delivery per sink, so the dispatcher sends only what was committed. The
+ * conditions kept in memory only save a transaction when nothing can have changed.
  */
 import { randomUUID } from 'node:crypto';
 import type { CameraEntry } from '../fleet-view';
 import type { FleetLog } from '../log';
-import type { AlertConditionRow, FleetStore } from '../store/types';
+import type { AlertChange, AlertConditionRow, FleetStore } from '../store/types';
 import { conditionsOf, type ActiveCondition } from './conditions';
 import { severityOf, type AlertKind, type AlertRules, type AlertSeverity } from './rules';
 
@@ -53,13 +54,13 @@ export class AlertEngine {
 
   constructor(private readonly o: AlertEngineOptions) {
     this.newId = o.newId ?? randomUUID;
-    this.load();
   }
 
-  /** (Re)reads the stored conditions: at start, and after the consumer's batch commit failed (the store rolled back). */
-  load(): void {
+  /** (Re)reads the stored conditions: at start, and after the view was rebuilt from the store. */
+  async load(): Promise<void> {
+    const rows = await this.o.store.alertConditions();
     this.conditions = new Map();
-    for (const row of this.o.store.alertConditions()) this.of(row.serial).set(row.condition, row);
+    for (const row of rows) this.of(row.serial).set(row.condition, row);
   }
 
   /** The stored conditions of one camera (active and recently cleared). */
@@ -77,29 +78,61 @@ export class AlertEngine {
   }
 
   /** Checks every camera (at start, periodically as time passes, after a data update); returns what was raised. */
-  reconcileAll(entries: Iterable<CameraEntry>, nowMs: number): Alert[] {
+  async reconcileAll(entries: Iterable<CameraEntry>, nowMs: number): Promise<Alert[]> {
     const out: Alert[] = [];
-    for (const c of entries) out.push(...this.check(c, nowMs));
+    for (const c of [...entries]) out.push(...(await this.check(c, nowMs)));
     return out;
   }
 
   /**
-   * Checks one camera; returns the alerts raised. Never throws: a store failure is logged and the camera is
+   * Checks one camera; returns the alerts raised. Never rejects: a store failure is logged and the camera is
    * checked again on the next change or reconcile (nothing was kept of the failed attempt).
    */
-  check(c: CameraEntry, nowMs: number): Alert[] {
+  async check(c: CameraEntry, nowMs: number): Promise<Alert[]> {
     try {
-      return this.checkOrThrow(c, nowMs);
+      return await this.checkOrThrow(c, nowMs);
     } catch (err) {
       this.o.log('error', `alerts: cannot check ${c.rec.serial}, will try again: ${(err as Error).message}`);
       return [];
     }
   }
 
-  private checkOrThrow(c: CameraEntry, nowMs: number): Alert[] {
+  private async checkOrThrow(c: CameraEntry, nowMs: number): Promise<Alert[]> {
     const serial = c.rec.serial;
     const desired = conditionsOf(c, { rules: this.o.rules, supportEndingDays: this.o.supportEndingDays() });
-    const stored = this.conditions.get(serial) ?? new Map<string, AlertConditionRow>();
+    // Nothing to do by what is known here: no transaction. Anything else is decided against the store.
+    if (!this.changes(desired, this.conditions.get(serial) ?? new Map(), nowMs)) return [];
+    let raised: Alert[] = [];
+    const change = await this.o.store.updateAlerts(serial, (rows) => {
+      const d = this.decide(c, desired, new Map(rows.map((r) => [r.condition, r])), nowMs);
+      raised = d?.raised ?? [];
+      return d?.change ?? null;
+    }, this.o.sinks, nowMs);
+    if (!change) return [];
+    // Only after the store took it: a failed write leaves the cache as it was.
+    const m = this.of(serial);
+    for (const p of change.puts) m.set(p.condition, p);
+    for (const k of change.deletes) m.delete(k);
+    for (const a of raised) {
+      this.raised[a.kind] = (this.raised[a.kind] ?? 0) + 1;
+      this.o.onRaised?.(a);
+    }
+    return raised;
+  }
+
+  /** Whether decide() would change anything: the same rules, without making the alerts. */
+  private changes(desired: Map<string, ActiveCondition>, stored: Map<string, AlertConditionRow>, nowMs: number): boolean {
+    for (const d of desired.values()) if (!stored.get(d.condition)?.active) return true;
+    for (const s of stored.values()) {
+      if (desired.has(s.condition)) continue;
+      if (s.active || (s.clearedMs !== null && nowMs - s.clearedMs >= this.o.quietMs)) return true;
+    }
+    return false;
+  }
+
+  /** The change from the stored conditions to the desired ones, with the alerts it raises; null when none. */
+  private decide(c: CameraEntry, desired: Map<string, ActiveCondition>, stored: Map<string, AlertConditionRow>, nowMs: number): { change: AlertChange; raised: Alert[] } | null {
+    const serial = c.rec.serial;
     const puts: AlertConditionRow[] = [];
     const deletes: string[] = [];
     const alerts: Alert[] = [];
@@ -118,22 +151,9 @@ export class AlertEngine {
         if (ABSENCE.has(s.condition) && s.alerted && !absent && c.rec.retiredMs == null) alerts.push(this.recovered(c, s, nowMs));
       } else if (!s.active && s.clearedMs !== null && nowMs - s.clearedMs >= this.o.quietMs && !desired.has(s.condition)) deletes.push(s.condition);
     }
-    if (puts.length === 0 && deletes.length === 0) return [];
-    const store = this.o.store;
-    store.transaction(() => {
-      for (const p of puts) store.putAlertCondition(p);
-      for (const k of deletes) store.deleteAlertCondition(serial, k);
-      for (const a of alerts) store.insertAlert({ id: a.id, serial, kind: a.kind, condition: a.condition, severity: a.severity, raisedMs: nowMs, json: JSON.stringify(a) }, this.o.sinks, nowMs);
-    });
-    // Only after the store took it: a failed write leaves the cache as the store is.
-    const m = this.of(serial);
-    for (const p of puts) m.set(p.condition, p);
-    for (const k of deletes) m.delete(k);
-    for (const a of alerts) {
-      this.raised[a.kind] = (this.raised[a.kind] ?? 0) + 1;
-      this.o.onRaised?.(a);
-    }
-    return alerts;
+    if (puts.length === 0 && deletes.length === 0) return null;
+    const rows = alerts.map((a) => ({ id: a.id, serial, kind: a.kind, condition: a.condition, severity: a.severity, raisedMs: nowMs, json: JSON.stringify(a) }));
+    return { change: { puts, deletes, alerts: rows }, raised: alerts };
   }
 
   private alert(serial: string, d: Pick<ActiveCondition, 'condition' | 'kind' | 'severity' | 'summary' | 'details'>, nowMs: number): Alert {

@@ -64,28 +64,31 @@ export class FleetAlerts extends EventEmitter {
     });
     this.reconcileMs = options.reconcileMs ?? rules.reconcileSec * 1000;
     const observer: CameraObserver = {
-      changed: (entry) => {
-        if (this.engine.check(entry, o.now()).length) this.dispatcher.kick();
+      changed: async (entry) => {
+        if ((await this.engine.check(entry, o.now())).length) this.dispatcher.kick();
       },
-      reloaded: () => this.engine.load(),
+      reloaded: () => {
+        this.engine.load().catch((err) => o.log('error', `alerts: cannot read the stored conditions: ${(err as Error).message}`));
+      },
     };
     o.consumer.observe(observer);
     if (sinks.length) o.log('info', `alerts go to ${sinks.map((s) => sinkLabel(s.id)).join(', ')}`);
   }
 
   /** Checks every camera now (at start, after a data reload); returns the alerts raised. */
-  reconcileAll(nowMs = this.o.now()): Alert[] {
-    const raised = this.engine.reconcileAll(this.o.consumer.entries(), nowMs);
+  async reconcileAll(nowMs = this.o.now()): Promise<Alert[]> {
+    const raised = await this.engine.reconcileAll(this.o.consumer.entries(), nowMs);
     if (raised.length) this.dispatcher.kick();
     return raised;
   }
 
-  /** Reconciles once, starts delivering and the periodic re-check. */
-  start(): void {
-    this.reconcileAll();
+  /** Reads the stored conditions, reconciles once, starts delivering and the periodic re-check. */
+  async start(): Promise<void> {
+    await this.engine.load();
+    await this.reconcileAll();
     this.dispatcher.start();
     if (this.reconcileMs > 0) {
-      this.timer = setInterval(() => this.reconcileAll(), this.reconcileMs);
+      this.timer = setInterval(() => void this.reconcileAll(), this.reconcileMs);
       this.timer.unref();
     }
   }

@@ -24,10 +24,12 @@ export interface DeliveryView {
 
 export type AlertView = Alert & { deliveries: DeliveryView[] };
 
-export function alertViews(store: FleetStore, limit: number, serial?: string): AlertView[] {
-  return store.alerts(limit, serial).map((a) => ({
+export async function alertViews(store: FleetStore, limit: number, serial?: string): Promise<AlertView[]> {
+  const alerts = await store.alerts(limit, serial);
+  const deliveries = await Promise.all(alerts.map((a) => store.deliveriesOf(a.id)));
+  return alerts.map((a, i) => ({
     ...(JSON.parse(a.json) as Alert),
-    deliveries: store.deliveriesOf(a.id).map((d) => ({
+    deliveries: deliveries[i].map((d) => ({
       sink: sinkLabel(d.sink), status: d.status, attempts: d.attempts, lastError: d.lastError,
       nextTryAt: d.status === 'pending' ? new Date(d.nextMs).toISOString() : null, doneAt: d.doneMs === null ? null : new Date(d.doneMs).toISOString(),
     })),
@@ -44,8 +46,10 @@ export function alertRoutes(store: FleetStore): (req: IncomingMessage, res: Serv
     }
     const limit = queryLimit(url.searchParams.get('limit'), { fallback: 100, max: MAX_ALERTS_LIMIT });
     const serial = url.searchParams.get('serial') ?? undefined;
-    const body = JSON.stringify({ alerts: alertViews(store, limit, serial) });
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(body);
+    alertViews(store, limit, serial).then(
+      (alerts) => res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify({ alerts })),
+      (err: Error) => res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: `[vigil] [fleet] ${err.message}` })),
+    );
     return true;
   };
 }

@@ -2,12 +2,16 @@
  * What the ingest functions work on (the store, the view, the counters, who to tell) and what they return: one
  * message's outcome. No MQTT here: the subscriber hands messages in, benchmarks and tests call ingest directly.
  */
+import type { Report } from '../../../agent/src/report/types';
 import type { Tables } from '../data';
+import type { Evaluation } from '../evaluate';
 import { FleetView, type Notify } from '../fleet-view';
 import { silentLog, type FleetLog } from '../log';
 import type { StatusContext } from '../status-sweep';
-import type { FleetStore } from '../store/types';
+import type { FleetStore, IngestItem, SeqGap } from '../store/types';
 import { IngestRate } from './rate';
+
+export type { SeqGap } from '../store/types';
 
 export interface Counters {
   messages: number;
@@ -34,6 +38,13 @@ export interface IngestContext extends StatusContext {
   readonly loggedInvalid: Set<string>;
 }
 
+/** One message as it came from the broker. */
+export interface RawMessage {
+  topic: string;
+  payload: Buffer | Uint8Array | string;
+  retained: boolean;
+}
+
 /** One message that passed the topic, size and JSON checks. */
 export interface Message {
   topic: string;
@@ -47,7 +58,16 @@ export interface Message {
   retained: boolean;
 }
 
-export type SeqGap = { fromSeq: number; toSeq: number };
+/**
+ * A message checked and turned into what the store decides on (`item`), with what the view needs afterwards.
+ * No item: nothing to store (`ignored`).
+ */
+export type Prepared =
+  | { kind: 'ignored' }
+  | { kind: 'quarantine'; item: IngestItem; topic: string; serial: string | null; reason: string }
+  | { kind: 'report'; item: IngestItem; serial: string; report: Report; evaluation: Evaluation }
+  | { kind: 'state'; item: IngestItem; serial: string }
+  | { kind: 'event'; item: IngestItem; serial: string; body: object };
 
 /** What happened to one message. */
 export type Ingested =

@@ -1,28 +1,27 @@
 /**
  * One message from a topic and its payload bytes: checks the topic, the size and the JSON, then hands the parsed
- * body to the state, report or event ingest. Throws only when the store fails; every input problem ends in the
- * quarantine.
+ * body to the state, report or event check. Every input problem ends in the quarantine.
  */
-import type { IngestContext, Ingested } from './context';
-import { ingestEvent } from './event';
+import type { IngestContext, Prepared } from './context';
+import { prepareEvent } from './event';
 import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
 import { quarantine } from './quarantine';
-import { ingestReport } from './report';
-import { ingestState } from './state';
+import { prepareReport } from './report';
+import { prepareState } from './state';
 
 const SERIAL = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function ingestMessage(ctx: IngestContext, topic: string, payload: Buffer | Uint8Array | string, nowMs: number, retained = false): Ingested {
+export function prepareMessage(ctx: IngestContext, topic: string, payload: Buffer | Uint8Array | string, nowMs: number, retained = false): Prepared {
   ctx.counters.messages++;
   const bytes = typeof payload === 'string' ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  if (!topic.startsWith(ctx.prefix + '/')) return { result: 'ignored' };
+  if (!topic.startsWith(ctx.prefix + '/')) return { kind: 'ignored' };
   const rest = topic.slice(ctx.prefix.length + 1).split('/');
-  if (rest.length !== 2) return { result: 'ignored' };
+  if (rest.length !== 2) return { kind: 'ignored' };
   const [serial, leaf] = rest;
-  if (leaf !== 'state' && leaf !== 'report' && leaf !== 'event') return { result: 'ignored' };
+  if (leaf !== 'state' && leaf !== 'report' && leaf !== 'event') return { kind: 'ignored' };
   if (!SERIAL.test(serial)) return quarantine(ctx, topic, null, 'bad-topic', `"${serial}" is not a camera serial`, bytes, nowMs);
   // An empty retained message clears the topic: nothing to ingest.
-  if (bytes.length === 0) return { result: 'ignored' };
+  if (bytes.length === 0) return { kind: 'ignored' };
   if (bytes.length > ctx.maxPayloadBytes) return quarantine(ctx, topic, serial, 'oversized', `${bytes.length} bytes, limit ${ctx.maxPayloadBytes}`, bytes, nowMs);
   let body: unknown;
   // Decoded once: a report keeps this text as its camera's latest report_json.
@@ -35,7 +34,7 @@ export function ingestMessage(ctx: IngestContext, topic: string, payload: Buffer
     return quarantine(ctx, topic, serial, 'not-json', (err as Error).message, bytes, nowMs);
   }
   const message = { topic, serial, body, bytes, text, nowMs, retained };
-  if (leaf === 'state') return ingestState(ctx, message);
-  if (leaf === 'event') return ingestEvent(ctx, message);
-  return ingestReport(ctx, message);
+  if (leaf === 'state') return prepareState(ctx, message);
+  if (leaf === 'event') return prepareEvent(ctx, message);
+  return prepareReport(ctx, message);
 }

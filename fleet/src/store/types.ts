@@ -107,7 +107,7 @@ export interface ReportItem {
   /** The history row (receivedMs already chosen: receipt, or sentAt for a retained replay). */
   history: HistoryRow;
   startedAt: string;
-  model: string;
+  model: string | null;
   fullName: string | null;
   intervalSec: number;
   /** The report as received: becomes the camera's reportJson when it is the newest. */
