@@ -28,6 +28,9 @@ export interface SubscriberOptions {
   reload(): Promise<void>;
 }
 
+/** How long the broker keeps a persistent MQTT 5 session of a consumer that is gone (a day). */
+export const SESSION_EXPIRY_SEC = 86_400;
+
 /** A message waiting for its batch, with the PUBACK it is owed (null: none, QoS 0). */
 interface Pending {
   message: RawMessage;
@@ -59,6 +62,9 @@ export class FleetSubscriber {
       connectTimeout: 10_000,
       username: o.username,
       password: o.password,
+      // MQTT 5 ends a session at disconnect unless it is given an expiry: a persistent session must outlive a
+      // crash of the consumer so its unacknowledged messages wait for its restart.
+      ...(o.protocolVersion === 5 && o.clean === false ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_SEC } } : {}),
     };
     const client = mqtt.connect(o.brokerUrl, { ...opts, manualConnect: true });
     const acks = new HeldPubacks(client);

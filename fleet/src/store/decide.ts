@@ -137,7 +137,6 @@ function decideReport(w: CameraWrite, item: ReportItem, writes: BatchWrites, gap
   }
   writes.reports.push(h);
   if (gap) {
-    next.gaps++;
     // (serial, fromSeq) is the gap's key: a gap opened again from the same seq replaces the older one.
     writes.gaps.set(item.serial, [...gapsOf(item.serial).filter((x) => x.fromSeq !== gap.fromSeq), { serial: item.serial, ...gap, detectedMs: item.nowMs }]);
   }
@@ -153,6 +152,9 @@ function decideReport(w: CameraWrite, item: ReportItem, writes: BatchWrites, gap
       writes.gaps.set(item.serial, rest.sort((a, b) => a.fromSeq - b.fromSeq));
     }
   }
+  // The camera's gaps are the ranges still missing: consumers sharing a subscription see one camera's reports
+  // out of order all the time, and a gap a late report fills was never a loss.
+  if (gap || outOfOrder) next.gaps = gapsOf(item.serial).length;
   w.state = next;
   return { kind: 'report', result: 'stored', camera: next, gap, outOfOrder, becameLatest, reset };
 }

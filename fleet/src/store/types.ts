@@ -30,6 +30,7 @@ export interface CameraState {
   intervalSec: number | null;
   reports: number;
   duplicates: number;
+  /** Seq ranges missing now (the rows of `gaps`): a late report that fills one takes it away. */
   gaps: number;
   outOfOrder: number;
   firstSeenMs: number;
