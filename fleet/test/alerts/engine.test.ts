@@ -308,4 +308,28 @@ describe('two consumers sharing a store', () => {
     expect(await Promise.all(engines.map((e) => e.check(entry, T0 + MIN)))).toEqual([[], []]);
     expect(await store.alerts(10)).toHaveLength(1);
   });
+
+  it('raise a condition again after the quiet period when the other engine cleared it in between', async () => {
+    const store = new SqliteStore(':memory:');
+    cleanups.push(() => void store.close());
+    const consumer = new FleetConsumer({ brokerUrl: 'mqtt://127.0.0.1:1', store, tables: loadTables(), sweepMs: 0, now: () => T0 });
+    const entryOf = async (seq: number, findings: ReturnType<typeof telnet>[]) => {
+      await consumer.ingest('vigil/v1/CAM1/report', JSON.stringify(makeReport({ serial: 'CAM1', seq, findings })));
+      return { ...[...consumer.entries()][0] };
+    };
+    const engine = () => new AlertEngine({ store, rules: loadAlertRules(), supportEndingDays: () => 0, quietMs: 30 * MIN, sinks: ['mqtt'], log: () => undefined });
+    const [a, b] = [engine(), engine()];
+    const present = await entryOf(1, [telnet()]);
+    expect(kinds(await a.check(present, T0))).toEqual(['CAM1 finding finding:telnet-listening']);
+    await b.load();
+    // The finding goes: b clears it first; a, checking the same change, finds it cleared already.
+    const gone = await entryOf(2, []);
+    expect(await b.check(gone, T0 + MIN)).toEqual([]);
+    expect(await a.check(gone, T0 + MIN)).toEqual([]);
+    expect((await store.alertConditions()).map((c) => [c.condition, c.active])).toEqual([['finding:telnet-listening', false]]);
+    // Back after the quiet period, seen by a: that is a new alert.
+    const back = await entryOf(3, [telnet()]);
+    expect(kinds(await a.check(back, T0 + 40 * MIN))).toEqual(['CAM1 finding finding:telnet-listening']);
+    expect(await store.alerts(10)).toHaveLength(2);
+  });
 });
