@@ -52,7 +52,7 @@ describe('alerts over Mosquitto to a real webhook receiver', () => {
   const startCamera = () => startSimCamera({ profile: 'lts2024', bundlePath: BUNDLE, broker: mosquitto, stateDir, overrides: { IntervalSec: '2' }, log: silentLogSink });
   /** What the receiver accepted (answered 200), by alert id: a redelivery would show as the same id twice. */
   const accepted = () => requests.filter((r) => r.answered === 200).map((r) => JSON.parse(r.body) as Alert);
-  const storedOfKind = (kind: string) => (fleet as Fleet).store.alerts(1000, camera?.serial).filter((a) => a.kind === kind);
+  const storedOfKind = async (kind: string) => (await (fleet as Fleet).store.alerts(1000, camera?.serial)).filter((a) => a.kind === kind);
 
   beforeAll(async () => {
     if (!existsSync(BUNDLE)) await buildAgent();
@@ -73,7 +73,7 @@ describe('alerts over Mosquitto to a real webhook receiver', () => {
     fleet = await startFleet(fleetOptions());
     camera = await startCamera();
     expect(camera.started.ok).toBe(true);
-    await waitUntil('two stored reports', () => ((fleet as Fleet).store.history((camera as SimCamera).serial, 10).length >= 2 ? true : null), WAIT);
+    await waitUntil('two stored reports', async () => ((await (fleet as Fleet).store.history((camera as SimCamera).serial, 10)).length >= 2 ? true : null), WAIT);
   }, 120_000);
 
   afterAll(async () => {
@@ -88,7 +88,7 @@ describe('alerts over Mosquitto to a real webhook receiver', () => {
     const cam = camera as SimCamera;
     await cam.kill();
     await waitUntil('the lost alert at the receiver', () => accepted().find((a) => a.kind === 'lost'), WAIT);
-    expect(storedOfKind('lost')).toHaveLength(1);
+    expect(await storedOfKind('lost')).toHaveLength(1);
     const lost = accepted().find((a) => a.kind === 'lost') as Alert;
     const tries = requests.filter((r) => (JSON.parse(r.body) as Alert).id === lost.id);
     expect(tries.map((r) => r.answered)).toEqual([500, 500, 500, 200]);
@@ -97,19 +97,19 @@ describe('alerts over Mosquitto to a real webhook receiver', () => {
   }, 90_000);
 
   it('raises exactly one recovered when the camera returns after a restart of the consumer, and nothing again', async () => {
-    const before = (fleet as Fleet).store.alerts(1000).map((a) => a.id).sort();
+    const before = (await (fleet as Fleet).store.alerts(1000)).map((a) => a.id).sort();
     await (fleet as Fleet).stop();
     fleet = await startFleet(fleetOptions());
     camera = await startCamera();
     await waitUntil('the recovered alert at the receiver', () => accepted().find((a) => a.kind === 'recovered'), WAIT);
     // Let a few more reports and states arrive: still one of each.
-    const reports = fleet.store.history(camera.serial, 100).length;
-    await waitUntil('two more reports', () => ((fleet as Fleet).store.history((camera as SimCamera).serial, 100).length >= reports + 2 ? true : null), WAIT);
-    expect(storedOfKind('lost')).toHaveLength(1);
-    expect(storedOfKind('recovered')).toHaveLength(1);
-    const after = fleet.store.alerts(1000);
+    const reports = (await fleet.store.history(camera.serial, 100)).length;
+    await waitUntil('two more reports', async () => ((await (fleet as Fleet).store.history((camera as SimCamera).serial, 100)).length >= reports + 2 ? true : null), WAIT);
+    expect(await storedOfKind('lost')).toHaveLength(1);
+    expect(await storedOfKind('recovered')).toHaveLength(1);
+    const after = await fleet.store.alerts(1000);
     expect(after.filter((a) => !before.includes(a.id)).map((a) => a.kind)).toEqual(['recovered']);
-    await waitUntil('every delivery settled', () => ((fleet as Fleet).store.deliveryCounts().pending === 0 ? true : null), WAIT);
+    await waitUntil('every delivery settled', async () => ((await (fleet as Fleet).store.deliveryCounts()).pending === 0 ? true : null), WAIT);
     const got = accepted();
     expect(got.filter((a) => a.kind === 'lost')).toHaveLength(1);
     expect(got.filter((a) => a.kind === 'recovered')).toHaveLength(1);

@@ -26,7 +26,7 @@ describe.each(brokers)('events over $name into the fleet store', (brokerKind) =>
   let camera: SimCamera;
   const root = mkdtempSync(join(tmpdir(), 'vigil-e2e-events-'));
   const profileDir = join(root, PROFILE);
-  const storedEvents = () => fleet.store.events(camera.serial, 50).map((e) => JSON.parse(e.json) as Record<string, any>);
+  const storedEvents = async () => (await fleet.store.events(camera.serial, 50)).map((e) => JSON.parse(e.json) as Record<string, any>);
 
   beforeAll(async () => {
     if (!existsSync(BUNDLE) || !readFileSync(BUNDLE, 'utf8').includes('vigil.event/1')) await buildAgent();
@@ -42,7 +42,7 @@ describe.each(brokers)('events over $name into the fleet store', (brokerKind) =>
       log: silentLogSink,
     });
     expect(camera.started.ok).toBe(true);
-    await waitUntil('two stored reports', () => (fleet.store.history(camera.serial, 10).length >= 2 ? true : null));
+    await waitUntil('two stored reports', async () => ((await fleet.store.history(camera.serial, 10)).length >= 2 ? true : null));
   }, 60_000);
 
   afterAll(async () => {
@@ -52,23 +52,23 @@ describe.each(brokers)('events over $name into the fleet store', (brokerKind) =>
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('stores nothing while the camera does not change', () => {
-    expect(storedEvents()).toEqual([]);
+  it('stores nothing while the camera does not change', async () => {
+    expect(await storedEvents()).toEqual([]);
   });
 
   it('stores one high integrity-drift naming the file when a file in the rootfs changes', async () => {
     appendFileSync(join(profileDir, 'rootfs/etc/passwd'), 'mallory::0:0::/:/bin/sh\n');
-    const e = await waitUntil('the stored event', () => storedEvents().find((x) => x.kind === 'integrity-drift'));
+    const e = await waitUntil('the stored event', async () => (await storedEvents()).find((x) => x.kind === 'integrity-drift'));
     assertValidEvent(e);
     expect(e).toMatchObject({ deviceId: camera.serial, kind: 'integrity-drift', severity: 'high', details: { files: { added: ['changed /etc/passwd'] } } });
-    const reports = fleet.store.history(camera.serial, 100).length;
-    await waitUntil('two more reports', () => fleet.store.history(camera.serial, 100).length >= reports + 2);
-    expect(storedEvents().filter((x) => x.kind === 'integrity-drift')).toHaveLength(1);
+    const reports = (await fleet.store.history(camera.serial, 100)).length;
+    await waitUntil('two more reports', async () => (await fleet.store.history(camera.serial, 100)).length >= reports + 2);
+    expect((await storedEvents()).filter((x) => x.kind === 'integrity-drift')).toHaveLength(1);
   }, 40_000);
 
   it('stores a high service-change with the telnet-listening finding when Telnet starts listening', async () => {
     appendFileSync(join(profileDir, 'rootfs/proc/net/tcp'), '   1: 00000000:0017 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12001 1 00000000 100 0 0 10 0\n');
-    const e = await waitUntil('the stored event', () => storedEvents().find((x) => x.kind === 'service-change'));
+    const e = await waitUntil('the stored event', async () => (await storedEvents()).find((x) => x.kind === 'service-change'));
     assertValidEvent(e);
     expect(e).toMatchObject({
       kind: 'service-change',

@@ -40,7 +40,7 @@ describe('scripted faults into the fleet store', () => {
   let broker: EmbeddedBroker;
   let fleet: Fleet;
   let camera: SimCamera;
-  const storedEvents = () => fleet.store.events(camera.serial, 50).map((e) => JSON.parse(e.json) as Record<string, any>);
+  const storedEvents = async () => (await fleet.store.events(camera.serial, 50)).map((e) => JSON.parse(e.json) as Record<string, any>);
   const script = (spec: string) => {
     scripts.push(startFaultScript([parseFaultSpec(spec)], { camera: () => camera, restart: async () => {}, log: (m) => void logs.push(m) }));
   };
@@ -53,7 +53,7 @@ describe('scripted faults into the fleet store', () => {
     preparePrivateRootfs(PROFILE, join(root, 'state'));
     camera = await startSimCamera({ profile: PROFILE, bundlePath: BUNDLE, broker, stateDir: join(root, 'state'), overrides: { IntervalSec: '2' }, log: silentLogSink });
     expect(camera.started.ok).toBe(true);
-    await waitUntil('two stored reports', () => (fleet.store.history(camera.serial, 10).length >= 2 ? true : null));
+    await waitUntil('two stored reports', async () => ((await fleet.store.history(camera.serial, 10)).length >= 2 ? true : null));
   }, 60_000);
 
   afterAll(async () => {
@@ -66,14 +66,14 @@ describe('scripted faults into the fleet store', () => {
 
   it('stores a high integrity-drift naming the file when a file-change fault changes /etc/passwd', async () => {
     script('file-change:/etc/passwd@0');
-    const e = await waitUntil(`the stored event (faults said: ${logs.join('; ')})`, () => storedEvents().find((x) => x.kind === 'integrity-drift'));
+    const e = await waitUntil(`the stored event (faults said: ${logs.join('; ')})`, async () => (await storedEvents()).find((x) => x.kind === 'integrity-drift'));
     assertValidEvent(e);
     expect(e).toMatchObject({ deviceId: camera.serial, kind: 'integrity-drift', severity: 'high', details: { files: { added: ['changed /etc/passwd'] } } });
   }, 40_000);
 
   it('stores a service-change with the ssh-enabled finding when a param fault turns SSH on', async () => {
     script('param:Network.SSH.Enabled=yes@0');
-    const e = await waitUntil(`the stored event (faults said: ${logs.join('; ')})`, () => storedEvents().find((x) => x.kind === 'service-change'));
+    const e = await waitUntil(`the stored event (faults said: ${logs.join('; ')})`, async () => (await storedEvents()).find((x) => x.kind === 'service-change'));
     assertValidEvent(e);
     expect(e).toMatchObject({ kind: 'service-change', severity: 'medium', details: { services: { added: ['ssh'] }, findings: { added: ['ssh-enabled'] } } });
   }, 40_000);

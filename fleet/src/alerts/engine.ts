@@ -103,16 +103,20 @@ export class AlertEngine {
     // Nothing to do by what is known here: no transaction. Anything else is decided against the store.
     if (!this.changes(desired, this.conditions.get(serial) ?? new Map(), nowMs)) return [];
     let raised: Alert[] = [];
+    let stored: AlertConditionRow[] = [];
     const change = await this.o.store.updateAlerts(serial, (rows) => {
+      stored = rows;
       const d = this.decide(c, desired, new Map(rows.map((r) => [r.condition, r])), nowMs);
       raised = d?.raised ?? [];
       return d?.change ?? null;
     }, this.o.sinks, nowMs);
+    // Only after the store took it: a failed write leaves the cache as it was. The cache becomes what is stored,
+    // also when nothing changed: another consumer may have decided first, and a stale row would skip a check.
+    const m = new Map(stored.map((r) => [r.condition, r]));
+    for (const p of change?.puts ?? []) m.set(p.condition, p);
+    for (const k of change?.deletes ?? []) m.delete(k);
+    this.conditions.set(serial, m);
     if (!change) return [];
-    // Only after the store took it: a failed write leaves the cache as it was.
-    const m = this.of(serial);
-    for (const p of change.puts) m.set(p.condition, p);
-    for (const k of change.deletes) m.delete(k);
     for (const a of raised) {
       this.raised[a.kind] = (this.raised[a.kind] ?? 0) + 1;
       this.o.onRaised?.(a);

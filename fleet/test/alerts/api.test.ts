@@ -119,7 +119,7 @@ describe('the decommission API', () => {
     for (const seq of [2, 3]) {
       await pub.publishAsync('vigil/v1/CAMAPI2/report', JSON.stringify(makeReport({ serial: 'CAMAPI2', seq })), { qos: 1 });
     }
-    await waitUntil('the third report', () => fleet.store.history('CAMAPI2', 10).length === 3);
+    await waitUntil('the third report', async () => (await fleet.store.history('CAMAPI2', 10)).length === 3);
     const alerts = (await getJson('api/alerts?serial=CAMAPI2')).alerts;
     expect(alerts.map((a: { kind: string }) => a.kind)).toEqual(['retired-reporting']);
     await post('api/cameras/CAMAPI2/unretire');

@@ -8,6 +8,7 @@ import { AlertDispatcher, backoffMs } from '../../src/alerts/dispatcher';
 import { loadAlertRules, type DeliveryPolicy } from '../../src/alerts/rules';
 import { redactUrl, signWebhook, verifyWebhook, webhookSink } from '../../src/alerts/webhook';
 import { SqliteStore } from '../../src/store/sqlite';
+import type { AlertRow } from '../../src/store/types';
 import { tempDb } from './setup';
 
 interface Received {
@@ -38,10 +39,17 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function storeWithAlert(path = ':memory:', sink: string, id = 'a-1'): SqliteStore {
+/** Stores an alert with one pending delivery per sink, due at nowMs, as the engine does. */
+async function insertAlert(store: SqliteStore, a: AlertRow, sinks: string[], nowMs: number): Promise<void> {
+  await store.updateAlerts(a.serial, () => ({ puts: [], deletes: [], alerts: [a] }), sinks, nowMs);
+}
+
+const lostAlert = (id: string, raisedMs: number, json: string): AlertRow => ({ id, serial: 'CAM1', kind: 'lost', condition: 'lost', severity: 'high', raisedMs, json });
+
+async function storeWithAlert(path = ':memory:', sink: string, id = 'a-1'): Promise<SqliteStore> {
   const store = new SqliteStore(path);
   const json = JSON.stringify({ schema: 'vigil.alert/1', id, serial: 'CAM1', kind: 'lost', condition: 'lost', severity: 'high', summary: 'CAM1: lost', raisedAt: new Date().toISOString(), details: {} });
-  store.insertAlert({ id, serial: 'CAM1', kind: 'lost', condition: 'lost', severity: 'high', raisedMs: Date.now(), json }, [sink], Date.now());
+  await insertAlert(store, lostAlert(id, Date.now(), json), [sink], Date.now());
   return store;
 }
 
@@ -55,7 +63,7 @@ describe('webhook signatures', () => {
   it('verify with the right secret and fail with a wrong one', async () => {
     const r = await receiver();
     cleanups.push(r.close);
-    const store = storeWithAlert(':memory:', `webhook:${r.url}`);
+    const store = await storeWithAlert(':memory:', `webhook:${r.url}`);
     cleanups.push(() => store.close());
     dispatcher(store, r.url, 'right secret').start();
     const [req] = await waitUntil('the POST', () => (r.got.length ? r.got : null), { timeoutMs: 20_000 });
@@ -78,7 +86,7 @@ describe('webhook signatures', () => {
   it('are absent when no secret is configured', async () => {
     const r = await receiver();
     cleanups.push(r.close);
-    const store = storeWithAlert(':memory:', `webhook:${r.url}`);
+    const store = await storeWithAlert(':memory:', `webhook:${r.url}`);
     cleanups.push(() => store.close());
     dispatcher(store, r.url, null).start();
     const [req] = await waitUntil('the POST', () => (r.got.length ? r.got : null), { timeoutMs: 20_000 });
@@ -90,11 +98,11 @@ describe('webhook retries', () => {
   it('delivers on the 4th try to a receiver that answers 500 three times, with growing delays', async () => {
     const r = await receiver([500, 500, 500]);
     cleanups.push(r.close);
-    const store = storeWithAlert(':memory:', `webhook:${r.url}`);
+    const store = await storeWithAlert(':memory:', `webhook:${r.url}`);
     cleanups.push(() => store.close());
     const d = dispatcher(store, r.url, 'k');
     d.start();
-    const delivery = await waitUntil('delivered', () => store.deliveriesOf('a-1').find((x) => x.status === 'delivered'), { timeoutMs: 20_000 });
+    const delivery = await waitUntil('delivered', async () => (await store.deliveriesOf('a-1')).find((x) => x.status === 'delivered'), { timeoutMs: 20_000 });
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 4, lastError: null });
     expect(r.got.map((g) => g.headers['x-vigil-delivery-attempt'])).toEqual(['1', '2', '3', '4']);
     expect(new Set(r.got.map((g) => g.body)).size).toBe(1);
@@ -107,15 +115,15 @@ describe('webhook retries', () => {
   it('gives up after the last attempt, counted, and keeps the reason', async () => {
     const r = await receiver([503, 503, 503, 503, 503]);
     cleanups.push(r.close);
-    const store = storeWithAlert(':memory:', `webhook:${r.url}`);
+    const store = await storeWithAlert(':memory:', `webhook:${r.url}`);
     cleanups.push(() => store.close());
     const d = dispatcher(store, r.url, 'k', { ...POLICY, maxAttempts: 2 });
     d.start();
-    await waitUntil('given up', () => store.deliveriesOf('a-1')[0].status === 'failed', { timeoutMs: 20_000 });
-    expect(store.deliveriesOf('a-1')[0]).toMatchObject({ attempts: 2, lastError: 'HTTP 503' });
+    await waitUntil('given up', async () => (await store.deliveriesOf('a-1'))[0].status === 'failed', { timeoutMs: 20_000 });
+    expect((await store.deliveriesOf('a-1'))[0]).toMatchObject({ attempts: 2, lastError: 'HTTP 503' });
     expect(r.got).toHaveLength(2);
     expect(d.counters.failed).toEqual({ webhook: 1 });
-    expect(store.deliveryCounts()).toEqual({ pending: 0, delivered: 0, failed: 1 });
+    expect(await store.deliveryCounts()).toEqual({ pending: 0, delivered: 0, failed: 1 });
   });
 
   it('doubles the delay after each failure up to the maximum', () => {
@@ -128,11 +136,11 @@ describe('webhook retries', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    const store = storeWithAlert(':memory:', `webhook:${url}`);
+    const store = await storeWithAlert(':memory:', `webhook:${url}`);
     cleanups.push(() => store.close());
     const d = dispatcher(store, url, null, { ...POLICY, timeoutMs: 200, maxAttempts: 1 });
     expect(await d.runDue()).toBe(1);
-    expect(store.deliveriesOf('a-1')[0]).toMatchObject({ status: 'failed', lastError: 'no answer within 200 ms' });
+    expect((await store.deliveriesOf('a-1'))[0]).toMatchObject({ status: 'failed', lastError: 'no answer within 200 ms' });
   });
 
   it('resumes a pending delivery after a restart of the dispatcher on the same store file', async () => {
@@ -140,35 +148,49 @@ describe('webhook retries', () => {
     cleanups.push(db.remove);
     const r = await receiver([500]);
     cleanups.push(r.close);
-    const first = storeWithAlert(db.path, `webhook:${r.url}`);
+    const first = await storeWithAlert(db.path, `webhook:${r.url}`);
     const d1 = new AlertDispatcher({ store: first, sinks: [webhookSink({ url: r.url, secret: 'k', timeoutMs: 5000 })], policy: { ...POLICY, baseDelayMs: 60_000 }, now: Date.now, log: () => undefined });
     expect(await d1.runDue()).toBe(1);
     await d1.stop();
-    expect(first.deliveriesOf('a-1')[0]).toMatchObject({ status: 'pending', attempts: 1, lastError: 'HTTP 500' });
-    first.close();
+    expect((await first.deliveriesOf('a-1'))[0]).toMatchObject({ status: 'pending', attempts: 1, lastError: 'HTTP 500' });
+    await first.close();
     const store = new SqliteStore(db.path);
     cleanups.push(() => store.close());
     const later = () => Date.now() + 120_000; // past the 60 s backoff
     const d2 = new AlertDispatcher({ store, sinks: [webhookSink({ url: r.url, secret: 'k', timeoutMs: 5000 })], policy: POLICY, now: later, log: () => undefined });
     cleanups.push(() => d2.stop());
     expect(await d2.runDue()).toBe(1);
-    expect(store.deliveriesOf('a-1')[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect((await store.deliveriesOf('a-1'))[0]).toMatchObject({ status: 'delivered', attempts: 2 });
     expect(r.got).toHaveLength(2);
   });
 
-  it('does not read the outbox while a transaction is open, and sends once it committed', async () => {
+  it('sends nothing of an alert whose store write failed, and sends it once it is stored', async () => {
     const r = await receiver();
     cleanups.push(r.close);
-    const store = new SqliteStore(':memory:');
+    const store = await storeWithAlert(':memory:', 'mqtt', 'a-1');
     cleanups.push(() => store.close());
     const d = dispatcher(store, r.url, null);
-    store.begin();
-    store.insertAlert({ id: 'a-2', serial: 'CAM1', kind: 'lost', condition: 'lost', severity: 'high', raisedMs: 0, json: '{}' }, [`webhook:${r.url}`], 0);
-    const run = d.runDue();
-    await new Promise((res) => setTimeout(res, 50));
+    // a-1 is stored already: the change's second insert fails, and a-2 with its delivery is rolled back.
+    await expect(store.updateAlerts('CAM1', () => ({ puts: [], deletes: [], alerts: [lostAlert('a-2', 0, '{}'), lostAlert('a-1', 0, '{}')] }), [`webhook:${r.url}`], 0)).rejects.toThrow();
+    await d.runDue();
     expect(r.got).toHaveLength(0);
-    store.commit();
-    expect(await run).toBe(1);
+    await insertAlert(store, lostAlert('a-2', 0, '{}'), [`webhook:${r.url}`], 0);
+    expect(await d.runDue()).toBe(1);
+    expect(r.got).toHaveLength(1);
+  });
+
+  it('sends a delivery once when two dispatchers share the store (two consumers): the first claim holds it', async () => {
+    const r = await receiver();
+    cleanups.push(r.close);
+    const store = await storeWithAlert(':memory:', `webhook:${r.url}`);
+    cleanups.push(() => store.close());
+    const one = dispatcher(store, r.url, null);
+    const two = dispatcher(store, r.url, null);
+    const started = await Promise.all([one.runDue(), two.runDue()]);
+    expect(started.sort()).toEqual([0, 1]);
+    expect(r.got).toHaveLength(1);
+    expect((await store.deliveriesOf('a-1'))[0]).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(await one.runDue() + await two.runDue()).toBe(0);
     expect(r.got).toHaveLength(1);
   });
 
@@ -185,9 +207,11 @@ describe('webhook retries', () => {
     const sinks = [webhookSink({ url: slowUrl, secret: null, timeoutMs: 30_000 }), webhookSink({ url: fast.url, secret: null, timeoutMs: 30_000 })];
     const d = new AlertDispatcher({ store, sinks, policy: POLICY, now: Date.now, log: () => undefined, pollMs: 20 });
     cleanups.push(() => d.stop());
+    // Answer the held requests before the dispatcher's stop waits for them (else it waits out their 30 s timeout).
+    cleanups.push(() => { for (const h of held.splice(0)) h(); });
     d.start();
     for (const id of ['s-1', 's-2', 's-3']) {
-      store.insertAlert({ id, serial: 'CAM1', kind: 'lost', condition: 'lost', severity: 'high', raisedMs: 0, json: `{"id":"${id}"}` }, [`webhook:${slowUrl}`, `webhook:${fast.url}`], 0);
+      await insertAlert(store, lostAlert(id, 0, `{"id":"${id}"}`), [`webhook:${slowUrl}`, `webhook:${fast.url}`], 0);
       d.kick();
       await waitUntil(`alert ${id} at the fast receiver`, () => fast.got.some((g) => g.body.includes(id)), { timeoutMs: 20_000 });
     }
@@ -201,10 +225,10 @@ describe('webhook retries', () => {
   });
 
   it('gives up a delivery for a sink that is no longer configured', async () => {
-    const store = storeWithAlert(':memory:', 'webhook:http://127.0.0.1:9/gone');
+    const store = await storeWithAlert(':memory:', 'webhook:http://127.0.0.1:9/gone');
     cleanups.push(() => store.close());
     const d = dispatcher(store, 'http://127.0.0.1:9/other', null);
     await d.runDue();
-    expect(store.deliveriesOf('a-1')[0]).toMatchObject({ status: 'failed', lastError: 'sink no longer configured' });
+    expect((await store.deliveriesOf('a-1'))[0]).toMatchObject({ status: 'failed', lastError: 'sink no longer configured' });
   });
 });
