@@ -50,6 +50,8 @@ export class AlertEngine {
   /** Alerts raised since start, by kind (for /metrics). */
   readonly raised: Partial<Record<AlertKind, number>> = {};
   private conditions = new Map<string, Map<string, AlertConditionRow>>();
+  /** Checks that updated the conditions kept here (load() reads again when one ran meanwhile). */
+  private writes = 0;
   private readonly newId: () => string;
 
   constructor(private readonly o: AlertEngineOptions) {
@@ -58,9 +60,15 @@ export class AlertEngine {
 
   /** (Re)reads the stored conditions: at start, and after the view was rebuilt from the store. */
   async load(): Promise<void> {
-    const rows = await this.o.store.alertConditions();
-    this.conditions = new Map();
-    for (const row of rows) this.of(row.serial).set(row.condition, row);
+    // A check that wrote while the rows were read would be overwritten by older rows: read again.
+    for (;;) {
+      const before = this.writes;
+      const rows = await this.o.store.alertConditions();
+      if (before !== this.writes) continue;
+      this.conditions = new Map();
+      for (const row of rows) this.of(row.serial).set(row.condition, row);
+      return;
+    }
   }
 
   /** The stored conditions of one camera (active and recently cleared). */
@@ -116,6 +124,7 @@ export class AlertEngine {
     for (const p of change?.puts ?? []) m.set(p.condition, p);
     for (const k of change?.deletes ?? []) m.delete(k);
     this.conditions.set(serial, m);
+    this.writes++;
     if (!change) return [];
     for (const a of raised) {
       this.raised[a.kind] = (this.raised[a.kind] ?? 0) + 1;
