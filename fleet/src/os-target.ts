@@ -42,10 +42,20 @@ function newestFirst(a: Track, b: Track): number {
  * removed from the active track gets no track newer than that LTS); all supported tracks when it has none or is unknown.
  */
 export function tracksForSoc(tracks: Track[], final: Track | null, nowMs: number): Track[] {
-  const live = tracks.filter((t) => !trackEnded(t, nowMs)).sort(newestFirst);
-  if (!final) return live;
-  return live.filter((t) => t === final || (t.kind === 'lts' && compareVersions(t.latestV, final.latestV) <= 0));
+  // Remembered per tables and per set of ended tracks (which changes a few times a year): every evaluation asks.
+  let byKey = socTracks.get(tracks);
+  if (!byKey) socTracks.set(tracks, (byKey = new Map()));
+  const key = `${final ? tracks.indexOf(final) : -1}:${tracks.map((t) => (trackEnded(t, nowMs) ? 1 : 0)).join('')}`;
+  let out = byKey.get(key);
+  if (!out) {
+    const live = tracks.filter((t) => !trackEnded(t, nowMs)).sort(newestFirst);
+    out = final ? live.filter((t) => t === final || (t.kind === 'lts' && compareVersions(t.latestV, final.latestV) <= 0)) : live;
+    byKey.set(key, out);
+  }
+  return out;
 }
+
+const socTracks = new WeakMap<Track[], Map<string, Track[]>>();
 
 /**
  * The target for a camera at version v on `track` (null: on no track; `olderThanActive`: a retired active

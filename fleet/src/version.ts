@@ -9,10 +9,23 @@ const VERSION = /^(\d{1,6})\.(\d{1,6})(?:\.(\d{1,6}))?(?:\.(\d{1,6}))?$/;
 /** The numeric parts of an AXIS OS version, or null when the text is not one. */
 export function parseVersion(text: string | null | undefined): Version | null {
   if (typeof text !== 'string') return null;
-  const m = VERSION.exec(text.trim());
-  if (!m) return null;
-  return m.slice(1).filter((p) => p !== undefined).map((p) => Number(p));
+  let v = parsed.get(text);
+  if (v === undefined) {
+    const m = VERSION.exec(text.trim());
+    // Frozen: one parse is shared by every caller.
+    v = m ? Object.freeze(m.slice(1).filter((p) => p !== undefined).map((p) => Number(p))) as Version : null;
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    parsed.set(text, v);
+  }
+  return v;
 }
+
+/**
+ * Parses remembered: every report's evaluation parses its own version and each advisory's bounds again, and a
+ * fleet has few distinct versions. Bounded, so odd versions from many devices cannot grow it.
+ */
+const parsed = new Map<string, Version | null>();
+const MAX_PARSED = 10_000;
 
 /** Compares part by part; missing parts count as 0, so 9.80.3 = 9.80.3.0 < 9.80.3.12. */
 export function compareVersions(a: Version, b: Version): number {
