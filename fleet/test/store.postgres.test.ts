@@ -65,14 +65,15 @@ describe('PostgresStore beside other consumers', () => {
     expect(await b.loadCameras()).toHaveLength(cams.length);
   });
 
-  it('decides each state of a camera once when two consumers ingest its states at once', async () => {
+  it('stores a report that two consumers get at once once, and counts the other as a duplicate', async () => {
     const url = await server.createDatabase();
     const [a, b] = await Promise.all([openOn(url), openOn(url)]);
-    await a.ingest([state('ACCC8E000001', 'online', 5, T0)]);
-    // Both consumers get the same older will (a redelivery): both must find it stale, never mark the camera lost.
-    const out = await Promise.all([a.ingest([state('ACCC8E000001', 'lost', 4, T0 - 1)]), b.ingest([state('ACCC8E000001', 'lost', 4, T0 - 1)])]);
-    expect(out.flat().map((o) => o.kind === 'state' && o.result)).toEqual(['stale', 'stale']);
-    expect((await b.loadCameras())[0].connection).toBe('online');
+    await a.ingest([report('ACCC8E000001', 1)]);
+    for (let seq = 2; seq <= 11; seq++) {
+      const out = await Promise.all([a.ingest([report('ACCC8E000001', seq)]), b.ingest([report('ACCC8E000001', seq)])]);
+      expect(out.flat().map((o) => o.kind === 'report' && o.result).sort()).toEqual(['duplicate', 'stored']);
+    }
+    expect((await b.loadCameras())[0]).toMatchObject({ reports: 11, duplicates: 10, gaps: 0, outOfOrder: 0 });
   });
 
   it('raises a condition once when two consumers decide it for the same camera at once', async () => {
