@@ -16,10 +16,10 @@ export function readsContract(ctx: ContractContext): void {
       expect((await store.loadCameras()).map((c) => c.serial)).toEqual([CAM, CAM2, CAM3]);
     });
 
-    it('reads only the cameras asked for, ordered by serial, leaving out unknown ones', async () => {
+    it('reads only the cameras asked for, leaving out unknown ones', async () => {
       const store = await ctx.open();
       await store.ingest([report(CAM3, 1), report(CAM, 1), report(CAM2, 1)]);
-      expect((await store.camerasOf([CAM3, 'NOSUCHCAMERA', CAM])).map((c) => c.serial)).toEqual([CAM, CAM3]);
+      expect((await store.camerasOf([CAM3, 'NOSUCHCAMERA', CAM])).map((c) => c.serial).sort()).toEqual([CAM, CAM3]);
       expect(await store.camerasOf([])).toEqual([]);
     });
 

@@ -1,5 +1,5 @@
 // The PostgreSQL store: the FleetStore contract on a real PostgreSQL (Debian's package, test/helpers/postgres.ts;
-// a fresh database per test), then what only several consumers over one database can show: concurrent batches of
+// one database, its tables emptied before each test: a CREATE DATABASE per test wrote ~8 MB each), then what only several consumers over one database can show: concurrent batches of
 // the same cameras, LISTEN/NOTIFY between instances, migrations by consumers that start together.
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -22,9 +22,25 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Every table but schema_version emptied, identities restarted: the next store opens on a fresh, migrated database. */
+async function emptyTables(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = (await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_version'")).rows.map((r) => r.tablename as string);
+    if (tables.length > 0) await client.query(`TRUNCATE ${tables.join(', ')} RESTART IDENTITY`);
+  } finally {
+    await client.end();
+  }
+}
+
 storeContract(
   'PostgresStore',
-  async () => PostgresStore.open((lastUrl = await server.createDatabase())),
+  async () => {
+    if (lastUrl) await emptyTables(lastUrl);
+    else lastUrl = await server.createDatabase('contract');
+    return PostgresStore.open(lastUrl);
+  },
   { reopen: () => PostgresStore.open(lastUrl) },
 );
 

@@ -9,12 +9,13 @@ import type { FleetStore } from './types';
 
 export type OpenStoreOptions = PostgresStoreOptions;
 
-export function isPostgresUrl(target: string): boolean {
+/** True when the target is a server database (shared by consumers) rather than a file of this process's. */
+export function isServerStore(target: string): boolean {
   return /^postgres(ql)?:\/\//i.test(target);
 }
 
 export async function openStore(target: string, opts: OpenStoreOptions = {}): Promise<FleetStore> {
-  if (isPostgresUrl(target)) return PostgresStore.open(target, opts);
+  if (isServerStore(target)) return PostgresStore.open(target, opts);
   return new SqliteStore(target);
 }
 
