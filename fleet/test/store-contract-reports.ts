@@ -1,0 +1,157 @@
+// The store contract, reports: duplicates by reportId, seq gaps opened and filled, out of order, seq resets.
+import { describe, expect, it } from 'vitest';
+import type { IngestOutcome } from '../src/store/types';
+import type { ContractContext } from './store-contract';
+import { MIN, report, reportId, reports, reportText, T0 } from './store-contract-items';
+
+const CAM = 'ACCC8E000001';
+const CAM2 = 'ACCC8E000002';
+
+type Stored = Extract<IngestOutcome, { kind: 'report'; result: 'stored' }>;
+const stored = (o: IngestOutcome): Stored => {
+  if (o.kind !== 'report' || o.result !== 'stored') throw new Error(`expected a stored report, got ${JSON.stringify(o)}`);
+  return o;
+};
+
+export function reportContract(ctx: ContractContext): void {
+  describe('reports', () => {
+    it('stores a first report as the camera newest, its text byte for byte', async () => {
+      const store = await ctx.open();
+      const [o] = await store.ingest([report(CAM, 1)]);
+      expect(stored(o)).toMatchObject({ gap: null, outOfOrder: false, becameLatest: true, reset: false });
+      expect(stored(o).camera).toMatchObject({ serial: CAM, reports: 1, lastSeq: 1, lastReportId: reportId(CAM, 1), connection: 'unknown', firstSeenMs: T0 + MIN });
+      const [cam] = await store.loadCameras();
+      expect(cam).toMatchObject({ serial: CAM, model: 'M3086-V', osVersion: '12.11.77', lastSeq: 1, lastStartedAt: '2026-11-25T11:00:00.000Z', lastReportMs: T0 + MIN, intervalSec: 60 });
+      expect(cam.reportJson).toBe(reportText(CAM, 1));
+      expect(await store.history(CAM, 10)).toEqual([report(CAM, 1).history]);
+    });
+
+    it('returns one outcome per item, in the batch order', async () => {
+      const store = await ctx.open();
+      const out = await store.ingest([report(CAM, 1), report(CAM2, 1), report(CAM, 1), report(CAM, 2)]);
+      expect(out.map((o) => (o.kind === 'report' ? `${o.result}:${o.camera.serial}:${o.camera.lastSeq}` : o.kind))).toEqual([
+        `stored:${CAM}:1`, `stored:${CAM2}:1`, `duplicate:${CAM}:1`, `stored:${CAM}:2`,
+      ]);
+    });
+
+    it('counts a report whose reportId is stored as a duplicate and stores no second row', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1)]);
+      const [o] = await store.ingest([report(CAM, 1, { nowMs: T0 + 5 * MIN })]);
+      expect(o).toMatchObject({ kind: 'report', result: 'duplicate', camera: { reports: 1, duplicates: 1 } });
+      expect(await store.history(CAM, 10)).toHaveLength(1);
+      expect((await store.loadCameras())[0]).toMatchObject({ reports: 1, duplicates: 1, lastReportMs: T0 + MIN });
+    });
+
+    it('stores a reportId repeated within one batch once and counts the repeat as a duplicate', async () => {
+      const store = await ctx.open();
+      const out = await store.ingest([report(CAM, 1), report(CAM, 1)]);
+      expect(out.map((o) => o.kind === 'report' && o.result)).toEqual(['stored', 'duplicate']);
+      expect(await store.history(CAM, 10)).toHaveLength(1);
+      expect((await store.loadCameras())[0]).toMatchObject({ reports: 1, duplicates: 1, gaps: 0 });
+    });
+
+    it('stores nothing again from a redelivered batch: every report of it is a duplicate', async () => {
+      const store = await ctx.open();
+      const batch = reports(CAM, 1, 5);
+      await store.ingest(batch);
+      const again = await store.ingest(batch);
+      expect(again.every((o) => o.kind === 'report' && o.result === 'duplicate')).toBe(true);
+      expect(await store.history(CAM, 100)).toHaveLength(5);
+      expect((await store.loadCameras())[0]).toMatchObject({ reports: 5, duplicates: 5, gaps: 0, outOfOrder: 0, lastSeq: 5 });
+      expect(await store.gaps(CAM)).toEqual([]);
+    });
+
+    it('opens a gap from the seq after the newest to the one before a report that skips ahead', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1)]);
+      const [o] = await store.ingest([report(CAM, 5)]);
+      expect(stored(o).gap).toEqual({ fromSeq: 2, toSeq: 4 });
+      expect(stored(o).camera).toMatchObject({ gaps: 1, lastSeq: 5 });
+      expect(await store.gaps(CAM)).toEqual([{ serial: CAM, fromSeq: 2, toSeq: 4, detectedMs: T0 + 5 * MIN }]);
+    });
+
+    it('records gaps of one camera in seq order and of each camera on its own', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1), report(CAM2, 1), report(CAM, 3), report(CAM, 6), report(CAM2, 2)]);
+      expect((await store.gaps(CAM)).map((g) => [g.fromSeq, g.toSeq])).toEqual([[2, 2], [4, 5]]);
+      expect(await store.gaps(CAM2)).toEqual([]);
+      expect((await store.camerasOf([CAM, CAM2])).map((c) => c.gaps)).toEqual([2, 0]);
+    });
+
+    it('keeps a late report as history only: the newest stays, out of order is counted', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1), report(CAM, 3)]);
+      const [o] = await store.ingest([report(CAM, 2, { nowMs: T0 + 10 * MIN })]);
+      expect(stored(o)).toMatchObject({ outOfOrder: true, becameLatest: false, reset: false, gap: null });
+      const [cam] = await store.loadCameras();
+      expect(cam).toMatchObject({ lastSeq: 3, lastReportId: reportId(CAM, 3), reports: 3, outOfOrder: 1, lastReportMs: T0 + 3 * MIN });
+      expect(cam.reportJson).toBe(reportText(CAM, 3));
+      expect((await store.history(CAM, 10)).map((h) => h.seq)).toEqual([1, 3, 2]);
+    });
+
+    it('closes a one-seq gap when its report comes late', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1), report(CAM, 3)]);
+      await store.ingest([report(CAM, 2)]);
+      expect(await store.gaps(CAM)).toEqual([]);
+    });
+
+    it('shrinks a gap from its start when the first missing report comes late', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1), report(CAM, 6)]);
+      await store.ingest([report(CAM, 2)]);
+      expect((await store.gaps(CAM)).map((g) => [g.fromSeq, g.toSeq])).toEqual([[3, 5]]);
+    });
+
+    it('shrinks a gap from its end when the last missing report comes late', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1), report(CAM, 6)]);
+      await store.ingest([report(CAM, 5)]);
+      expect((await store.gaps(CAM)).map((g) => [g.fromSeq, g.toSeq])).toEqual([[2, 4]]);
+    });
+
+    it('splits a gap in two when a report from its middle comes late, keeping when it was detected', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1), report(CAM, 7)]);
+      await store.ingest([report(CAM, 4, { nowMs: T0 + 20 * MIN })]);
+      expect(await store.gaps(CAM)).toEqual([
+        { serial: CAM, fromSeq: 2, toSeq: 3, detectedMs: T0 + 7 * MIN },
+        { serial: CAM, fromSeq: 5, toSeq: 6, detectedMs: T0 + 7 * MIN },
+      ]);
+    });
+
+    it('fills a gap within the batch that opened it', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1), report(CAM, 4), report(CAM, 2), report(CAM, 3)]);
+      expect(await store.gaps(CAM)).toEqual([]);
+      expect((await store.loadCameras())[0]).toMatchObject({ reports: 4, outOfOrder: 2, lastSeq: 4 });
+    });
+
+    it('follows a lower seq from an agent that started later as a seq reset, with no gap and not out of order', async () => {
+      const store = await ctx.open();
+      await store.ingest(reports(CAM, 1, 9));
+      const later = '2026-11-25T13:00:00.000Z';
+      const [o] = await store.ingest([report(CAM, 1, { reportId: `${CAM}-fresh-1`, startedAt: later, sentAt: '2026-11-25T13:00:05.000Z', nowMs: T0 + 61 * MIN })]);
+      expect(stored(o)).toMatchObject({ reset: true, becameLatest: true, outOfOrder: false, gap: null });
+      expect((await store.loadCameras())[0]).toMatchObject({ lastSeq: 1, lastReportId: `${CAM}-fresh-1`, lastStartedAt: later, outOfOrder: 0, gaps: 0 });
+      const [next] = await store.ingest([report(CAM, 2, { reportId: `${CAM}-fresh-2`, startedAt: later, sentAt: '2026-11-25T13:01:05.000Z' })]);
+      expect(stored(next)).toMatchObject({ gap: null, becameLatest: true, reset: false });
+    });
+
+    it('takes a lower seq from the same agent start as out of order, not as a reset', async () => {
+      const store = await ctx.open();
+      await store.ingest(reports(CAM, 1, 9));
+      const [o] = await store.ingest([report(CAM, 3, { reportId: `${CAM}-again-3`, sentAt: '2026-11-25T13:00:00.000Z' })]);
+      expect(stored(o)).toMatchObject({ reset: false, becameLatest: false, outOfOrder: true });
+      expect((await store.loadCameras())[0].lastSeq).toBe(9);
+    });
+
+    it('keeps the newest report text when a later batch brings only an older report', async () => {
+      const store = await ctx.open();
+      await store.ingest([report(CAM, 1), report(CAM, 3)]);
+      await store.ingest([report(CAM, 2)]);
+      expect((await store.camerasOf([CAM]))[0].reportJson).toBe(reportText(CAM, 3));
+    });
+  });
+}
