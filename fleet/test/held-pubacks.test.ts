@@ -45,11 +45,11 @@ describe('PUBACK after the store commit, on Mosquitto', () => {
       next = new FleetConsumer({ brokerUrl: m.url, store, tables: loadTables(), clientId, clean: false, sweepMs: 0 });
       await next.start();
       await waitUntil('the redelivered report', () => next!.camera('CAMKILLED'), { timeoutMs: 40_000 });
-      expect([next.counters.reports, store.history('CAMKILLED', 10).map((h) => h.seq)]).toEqual([1, [1]]);
+      expect([next.counters.reports, (await store.history('CAMKILLED', 10)).map((h) => h.seq)]).toEqual([1, [1]]);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await next?.stop();
-      store.close();
+      await store.close();
       await m.stop();
     }
   });
