@@ -16,6 +16,7 @@ import { loadTables } from '../src/data';
 import { HeldPubacks, type HeldPuback } from '../src/held-pubacks';
 import { SqliteStore } from '../src/store/sqlite';
 import { makeReport } from './fixtures';
+import { failNextIngest } from './sqlite-failure';
 
 const KILLED_CONSUMER = fileURLToPath(new URL('./consumer-killed-in-commit.ts', import.meta.url));
 
@@ -100,6 +101,48 @@ describe('one batch in the store at a time, on Aedes', () => {
       // The n-th PUBACK never comes before the n-th commit.
       expect([acks.every((nCommitted, i) => nCommitted >= i + 1), mostInStore, calls]).toEqual([true, 1, 5]);
       expect((await store.history('CAMONEBATCH', 10)).map((h) => h.seq)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      release();
+      await pub.endAsync();
+      await consumer.stop();
+      await store.close();
+      await broker.close();
+    }
+  });
+});
+
+describe('after a failed batch, on Aedes', () => {
+  it('stores a message redelivered while the view is reloaded, with no further message to push it', { timeout: 60_000 }, async () => {
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const store = new SqliteStore(':memory:');
+    failNextIngest(store, { table: 'reports', message: 'disk I/O error' });
+    // The reload after the failed batch (the second loadCameras) waits until the redelivery is at the consumer.
+    const load = store.loadCameras.bind(store);
+    let loads = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    store.loadCameras = async () => {
+      if (++loads > 1) await gate;
+      return load();
+    };
+    const clientId = `test-reload-${Math.random().toString(16).slice(2)}`;
+    let sessions = 0;
+    broker.aedes.on('clientReady', (client) => {
+      if (client.id === clientId) sessions++;
+    });
+    const consumer = new FleetConsumer({ brokerUrl: broker.url, store, tables: loadTables(), clientId, clean: false, sweepMs: 0 });
+    await consumer.start();
+    const pub = await mqtt.connectAsync(broker.url, { clientId: `test-pub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+    try {
+      await pub.publishAsync('vigil/v1/CAMRELOAD/report', JSON.stringify(makeReport({ serial: 'CAMRELOAD' })), { qos: 1 });
+      await waitUntil('the reload after the failed batch', () => loads === 2);
+      // Aedes sends a resumed session its unacknowledged messages before it calls the client ready; a round trip on
+      // the consumer's connection after that means the consumer has handled the redelivered report.
+      await waitUntil('the next session', () => sessions === 2 && consumer.connected);
+      await consumer.publish('vigil/v1/test/ping', '{}');
+      release();
+      await waitUntil('the redelivered report stored', async () => (await store.history('CAMRELOAD', 10)).length === 1, { timeoutMs: 20_000 });
+      expect([consumer.counters.reports, consumer.counters.storeErrors, consumer.camera('CAMRELOAD')?.lastSeq]).toEqual([1, 1, 1]);
     } finally {
       release();
       await pub.endAsync();
