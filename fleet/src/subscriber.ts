@@ -185,7 +185,8 @@ export class FleetSubscriber {
         if (dropped) o.log('info', `${dropped} later message(s) are left for redelivery with them`);
         this.dropConnectionIf(true);
         await o.reload().catch((e) => o.log('error', `cannot reload the view from the store: ${(e as Error).message}`));
-        return;
+        // What came in during the reload (a redelivery on the next connection) has no later flush coming: go on.
+        continue;
       }
       if (this.client) for (const p of batch) if (p.ack) this.acks?.send(p.ack);
     }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { MqttClient, type IPublishPacket } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
+import { startEmbeddedBroker } from '../../test/helpers/broker';
 import { startMosquitto } from '../../test/helpers/mosquitto';
 import { waitUntil } from '../../test/helpers/wait';
 import { FleetConsumer } from '../src/consumer';
@@ -15,6 +16,7 @@ import { loadTables } from '../src/data';
 import { HeldPubacks, type HeldPuback } from '../src/held-pubacks';
 import { SqliteStore } from '../src/store/sqlite';
 import { makeReport } from './fixtures';
+import { failNextIngest } from './sqlite-failure';
 
 const KILLED_CONSUMER = fileURLToPath(new URL('./consumer-killed-in-commit.ts', import.meta.url));
 
@@ -45,12 +47,108 @@ describe('PUBACK after the store commit, on Mosquitto', () => {
       next = new FleetConsumer({ brokerUrl: m.url, store, tables: loadTables(), clientId, clean: false, sweepMs: 0 });
       await next.start();
       await waitUntil('the redelivered report', () => next!.camera('CAMKILLED'), { timeoutMs: 40_000 });
-      expect([next.counters.reports, store.history('CAMKILLED', 10).map((h) => h.seq)]).toEqual([1, [1]]);
+      expect([next.counters.reports, (await store.history('CAMKILLED', 10)).map((h) => h.seq)]).toEqual([1, [1]]);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await next?.stop();
-      store.close();
+      await store.close();
       await m.stop();
+    }
+  });
+});
+
+describe('one batch in the store at a time, on Aedes', () => {
+  it('sends no PUBACK while its batch is in the store, and lets the next batch wait for that commit', { timeout: 60_000 }, async () => {
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const store = new SqliteStore(':memory:');
+    const ingest = store.ingest.bind(store);
+    let inStore = 0;
+    let mostInStore = 0;
+    let calls = 0;
+    const committed = new Set<number>();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    store.ingest = async (items) => {
+      calls++;
+      mostInStore = Math.max(mostInStore, ++inStore);
+      try {
+        await gate;
+        const outcomes = await ingest(items);
+        for (const i of items) if (i.kind === 'report') committed.add(i.history.seq);
+        return outcomes;
+      } finally {
+        inStore--;
+      }
+    };
+    const clientId = `test-one-batch-${Math.random().toString(16).slice(2)}`;
+    // For each PUBACK of the consumer's, how many reports were committed by then (Aedes does not say which message
+    // a clean session's PUBACK was for).
+    const acks: number[] = [];
+    broker.aedes.on('ack', (_packet, client) => {
+      if (client?.id === clientId) acks.push(committed.size);
+    });
+    const consumer = new FleetConsumer({ brokerUrl: broker.url, store, tables: loadTables(), clientId, sweepMs: 0, batchMax: 1 });
+    await consumer.start();
+    const pub = await mqtt.connectAsync(broker.url, { clientId: `test-pub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+    try {
+      for (let seq = 1; seq <= 5; seq++) await pub.publishAsync('vigil/v1/CAMONEBATCH/report', JSON.stringify(makeReport({ serial: 'CAMONEBATCH', seq })), { qos: 1 });
+      await waitUntil('the first batch in the store', () => calls >= 1);
+      // A round trip on the consumer's own connection: the broker has handled whatever the consumer sent before it.
+      await consumer.publish('vigil/v1/test/ping', '{}');
+      expect([acks, calls, await store.history('CAMONEBATCH', 10)]).toEqual([[], 1, []]);
+      release();
+      await waitUntil('five PUBACKs', () => acks.length === 5);
+      // The n-th PUBACK never comes before the n-th commit.
+      expect([acks.every((nCommitted, i) => nCommitted >= i + 1), mostInStore, calls]).toEqual([true, 1, 5]);
+      expect((await store.history('CAMONEBATCH', 10)).map((h) => h.seq)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      release();
+      await pub.endAsync();
+      await consumer.stop();
+      await store.close();
+      await broker.close();
+    }
+  });
+});
+
+describe('after a failed batch, on Aedes', () => {
+  it('stores a message redelivered while the view is reloaded, with no further message to push it', { timeout: 60_000 }, async () => {
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const store = new SqliteStore(':memory:');
+    failNextIngest(store, { table: 'reports', message: 'disk I/O error' });
+    // The reload after the failed batch (the second loadCameras) waits until the redelivery is at the consumer.
+    const load = store.loadCameras.bind(store);
+    let loads = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    store.loadCameras = async () => {
+      if (++loads > 1) await gate;
+      return load();
+    };
+    const clientId = `test-reload-${Math.random().toString(16).slice(2)}`;
+    let sessions = 0;
+    broker.aedes.on('clientReady', (client) => {
+      if (client.id === clientId) sessions++;
+    });
+    const consumer = new FleetConsumer({ brokerUrl: broker.url, store, tables: loadTables(), clientId, clean: false, sweepMs: 0 });
+    await consumer.start();
+    const pub = await mqtt.connectAsync(broker.url, { clientId: `test-pub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+    try {
+      await pub.publishAsync('vigil/v1/CAMRELOAD/report', JSON.stringify(makeReport({ serial: 'CAMRELOAD' })), { qos: 1 });
+      await waitUntil('the reload after the failed batch', () => loads === 2);
+      // Aedes sends a resumed session its unacknowledged messages before it calls the client ready; a round trip on
+      // the consumer's connection after that means the consumer has handled the redelivered report.
+      await waitUntil('the next session', () => sessions === 2 && consumer.connected);
+      await consumer.publish('vigil/v1/test/ping', '{}');
+      release();
+      await waitUntil('the redelivered report stored', async () => (await store.history('CAMRELOAD', 10)).length === 1, { timeoutMs: 20_000 });
+      expect([consumer.counters.reports, consumer.counters.storeErrors, consumer.camera('CAMRELOAD')?.lastSeq]).toEqual([1, 1, 1]);
+    } finally {
+      release();
+      await pub.endAsync();
+      await consumer.stop();
+      await store.close();
+      await broker.close();
     }
   });
 });

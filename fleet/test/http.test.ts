@@ -98,7 +98,7 @@ describe('the dashboard server', () => {
   });
 
   it('bounds /api/quarantine even for ?limit=-1 (SQLite reads LIMIT -1 as no limit)', async () => {
-    for (let i = 0; i < 120; i++) fleet.store.quarantine({ receivedMs: T0 + i, topic: 'vigil/v1/CAMQ/report', serial: 'CAMQ', reason: 'schema', size: 1, excerpt: 'x' });
+    for (let i = 0; i < 120; i++) await fleet.store.quarantine({ receivedMs: T0 + i, topic: 'vigil/v1/CAMQ/report', serial: 'CAMQ', reason: 'schema', size: 1, excerpt: 'x' });
     for (const q of ['-1', 'abc', '']) expect((await getJson(`api/quarantine?limit=${q}`)).quarantine).toHaveLength(100);
   });
 
@@ -188,15 +188,14 @@ describe('recent events across the fleet', () => {
     ac.abort();
   });
 
-  it('orders the store\'s recent events newest first across cameras', () => {
+  it('orders the store\'s recent events newest first across cameras', async () => {
     const store = new SqliteStore(':memory:');
+    const event = (serial: string, eventId: string, nowMs: number) => ({ kind: 'event' as const, serial, nowMs, eventId, eventKind: 'k', json: '{}' });
     try {
-      store.insertEvent({ serial: 'A', eventId: 'ev-a', receivedMs: 1000, kind: 'k', json: '{}' });
-      store.insertEvent({ serial: 'B', eventId: 'ev-b', receivedMs: 3000, kind: 'k', json: '{}' });
-      store.insertEvent({ serial: 'A', eventId: 'ev-c', receivedMs: 2000, kind: 'k', json: '{}' });
-      expect(store.recentEvents(2).map((e) => e.eventId)).toEqual(['ev-b', 'ev-c']);
+      await store.ingest([event('A', 'ev-a', 1000), event('B', 'ev-b', 3000), event('A', 'ev-c', 2000)]);
+      expect((await store.recentEvents(2)).map((e) => e.eventId)).toEqual(['ev-b', 'ev-c']);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

@@ -9,7 +9,9 @@ import { SqliteStore } from '../src/store/sqlite';
 import { T0 } from './fixtures';
 
 let store: SqliteStore;
-afterEach(() => store?.close());
+afterEach(async () => {
+  await store?.close();
+});
 const consumer = () => {
   store = new SqliteStore(':memory:');
   return new FleetConsumer({ brokerUrl: 'mqtt://127.0.0.1:1', store, tables: loadTables(), sweepMs: 0, now: () => T0 });
@@ -18,12 +20,12 @@ const event = (id: string, details: string) =>
   `{"schema":"vigil.event/1","eventId":"${id}","deviceId":"CAMDEEP","kind":"file-change","severity":"high","at":"2026-11-25T12:00:00.000Z","summary":"x","details":${details}}`;
 
 describe('deeply nested JSON', () => {
-  it('quarantines an event whose details nest 5,000 levels as too-deep, and stores the next event', () => {
+  it('quarantines an event whose details nest 5,000 levels as too-deep, and stores the next event', async () => {
     const c = consumer();
     const deep = '{"d":'.repeat(5000) + '1' + '}'.repeat(5000);
-    expect(c.ingest('vigil/v1/CAMDEEP/event', event('evt-00000001', deep))).toEqual({ result: 'quarantined', reason: 'too-deep' });
-    expect(store.quarantined(1)[0].reason).toBe(`too-deep: JSON nested more than ${MAX_JSON_DEPTH} levels`);
-    expect(c.ingest('vigil/v1/CAMDEEP/event', event('evt-00000002', '{"path":"/usr/bin/curl"}'))).toEqual({ result: 'stored' });
+    expect(await c.ingest('vigil/v1/CAMDEEP/event', event('evt-00000001', deep))).toEqual({ result: 'quarantined', reason: 'too-deep' });
+    expect((await store.quarantined(1))[0].reason).toBe(`too-deep: JSON nested more than ${MAX_JSON_DEPTH} levels`);
+    expect(await c.ingest('vigil/v1/CAMDEEP/event', event('evt-00000002', '{"path":"/usr/bin/curl"}'))).toEqual({ result: 'stored' });
   });
   it('measures nesting outside strings only, past escaped quotes', () => {
     expect(jsonDepth('{"a":[1,{"b":"[[[{{{"}]}')).toBe(3);
@@ -36,11 +38,11 @@ describe('deeply nested JSON', () => {
 });
 
 describe('long topics', () => {
-  it('keeps a 60 KB topic in the quarantine cut to its first characters and its length', () => {
+  it('keeps a 60 KB topic in the quarantine cut to its first characters and its length', async () => {
     const c = consumer();
     const topic = `vigil/v1/${'a'.repeat(60_000)}/report`;
-    expect(c.ingest(topic, '{}')).toEqual({ result: 'quarantined', reason: 'bad-topic' });
-    const kept = store.quarantined(1)[0].topic;
+    expect(await c.ingest(topic, '{}')).toEqual({ result: 'quarantined', reason: 'bad-topic' });
+    const kept = (await store.quarantined(1))[0].topic;
     expect(kept.length).toBeLessThan(MAX_TOPIC_KEPT + 40);
     expect(kept).toMatch(/^vigil\/v1\/a+… \(60016 characters\)$/);
   });

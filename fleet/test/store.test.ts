@@ -1,11 +1,17 @@
-// The SQLite store: migrations recorded in schema_version, WAL, duplicate detection, retention.
+// The SQLite store: migrations recorded in schema_version (an older file is migrated and keeps working), WAL and
+// its pragmas, a batch in one transaction, duplicate detection, retention, a camera updated in place, a reopen.
+// What every store must do alike is the contract suite's (store-contract.ts); this file is SQLite's own.
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FleetConsumer } from '../src/consumer';
+import { loadTables } from '../src/data';
 import { MIGRATIONS, migrate, SqliteStore } from '../src/store/sqlite';
-import type { HistoryRow } from '../src/store/types';
+import type { EventItem, HistoryRow, QuarantineRow, ReportItem, StateItem } from '../src/store/types';
+import { makeReport, T0 } from './fixtures';
+import { failNextIngest } from './sqlite-failure';
 
 const dirs: string[] = [];
 function dbFile(): string {
@@ -18,35 +24,62 @@ afterEach(() => {
 });
 
 function row(serial: string, reportId: string, receivedMs: number, seq = 1): HistoryRow {
-  return { serial, reportId, seq, sentAt: new Date(receivedMs).toISOString(), receivedMs, osVersion: '12.11.77', findings: 0, hardeningScore: 100, integrity: 'ok', support: 'supported', advisories: 0, queueDepth: 0, heapUsedBytes: 1, dropped: 0 };
+  return { serial, reportId, seq, sentAt: new Date(receivedMs).toISOString(), receivedMs, osVersion: '12.10.36', findings: 0, hardeningScore: 100, integrity: 'ok', support: 'supported', advisories: 0, queueDepth: 0, heapUsedBytes: 1, dropped: 0 };
+}
+function reportItem(serial: string, reportId: string, receivedMs: number, seq = 1, over: Partial<ReportItem> = {}): ReportItem {
+  return { kind: 'report', serial, nowMs: receivedMs, history: row(serial, reportId, receivedMs, seq), startedAt: '2026-11-25T00:00:00.000Z', model: 'M3086-V', fullName: null, intervalSec: 60, text: `{"id":"${reportId}"}`, ...over };
+}
+function stateItem(serial: string, nowMs: number, state: StateItem['state'], reason: string, session: number): StateItem {
+  return { kind: 'state', serial, nowMs, state, reason, session, at: new Date(nowMs).toISOString() };
+}
+const eventItem = (serial: string, eventId: string, nowMs: number): EventItem => ({ kind: 'event', serial, nowMs, eventId, eventKind: 'integrity-drift', json: '{}' });
+const quarantineRow = (receivedMs: number): QuarantineRow => ({ receivedMs, topic: 't', serial: null, reason: 'not-json', size: 1, excerpt: '{' });
+
+/** A camera row as schema version 3 kept it (before last_started_at; with an evaluation_json). */
+function insertV3Camera(db: Database.Database, serial: string, reportJson: string | null, lastSeq: number | null): void {
+  db.prepare(`INSERT INTO cameras (serial, model, full_name, os_version, connection, session, state_at, state_reason, last_report_id, last_seq, last_sent_at,
+      last_report_ms, interval_sec, reports, duplicates, gaps, out_of_order, first_seen_ms, report_json, evaluation_json, retired_ms, retired_reason)
+    VALUES (@serial, 'M3086-V', NULL, '12.11.77', 'online', 1, NULL, 'connected', @lastReportId, @lastSeq, @lastSentAt, @lastReportMs, 60, @reports, 0, 0, 0, @t0, @reportJson, '{"support":"supported"}', NULL, NULL)`)
+    .run({
+      serial, reportJson, lastSeq, t0: T0, reports: lastSeq === null ? 0 : 1,
+      lastReportId: lastSeq === null ? null : `${serial}-r${String(lastSeq).padStart(6, '0')}`,
+      lastSentAt: lastSeq === null ? null : new Date(T0 + lastSeq * 60_000).toISOString(),
+      lastReportMs: lastSeq === null ? null : T0 + lastSeq * 60_000,
+    });
 }
 
-describe('SqliteStore', () => {
-  it('creates a new store at the newest schema version, in WAL mode', () => {
+describe('SqliteStore: schema and migrations', () => {
+  it('creates a new store at the newest schema version, in WAL mode', async () => {
     const file = dbFile();
     const store = new SqliteStore(file);
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     const versions = store.db.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all();
     expect(versions).toEqual(MIGRATIONS.map((_, i) => i + 1));
-    store.close();
+    await store.close();
   });
 
-  it('checkpoints its WAL every 4,000 pages, not after every group commit', () => {
+  it('checkpoints its WAL every 4,000 pages, not after every group commit', async () => {
     const store = new SqliteStore(dbFile());
     expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
-    store.close();
+    await store.close();
   });
 
-  it('reopens a store without applying its migrations again', () => {
+  it('syncs at NORMAL (WAL keeps it durable across a crash) and waits up to 5 s for a lock', async () => {
+    const store = new SqliteStore(dbFile());
+    expect([store.db.pragma('synchronous', { simple: true }), store.db.pragma('busy_timeout', { simple: true })]).toEqual([1, 5000]);
+    await store.close();
+  });
+
+  it('reopens a store without applying its migrations again', async () => {
     const file = dbFile();
-    new SqliteStore(file).close();
+    await new SqliteStore(file).close();
     const store = new SqliteStore(file);
     expect(store.db.prepare('SELECT COUNT(*) FROM schema_version').pluck().get()).toBe(MIGRATIONS.length);
-    store.close();
+    await store.close();
   });
 
-  it('migrates a store from version 1 and keeps its data', () => {
+  it('migrates a store from version 1 and keeps its data', async () => {
     const file = dbFile();
     const db = new Database(file);
     migrate(db, MIGRATIONS.slice(0, 1));
@@ -54,70 +87,127 @@ describe('SqliteStore', () => {
     db.close();
     const store = new SqliteStore(file);
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
-    expect(store.history('CAM1', 10).map((h) => h.reportId)).toEqual(['r-000001']);
-    expect(store.insertEvent({ serial: 'CAM1', receivedMs: 1, kind: 'integrity-drift', json: '{}', eventId: 'e-000001' })).toBe(true);
-    store.close();
+    expect((await store.history('CAM1', 10)).map((h) => h.reportId)).toEqual(['r-000001']);
+    expect(await store.ingest([eventItem('CAM1', 'e-000001', 1)])).toEqual([{ kind: 'event', result: 'stored' }]);
+    expect(await store.ingest([reportItem('CAM1', 'r-000001', 2)])).toMatchObject([{ kind: 'report', result: 'duplicate' }]);
+    await store.close();
   });
 
-  it('refuses a store written by a newer version of Vigil', () => {
+  it("migrates a version-3 store to 4: each camera's last_started_at from its report, evaluation_json dropped", async () => {
+    const file = dbFile();
+    const db = new Database(file);
+    migrate(db, MIGRATIONS.slice(0, 3));
+    insertV3Camera(db, 'CAM1', JSON.stringify(makeReport({ serial: 'CAM1', seq: 40, startedAt: '2026-11-20T08:00:00.000Z' })), 40);
+    insertV3Camera(db, 'CAMSTATEONLY', null, null);
+    insertV3Camera(db, 'CAMBADJSON', 'not json', 3);
+    db.close();
+    const store = new SqliteStore(file);
+    expect(store.schemaVersion).toBe(4);
+    const cams = await store.loadCameras();
+    expect(cams.map((c) => [c.serial, c.lastStartedAt, c.lastSeq])).toEqual([['CAM1', '2026-11-20T08:00:00.000Z', 40], ['CAMBADJSON', null, 3], ['CAMSTATEONLY', null, null]]);
+    expect(store.db.prepare("SELECT evaluation_json FROM cameras WHERE serial = 'CAM1'").pluck().get()).toBeNull();
+    await store.close();
+  });
+
+  it('follows a seq reset against a camera migrated from version 3 (its agent start read from the old report)', async () => {
+    const file = dbFile();
+    const db = new Database(file);
+    migrate(db, MIGRATIONS.slice(0, 3));
+    insertV3Camera(db, 'CAM1', JSON.stringify(makeReport({ serial: 'CAM1', seq: 40 })), 40);
+    db.close();
+    const store = new SqliteStore(file);
+    const consumer = new FleetConsumer({ brokerUrl: 'mqtt://127.0.0.1:1', store, tables: loadTables(), sweepMs: 0, now: () => T0 + 4_000_000 });
+    try {
+      // The fixture's agent started at 2026-11-25T00:00Z; this one an hour after T0, and it sends after our newest report.
+      const fresh = makeReport({ serial: 'CAM1', seq: 1, sentAt: new Date(T0 + 3_600_000).toISOString(), startedAt: new Date(T0 + 3_500_000).toISOString() });
+      expect(await consumer.ingest('vigil/v1/CAM1/report', JSON.stringify(fresh))).toEqual({ result: 'stored', gap: null, outOfOrder: false });
+      expect([consumer.camera('CAM1')?.lastSeq, consumer.camera('CAM1')?.outOfOrder, consumer.camera('CAM1')?.reports, consumer.counters.outOfOrder]).toEqual([1, 0, 2, 0]);
+      expect((await store.loadCameras()).map((c) => [c.lastSeq, c.lastStartedAt])).toEqual([[1, new Date(T0 + 3_500_000).toISOString()]]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a store written by a newer version of Vigil', async () => {
     const file = dbFile();
     const store = new SqliteStore(file);
     store.db.prepare("INSERT INTO schema_version VALUES (99, 'later')").run();
-    store.close();
+    await store.close();
     expect(() => new SqliteStore(file)).toThrow(/\[vigil\] \[fleet\] the store is at schema version 99, newer than this consumer knows/);
   });
 
   it('says why it cannot open a store in a missing directory', () => {
     expect(() => new SqliteStore('/nonexistent-dir/vigil/fleet.db')).toThrow(/\[vigil\] \[fleet\] cannot open the store \/nonexistent-dir/);
   });
+});
 
-  it('stores a report id once per camera', () => {
+describe('SqliteStore: writes', () => {
+  it('stores a report id once per camera', async () => {
     const store = new SqliteStore(':memory:');
-    expect(store.insertReport(row('CAM1', 'r-000001', 1))).toBe(true);
-    expect(store.insertReport(row('CAM1', 'r-000001', 2))).toBe(false);
-    expect(store.insertReport(row('CAM2', 'r-000001', 2))).toBe(true);
-    store.close();
+    await store.ingest([reportItem('CAM1', 'r-000001', 1)]);
+    const outcomes = await store.ingest([reportItem('CAM1', 'r-000001', 2), reportItem('CAM2', 'r-000001', 2)]);
+    expect(outcomes.map((o) => o.kind === 'report' && o.result)).toEqual(['duplicate', 'stored']);
+    expect([(await store.history('CAM1', 10)).map((h) => h.receivedMs), (await store.history('CAM2', 10)).length]).toEqual([[1], 1]);
+    await store.close();
   });
 
-  it('prunes history, states, gaps and quarantine older than the cutoff and keeps the rest', () => {
+  it('rolls back the whole batch when a write inside its transaction fails', async () => {
     const store = new SqliteStore(':memory:');
-    store.transaction(() => {
-      store.insertReport(row('CAM1', 'r-old', 1_000));
-      store.insertReport(row('CAM1', 'r-new', 5_000, 2));
-      store.insertState({ serial: 'CAM1', receivedMs: 1_000, state: 'online', reason: 'connected', session: 1, at: 'x', stale: false });
-      store.insertGap({ serial: 'CAM1', fromSeq: 3, toSeq: 4, detectedMs: 1_000 });
-      store.quarantine({ receivedMs: 1_000, topic: 't', serial: null, reason: 'not-json', size: 1, excerpt: '{' });
-      store.quarantine({ receivedMs: 6_000, topic: 't', serial: null, reason: 'not-json', size: 1, excerpt: '{' });
-    });
-    expect(store.prune(2_000)).toBe(4);
-    expect(store.history('CAM1', 10).map((h) => h.reportId)).toEqual(['r-new']);
-    expect(store.states('CAM1', 10)).toEqual([]);
-    expect(store.gaps('CAM1')).toEqual([]);
-    expect(store.quarantined(10)).toHaveLength(1);
-    store.close();
+    failNextIngest(store, { table: 'cameras', when: "NEW.serial = 'CAM2'", message: 'disk I/O error' });
+    const batch = [reportItem('CAM1', 'r-000001', 1), stateItem('CAM1', 1, 'online', 'connected', 1), eventItem('CAM1', 'e-1', 1), { kind: 'quarantine' as const, row: quarantineRow(1) }, reportItem('CAM2', 'r-000001', 1)];
+    await expect(store.ingest(batch)).rejects.toThrow('disk I/O error');
+    expect([await store.loadCameras(), await store.history('CAM1', 10), await store.states('CAM1', 10), await store.events('CAM1', 10), await store.quarantined(10)]).toEqual([[], [], [], [], []]);
+    expect((await store.ingest(batch)).map((o) => o.result)).toEqual(['stored', 'stored', 'stored', 'quarantined', 'stored']);
+    await store.close();
   });
 
-  it('keeps the latest camera record across a reopen', () => {
+  it('prunes history, states, events, gaps and quarantine older than the cutoff and keeps the rest', async () => {
+    const store = new SqliteStore(':memory:');
+    await store.ingest([
+      reportItem('CAM1', 'r-old', 1_000, 1), reportItem('CAM1', 'r-gap', 1_000, 4), stateItem('CAM1', 1_000, 'online', 'connected', 1),
+      eventItem('CAM1', 'ev-old', 1_000), { kind: 'quarantine', row: quarantineRow(1_000) },
+    ]);
+    await store.ingest([reportItem('CAM1', 'r-new', 5_000, 5), eventItem('CAM1', 'ev-new', 5_000)]);
+    await store.quarantine(quarantineRow(6_000));
+    expect((await store.gaps('CAM1')).map((g) => [g.fromSeq, g.toSeq, g.detectedMs])).toEqual([[2, 3, 1_000]]);
+    // 2 reports, 1 state, 1 event, 1 gap, 1 quarantined message.
+    expect(await store.prune(2_000)).toBe(6);
+    expect((await store.history('CAM1', 10)).map((h) => h.reportId)).toEqual(['r-new']);
+    expect([await store.states('CAM1', 10), await store.gaps('CAM1'), (await store.events('CAM1', 10)).map((e) => e.eventId)]).toEqual([[], [], ['ev-new']]);
+    expect(await store.quarantined(10)).toHaveLength(1);
+    await store.close();
+  });
+
+  it('keeps the latest camera record across a reopen', async () => {
     const file = dbFile();
     const store = new SqliteStore(file);
-    store.upsertCamera({ serial: 'CAM1', model: 'M3086-V', fullName: null, osVersion: '12.11.77', connection: 'online', session: 3, stateAt: null, stateReason: 'connected', lastReportId: 'r-000007', lastSeq: 7, lastSentAt: null, lastReportMs: 7, intervalSec: 60, reports: 7, duplicates: 0, gaps: 0, outOfOrder: 0, firstSeenMs: 1, reportJson: null, evaluationJson: null });
-    store.close();
+    await store.ingest([stateItem('CAM1', 1, 'online', 'connected', 3), reportItem('CAM1', 'r-000007', 7, 7)]);
+    await store.close();
     const again = new SqliteStore(file);
-    expect(again.loadCameras().map((c) => [c.serial, c.connection, c.session, c.lastSeq])).toEqual([['CAM1', 'online', 3, 7]]);
-    again.close();
+    expect((await again.loadCameras()).map((c) => [c.serial, c.connection, c.session, c.lastSeq, c.lastStartedAt, c.reportJson])).toEqual([
+      ['CAM1', 'online', 3, 7, '2026-11-25T00:00:00.000Z', '{"id":"r-000007"}'],
+    ]);
+    await again.close();
   });
 
-  it('updates a known camera in place, every column, keeping one row and its rowid', () => {
+  it('updates a known camera in place, every column, keeping one row and its rowid and its retirement', async () => {
     const store = new SqliteStore(':memory:');
-    const cam = { serial: 'CAM1', model: 'M3086-V', fullName: null, osVersion: '12.10.36', connection: 'online' as const, session: 3, stateAt: null, stateReason: 'connected', lastReportId: 'r-000007', lastSeq: 7, lastSentAt: null, lastReportMs: 7, intervalSec: 60, reports: 7, duplicates: 0, gaps: 0, outOfOrder: 0, firstSeenMs: 1, reportJson: '{"a":1}', evaluationJson: '{"e":1}' };
-    store.upsertCamera(cam);
+    await store.ingest([stateItem('CAM1', 1, 'online', 'connected', 3), reportItem('CAM1', 'r-000007', 7, 7)]);
     // A second camera after it: a delete-and-insert would give CAM1 a new rowid.
-    store.upsertCamera({ ...cam, serial: 'CAM2' });
+    await store.ingest([reportItem('CAM2', 'r-000007', 7, 7)]);
+    expect(await store.setRetired('CAM1', 5, 'replaced')).toBe(true);
     const rowid = () => (store.db.prepare('SELECT rowid FROM cameras WHERE serial = ?').get('CAM1') as { rowid: number }).rowid;
     const before = rowid();
-    const next = { ...cam, model: 'P3265-V', fullName: 'AXIS P3265-V', osVersion: '12.11.77', connection: 'lost' as const, session: 4, stateAt: 'x', stateReason: null, lastReportId: 'r-000008', lastSeq: 8, lastSentAt: 's', lastReportMs: 8, intervalSec: 30, reports: 8, duplicates: 1, gaps: 2, outOfOrder: 3, firstSeenMs: 1, reportJson: '{"a":2}', evaluationJson: '{"e":2}' };
-    store.upsertCamera(next);
-    expect([store.loadCameras().filter((c) => c.serial === 'CAM1'), store.loadCameras().length, rowid()]).toEqual([[{ ...next, retiredMs: null, retiredReason: null }], 2, before]);
-    store.close();
+    const newer = { model: 'P3265-V', fullName: 'AXIS P3265-V', intervalSec: 30, startedAt: '2026-11-26T00:00:00.000Z' };
+    const upgraded = (reportId: string, ms: number, seq: number) => reportItem('CAM1', reportId, ms, seq, { ...newer, history: { ...row('CAM1', reportId, ms, seq), osVersion: '12.11.77' } });
+    await store.ingest([
+      stateItem('CAM1', 8, 'offline', 'lost', 4), upgraded('r-000008', 8, 8), upgraded('r-000010', 10, 10), reportItem('CAM1', 'r-000008', 11, 8), reportItem('CAM1', 'r-000009', 12, 9),
+    ]);
+    expect([(await store.loadCameras()).filter((c) => c.serial === 'CAM1'), (await store.loadCameras()).length, rowid()]).toEqual([[{
+      serial: 'CAM1', model: 'P3265-V', fullName: 'AXIS P3265-V', osVersion: '12.11.77', connection: 'lost', session: 4, stateAt: new Date(8).toISOString(),
+      stateReason: 'lost', lastReportId: 'r-000010', lastSeq: 10, lastSentAt: new Date(10).toISOString(), lastStartedAt: '2026-11-26T00:00:00.000Z', lastReportMs: 10,
+      intervalSec: 30, reports: 4, duplicates: 1, gaps: 1, outOfOrder: 1, firstSeenMs: 1, retiredMs: 5, retiredReason: 'replaced', reportJson: '{"id":"r-000010"}',
+    }], 2, before]);
+    await store.close();
   });
 });

@@ -9,14 +9,16 @@ import { finding, makeReport } from './fixtures';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');
 let store: SqliteStore;
-afterEach(() => store?.close());
+afterEach(async () => {
+  await store?.close();
+});
 
-function consumerWith(reports: Array<Parameters<typeof makeReport>[0]>, tables: Tables = loadTables()): FleetConsumer {
+async function consumerWith(reports: Array<Parameters<typeof makeReport>[0]>, tables: Tables = loadTables()): Promise<FleetConsumer> {
   store = new SqliteStore(':memory:');
   const c = new FleetConsumer({ brokerUrl: 'mqtt://127.0.0.1:1', store, tables, sweepMs: 0, now: () => NOW });
   for (const p of reports) {
     const r = makeReport(p);
-    expect(c.ingest(`vigil/v1/${r.deviceId}/report`, JSON.stringify(r)).result).toBe('stored');
+    expect((await c.ingest(`vigil/v1/${r.deviceId}/report`, JSON.stringify(r))).result).toBe('stored');
   }
   return c;
 }
@@ -29,52 +31,52 @@ const FLEET = [
 ];
 
 describe('the worklist', () => {
-  it('ranks the fleet by risk: the critical fix first, lows last, nothing for a clean camera', () => {
-    const w = consumerWith(FLEET).worklist();
+  it('ranks the fleet by risk: the critical fix first, lows last, nothing for a clean camera', async () => {
+    const w = (await consumerWith(FLEET)).worklist();
     expect(w.items[0]).toMatchObject({ serial: 'CAMOLD', kind: 'upgrade', urgency: 'critical' });
     expect(w.items.at(-1)).toMatchObject({ serial: 'CAMLTS', kind: 'harden', urgency: 'low' });
     expect(w.items.some((i) => i.serial === 'CAMOK')).toBe(false);
     const risks = w.items.map((i) => i.risk);
     expect(risks).toEqual([...risks].sort((a, b) => b - a));
   });
-  it('counts the actions by urgency and kind, and the cameras they concern', () => {
-    const w = consumerWith(FLEET).worklist();
+  it('counts the actions by urgency and kind, and the cameras they concern', async () => {
+    const w = (await consumerWith(FLEET)).worklist();
     expect(w.counts).toEqual({
       total: 6, cameras: 3,
       byUrgency: { critical: 1, high: 2, medium: 2, low: 1 },
       byKind: { upgrade: 2, 'move-track': 1, retire: 0, harden: 3, integrity: 0, 'check-version': 0 },
     });
   });
-  it('filters by urgency, kind, serial and text', () => {
-    const w = consumerWith(FLEET).worklist();
+  it('filters by urgency, kind, serial and text', async () => {
+    const w = (await consumerWith(FLEET)).worklist();
     const f = (p: Partial<WorklistFilter>) => filterItems(w, { urgency: [], kind: [], serial: null, q: null, limit: 500, ...p }).map((i) => i.id);
     expect(f({ urgency: ['high'] }).sort()).toEqual(['CAMEOL/harden/telnet-listening', 'CAMEOL/os']);
     expect(f({ kind: ['harden'] })).toHaveLength(3);
     expect(f({ serial: 'CAMLTS' })).toEqual(['CAMLTS/os', 'CAMLTS/harden/dot1x-off']);
     expect(f({ q: 'ssh' })).toEqual(['CAMOLD/harden/ssh-enabled']);
   });
-  it('leaves a retired camera out, and takes it back when it is put back in service', () => {
-    const c = consumerWith(FLEET);
-    c.retire('CAMOLD', NOW, 'replaced');
+  it('leaves a retired camera out, and takes it back when it is put back in service', async () => {
+    const c = await consumerWith(FLEET);
+    await c.retire('CAMOLD', NOW, 'replaced');
     expect(c.worklist().items.some((i) => i.serial === 'CAMOLD')).toBe(false);
     expect(c.worklist().counts.cameras).toBe(2);
-    c.retire('CAMOLD', null);
+    await c.retire('CAMOLD', null);
     expect(c.worklist().items[0].serial).toBe('CAMOLD');
   });
-  it('names the dates of the data it was computed from', () => {
+  it('names the dates of the data it was computed from', async () => {
     const t = loadTables();
-    expect(consumerWith(FLEET).worklist().data).toEqual({ lifecycle: t.lifecycle.updated, advisories: t.advisories.updated, actions: t.actions.updated });
+    expect((await consumerWith(FLEET)).worklist().data).toEqual({ lifecycle: t.lifecycle.updated, advisories: t.advisories.updated, actions: t.actions.updated });
   });
-  it("gives one camera's actions, and null for an unknown camera", () => {
-    const c = consumerWith(FLEET);
+  it("gives one camera's actions, and null for an unknown camera", async () => {
+    const c = await consumerWith(FLEET);
     expect(c.actionsFor('CAMEOL')?.map((a) => a.id)).toEqual(['CAMEOL/os', 'CAMEOL/harden/telnet-listening']);
     expect(c.actionsFor('NOPE')).toBeNull();
   });
 });
 
 describe('new tables without a restart', () => {
-  it('re-evaluates every camera and announces exactly those whose evaluation changed', () => {
-    const c = consumerWith([{ serial: 'CAM12', version: '12.11.147' }, { serial: 'CAM11', version: '11.11.248' }]);
+  it('re-evaluates every camera and announces exactly those whose evaluation changed', async () => {
+    const c = await consumerWith([{ serial: 'CAM12', version: '12.11.147' }, { serial: 'CAM11', version: '11.11.248' }]);
     const base = loadTables();
     const extra = {
       id: 'CVE-2026-9999', title: 'Test advisory for 12.11', cvss: 8.1,
