@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { canConnect, freePort } from './ports';
 
 export const RABBITMQ_SERVER_BIN = '/usr/lib/rabbitmq/bin/rabbitmq-server';
-const EPMD_BIN = '/usr/bin/epmd';
+export const EPMD_BIN = '/usr/bin/epmd';
 /** How long a test waits for the MQTT listener; a beforeAll calling startRabbitMq needs more than this. */
 export const RABBITMQ_START_MS = 90_000;
 export const RABBITMQ_START_TIMEOUT_MS = RABBITMQ_START_MS + 30_000;
@@ -34,15 +34,15 @@ export interface RabbitMq {
 }
 
 /** n distinct free loopback ports. */
-const freePorts = async (n: number): Promise<number[]> => {
+export const freePorts = async (n: number): Promise<number[]> => {
   const ports = new Set<number>();
   while (ports.size < n) ports.add(await freePort());
   return Array.from(ports);
 };
 
-const exitOf = (child: ChildProcess): Promise<void> => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+export const exitOf = (child: ChildProcess): Promise<void> => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
-const within = (ms: number, p: Promise<void>): Promise<boolean> =>
+export const within = (ms: number, p: Promise<void>): Promise<boolean> =>
   new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
     p.then(() => {
