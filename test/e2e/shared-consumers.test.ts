@@ -108,13 +108,14 @@ describe('three consumers sharing one subscription over one PostgreSQL', () => {
       if (sim?.process.exitCode !== null) throw new Error(`the simulator exited: ${sim?.output()}`);
       return total(accepted()) >= n;
     }, { timeoutMs: 600_000, pollMs: 200 });
-    await progress(600);
+    await progress(400);
     await killAndRestart(1);
-    await progress(1400);
+    await progress(800);
     await killAndRestart(1);
-    await progress(2200);
+    await progress(1200);
     sim.process.kill('SIGINT');
-    expect(await sim.exited).toBe(0);
+    const code = await sim.exited;
+    expect(code, sim.output().slice(-3000)).toBe(0);
     const want = accepted();
     expect(want.size).toBe(CAMERAS);
     await waitUntil('the consumers to store what the broker accepted', async () => (await storedCount()) >= total(want), { timeoutMs: 300_000, pollMs: 500 });
