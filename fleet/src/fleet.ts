@@ -64,7 +64,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const now = options.now ?? Date.now;
   const db = options.db ?? options.dbPath ?? ':memory:';
   const tables = options.tables ?? loadTables({ dir: options.dataDir });
-  const store = await openStore(db);
+  const store = await openStore(db, { log });
   const persistent = db !== ':memory:' && db !== '';
   // One stable client id per store (and share group): a restarted consumer resumes its broker session and gets
   // what was queued while it was away. A throw-away store gets a clean session. Consumers sharing a server store
