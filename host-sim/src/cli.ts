@@ -11,7 +11,7 @@ import { DEFAULT_PER_WORKER, DEFAULT_START_RATE, startSimThreads, type SimThread
 import { faultScript, listProfiles, loadProfile } from './profiles';
 import { needsPrivateRootfs, parseFaultSpec, preparePrivateRootfs, startFaultScript } from './faults';
 import { lineLogSink } from './sim-host';
-import { DEFAULT_BUNDLE, SUPERVISION_FLAGS, parseInterval, requireBundle, supervision, untilSignal, writeRestarts } from './cli-flags';
+import { DEFAULT_BUNDLE, FILES_PER_CAMERA, SUPERVISION_FLAGS, fileLimitWarning, parseInterval, requireBundle, supervision, untilSignal, writeRestarts } from './cli-flags';
 
 export const SIM_USAGE = `vigil sim --profile NAME|DIR|all --broker URL [--count N] [--interval S] [--state DIR]
           [--per-worker N] [--start-rate N]
@@ -108,6 +108,8 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   const count = values.count === undefined ? profiles.length : Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 100_000) return fail(`--count must be 1..100000, got "${values.count}"`);
   const perWorker = positiveInt('per-worker', values['per-worker']) ?? DEFAULT_PER_WORKER;
+  const fileWarning = fileLimitWarning(count, count > perWorker ? FILES_PER_CAMERA.sharedListener : FILES_PER_CAMERA.ownListener);
+  if (fileWarning) process.stderr.write(fileWarning + '\n');
   const startRate = positiveInt('start-rate', values['start-rate']);
   const stateDir = values.state ? resolve(values.state) : mkdtempSync(join(tmpdir(), 'vigil-sim-'));
   const overrides: Record<string, string> = interval ? { IntervalSec: String(interval) } : {};
@@ -217,7 +219,10 @@ async function simulateInThreads(options: SimThreadsOptions, brokerUrl: string, 
   process.stderr.write(`[vigil] [sim] ${threads.cameras} cameras in ${threads.workers} worker threads reporting to ${brokerUrl}; Ctrl-C stops\n`);
   const reason = await why;
   if (reason === 'gave-up') process.stderr.write('[vigil] [sim] the supervisor gave up on every camera (crash loop); exiting with code 3\n');
-  const status = await threads.stop();
+  const { status, wasmBytes } = await threads.stop();
+  const wasm = wasmBytes.reduce((a, b) => a + b, 0);
+  // The bench reads this line (bench/sim-scale.ts).
+  process.stderr.write(`[vigil] [sim] wasm memory: ${(wasm / 2 ** 20).toFixed(1)} MiB in ${wasmBytes.length} threads (${(wasm / 1024 / Math.max(1, status.length)).toFixed(0)} KiB per camera)\n`);
   const text = formatRestartRows(status);
   if (text) process.stderr.write(`[vigil] [sim] ${text}\n`);
   return reason === 'gave-up' ? 3 : reason === 'died' ? 1 : 0;

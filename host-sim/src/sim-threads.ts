@@ -39,10 +39,11 @@ export interface SimWorkerData {
 
 /** What a worker says. */
 export type SimWorkerMessage =
-  | { kind: 'started'; cameras: number }
+  | { kind: 'started'; cameras: number; wasmBytes: number }
   | { kind: 'failed'; message: string }
   | { kind: 'all-gave-up' }
-  | { kind: 'stopped'; status: FleetCameraStatus[] };
+  /** wasmBytes: the thread's wasm memory before its cameras stopped (it only grows: the peak). */
+  | { kind: 'stopped'; status: FleetCameraStatus[]; wasmBytes: number };
 
 export interface SimThreadsOptions extends Omit<SimWorkerData, 'firstIndex' | 'count' | 'total' | 'startIntervalMs'> {
   count: number;
@@ -64,8 +65,8 @@ export interface SimThreads {
   readonly cameras: number;
   /** Resolves when the run cannot go on as asked: 'gave-up' (the supervisors gave up on every camera) or 'died' (a worker). */
   readonly ended: Promise<'gave-up' | 'died'>;
-  /** Stops every worker's cameras (planned stop) and ends the workers; every camera's status. */
-  stop(): Promise<FleetCameraStatus[]>;
+  /** Stops every worker's cameras (planned stop) and ends the workers; every camera's status and the wasm memory of every thread. */
+  stop(): Promise<{ status: FleetCameraStatus[]; wasmBytes: number[] }>;
 }
 
 interface Slot {
@@ -77,6 +78,7 @@ interface Slot {
   gaveUp: boolean;
   stopping: boolean;
   status: FleetCameraStatus[] | null;
+  wasmBytes: number;
   exited: Promise<void>;
 }
 
@@ -112,11 +114,11 @@ export async function startSimThreads(options: SimThreadsOptions): Promise<SimTh
   const slots: Slot[] = shares.map((share, index) => {
     const data: SimWorkerData = { ...shared, ...share, total: count, startIntervalMs };
     const worker = new Worker(script, { workerData: data });
-    const slot: Slot = { index, ...share, worker, started: -1, gaveUp: false, stopping: false, status: null, exited: Promise.resolve() };
+    const slot: Slot = { index, ...share, worker, started: -1, wasmBytes: 0, gaveUp: false, stopping: false, status: null, exited: Promise.resolve() };
     let lastError: string | null = null;
     worker.on('message', (m: SimWorkerMessage) => {
-      if (m.kind === 'started') slot.started = m.cameras;
-      else if (m.kind === 'stopped') slot.status = m.status;
+      if (m.kind === 'started') [slot.started, slot.wasmBytes] = [m.cameras, m.wasmBytes];
+      else if (m.kind === 'stopped') [slot.status, slot.wasmBytes] = [m.status, m.wasmBytes];
       else if (m.kind === 'failed') {
         lastError = m.message;
         startFailed(`[vigil] [sim] ${who(slot)} could not start its cameras: ${m.message}`);
@@ -142,7 +144,7 @@ export async function startSimThreads(options: SimThreadsOptions): Promise<SimTh
     return slot;
   });
 
-  const stop = async (): Promise<FleetCameraStatus[]> => {
+  const stop = async (): Promise<{ status: FleetCameraStatus[]; wasmBytes: number[] }> => {
     await Promise.all(
       slots.map(async (s) => {
         s.stopping = true;
@@ -157,7 +159,7 @@ export async function startSimThreads(options: SimThreadsOptions): Promise<SimTh
         }
       }),
     );
-    return slots.flatMap((s) => s.status ?? []);
+    return { status: slots.flatMap((s) => s.status ?? []), wasmBytes: slots.map((s) => s.wasmBytes) };
   };
 
   const allStarted = (async () => {

@@ -7,6 +7,8 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { startSimFleet, type SimFleet } from './fleet';
 import { loadProfile } from './profiles';
 import { lineLogSink } from './sim-host';
+import { wasmMemoryBytes } from './quickjs/modules';
+import { sharedVapixListener } from './vapix-listener';
 import type { SimWorkerData, SimWorkerMessage } from './sim-threads';
 
 const data = workerData as SimWorkerData;
@@ -42,16 +44,19 @@ async function run(): Promise<void> {
       restartWindowMs: data.restartWindowMs,
       engine: data.engine,
       onGiveUp: checkAllGaveUp,
+      // One VAPIX listener for the thread's cameras: a listener each would be an open file each.
+      sharedVapix: await sharedVapixListener(),
     });
   } catch (err) {
     send({ kind: 'failed', message: (err as Error).message });
     return;
   }
-  send({ kind: 'started', cameras: fleet.length });
+  send({ kind: 'started', cameras: fleet.length, wasmBytes: await wasmMemoryBytes() });
   checkAllGaveUp();
   if (!stopping.signal.aborted) await new Promise((r) => stopping.signal.addEventListener('abort', r, { once: true }));
+  const wasmBytes = await wasmMemoryBytes();
   await fleet.stop();
-  send({ kind: 'stopped', status: fleet.status() });
+  send({ kind: 'stopped', status: fleet.status(), wasmBytes });
   port.close();
 }
 

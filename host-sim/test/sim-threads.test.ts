@@ -49,6 +49,12 @@ describe('vigil sim over worker threads', () => {
     expect(seen).toHaveLength(6);
     // The serials one process would give camera 0..5 of active-12 (fleet.ts, cloneWithSerial): ACCC8E + index.
     expect(seen.map((s) => s.slice(6))).toEqual(['000000', '000001', '000002', '000003', '000004', '000005']);
+    // VAPIX answered each camera on its thread's shared listener, routed to that camera's own server.
+    for (const m of sub.messages) {
+      const report = JSON.parse(m.payload.toString('utf8')) as { device: { serial: string }; errors: unknown[] };
+      expect(report.device.serial).toBe(m.topic.split('/')[2]);
+      expect(report.errors).toEqual([]);
+    }
   }, 240_000);
 
   it('reports a worker that dies after starting and ends the run', async () => {
