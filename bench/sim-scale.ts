@@ -17,9 +17,18 @@ import { NATIVE_BIN, OUT, QUICK, REPO, ensureDir, fmt, log, median, mib, procCpu
 import { PREFIX, WARP_CONFIG, nativeCamera, startMosquitto, warpBundle } from './rig';
 
 const SCRIPT = 'sim';
+const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+/** VIGIL_BENCH_SCALE_COUNT, _PER_WORKER, _WINDOW override the size (a smaller run on a busy machine; the rows say which). */
 export const SCALE = QUICK
   ? { count: 30, perWorker: 10, interval: 20, steadySec: 20, startRate: 30, cycles: 10 }
-  : { count: 10_000, perWorker: 2000, interval: 300, steadySec: 300, startRate: 100, cycles: 200 };
+  : {
+      count: env('VIGIL_BENCH_SCALE_COUNT', 10_000),
+      perWorker: env('VIGIL_BENCH_SCALE_PER_WORKER', 2000),
+      interval: 300,
+      steadySec: env('VIGIL_BENCH_SCALE_WINDOW', 300),
+      startRate: 100,
+      cycles: 200,
+    };
 
 interface ScaleRun {
   allOnlineSec: number;
