@@ -157,7 +157,13 @@ export async function scaleRows(cmd: string): Promise<Row[]> {
       measured: `${fmt(perReport, 2)} ms CPU per report (${fmt((f.steadyCpuMs / f.windowSec / 1000) * 100, 1)} % of one core)`,
       baseline: `native x86_64 host ${fmt(base.native, 2)} ms per report cycle (warp bundle, ${SCALE.cycles} cycles back to back; one simulated camera, same bundle: ${fmt(base.sim, 2)} ms)`,
       ratio: ratio(perReport, base.native), verdict: perReport <= 1.5 * base.native ? 'met' : 'miss', command: cmd,
-      note: `like for like (the warp cycle, one camera): simulator ${ratio(base.sim, base.native)} native. The 10,000-camera cycle is a real 300 s cycle (VAPIX, hashing, MQTT), not the warp cycle`,
+      note: `like for like (the warp cycle, one camera): simulator ${ratio(base.sim, base.native)} native. The ${n}-camera cycle is a real ${SCALE.interval} s cycle (VAPIX, hashing, MQTT), not the warp cycle`,
     },
   ];
+}
+
+/** What the result file says about its size when it is not the default 10,000 (VIGIL_BENCH_SCALE_*). */
+export function scaleNotes(): string[] {
+  if (QUICK || SCALE.count === 10_000) return [];
+  return [`A smaller run than the default 10,000: VIGIL_BENCH_SCALE_COUNT=${SCALE.count} VIGIL_BENCH_SCALE_PER_WORKER=${SCALE.perWorker} VIGIL_BENCH_SCALE_WINDOW=${SCALE.steadySec}.`];
 }

@@ -9,17 +9,14 @@
  * own offline queue, fixed 1 s reconnect).
  * Then the simulator as load (bench/sim-scale.ts): 10,000 cameras over worker threads, memory and CPU per
  * report against the native host's in the same run.
- * Usage: tsx bench/sim.ts [--quick] [--only=storm,scale] (--only=scale keeps the storm rows of the last run)
+ * Usage: tsx bench/sim.ts [--quick] [--only=storm,scale] (results: bench/results/sim.json and sim-scale.json)
  */
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
 import { OUT, QUICK, REPO, ensureDir, fmt, log, machine, median, mib, procCpuMs, procMemory, ratio, sleep, startChild, writeResult, type Child, type Row } from './lib';
 import { startMosquitto, type Mosquitto } from './rig';
-import { existsSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { RESULTS, type ResultFile } from './lib';
-import { scaleRows } from './sim-scale';
+import { scaleNotes, scaleRows } from './sim-scale';
 
 const only = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice(7).split(',').filter(Boolean);
 const want = (k: string) => only.length === 0 || only.includes(k);
@@ -209,8 +206,14 @@ export function stormResult(seen: Seen, kind: string, preKill: Map<string, numbe
 export async function main(): Promise<void> {
   const m = machine();
   const startedAt = new Date().toISOString();
-  const scale = want('scale') ? await scaleRows(CMD) : [];
-  if (!want('storm')) return keepStormRows(scale, startedAt);
+  // The scale rows have a file of their own (bench/results/sim-scale.json, its own machine line): the two
+  // parts take long and can be run apart (--only=).
+  if (want('scale')) {
+    const scale = await scaleRows(CMD);
+    writeResult({ script: SCRIPT, order: 5.5, quick: QUICK, startedAt, machine: m, rows: scale, notes: scaleNotes() }, 'sim-scale');
+    for (const r of scale) log(SCRIPT, `${r.what}: ${r.measured} | ${r.baseline} | ${r.ratio} | ${r.verdict}`);
+  }
+  if (!want('storm')) return;
   log(SCRIPT, `${P.count} simulated cameras (IntervalSec ${P.interval}), then the baseline`);
   const sim = await phase('sim', 0);
   const k = Math.max(1, Math.round(sim.storm.perCamera));
@@ -245,25 +248,9 @@ export async function main(): Promise<void> {
       baseline: `bare clients ${base.storm.peakQueued} messages (store peak ${base.storm.peakStore}); ${base.storm.connectedPeak} clients`, ratio: ratio(sim.storm.peakQueued, base.storm.peakQueued), verdict: 'info', command: CMD,
       note: 'Mosquitto with persistence true: sessions, queues and retained messages survive the restart (saved on SIGTERM); the bench watcher is a persistent session',
     },
-    ...scale,
   ];
   writeResult({ script: SCRIPT, order: 5, quick: QUICK, startedAt, machine: m, rows });
   for (const r of rows) log(SCRIPT, `${r.what}: ${r.measured} | ${r.baseline} | ${r.ratio} | ${r.verdict}`);
-}
-
-/** --only=scale: the scale rows replace the last run's, the storm rows (x1–x5) are kept, with a note saying when each ran. */
-function keepStormRows(scale: Row[], startedAt: string): void {
-  const file = path.join(RESULTS, `${SCRIPT}${QUICK ? '.quick' : ''}.json`);
-  const old = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ResultFile) : null;
-  const ids = new Set(scale.map((r) => r.id));
-  const kept = (old?.rows ?? []).filter((r) => !ids.has(r.id));
-  const m = machine();
-  const notes = [
-    ...(old?.notes ?? []).filter((n) => !n.startsWith('Rows x6–x7')),
-    `Rows x6–x7 (\`${CMD} --only=scale\`): run ${startedAt.replace('T', ' ').slice(0, 19)} → ${new Date().toISOString().slice(11, 19)} UTC, ${m.nproc} × ${m.cpu}, load ${m.loadStart.split(' ')[0]} → ${loadavg()[0].toFixed(2)}; the other rows are from the run named above`,
-  ];
-  writeResult({ script: SCRIPT, order: 5, quick: QUICK, startedAt: old?.startedAt ?? startedAt, machine: old?.machine ?? m, rows: [...kept, ...scale], notes });
-  for (const r of scale) log(SCRIPT, `${r.what}: ${r.measured} | ${r.baseline} | ${r.ratio} | ${r.verdict}`);
 }
 
 if (process.argv[1] && process.argv[1].endsWith('sim.ts')) await main();
