@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSim } from '../src/cli';
 import { splitCameras, startSimThreads, type SimThreadsOptions } from '../src/sim-threads';
-import { DEFAULT_BUNDLE } from '../src/cli-flags';
+import { DEFAULT_BUNDLE, fileLimitWarning } from '../src/cli-flags';
+import { writeFileSync } from 'node:fs';
 import { startMosquitto } from '../../test/helpers/mosquitto';
 import { Subscriber } from '../../test/helpers/subscriber';
 
@@ -71,4 +72,25 @@ describe('vigil sim over worker threads', () => {
     const lines: string[] = [];
     await expect(startSimThreads(stubOptions(4, 'refuse', lines))).rejects.toThrow(/^\[vigil\] \[sim\] worker 3 of 3 \(cameras 4–5\) could not start its cameras: no camera would start \(test\)$/);
   }, 60_000);
+
+  it('refuses a --per-worker that is not a positive integer, naming the flag', async () => {
+    const err: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(await runSim(['--profile', 'active-12', '--count', '3', '--per-worker', '0', '--broker', 'mqtt://127.0.0.1:1'])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(err.join('')).toContain('[vigil] [cli] --per-worker must be an integer 1..1000000, got "0"');
+  });
+
+  it('warns when the cameras need more open files than ulimit -n allows, and not below it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-limits-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const limits = join(dir, 'limits');
+    writeFileSync(limits, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                20000                files\n');
+    expect(fileLimitWarning(10_000, 1, limits)).toBeNull();
+    expect(fileLimitWarning(10_000, 2, limits)).toBe('[vigil] [sim] 10000 cameras need about 20100 open files (2 each), over this process\'s limit of 20000: raise it (ulimit -n 20100)');
+  });
 });
