@@ -189,11 +189,12 @@ export async function interleaved<K extends string>(reps: number, subjects: Reco
   return out;
 }
 
-export function writeResult(result: Omit<ResultFile, 'finishedAt'>): void {
+/** Writes bench/results/<file>.json (default: the script's name; a script with two parts run apart writes two). */
+export function writeResult(result: Omit<ResultFile, 'finishedAt'>, file = result.script): void {
   mkdirSync(RESULTS, { recursive: true });
   const done: ResultFile = { ...result, finishedAt: new Date().toISOString() };
   done.machine.loadEnd = load();
-  writeFileSync(path.join(RESULTS, `${result.script}${result.quick ? '.quick' : ''}.json`), JSON.stringify(done, null, 2) + '\n');
+  writeFileSync(path.join(RESULTS, `${file}${result.quick ? '.quick' : ''}.json`), JSON.stringify(done, null, 2) + '\n');
   if (!result.quick) renderBenchmarks();
 }
 

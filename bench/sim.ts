@@ -7,13 +7,19 @@
  * Baseline, same run, same broker config: 1,000 bare MQTT.js clients in one process (connect with a will, a
  * retained online state), the same outage with the same number of reports queued per client (MQTT.js's
  * own offline queue, fixed 1 s reconnect).
- * Usage: tsx bench/sim.ts [--quick]
+ * Then the simulator as load (bench/sim-scale.ts): 10,000 cameras over worker threads, memory and CPU per
+ * report against the native host's in the same run.
+ * Usage: tsx bench/sim.ts [--quick] [--only=storm,scale] (results: bench/results/sim.json and sim-scale.json)
  */
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
 import { OUT, QUICK, REPO, ensureDir, fmt, log, machine, median, mib, procCpuMs, procMemory, ratio, sleep, startChild, writeResult, type Child, type Row } from './lib';
 import { startMosquitto, type Mosquitto } from './rig';
+import { scaleNotes, scaleRows } from './sim-scale';
+
+const only = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice(7).split(',').filter(Boolean);
+const want = (k: string) => only.length === 0 || only.includes(k);
 
 const SCRIPT = 'sim';
 const CMD = 'npm run bench -- sim';
@@ -200,6 +206,14 @@ export function stormResult(seen: Seen, kind: string, preKill: Map<string, numbe
 export async function main(): Promise<void> {
   const m = machine();
   const startedAt = new Date().toISOString();
+  // The scale rows have a file of their own (bench/results/sim-scale.json, its own machine line): the two
+  // parts take long and can be run apart (--only=).
+  if (want('scale')) {
+    const scale = await scaleRows(CMD);
+    writeResult({ script: SCRIPT, order: 5.5, quick: QUICK, startedAt, machine: m, rows: scale, notes: scaleNotes() }, 'sim-scale');
+    for (const r of scale) log(SCRIPT, `${r.what}: ${r.measured} | ${r.baseline} | ${r.ratio} | ${r.verdict}`);
+  }
+  if (!want('storm')) return;
   log(SCRIPT, `${P.count} simulated cameras (IntervalSec ${P.interval}), then the baseline`);
   const sim = await phase('sim', 0);
   const k = Math.max(1, Math.round(sim.storm.perCamera));

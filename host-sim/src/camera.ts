@@ -9,6 +9,7 @@ import { QuickJSRunner, type QuickJSRunnerOptions, type RunResult } from './quic
 import { SimHost, type LogSink } from './sim-host';
 import { loadProfile, type LoadedProfile, type VapixFault } from './profiles';
 import { AppSettings, VapixServer } from './vapix-server';
+import type { SharedVapixListener } from './vapix-listener';
 import { buildConfig } from './sim-host';
 import { loadDeviceState } from './device-changes';
 
@@ -35,6 +36,11 @@ export interface SimCameraOptions {
   engine?: Omit<QuickJSRunnerOptions, 'host'>;
   /** Replaces the profile's VAPIX faults. */
   vapixFaults?: VapixFault[];
+  /**
+   * Serve VAPIX on this listener, shared with the thread's other cameras, instead of one of the camera's own
+   * (vapix-listener.ts): one open file less per camera. camera.vapixPort is then the shared listener's.
+   */
+  sharedVapix?: SharedVapixListener;
   /** Why the previous run ended, reported through Host.info.lastExit. */
   lastExit?: string | null;
 }
@@ -70,7 +76,8 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
   const app = new AppSettings(undefined, buildConfig(profile, options.settings ?? {}));
   const vapix = new VapixServer({ profile: profile.data, params: device.params, app });
   if (options.vapixFaults) vapix.setFaults(options.vapixFaults);
-  const vapixPort = await vapix.listen();
+  const shared = options.sharedVapix;
+  const vapixPort = shared ? vapix.attach(shared) : await vapix.listen();
 
   const host = new SimHost({
     profile,
@@ -85,6 +92,11 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
     bundleSha256,
     lastExit: options.lastExit ?? null,
     rootfsDir: device.rootfsDir ?? undefined,
+    onConnected: shared
+      ? (socket, _host, port) => {
+          if (port === shared.port && socket.localPort !== undefined) shared.claim(socket.localPort, vapix, socket);
+        }
+      : undefined,
   });
   let runner: QuickJSRunner | null = null;
   try {

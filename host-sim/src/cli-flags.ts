@@ -2,7 +2,7 @@
  * Flags and helpers `vigil sim` shares with `vigil demo` (cli/demo-command.ts): the supervisor's policy and
  * the engine's limits, the report interval, the agent bundle, the restart summary and the wait for Ctrl-C.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimCameraOptions } from './camera';
@@ -83,4 +83,28 @@ export function supervisorLines(write: (line: string) => void): LogSink {
 export function writeRestarts(tag: string, fleet: SimFleet): void {
   const text = formatRestarts(fleet);
   if (text) process.stderr.write(`[vigil] [${tag}] ${text}\n`);
+}
+
+/**
+ * Open files a simulated camera holds: its broker connection, and its VAPIX server's listening socket unless
+ * the thread's cameras share one (worker threads do: vapix-listener.ts).
+ */
+export const FILES_PER_CAMERA = { ownListener: 2, sharedListener: 1 } as const;
+
+/**
+ * A warning when `count` cameras need more open files than the process may have (ulimit -n, from
+ * /proc/self/limits), or null: past the limit, cameras fail to start or to connect with EMFILE.
+ */
+export function fileLimitWarning(count: number, perCamera: number, limits = '/proc/self/limits'): string | null {
+  let soft: number;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(limits, 'utf8'));
+    if (!m || m[1] === 'unlimited') return null;
+    soft = Number(m[1]);
+  } catch {
+    return null;
+  }
+  const need = count * perCamera + 100;
+  if (need <= soft) return null;
+  return `[vigil] [sim] ${count} cameras need about ${need} open files (${perCamera} each), over this process's limit of ${soft}: raise it (ulimit -n ${need})`;
 }

@@ -6,21 +6,27 @@ import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startSimFleet, type SimFleet } from './fleet';
+import { formatRestartRows, startSimFleet, type SimFleet } from './fleet';
+import { DEFAULT_PER_WORKER, DEFAULT_START_RATE, startSimThreads, type SimThreads, type SimThreadsOptions } from './sim-threads';
 import { faultScript, listProfiles, loadProfile } from './profiles';
 import { needsPrivateRootfs, parseFaultSpec, preparePrivateRootfs, startFaultScript } from './faults';
 import { lineLogSink } from './sim-host';
-import { DEFAULT_BUNDLE, SUPERVISION_FLAGS, parseInterval, requireBundle, supervision, untilSignal, writeRestarts } from './cli-flags';
+import { DEFAULT_BUNDLE, FILES_PER_CAMERA, SUPERVISION_FLAGS, fileLimitWarning, parseInterval, requireBundle, supervision, untilSignal, writeRestarts } from './cli-flags';
 
 export const SIM_USAGE = `vigil sim --profile NAME|DIR|all --broker URL [--count N] [--interval S] [--state DIR]
+          [--per-worker N] [--start-rate N]
           [--max-restarts N] [--restart-window-ms MS] [--memory-limit BYTES] [--cpu-budget-ms MS]
 
 Runs simulated cameras: dist/agent.js inside QuickJS-wasm against device profiles, each with a simulated
 VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
 
   --profile      a bundled profile name (see \`vigil profiles\`), a profile folder, or "all"
-  --count N      run N cameras in this process (fleet mode), round-robin over the profiles, with
-                 derived serials; default 1 (or one per profile with "all")
+  --count N      run N cameras (fleet mode), round-robin over the profiles, with derived serials;
+                 default 1 (or one per profile with "all"); more than --per-worker run in worker threads
+  --per-worker N cameras per worker thread (default ${DEFAULT_PER_WORKER}): past N, the cameras are split over
+                 ceil(count / N) threads, each with its own wasm module (one module's memory caps at 2 GiB)
+  --start-rate N camera starts per second over all threads, so the broker is not hit by every connect
+                 at once (default ${DEFAULT_START_RATE} with worker threads; unpaced in one thread)
   --broker URL   mqtt://host:port
   --interval S   report interval in seconds (default: the profile's, else 300)
   --state DIR    the camera's writable data dir (default: a temporary folder, removed at exit)
@@ -84,6 +90,8 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
       bundle: { type: 'string' },
       count: { type: 'string' },
       fault: { type: 'string', multiple: true },
+      'per-worker': { type: 'string' },
+      'start-rate': { type: 'string' },
       ...SUPERVISION_FLAGS,
     },
     strict: true,
@@ -99,7 +107,26 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   const profiles = values.profile === 'all' ? listProfiles().map((n) => loadProfile(n)) : [loadProfile(values.profile)];
   const count = values.count === undefined ? profiles.length : Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 100_000) return fail(`--count must be 1..100000, got "${values.count}"`);
+  const perWorker = positiveInt('per-worker', values['per-worker']) ?? DEFAULT_PER_WORKER;
+  const fileWarning = fileLimitWarning(count, count > perWorker ? FILES_PER_CAMERA.sharedListener : FILES_PER_CAMERA.ownListener);
+  if (fileWarning) process.stderr.write(fileWarning + '\n');
+  const startRate = positiveInt('start-rate', values['start-rate']);
   const stateDir = values.state ? resolve(values.state) : mkdtempSync(join(tmpdir(), 'vigil-sim-'));
+  const overrides: Record<string, string> = interval ? { IntervalSec: String(interval) } : {};
+  const logLevel = count > 20 ? 'warn' : 'info';
+  if (count > perWorker) {
+    if (cliFaults.length) process.stderr.write('[vigil] [sim] --fault applies to a single camera; ignored\n');
+    const specs = values.profile === 'all' ? listProfiles() : [resolveProfileSpec(values.profile)];
+    try {
+      return await simulateInThreads(
+        { profiles: specs, count, perWorker, startRatePerSec: startRate, bundlePath, broker, stateRoot: stateDir, overrides, logLevel, ...policy },
+        values.broker,
+        signal,
+      );
+    } finally {
+      if (!values.state) rmSync(stateDir, { recursive: true, force: true });
+    }
+  }
   // File and listen faults change a private rootfs copy: made before the camera starts, so its baseline is the copy's.
   if (profiles.length === 1 && count === 1 && needsPrivateRootfs([...faultScript(profiles[0].data), ...cliFaults])) {
     preparePrivateRootfs(profiles[0], join(stateDir, profiles[0].data.identity.serialNumber));
@@ -118,8 +145,9 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
       bundlePath,
       broker,
       stateRoot: stateDir,
-      overrides: interval ? { IntervalSec: String(interval) } : {},
-      log: lineLogSink((line) => process.stderr.write(line + '\n'), count > 20 ? 'warn' : 'info'),
+      overrides,
+      startIntervalMs: startRate ? 1000 / startRate : 0,
+      log: lineLogSink((line) => process.stderr.write(line + '\n'), logLevel),
       ...policy,
       onGiveUp: checkAllGaveUp,
     });
@@ -156,6 +184,48 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   writeRestarts('sim', fleet);
   if (!values.state) rmSync(stateDir, { recursive: true, force: true });
   return why === 'gave-up' ? 3 : 0;
+}
+
+function positiveInt(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 1_000_000) throw new Error(`[vigil] [cli] --${name} must be an integer 1..1000000, got "${text}"`);
+  return n;
+}
+
+/** A profile as a worker thread loads it: a bundled name stays a name, a folder becomes absolute. */
+function resolveProfileSpec(spec: string): string {
+  return listProfiles().includes(spec) ? spec : resolve(spec);
+}
+
+/**
+ * The cameras over worker threads (sim-threads.ts): runs until Ctrl-C / the signal, the supervisors gave up on
+ * every camera (exit 3, as in one thread), or a worker died (exit 1, after stopping the others).
+ */
+async function simulateInThreads(options: SimThreadsOptions, brokerUrl: string, signal?: AbortSignal): Promise<number> {
+  const starting = new AbortController();
+  let ended: (why: string) => void = () => {};
+  const why = untilSignal(signal, new Promise<string>((r) => (ended = r)));
+  void why.then(() => starting.abort());
+  let threads: SimThreads;
+  try {
+    threads = await startSimThreads({ ...options, signal: starting.signal });
+  } catch (err) {
+    ended('failed');
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  void threads.ended.then(ended);
+  process.stderr.write(`[vigil] [sim] ${threads.cameras} cameras in ${threads.workers} worker threads reporting to ${brokerUrl}; Ctrl-C stops\n`);
+  const reason = await why;
+  if (reason === 'gave-up') process.stderr.write('[vigil] [sim] the supervisor gave up on every camera (crash loop); exiting with code 3\n');
+  const { status, wasmBytes } = await threads.stop();
+  const wasm = wasmBytes.reduce((a, b) => a + b, 0);
+  // The bench reads this line (bench/sim-scale.ts).
+  process.stderr.write(`[vigil] [sim] wasm memory: ${(wasm / 2 ** 20).toFixed(1)} MiB in ${wasmBytes.length} threads (${(wasm / 1024 / Math.max(1, status.length)).toFixed(0)} KiB per camera)\n`);
+  const text = formatRestartRows(status);
+  if (text) process.stderr.write(`[vigil] [sim] ${text}\n`);
+  return reason === 'gave-up' ? 3 : reason === 'died' ? 1 : 0;
 }
 
 export async function runProfiles(): Promise<number> {

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { SimCamera } from './camera';
 import type { LoadedProfile } from './profiles';
 import { superviseSimCamera, type SupervisedCamera, type SupervisorOptions } from './supervisor';
@@ -119,6 +120,16 @@ export interface SimFleetOptions extends Omit<SupervisorOptions, 'profile' | 'st
   profiles: LoadedProfile[];
   /** Cameras in all, taken round-robin from the profiles. */
   count: number;
+  /**
+   * This fleet runs cameras firstIndex … firstIndex + count − 1 of a fleet of `total` (default: 0 and count):
+   * a worker thread's share (sim-threads.ts), with the serials the whole fleet would give them.
+   */
+  firstIndex?: number;
+  total?: number;
+  /** Waits this long between two cameras' starts, ms (default 0): paces the connects to the broker. */
+  startIntervalMs?: number;
+  /** Stops starting cameras once aborted (the fleet resolves with those started). */
+  signal?: AbortSignal;
   /** Each camera's state goes in <stateRoot>/<serial>. */
   stateRoot: string;
   /** Called after the supervisor restarted a camera, with why the previous run ended. */
@@ -128,15 +139,19 @@ export interface SimFleetOptions extends Omit<SupervisorOptions, 'profile' | 'st
 }
 
 export async function startSimFleet(options: SimFleetOptions): Promise<SimFleet> {
-  const { profiles, count, stateRoot, onRestart, onGiveUp, ...cameraOptions } = options;
+  const { profiles, count, stateRoot, onRestart, onGiveUp, firstIndex = 0, total = count, startIntervalMs = 0, signal, ...cameraOptions } = options;
   if (profiles.length === 0) throw new Error('[vigil] [sim] a fleet needs at least one profile');
   const bundleCode = cameraOptions.bundleCode ?? readFileSync(cameraOptions.bundlePath, 'utf8');
   const cameras: FleetCamera[] = [];
+  const t0 = performance.now();
   try {
-    for (let i = 0; i < count; i++) {
+    for (let i = firstIndex; i < firstIndex + count; i++) {
+      if (signal?.aborted) break;
+      const wait = t0 + (i - firstIndex) * startIntervalMs - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const base = profiles[i % profiles.length];
       // Copies of the same profile get distinct serials; a single camera keeps the profile's own.
-      const profile = count === profiles.length ? base : cloneWithSerial(base, Math.floor(i / profiles.length), i % profiles.length);
+      const profile = total === profiles.length ? base : cloneWithSerial(base, Math.floor(i / profiles.length), i % profiles.length);
       const serial = profile.data.identity.serialNumber;
       // The view exists once superviseSimCamera resolves; a restart always takes longer than that (it stops a run first).
       let view: FleetCamera | null = null;
@@ -180,12 +195,18 @@ function asSimFleet(cameras: FleetCamera[]): SimFleet {
  * count), or null when no camera was restarted.
  */
 export function formatRestarts(fleet: SimFleet, max = 20): string | null {
-  const rows = fleet.status().filter((s) => s.restarts > 0 || s.failed);
+  return formatRestartRows(fleet.status(), max);
+}
+
+/** formatRestarts over status rows (from one fleet, or from every worker thread's). */
+export function formatRestartRows(status: FleetCameraStatus[], max = 20): string | null {
+  const rows = status.filter((s) => s.restarts > 0 || s.failed);
   if (rows.length === 0) return null;
+  const restarts = status.reduce((n, s) => n + s.restarts, 0);
   const lines = rows.slice(0, max).map((s) => {
     const what = s.failed ? `gave up (${s.failed})` : `running; last exit: ${s.lastExit ?? 'none'}`;
     return `  ${s.serial} (${s.profile}): ${s.restarts} restart${s.restarts === 1 ? '' : 's'}, ${what}`;
   });
   if (rows.length > max) lines.push(`  … and ${rows.length - max} more`);
-  return [`${fleet.restarts} restart${fleet.restarts === 1 ? '' : 's'} in ${rows.length} of ${fleet.length} camera${fleet.length === 1 ? '' : 's'}:`, ...lines].join('\n');
+  return [`${restarts} restart${restarts === 1 ? '' : 's'} in ${rows.length} of ${status.length} camera${status.length === 1 ? '' : 's'}:`, ...lines].join('\n');
 }

@@ -10,8 +10,9 @@
  * `__vigilHost` table is quickjs/install-host.ts; the call to `__vigilAgent.stop()` is quickjs/agent-stop.ts,
  * and the engine's promises are watched for rejections in quickjs/watched-promises.ts.
  *
- * The memory limit means bytes, as on the device: after a slice the runner also measures the heap in bytes
- * (quickjs/memory-limit.ts), since the wasm build's own accounting lets many small allocations grow far past it.
+ * The memory limit means bytes, as on the device: the runner also measures the heap in bytes when the live
+ * block count or the time says so (quickjs/memory-limit.ts), since the wasm build's own accounting lets many
+ * small allocations grow far past it.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { cpuBudgetInterrupt, type BudgetClocks } from './quickjs/cpu-budget';
 import { installHost, type HostBridge } from './quickjs/install-host';
 import { Marshal } from './quickjs/marshal';
 import { countedHeapBytes, MemoryLimit, readHeapUsage, type HeapUsage } from './quickjs/memory-limit';
+import { liveBlocksReader } from './quickjs/live-blocks';
 import { loadQuickJSModule, type QuickJSModuleLike, type QuickJSVariantName } from './quickjs/modules';
 import { WatchedPromises } from './quickjs/watched-promises';
 
@@ -33,7 +35,8 @@ export interface QuickJSRunnerOptions {
   /** JS heap limit in bytes, as the native host's --memory-limit; default 16 MB. */
   memoryLimitBytes?: number;
   /**
-   * The heap is measured in bytes after a slice at most this often, ms (0: after every slice); default 100.
+   * The heap is measured in bytes at least this often while slices run, ms (0: after every slice); default
+   * 1000. Sooner when the live block count grew past the last measurement's headroom (quickjs/memory-limit.ts).
    * One measurement walks the whole heap (~50–250 µs for the agent), and a report cycle runs dozens of slices.
    */
   memoryCheckIntervalMs?: number;
@@ -78,7 +81,7 @@ const DEFAULT_MEMORY_LIMIT = 16 << 20;
 const DEFAULT_STACK = 256 * 1024;
 const DEFAULT_CPU_BUDGET_MS = 500;
 const DEFAULT_STOP_TIMEOUT_MS = 3000;
-const DEFAULT_MEMORY_CHECK_INTERVAL_MS = 100;
+const DEFAULT_MEMORY_CHECK_INTERVAL_MS = 1000;
 
 export class QuickJSRunner {
   readonly host: Host;
@@ -148,6 +151,7 @@ export class QuickJSRunner {
       this.memoryCheckIntervalMs,
       () => !(this.disposed || this.exitReason || this.stopPromise),
       (message) => this.overMemory(message),
+      liveBlocksReader(this.rt, this.memoryLimitBytes),
     );
   }
 

@@ -16,7 +16,7 @@ import { realHashClock, SimCrypto, type HashClock } from './host/crypto';
 import { healthyDevice, type SimDevice } from './host/device';
 import { DeviceFiles, normalizeDevicePath, prepareStateDir } from './host/fs';
 import { stderrLogSink, type LogSink } from './host/log';
-import { SimSockets } from './host/net';
+import { SimSockets, type SocketsOptions } from './host/net';
 import { simText } from './host/text';
 
 // Imported from here by the CLI, the end-to-end tests, bench/ and host-native's tests.
@@ -45,6 +45,8 @@ export interface SimHostOptions {
   hashClock?: HashClock;
   /** The folder the device's files come from; the profile's rootfs/ when absent (faults.ts gives a private copy). */
   rootfsDir?: string;
+  /** Told of every connection the agent makes once it is up (host/net.ts, SocketsOptions.onConnected). */
+  onConnected?: SocketsOptions['onConnected'];
 }
 
 export class SimHost implements Host {
@@ -97,6 +99,7 @@ export class SimHost implements Host {
       broker: { host: this.configValues.BrokerHost, port: String(this.configValues.BrokerPort || '1883') },
       fs: this.fs,
       closed,
+      onConnected: options.onConnected,
     });
     this.net = this.sockets.net;
     this.crypto = new SimCrypto(files, options.hashClock ?? realHashClock, closed).crypto;

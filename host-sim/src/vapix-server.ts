@@ -13,7 +13,7 @@
  * A script can also set parameters over the profile's (setParam: `param:Network.SSH.Enabled=yes@30`).
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Profile, VapixFault } from './profiles';
 import { vapixFaults } from './profiles';
 import { AppSettings, PARAM_CGI_TYPE, paramCgi } from './param-cgi';
@@ -101,11 +101,31 @@ export class VapixServer {
     this.faults = Array.isArray(source) ? staticFaults(source) : source;
   }
 
+  private httpServer(): http.Server {
+    if (!this.server) {
+      this.server = http.createServer((req, res) => this.handle(req, res));
+      this.server.keepAliveTimeout = 5000;
+    }
+    return this.server;
+  }
+
+  /** Serves on a listener shared with other cameras (vapix-listener.ts) instead of one of its own. */
+  attach(shared: { host: string; port: number }): number {
+    this.host = shared.host;
+    this.port = shared.port;
+    return this.port;
+  }
+
+  /** Serves one connection the shared listener accepted for this camera. */
+  accept(socket: Socket): void {
+    const server = this.httpServer();
+    server.emit('connection', socket);
+    socket.resume();
+  }
+
   async listen(): Promise<number> {
     this.host = this.options.host ?? '127.0.0.1';
-    const server = http.createServer((req, res) => this.handle(req, res));
-    server.keepAliveTimeout = 5000;
-    this.server = server;
+    const server = this.httpServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port ?? 0, this.host, () => {

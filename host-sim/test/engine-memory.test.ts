@@ -5,7 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { QuickJSRunner, type QuickJSRunnerOptions } from '../src/quickjs-runner';
-import { MALLOC_OVERHEAD_BYTES } from '../src/quickjs/memory-limit';
+import { MALLOC_OVERHEAD_BYTES, readHeapUsage } from '../src/quickjs/memory-limit';
+import { liveBlocksReader } from '../src/quickjs/live-blocks';
+import { loadQuickJSModule } from '../src/quickjs/modules';
 import { SimHost } from '../src/sim-host';
 import { memoryLogSink } from '../src/host/log';
 import { contractProfile, sleep, tempDir } from './helpers';
@@ -111,5 +113,45 @@ describe('the simulator memory limit in bytes', () => {
     expect(u.blocks).toBeGreaterThan(0);
     expect(runner.heapBytes(u)).toBe(u.usedBytes + MALLOC_OVERHEAD_BYTES * u.blocks);
     expect(runner.memory()).toEqual({ usedBytes: runner.heapUsage().usedBytes, limitBytes: 16 * MiB });
+  });
+
+  it('reads the live block count from the wasm memory as the heap dump counts it, and leaves the engine limit set', async () => {
+    const rt = (await loadQuickJSModule()).newRuntime();
+    const vm = rt.newContext();
+    try {
+      const blocks = liveBlocksReader(rt, 4 * MiB);
+      expect(blocks).not.toBeNull();
+      const before = (blocks as () => number)();
+      vm.evalCode('globalThis.keep = []; for (var i = 0; i < 5000; i++) keep.push({ i: i });').dispose();
+      const after = (blocks as () => number)();
+      expect(after - before).toBeGreaterThanOrEqual(5000);
+      // malloc_count vs the dump's memory_used_count: the same allocations, counted two ways.
+      expect(Math.abs(after - readHeapUsage(rt).blocks)).toBeLessThan(after * 0.05);
+      expect(rt.dumpMemoryUsage()).toMatch(/malloc limit: 4194304/);
+    } finally {
+      vm.dispose();
+      rt.dispose();
+    }
+  });
+
+  it('stops a bundle that grows past the limit by many small allocations, within a slice of it, under the default 1 s interval', async () => {
+    // The limit must hold without a time-based measurement after every slice: the block count says when one is due.
+    const { runner, limits } = await makeRunner({ memoryLimitBytes: 2 * MiB });
+    runner.start('globalThis.keep = []; var n = 0; function tick() { for (var i = 0; i < 2000; i++) keep.push({ n: n, i: i, s: "k" + i }); n++; __vigilHost.clock.setTimer(1, tick); } __vigilHost.clock.setTimer(1, tick);');
+    await until('a stop', () => runner.exitReason !== null, 20_000);
+    expect(runner.exitReason).toBe('out of memory');
+    expect(limits).toEqual(['out of memory']);
+    // One tick adds ~6,000 blocks (~0.4 MiB): the heap is seen before it is more than a tick or two past the limit.
+    const held = Number(/holds (\d+) bytes/.exec(runner.stats.lastError?.message ?? '')?.[1]);
+    expect(held).toBeGreaterThan(2 * MiB);
+    expect(held).toBeLessThan(3 * MiB);
+  });
+
+  it('stops a bundle that grows past the limit in a few large blocks (arrays grown in place) within the check interval', async () => {
+    // 8 arrays of 64 Ki numbers (512 KiB each, reallocated as they grow): few new blocks, 4 MiB under a 2 MiB limit.
+    const { runner } = await makeRunner({ memoryLimitBytes: 2 * MiB, memoryCheckIntervalMs: 200 });
+    runner.start('globalThis.keep = []; for (var k = 0; k < 8; k++) keep.push([]); var n = 0; function tick() { for (var k = 0; k < 8; k++) for (var i = 0; i < 4096; i++) keep[k].push(i + 0.5); if (++n < 16) __vigilHost.clock.setTimer(1, tick); else globalThis.done = true; } __vigilHost.clock.setTimer(1, tick);');
+    await until('a stop', () => runner.exitReason !== null, 10_000);
+    expect(runner.exitReason).toBe('out of memory');
   });
 });

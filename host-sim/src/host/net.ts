@@ -38,6 +38,8 @@ export interface SocketsOptions {
   fs: HostFs;
   /** True once the host is closed: nothing new is opened. */
   closed(): boolean;
+  /** Told of every connection once it is up (the shared VAPIX listener claims its camera's, vapix-listener.ts). */
+  onConnected?: (socket: net.Socket, host: string, port: number) => void;
 }
 
 /** The sockets of one host, by id. */
@@ -118,6 +120,7 @@ export class SimSockets {
             return;
           }
           const id = this.nextSocket++;
+          this.options.onConnected?.(socket, options.host, options.port);
           this.adopt(id, socket, toBroker);
           resolve(id);
         };

@@ -29,3 +29,14 @@ export function loadQuickJSModule(variant: QuickJSVariantName = 'release'): Prom
 export function newQuickJSModule(variant: QuickJSVariantName = 'release'): Promise<QuickJSWASMModule> {
   return newQuickJSWASMModuleFromVariant(variant === 'debug' ? debugSyncVariant : releaseSyncVariant);
 }
+
+/**
+ * The bytes of wasm memory the shared module of `variant` holds (0 before it is loaded). Wasm memory only
+ * grows, so this is the peak of every runtime in it together.
+ */
+export async function wasmMemoryBytes(variant: QuickJSVariantName = 'release'): Promise<number> {
+  const m = modules.get(variant);
+  if (!m) return 0;
+  const internals = (await m) as unknown as { module?: { HEAPU8?: Uint8Array } };
+  return internals.module?.HEAPU8?.buffer.byteLength ?? 0;
+}
