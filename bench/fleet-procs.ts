@@ -42,9 +42,10 @@ export interface ConsumerProc {
   stop(): Promise<void>;
 }
 
-export async function consumerProc(brokerUrl: string, db: string, expect: number, opts: { shared?: string; clientId?: string } = {}): Promise<ConsumerProc> {
+/** `root`: another checkout whose consumer to run (e.g. main at the commit "today" means), with its own child script. */
+export async function consumerProc(brokerUrl: string, db: string, expect: number, opts: { shared?: string; clientId?: string; root?: string } = {}): Promise<ConsumerProc> {
   const extra = [...(opts.shared ? ['--shared', opts.shared] : []), ...(opts.clientId ? ['--client-id', opts.clientId] : [])];
-  const child = startChild(TSX, [path.join(REPO, 'bench/fleet-consumer-proc.ts'), '--broker', brokerUrl, '--db', db, '--expect', String(expect), ...extra], { ipc: true });
+  const child = startChild(TSX, [path.join(opts.root ?? REPO, 'bench/fleet-consumer-proc.ts'), '--broker', brokerUrl, '--db', db, '--expect', String(expect), ...extra], { ipc: true });
   let resolveDone: (d: Drained) => void = () => undefined;
   const done = new Promise<Drained>((r) => (resolveDone = r));
   const statsWaiters: Array<(d: Drained) => void> = [];
