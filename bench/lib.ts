@@ -253,7 +253,7 @@ export function renderBenchmarks(): void {
   const all = results.flatMap((r) => r.rows);
   const misses = all.filter((x) => x.verdict === 'miss');
   lines.push('');
-  lines.push(`**Summary:** ${all.filter((x) => x.verdict === 'met').length} rows met, ${misses.length} MISS${misses.length ? ` (${misses.map((x) => x.what.split(':')[0].split(',')[0]).join('; ')})` : ''}, ${all.filter((x) => x.verdict === 'info').length} for information. Risks and plans: see "Misses, risks and plans" below.`);
+  lines.push(`**Summary:** ${all.filter((x) => x.verdict === 'met').length} rows met, ${misses.length} MISS${misses.length ? ` (${misses.map((x) => x.what.split(':')[0].split(',')[0]).join('; ')})` : ''}, ${all.filter((x) => x.verdict === 'partial').length} partial (no verdict possible from what was measured), ${all.filter((x) => x.verdict === 'info').length} for information. Risks and plans: see "Misses, risks and plans" below.`);
   lines.push('');
   for (const r of results) {
     lines.push(`## ${r.script} — \`npm run bench -- ${r.script}\``);
