@@ -7,7 +7,7 @@
  *      see the prelude for why), resident memory, QuickJS heap and CPU time at every 1,000th cycle;
  *   3. instructions per report cycle under `valgrind --tool=callgrind`: (Ir(N2) − Ir(N1)) / (N2 − N1), medians;
  *   4. time per report cycle, the same warp bundle in QuickJS-wasm (host-sim) vs native, interleaved.
- * Usage: tsx bench/native.ts [--quick] [--only steady,cycles,callgrind,wasm]
+ * Usage: tsx bench/native.ts [--quick] [--only=steady,cycles,callgrind,wasm] [--cycles=N --mark-every=M]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -28,6 +28,10 @@ const want = (k: string) => only.length === 0 || only.includes(k);
 const P = QUICK
   ? { steadySec: 4, cycles: 60, markEvery: 20, cgN1: 2, cgN2: 6, cgReps: 1, wasmCycles: 10, wasmReps: 1 }
   : { steadySec: 60, cycles: 10_000, markEvery: 250, cgN1: 10, cgN2: 60, cgReps: 3, wasmCycles: 200, wasmReps: 3 };
+// A shorter or longer cycles run (e.g. --cycles=5000 --mark-every=125 on a loaded box); still ≥ 20 marks for the trend.
+const num = (name: string) => Number((process.argv.find((a) => a.startsWith(`--${name}=`)) ?? '').split('=')[1]) || undefined;
+P.cycles = num('cycles') ?? P.cycles;
+P.markEvery = num('mark-every') ?? P.markEvery;
 // "No growth" over the run: what the least-squares trend of the samples may add (bench/trend.ts).
 const RSS_GROWTH_BOUND = 64 * 1024;
 const HEAP_GROWTH_BOUND = 32 * 1024;
