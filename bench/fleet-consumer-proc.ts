@@ -1,50 +1,85 @@
 /**
- * Child process of bench/fleet.ts: the fleet consumer (startFleet: SQLite file store in WAL, ajv validation,
- * group commit, dashboard + JSON API) on its own, as it runs in production. Tells the parent over IPC:
- *   {ready, url}; {done, n, firstMs, lastMs} when `--expect N` reports have been ingested.
- * Usage (by fleet.ts): tsx bench/fleet-consumer-proc.ts --broker URL --db FILE [--expect N]
+ * Child process of bench/fleet.ts: the fleet consumer (startFleet: its store, ajv validation, group commit,
+ * dashboard + JSON API) on its own, as it runs in production. Tells the parent over IPC:
+ *   {ready, url}; {done, n, firstMs, lastMs, cpuMs, …} when `--expect N` reports have been ingested;
+ *   {stats, n, firstMs, lastMs, cpuMs, …} when asked ({stats: true}); lastMs/cpuMs are as of the last report seen,
+ *   so a consumer of a shared group that finishes early is not charged for waiting on the others.
+ * Usage (by fleet.ts): tsx bench/fleet-consumer-proc.ts --broker URL --db FILE|URL [--expect N] [--shared GROUP] [--client-id ID]
  */
 import { performance } from 'node:perf_hooks';
-import { startFleet } from '../fleet/src/fleet';
+import { startFleet, type FleetOptions } from '../fleet/src/fleet';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
+
+/**
+ * The store, from what `--db` says (a SQLite file today). The one place to change when fleet/src opens a store
+ * from a URL: e.g. `return { store: await openStore(db) }` or `{ db }`, so that `--db postgres://…` selects PostgreSQL.
+ */
+async function storeOptions(db: string): Promise<Partial<FleetOptions>> {
+  if (/^postgres(ql)?:\/\//.test(db)) throw new Error(`[vigil] [bench] ${db}: this tree's fleet opens SQLite files only (see storeOptions in bench/fleet-consumer-proc.ts)`);
+  return { dbPath: db };
+}
+
 const expect = Number(arg('--expect') ?? 0);
-const fleet = await startFleet({ brokerUrl: arg('--broker') as string, dbPath: arg('--db') as string, http: { host: '127.0.0.1', port: 0 }, sweepMs: 0 });
+const shared = arg('--shared');
+const clientId = arg('--client-id');
+const fleet = await startFleet({
+  brokerUrl: arg('--broker') as string, ...(await storeOptions(arg('--db') as string)), http: { host: '127.0.0.1', port: 0 }, sweepMs: 0,
+  ...(shared ? { shared } : {}), ...(clientId ? { clientId } : {}),
+});
 const c = fleet.consumer;
-// Counts store commits (one per group-commit batch), to report the batch size the consumer reaches.
+// Counts store commits (one per group-commit batch), to report the batch size the consumer reaches; a store
+// without a synchronous commit() (the batch-ingest store) is counted by the consumer itself, or not at all.
 let commits = 0;
-const store = fleet.store as unknown as { commit(): void };
-const commit = store.commit.bind(store);
-store.commit = () => {
-  commits++;
-  commit();
-};
+const store = fleet.store as unknown as { commit?: () => unknown };
+if (typeof store.commit === 'function') {
+  const commit = store.commit.bind(store);
+  store.commit = () => {
+    commits++;
+    return commit();
+  };
+}
 let first = 0;
 // CPU time of this process from the first report to the last: less sensitive to co-tenant load than wall time.
 let cpu0: NodeJS.CpuUsage | null = null;
+let seen = 0;
+let last = 0;
+let lastCpuMs = 0;
 let sent = false;
-const check = () => {
-  if (!first && c.counters.reports > 0) {
-    first = performance.timeOrigin + performance.now();
-    cpu0 = process.cpuUsage();
-  }
-  if (!sent && expect > 0 && c.counters.reports >= expect) {
-    sent = true;
-    // After the batch that holds the last report has committed (flush runs on setImmediate).
-    setImmediate(() => process.send?.({ done: true, n: c.counters.reports, firstMs: first, lastMs: performance.timeOrigin + performance.now(), counters: c.counters, rss: process.memoryUsage().rss, commits, cpuMs: cpuMs() }));
-  }
-};
 const cpuMs = () => {
   const d = process.cpuUsage(cpu0 ?? undefined);
   return (d.user + d.system) / 1000;
 };
+const stats = () => ({ n: c.counters.reports, firstMs: first, lastMs: last, counters: c.counters, rss: process.memoryUsage().rss, commits, cpuMs: lastCpuMs });
+const check = () => {
+  const n = c.counters.reports;
+  if (!first && n > 0) {
+    first = performance.timeOrigin + performance.now();
+    cpu0 = process.cpuUsage();
+  }
+  if (n > seen) {
+    seen = n;
+    last = performance.timeOrigin + performance.now();
+    lastCpuMs = cpuMs();
+  }
+  if (!sent && expect > 0 && n >= expect) {
+    sent = true;
+    // After the batch that holds the last report has committed (flush runs on setImmediate).
+    setImmediate(() => {
+      last = performance.timeOrigin + performance.now();
+      lastCpuMs = cpuMs();
+      process.send?.({ done: true, ...stats() });
+    });
+  }
+};
 c.on('camera', check);
 const poll = setInterval(check, 5);
 process.send?.({ ready: true, url: fleet.url });
-process.on('message', async (m: { stop?: boolean }) => {
+process.on('message', async (m: { stop?: boolean; stats?: boolean }) => {
+  if (m.stats) process.send?.({ stats: true, ...stats() });
   if (m.stop) {
     clearInterval(poll);
     await fleet.stop();

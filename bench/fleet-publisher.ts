@@ -2,11 +2,11 @@
  * Child process of bench/fleet.ts: publishes COUNT reports at QoS 1 as fast as the broker acknowledges them
  * (at most WINDOW unacknowledged), round-robin over SERIALS cameras, each camera's seq counting up. The
  * payloads are real reports (captured from the simulator by fleet.ts) with serial, seq, reportId and sentAt
- * rewritten, all prepared before the clock starts. Prints one JSON line: {published, ms}.
- * Usage: tsx bench/fleet-publisher.ts --broker URL --count N --serials S --templates FILE [--window W]
+ * rewritten (bench/fleet-payloads.ts), all prepared before the clock starts. Prints one JSON line: {published, ms}.
+ * Usage: tsx bench/fleet-publisher.ts --broker URL --count N --serials S --templates FILE [--window W] [--serial-base B]
  */
-import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
+import { readTemplates, reportMessages } from './fleet-payloads';
 
 const arg = (name: string, d?: string) => {
   const i = process.argv.indexOf(name);
@@ -15,23 +15,7 @@ const arg = (name: string, d?: string) => {
 const count = Number(arg('--count'));
 const serials = Number(arg('--serials', '1000'));
 const window = Number(arg('--window', '500'));
-const templates = JSON.parse(readFileSync(arg('--templates') as string, 'utf8')) as Array<Record<string, unknown>>;
-const prefix = 'vigil/v1';
-const t0 = Date.parse('2026-11-25T12:00:00.000Z');
-
-const messages: Array<[string, string]> = [];
-for (let i = 0; i < count; i++) {
-  const cam = i % serials;
-  const seq = Math.floor(i / serials) + 1;
-  const serial = 'ACCC8E' + cam.toString(16).toUpperCase().padStart(6, '0');
-  const r = structuredClone(templates[cam % templates.length]) as Record<string, any>;
-  r.deviceId = serial;
-  r.device.serial = serial;
-  r.seq = seq;
-  r.reportId = `${serial}-${String(seq).padStart(8, '0')}`;
-  r.sentAt = new Date(t0 + seq * 60_000).toISOString();
-  messages.push([`${prefix}/${serial}/report`, JSON.stringify(r)]);
-}
+const messages = reportMessages(readTemplates(arg('--templates') as string), count, serials, Number(arg('--serial-base', '0')));
 const client = await mqtt.connectAsync(arg('--broker') as string, { clean: true, clientId: `bench-pub-${process.pid}` });
 const start = performance.now();
 let next = 0;
