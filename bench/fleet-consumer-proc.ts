@@ -14,13 +14,9 @@ const arg = (name: string) => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 
-/**
- * The store, from what `--db` says (a SQLite file today). The one place to change when fleet/src opens a store
- * from a URL: e.g. `return { store: await openStore(db) }` or `{ db }`, so that `--db postgres://…` selects PostgreSQL.
- */
+/** The store, from what `--db` says: a SQLite file or a postgres:// URL (startFleet opens it). */
 async function storeOptions(db: string): Promise<Partial<FleetOptions>> {
-  if (/^postgres(ql)?:\/\//.test(db)) throw new Error(`[vigil] [bench] ${db}: this tree's fleet opens SQLite files only (see storeOptions in bench/fleet-consumer-proc.ts)`);
-  return { dbPath: db };
+  return { db };
 }
 
 const expect = Number(arg('--expect') ?? 0);
@@ -31,17 +27,14 @@ const fleet = await startFleet({
   ...(shared ? { shared } : {}), ...(clientId ? { clientId } : {}),
 });
 const c = fleet.consumer;
-// Counts store commits (one per group-commit batch), to report the batch size the consumer reaches; a store
-// without a synchronous commit() (the batch-ingest store) is counted by the consumer itself, or not at all.
+// Counts store transactions (one per group-commit batch), to report the batch size the consumer reaches.
 let commits = 0;
-const store = fleet.store as unknown as { commit?: () => unknown };
-if (typeof store.commit === 'function') {
-  const commit = store.commit.bind(store);
-  store.commit = () => {
-    commits++;
-    return commit();
-  };
-}
+const store = fleet.store;
+const ingest = store.ingest.bind(store);
+store.ingest = (items) => {
+  commits++;
+  return ingest(items);
+};
 let first = 0;
 // CPU time of this process from the first report to the last: less sensitive to co-tenant load than wall time.
 let cpu0: NodeJS.CpuUsage | null = null;

@@ -140,7 +140,12 @@ describe('three consumers sharing one subscription over one PostgreSQL', () => {
       expect(Number(c.gaps), c.serial).toBe(0);
     }
     // The simulator stopped its cameras cleanly: each said offline.
-    await waitUntil('every camera offline in the store', async () => Number((await db.query("SELECT COUNT(*) AS n FROM cameras WHERE connection = 'offline'")).rows[0].n) === CAMERAS, { timeoutMs: 120_000, pollMs: 500 });
+    const notOffline = async () => (await db.query("SELECT serial, connection, session, state_at FROM cameras WHERE connection <> 'offline' ORDER BY serial")).rows as Array<{ serial: string }>;
+    await waitUntil('every camera offline in the store', async () => (await notOffline()).length === 0, { timeoutMs: 120_000, pollMs: 500 }).catch(async (err) => {
+      const left = await notOffline();
+      const states = (await db.query('SELECT serial, state, session, at, stale, received_ms FROM states WHERE serial = ANY($1) ORDER BY serial, received_ms', [left.slice(0, 3).map((c) => c.serial)])).rows;
+      throw new Error(`${(err as Error).message}: ${left.length} not offline, e.g. ${JSON.stringify(left.slice(0, 3))}; their states ${JSON.stringify(states)}`);
+    });
 
     // Any consumer shows the whole fleet as stored, including what the others wrote (LISTEN/NOTIFY).
     for (const c of consumers) {
