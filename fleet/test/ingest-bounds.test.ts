@@ -6,7 +6,7 @@ import { loadTables } from '../src/data';
 import { jsonDepth, MAX_JSON_DEPTH } from '../src/ingest/json-depth';
 import { MAX_TOPIC_KEPT } from '../src/ingest/quarantine';
 import { SqliteStore } from '../src/store/sqlite';
-import { T0 } from './fixtures';
+import { makeReport, T0 } from './fixtures';
 
 let store: SqliteStore;
 afterEach(async () => {
@@ -26,6 +26,13 @@ describe('deeply nested JSON', () => {
     expect(await c.ingest('vigil/v1/CAMDEEP/event', event('evt-00000001', deep))).toEqual({ result: 'quarantined', reason: 'too-deep' });
     expect((await store.quarantined(1))[0].reason).toBe(`too-deep: JSON nested more than ${MAX_JSON_DEPTH} levels`);
     expect(await c.ingest('vigil/v1/CAMDEEP/event', event('evt-00000002', '{"path":"/usr/bin/curl"}'))).toEqual({ result: 'stored' });
+  });
+  it('quarantines a report nested 50,000 levels deep where its closed schema stops it, and stores the next report', async () => {
+    const c = consumer();
+    const good = makeReport({ serial: 'CAMDEEP', seq: 1 });
+    const deep = JSON.stringify(good).replace('"services":', `"services":${'['.repeat(50_000)}${']'.repeat(50_000)},"x":`);
+    expect(await c.ingest('vigil/v1/CAMDEEP/report', deep)).toEqual({ result: 'quarantined', reason: 'schema' });
+    expect(await c.ingest('vigil/v1/CAMDEEP/report', JSON.stringify(good))).toEqual({ result: 'stored', gap: null, outOfOrder: false });
   });
   it('measures nesting outside strings only, past escaped quotes', () => {
     expect(jsonDepth('{"a":[1,{"b":"[[[{{{"}]}')).toBe(3);
