@@ -142,6 +142,11 @@ export class FleetConsumer extends EventEmitter {
     });
   }
 
+  /** Resolves once every view update queued so far and what the observers (alerts) do about it are done. */
+  settled(): Promise<void> {
+    return this.inOrder(() => this.settleObservers());
+  }
+
   private async settleObservers(): Promise<void> {
     while (this.observing.length) await Promise.allSettled(this.observing.splice(0));
   }

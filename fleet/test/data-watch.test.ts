@@ -93,11 +93,12 @@ describe('a running fleet on another data folder', () => {
     await fleet?.stop();
     await broker?.close();
   });
-  it('evaluates the matching cameras again when an advisory is added to the folder, and alerts exactly those, without a restart', () => {
+  it('evaluates the matching cameras again when an advisory is added to the folder, and alerts exactly those, without a restart', async () => {
     const raised: Array<{ serial: string; condition: string }> = [];
     fleet.alerts.on('alert', (a: { serial: string; condition: string }) => raised.push(a));
     addAdvisory(dir, 'CVE-2026-0002', '12.11');
     expect(fleet.tablesWatch?.check()).toBe(true);
+    await fleet.consumer.settled();
     expect(raised.map((a) => [a.serial, a.condition])).toEqual([['CAMD12', 'advisory:CVE-2026-0002']]);
     expect(fleet.consumer.camera('CAMD12')?.evaluation?.advisories.map((a) => a.id)).toContain('CVE-2026-0002');
     expect(fleet.consumer.camera('CAMD11')?.evaluation?.advisories.map((a) => a.id)).not.toContain('CVE-2026-0002');

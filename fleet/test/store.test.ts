@@ -206,7 +206,7 @@ describe('SqliteStore: writes', () => {
     expect([(await store.loadCameras()).filter((c) => c.serial === 'CAM1'), (await store.loadCameras()).length, rowid()]).toEqual([[{
       serial: 'CAM1', model: 'P3265-V', fullName: 'AXIS P3265-V', osVersion: '12.11.77', connection: 'lost', session: 4, stateAt: new Date(8).toISOString(),
       stateReason: 'lost', lastReportId: 'r-000010', lastSeq: 10, lastSentAt: new Date(10).toISOString(), lastStartedAt: '2026-11-26T00:00:00.000Z', lastReportMs: 10,
-      intervalSec: 30, reports: 4, duplicates: 1, gaps: 1, outOfOrder: 1, firstSeenMs: 1, retiredMs: 5, retiredReason: 'replaced', reportJson: '{"id":"r-000010"}',
+      intervalSec: 30, reports: 4, duplicates: 1, gaps: 0, outOfOrder: 1, firstSeenMs: 1, retiredMs: 5, retiredReason: 'replaced', reportJson: '{"id":"r-000010"}',
     }], 2, before]);
     await store.close();
   });
