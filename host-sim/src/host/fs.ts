@@ -4,7 +4,7 @@
  * Paths are resolved component by component with symlinks interpreted as device paths (as under chroot), so
  * neither `..` nor a symlink can leave the root.
  */
-import { constants as fsConstants, promises as fsp, type Stats } from 'node:fs';
+import { constants as fsConstants, lstatSync, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { DirEntry, FileStat, FileType, HostError, HostErrorCode, HostFs } from '../../../agent/src/host';
 import { hostError } from '../../../agent/src/host';
@@ -168,15 +168,16 @@ export class DeviceFiles {
         resolved = candidate;
         break;
       }
-      let st: Stats;
+      // Synchronous and without throwing: one lstat per component, on every path the agent touches, is the
+      // simulator's biggest fs cost as promises (a thread-pool round trip each, an Error for each missing file).
+      let st: Stats | undefined;
       try {
-        st = await fsp.lstat(this.realPath(device));
+        st = lstatSync(this.realPath(device), { throwIfNoEntry: false });
       } catch {
-        // Missing or unreadable: the operation on the final path reports it with the right code.
-        resolved = candidate;
-        continue;
+        st = undefined;
       }
-      if (!st.isSymbolicLink()) {
+      if (!st || !st.isSymbolicLink()) {
+        // Missing or unreadable: the operation on the final path reports it with the right code.
         resolved = candidate;
         continue;
       }
