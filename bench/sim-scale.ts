@@ -138,6 +138,11 @@ async function perCycleBaseline(): Promise<{ native: number; sim: number }> {
 
 /** The rows x6 (memory) and x7 (CPU per report) of `npm run bench -- sim`. */
 export async function scaleRows(cmd: string): Promise<Row[]> {
+  // Cameras report once at start and then every interval: a shorter window sees only the cameras that started
+  // in its first part (none at all when every camera started within interval − window), so CPU per report is wrong.
+  if (SCALE.steadySec < SCALE.interval) {
+    throw new Error(`[vigil] [bench] VIGIL_BENCH_SCALE_WINDOW (${SCALE.steadySec} s) is shorter than the report interval (${SCALE.interval} s): the window would not see one report per camera`);
+  }
   log(SCRIPT, `scale: ${SCALE.count} simulated cameras, IntervalSec ${SCALE.interval}, ${SCALE.perWorker} per worker thread`);
   const f = await fleetRun();
   log(SCRIPT, `scale: baseline, ${SCALE.cycles} warp cycles native and in one simulated camera`);

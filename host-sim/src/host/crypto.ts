@@ -3,6 +3,7 @@
  * paces all of its hashing by maxBytesPerSec (so the cap holds across files, as on the device).
  */
 import { createHash, randomBytes as nodeRandomBytes } from 'node:crypto';
+import { closeSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { HostCrypto } from '../../../agent/src/host';
 import { hostError } from '../../../agent/src/host';
@@ -53,7 +54,7 @@ export class SimCrypto {
 
     sha256File: async (devicePath: string, maxBytesPerSec: number): Promise<string> => {
       const { real } = await this.files.resolve(devicePath, true);
-      const { handle } = await openRegular(real, devicePath);
+      const { fd } = openRegular(real, devicePath);
       try {
         const hash = createHash('sha256');
         const chunkSize = maxBytesPerSec > 0 ? Math.max(4096, Math.min(64 * 1024, Math.floor(maxBytesPerSec / 8))) : 64 * 1024;
@@ -62,7 +63,7 @@ export class SimCrypto {
           if (maxBytesPerSec > 0) await this.hashTokens(devicePath, maxBytesPerSec, chunkSize);
           // A closed host stops hashing (a paced hash of a big file could otherwise outlive the camera).
           if (this.closed()) throw hostError('ECLOSED', `${devicePath}: the host closed while hashing`);
-          const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+          const bytesRead = readSync(fd, buf, 0, buf.length, null);
           if (bytesRead === 0) break;
           hash.update(buf.subarray(0, bytesRead));
           if (maxBytesPerSec > 0) this.hashBucket.tokens -= bytesRead;
@@ -71,7 +72,7 @@ export class SimCrypto {
       } catch (err) {
         throw fsError(err, devicePath);
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
     },
 

@@ -4,7 +4,7 @@
  * Paths are resolved component by component with symlinks interpreted as device paths (as under chroot), so
  * neither `..` nor a symlink can leave the root.
  */
-import { constants as fsConstants, promises as fsp, type Stats } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, promises as fsp, readSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { DirEntry, FileStat, FileType, HostError, HostErrorCode, HostFs } from '../../../agent/src/host';
 import { hostError } from '../../../agent/src/host';
@@ -20,23 +20,24 @@ const SEEDED_MARKER = '.host-sim-seeded';
 
 /**
  * Opens a resolved host path for a content read: open without blocking, then fstat the open file (not the
- * path, which may have been swapped since) and refuse anything but a regular file. The handle is closed on
- * refusal.
+ * path, which may have been swapped since) and refuse anything but a regular file. The descriptor is closed on
+ * refusal. Synchronous (as the native host's reads are): these are local files, and four thread-pool round
+ * trips per file (open, fstat, read, close) were a large part of the simulator's CPU per report.
  */
-export async function openRegular(real: string, devicePath: string): Promise<{ handle: fsp.FileHandle; st: Stats }> {
-  let handle: fsp.FileHandle;
+export function openRegular(real: string, devicePath: string): { fd: number; st: Stats } {
+  let fd: number;
   try {
-    handle = await fsp.open(real, READ_FLAGS);
+    fd = openSync(real, READ_FLAGS);
   } catch (err) {
     throw fsError(err, devicePath);
   }
   try {
-    const st = await handle.stat();
+    const st = fstatSync(fd);
     if (st.isDirectory()) throw hostError('EISDIR', devicePath);
     if (!st.isFile()) throw hostError('ENOTFILE', `${devicePath} is not a regular file`);
-    return { handle, st };
+    return { fd, st };
   } catch (err) {
-    await handle.close();
+    closeSync(fd);
     throw fsError(err, devicePath);
   }
 }
@@ -168,15 +169,16 @@ export class DeviceFiles {
         resolved = candidate;
         break;
       }
-      let st: Stats;
+      // Synchronous and without throwing: one lstat per component, on every path the agent touches, is the
+      // simulator's biggest fs cost as promises (a thread-pool round trip each, an Error for each missing file).
+      let st: Stats | undefined;
       try {
-        st = await fsp.lstat(this.realPath(device));
+        st = lstatSync(this.realPath(device), { throwIfNoEntry: false });
       } catch {
-        // Missing or unreadable: the operation on the final path reports it with the right code.
-        resolved = candidate;
-        continue;
+        st = undefined;
       }
-      if (!st.isSymbolicLink()) {
+      if (!st || !st.isSymbolicLink()) {
+        // Missing or unreadable: the operation on the final path reports it with the right code.
         resolved = candidate;
         continue;
       }
@@ -203,7 +205,7 @@ export class DeviceFiles {
   readonly fs: HostFs = {
     readFile: async (devicePath: string, maxBytes: number): Promise<ArrayBuffer> => {
       const { real } = await this.resolve(devicePath, true);
-      const { handle, st } = await openRegular(real, devicePath);
+      const { fd, st } = openRegular(real, devicePath);
       try {
         if (st.size > maxBytes) throw hostError('EFBIG', `${devicePath} is larger than ${maxBytes} bytes`);
         // Read up to cap + 1: a file that grew (or a /proc file that reports size 0) is still capped.
@@ -211,7 +213,7 @@ export class DeviceFiles {
         let total = 0;
         for (;;) {
           if (total === buf.length) break;
-          const { bytesRead } = await handle.read(buf, total, buf.length - total, total);
+          const bytesRead = readSync(fd, buf, total, buf.length - total, total);
           if (bytesRead === 0) break;
           total += bytesRead;
         }
@@ -220,7 +222,7 @@ export class DeviceFiles {
       } catch (err) {
         throw fsError(err, devicePath);
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
     },
 
