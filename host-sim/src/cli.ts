@@ -138,6 +138,9 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   const checkAllGaveUp = () => {
     if (cameras && cameras.every((c) => c.failed)) allGaveUp('gave-up');
   };
+  // Listening from before the first camera starts: a Ctrl-C while 200 cameras start would otherwise end the
+  // process at once (Node's default), with no camera stopped cleanly (no offline state, outboxes not flushed).
+  const stopRequested = untilSignal(signal, gaveUp);
   try {
     cameras = await startSimFleet({
       profiles,
@@ -177,7 +180,7 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
         log: (m) => process.stderr.write(`[vigil] [sim] ${m}\n`),
       })
     : null;
-  const why = await untilSignal(signal, gaveUp);
+  const why = await stopRequested;
   script?.stop();
   if (why === 'gave-up') process.stderr.write('[vigil] [sim] the supervisor gave up on every camera (crash loop); exiting with code 3\n');
   await fleet.stop();
