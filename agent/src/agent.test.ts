@@ -307,7 +307,7 @@ describe('commands', () => {
     ['a payload that is not JSON', 'report-now', '{"id":', 'EINVAL', /must be a JSON object/],
     ['a JSON array', 'report-now', '[1]', 'EINVAL', /must be a JSON object/],
     ['an unknown field', 'rebirth', '{"id":"e2","force":true}', 'EINVAL', /unknown field "force"/],
-    ['an interval that is not an integer', 'set-interval', '{"id":"e3","intervalSec":"10"}', 'EINVAL', /intervalSec must be an integer from 1 to 86400/],
+    ['an interval that is not an integer', 'set-interval', '{"id":"e3","intervalSec":"10"}', 'EINVAL', /intervalSec must be an integer from 10 to 3600/],
     ['an interval out of range', 'set-interval', '{"id":"e4","intervalSec":0}', 'EINVAL', /intervalSec must be an integer/],
     ['an id that is not a short word', 'report-now', '{"id":"x y"}', 'EINVAL', /id must be a string/],
     ['a payload over 1 KiB', 'report-now', JSON.stringify({ id: 'e5', pad: 'x'.repeat(2000) }), 'E2BIG', /over the limit of 1024/],

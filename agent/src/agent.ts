@@ -15,7 +15,7 @@ import type { Host, VapixCredentials } from './host';
 import type { AgentConfig } from './config';
 import { checkConfig } from './config';
 import { BROKER_PARAMS, createSettings } from './settings';
-import type { CollectorError, Report } from './report/types';
+import type { CollectorError, Report, Severity } from './report/types';
 import { assembleReport, encodeReport } from './report/build';
 import { createFlashOutbox, type Outbox } from './outbox';
 import { deviceTopics, type DeviceTopics } from './mqtt/topics';
@@ -31,7 +31,7 @@ import { toHex } from './util/bytes';
 import { installText, readText, utf8Encode, writeText } from './util/text';
 import { errorCode, errorMessage, ignore } from './util/errors';
 import { isoNow } from './util/time';
-import { detectEvents, parseSnapshot, type Snapshot } from './events';
+import { detectEvents, EVENT_SCHEMA, parseSnapshot, type Snapshot, type VigilEvent } from './events';
 import { areaLog, makeLog } from './log';
 
 const STATE_FILE = 'state.json';
@@ -82,6 +82,7 @@ export const createAgent = (host: Host, version: string): Agent => {
   let delivery: Delivery | null = null;
   let snap: Snapshot | null = null;
   let snapText = '';
+  let commandEvents = 0;
   /** Host.info.lastExit is reported once per start, by the first cycle. */
   let restart = true;
   let lastReportBytes = 0;
@@ -151,7 +152,8 @@ export const createAgent = (host: Host, version: string): Agent => {
       onMessage: (client, topic, payload, info) => onCommand(client, topic, payload, info),
     });
     const d = createDelivery({ clock, agentConf: c, log, reportBox: box, eventBox: ev, mqttLink: s, topics: knownTopics, save: saveState });
-    const onCommand = createCommandHandler({ clock, log, mqttLink: s, counters: state, topics: knownTopics, runCycle, setReportInterval, collectCtx: context });
+    const onCommand = createCommandHandler({ clock, log, mqttLink: s, counters: state, topics: knownTopics, runCycle, setReportInterval, collectCtx: context,
+      intervalSec: () => intervalSec, driftedFiles: () => (snap && snap.s.files) || [], emitEvent: emitCommandEvent });
     box.busy = ev.busy = d.busy;
     session = s;
     delivery = d;
@@ -242,6 +244,19 @@ export const createAgent = (host: Host, version: string): Agent => {
     state.interval = { sec, base: (config as AgentConfig).reportEverySec };
     await saveState();
     scheduleCycle(sec * 1000);
+  };
+
+  /** An event from a command (commands.ts), queued and sent like the cycle's (eventId: hex, for the outbox). */
+  const emitCommandEvent = async (kind: string, severity: Severity, summary: string, details: Record<string, unknown>): Promise<void> => {
+    const box = events;
+    if (!box || !serial) return;
+    const e: VigilEvent = {
+      schema: EVENT_SCHEMA, deviceId: serial, eventId: `${snap ? snap.id : ''}c${(++commandEvents).toString(16)}${clock.now().toString(16)}`,
+      seq: state.seq, at: isoNow(clock), kind, severity, summary: summary.slice(0, 256), details,
+    };
+    await box.push(e.eventId, snap ? snap.n : 0, utf8Encode(JSON.stringify(e)));
+    if (session) session.ensureConnected();
+    if (delivery) delivery.pump();
   };
 
   // ---- the report cycle ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ const ws = fc.constantFrom('', ' ', '\n', '\t', '\r\n  ');
 
 /** A valid command: name, its JSON object (as text, with random whitespace), and what it must parse to. */
 const validCommand = fc
-  .record({ name: fc.constantFrom(...KNOWN), id: fc.option(idArb, { nil: undefined }), sec: fc.integer({ min: 1, max: 86400 }), pad: ws, empty: fc.boolean() })
+  .record({ name: fc.constantFrom(...KNOWN), id: fc.option(idArb, { nil: undefined }), sec: fc.integer({ min: 10, max: 3600 }), pad: ws, empty: fc.boolean() })
   .map(({ name, id, sec, pad, empty }) => {
     const body: Record<string, unknown> = {};
     if (id !== undefined) body.id = id;
@@ -60,7 +60,7 @@ const hostileCommand = fc.oneof(
     field: 'unknown field',
   })),
   // intervalSec on a command that takes none
-  fc.tuple(fc.constantFrom('report-now', 'rebirth', 'rebaseline'), fc.integer({ min: 1, max: 86400 })).map(([name, s]) => ({ name, text: `{"intervalSec":${s}}`, field: 'unknown field "intervalSec"' })),
+  fc.tuple(fc.constantFrom('report-now', 'rebirth', 'rebaseline'), fc.integer({ min: 10, max: 3600 })).map(([name, s]) => ({ name, text: `{"intervalSec":${s}}`, field: 'unknown field "intervalSec"' })),
   // unknown names, Object.prototype's among them
   fc.tuple(fc.oneof(fc.constantFrom(...PROTO_NAMES), fc.stringMatching(/^[a-zA-Z0-9_.-]{1,30}$/).filter((n) => !KNOWN.includes(n))), idArb).map(([name, id]) => ({ name, text: `{"id":"${id}"}`, field: 'unknown command' })),
   // not a JSON object

@@ -27,6 +27,15 @@ export const COMMAND_MIN_GAP_MS: Record<string, number> = {
   rebaseline: 60_000,
 };
 
+/**
+ * The report interval a command may set, in seconds. The fleet calls a camera missing after a few
+ * intervals without a report: a day-long interval would keep an unplugged camera "online" for days.
+ */
+export const INTERVAL_MIN_SEC = 10;
+export const INTERVAL_MAX_SEC = 3600;
+/** At most this many file names in a rebaseline event (with the true count beside them). */
+export const REBASELINE_MAX_FILES = 20;
+
 /** A checked command; `code` and `error` are set when it is refused. */
 export interface ParsedCommand {
   /** The request id: the payload's `id`, else the one given (MQTT 5 correlation data), else null. */
@@ -59,7 +68,9 @@ export const parseCommand = (name: string, payload: Uint8Array, id: string | nul
   }
   const v = body.intervalSec;
   for (const k of Object.keys(body)) if (k !== 'id' && (k !== 'intervalSec' || name !== 'set-interval')) return fail('EINVAL', `unknown field "${k.slice(0, 32)}" for ${name}`);
-  if (name === 'set-interval' && (typeof v !== 'number' || v % 1 !== 0 || v < 1 || v > 86400)) return fail('EINVAL', 'intervalSec must be an integer from 1 to 86400');
+  if (name === 'set-interval' && (typeof v !== 'number' || v % 1 !== 0 || v < INTERVAL_MIN_SEC || v > INTERVAL_MAX_SEC)) {
+    return fail('EINVAL', `intervalSec must be an integer from ${INTERVAL_MIN_SEC} to ${INTERVAL_MAX_SEC}`);
+  }
   return { id, intervalSec: v as number | undefined };
 };
 
@@ -87,6 +98,12 @@ export interface CommandDeps {
   setReportInterval(sec: number): Promise<void>;
   /** What the collectors get (rebaseline); a failure to fetch the VAPIX credentials is added to `errors`. */
   collectCtx(errors: CollectorError[]): Promise<CollectorContext>;
+  /** The report interval now, in seconds (set-interval's event says what it was). */
+  intervalSec(): number;
+  /** The files that differed from the baseline at the last cycle (`<change> <path>`), for rebaseline's event. */
+  driftedFiles(): string[];
+  /** Queues an event on `event` (kinds `interval-changed`, `rebaseline`): commands that hide problems leave a trace. */
+  emitEvent(kind: string, severity: 'low' | 'medium' | 'high', summary: string, details: Record<string, unknown>): Promise<void>;
 }
 
 /** Handles a message on `cmd/+`: checks, runs (or refuses) and answers it on `cmd-result`. */
@@ -122,27 +139,34 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
       return fail('ERATE', `${name} is rate-limited to once every ${minGap / 1000} s; try again in ${Math.ceil((minGap - (now - last)) / 1000)} s`);
     }
     commandLast[name] = now;
-    runCommand(name, cmd.intervalSec as number).then(
+    runCommand(name, cmd.intervalSec as number, id).then(
       (result) => answer({ ok: true, result }, true),
       (err) => fail(errorCode(err), errorMessage(err), true),
     );
   };
 
-  const runCommand = async (name: string, sec: number): Promise<unknown> => {
+  const runCommand = async (name: string, sec: number, id: string | null): Promise<unknown> => {
     switch (name) {
       case 'report-now':
         deps.runCycle().catch(ignore);
         return { queued: true };
       case 'set-interval': {
+        const before = deps.intervalSec();
         await deps.setReportInterval(sec);
         log('info', `report interval set to ${sec} s by command`);
+        await deps.emitEvent('interval-changed', 'low', `Report interval changed by command from ${before} s to ${sec} s`, { oldSec: before, newSec: sec, commandId: id });
         return { intervalSec: sec };
       }
       case 'rebaseline': {
+        const drifted = deps.driftedFiles();
         const made = await rebaseline(await deps.collectCtx([]));
         // a plain Error: its code is EIO (errorCode), its message the collector's, without another speaker tag
         if (!made.value) throw new Error(made.errors.map((e) => e.message).join('; ') || 'no baseline was recorded');
         log('info', `integrity baseline recorded again by command (${made.value.files} files)`);
+        // The drift the new baseline absorbs: without this event a planted file would vanish from view.
+        await deps.emitEvent('rebaseline', drifted.length ? 'high' : 'medium', `Integrity baseline recorded again by command (${made.value.files} files, ${drifted.length} differed)`, {
+          files: made.value.files, differed: drifted.slice(0, REBASELINE_MAX_FILES), differedCount: drifted.length, commandId: id,
+        });
         return { baseline: made.value };
       }
       default: {
