@@ -206,7 +206,7 @@ describe('commands through the agent', () => {
 
   it.each(seeds(907))('a flood of set-interval commands runs the first only, refuses the rest ERATE, and the interval is the first one (%s)', async (_l, seed) => {
     await started();
-    const secs = fc.sample(fc.integer({ min: 20, max: 86400 }), { seed, numRuns: 40 });
+    const secs = fc.sample(fc.integer({ min: 20, max: 3600 }), { seed, numRuns: 40 });
     for (const [i, s] of secs.entries()) await h.command('set-interval', JSON.stringify({ id: `f${i}`, intervalSec: s }));
     await h.until('a reply to each', () => results().length >= secs.length, soon);
     const ok = results().filter((r) => r.ok);
