@@ -8,6 +8,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import { HeldPubacks, type HeldPuback } from './held-pubacks';
 import type { Counters, RawMessage } from './ingest/context';
 import type { FleetLog } from './log';
+import { watchSessionTakeover } from './session-takeover';
 
 export interface SubscriberOptions {
   brokerUrl: string;
@@ -73,6 +74,7 @@ export class FleetSubscriber {
     client.handleMessage = (packet, cb) => this.onPacket(packet as IPublishPacket, cb);
     client.on('error', (err) => o.log('warn', `broker ${o.brokerUrl}: ${err.message}`));
     client.on('reconnect', () => o.log('info', `reconnecting to ${o.brokerUrl}`));
+    watchSessionTakeover(client, opts.clientId as string, opts.clean === false, o.log, o.now);
     this.client = client;
     this.acks = acks;
     await new Promise<void>((resolve, reject) => {
