@@ -38,6 +38,8 @@ Consumes the camera fleet's state, report and event messages, stores them, evalu
   --missing-intervals N   a camera is missing after N report intervals without a report (default 3)
   --retention-days N      history kept (default 30)
   --max-payload BYTES     larger payloads are quarantined (default 131072)
+  --allow-host NAME       a host name the dashboard answers to besides IP addresses, localhost and the
+                          --http address (against DNS rebinding); repeatable or comma-separated
   --webhook URL           POST each alert there (JSON, signed); repeatable
   --webhook-secret-file FILE
                           the webhooks' HMAC-SHA256 key (else VIGIL_WEBHOOK_SECRET; never on the command line)
@@ -130,7 +132,13 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
     io.err.write(`[vigil] [fleet] ${hooks}\n\n${FLEET_USAGE}`);
     return 2;
   }
-  const flags = parse(hooks.rest, ['broker', 'db', 'http', 'shared', 'client-id', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt'], ['verbose']);
+  const allowed = takeRepeated(hooks.rest, 'allow-host');
+  if (typeof allowed === 'string') {
+    io.err.write(`[vigil] [fleet] ${allowed}\n\n${FLEET_USAGE}`);
+    return 2;
+  }
+  const allowHosts = allowed.values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  const flags = parse(allowed.rest, ['broker', 'db', 'http', 'shared', 'client-id', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt'], ['verbose']);
   const usage = (msg: string) => {
     io.err.write(`[vigil] [fleet] ${msg}\n\n${FLEET_USAGE}`);
     return 2;
@@ -178,7 +186,7 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
   let fleet;
   try {
     fleet = await startFleet({
-      brokerUrl: flags.broker, db: typeof flags.db === 'string' ? flags.db : './vigil-fleet.db', http,
+      brokerUrl: flags.broker, db: typeof flags.db === 'string' ? flags.db : './vigil-fleet.db', http: http && { ...http, allowHosts },
       clientId: typeof flags['client-id'] === 'string' ? flags['client-id'] : undefined,
       shared: typeof flags.shared === 'string' ? flags.shared : null, prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined,
       dataDir: typeof flags.data === 'string' ? flags.data : undefined,

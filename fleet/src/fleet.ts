@@ -23,7 +23,7 @@ export interface FleetOptions {
   /** The same as db (the older name, for a SQLite file). */
   dbPath?: string;
   /** Where the dashboard listens; default 127.0.0.1 on a free port. null: no dashboard. */
-  http?: { host?: string; port?: number } | null;
+  http?: { host?: string; port?: number; allowHosts?: readonly string[] } | null;
   /** Injectable clock (ms since epoch) for evaluation, missing detection and history. */
   now?: () => number;
   prefix?: string;
@@ -96,7 +96,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     await alerts.start();
     if (options.http !== null) {
       dashboard = await startDashboard({
-        consumer, store, host: options.http?.host, port: options.http?.port, now,
+        consumer, store, host: options.http?.host, port: options.http?.port, allowHosts: options.http?.allowHosts, now,
         routes: [alertRoutes(store), retireRoutes({ consumer, store, now })],
         metrics: () => alertMetricsText(alerts.engine, alerts.dispatcher, store),
       });

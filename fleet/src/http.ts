@@ -3,6 +3,7 @@
  * no CDN: the HTML shells are in dashboard-pages.ts, the script and stylesheet in fleet/src/dashboard/, the
  * /metrics text in metrics.ts, the worklist's API and exports in worklist-routes.ts.
  */
+import { guardRequest } from './http-guard';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +99,8 @@ export async function startDashboard(options: {
   metrics?: () => Promise<string> | string;
   /** The clock the data's age and the exports' dates are computed against (the fleet's). */
   now?: () => number;
+  /** Host names answered besides IP literals, localhost and the bound address (http-guard.ts). */
+  allowHosts?: readonly string[];
 }): Promise<DashboardServer> {
   const { consumer, store } = options;
   const worklist = worklistRoutes(consumer, options.now);
@@ -201,8 +204,10 @@ export async function startDashboard(options: {
     json(res, 404, { error: `[vigil] [fleet] nothing at ${path}` });
   };
 
+  const allowHosts = options.allowHosts ?? [];
   const server = createServer((req, res) => {
     try {
+      if (!guardRequest(req, res, host, allowHosts)) return;
       handle(req, res);
     } catch (err) {
       if (!res.headersSent) json(res, 500, { error: `[vigil] [fleet] ${(err as Error).message}` });

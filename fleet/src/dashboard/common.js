@@ -1,13 +1,18 @@
 // Shared helpers for the dashboard pages (plain browser JavaScript, no libraries).
 'use strict';
+// Bidirectional controls in device text (a model name with U+202E) would reorder what is displayed around
+// them: every text the pages show goes through shown(), which writes each as a visible <U+XXXX>.
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+const shown = (text) => String(text).replace(BIDI_CONTROLS, (c) => '<U+' + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0') + '>');
 window.vigil = {
+  shown,
   el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined || v === false) continue;
-      if (k === 'class') e.className = v; else if (k === 'text') e.textContent = v; else e.setAttribute(k, v === true ? '' : String(v));
+      if (k === 'class') e.className = v; else if (k === 'text') e.textContent = shown(v); else e.setAttribute(k, v === true ? '' : shown(v));
     }
-    for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(shown(c)));
     return e;
   },
   badge(value) {
