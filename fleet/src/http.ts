@@ -12,6 +12,7 @@ import { CAMERAS_PAGE, cameraPage, WORKLIST_PAGE } from './dashboard-pages';
 import type { CameraView } from './fleet-view';
 import { metricsText } from './metrics';
 import { queryLimit } from './query-limit';
+import { SseClients } from './sse';
 import type { EventRow, FleetStore } from './store/types';
 import { worklistRoutes } from './worklist-routes';
 
@@ -101,17 +102,19 @@ export async function startDashboard(options: {
   now?: () => number;
   /** Host names answered besides IP literals, localhost and the bound address (http-guard.ts). */
   allowHosts?: readonly string[];
+  /** Live-update clients at most, and unwritten bytes per client before it is dropped. */
+  sse?: { maxClients?: number; maxBufferedBytes?: number };
 }): Promise<DashboardServer> {
   const { consumer, store } = options;
   const worklist = worklistRoutes(consumer, options.now);
   const host = options.host ?? '127.0.0.1';
-  const clients = new Set<ServerResponse>();
+  const clients = new SseClients(options.sse?.maxClients, options.sse?.maxBufferedBytes);
   const statics = new Map<string, Buffer>();
   for (const p of Object.keys(STATIC)) statics.set(p, readFileSync(DASH + p.slice('/static/'.length)));
 
   const send = (event: string, data: unknown) => {
     const chunk = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const res of clients) res.write(chunk);
+    clients.send(chunk);
   };
   // Coalesce: at thousands of reports a second a browser needs each changed camera once per flush, and
   // the counts once, not every message.
@@ -140,7 +143,7 @@ export async function startDashboard(options: {
   };
   consumer.on('camera', onCamera);
   const heartbeat = setInterval(() => {
-    for (const res of clients) res.write(': keep-alive\n\n');
+    clients.send(': keep-alive\n\n');
   }, 15_000);
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -187,15 +190,12 @@ export async function startDashboard(options: {
       return later(res, async () => ({ events: (await store.recentEvents(limit)).map(storedEventView).filter((e) => e !== null) }));
     }
     if (path === '/api/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-      res.write(`retry: 1000\nevent: counts\ndata: ${JSON.stringify(consumer.counts())}\n\n`);
-      clients.add(res);
-      req.on('close', () => clients.delete(res));
+      clients.add(res, `retry: 1000\nevent: counts\ndata: ${JSON.stringify(consumer.counts())}\n\n`);
       return;
     }
     if (path === '/metrics') {
       Promise.resolve(options.metrics?.() ?? '').then(
-        (more) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText(consumer) + more),
+        (more) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText(consumer) + clients.metricsText() + more),
         (err: Error) => json(res, 500, { error: `[vigil] [fleet] ${err.message}` }),
       );
       return;
@@ -237,8 +237,7 @@ export async function startDashboard(options: {
       if (flushTimer) clearTimeout(flushTimer);
       consumer.off('camera', onCamera);
       consumer.off('event', onEvent);
-      for (const res of clients) res.end();
-      clients.clear();
+      clients.endAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
