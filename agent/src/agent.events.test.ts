@@ -19,10 +19,7 @@ afterEach(async () => {
 
 async function started(): Promise<AgentHarness> {
   h = new AgentHarness();
-  await h.startBroker();
-  h.start();
-  await h.until('the first report', () => h.reports().length >= 1);
-  return h;
+  return h.startUntilFirstReport();
 }
 
 const events = () => h.json('event');

@@ -15,10 +15,7 @@ afterEach(async () => {
 async function started(camera: Record<string, string> | null, options: HarnessOptions = {}): Promise<AgentHarness> {
   h = new AgentHarness(options);
   h.setCameraSettings(camera);
-  await h.startBroker();
-  h.start();
-  await h.until('the first report', () => h.reports().length >= 1);
-  return h;
+  return h.startUntilFirstReport();
 }
 
 /** Broker connection attempts (host:port) from the moment of the call. */

@@ -17,10 +17,7 @@ afterEach(async () => {
 
 async function started(config: Record<string, string> = {}): Promise<AgentHarness> {
   h = new AgentHarness({ config });
-  await h.startBroker();
-  h.start();
-  await h.until('the first report', () => h.reports().length >= 1);
-  return h;
+  return h.startUntilFirstReport();
 }
 
 const queued = async () => (h.fake.exists('/data/outbox') ? (await h.fake.fs.list('/data/outbox')).length : 0);

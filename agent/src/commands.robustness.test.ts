@@ -177,10 +177,7 @@ describe('commands through the agent', () => {
 
   async function started(): Promise<AgentHarness> {
     h = new AgentHarness();
-    await h.startBroker();
-    h.start();
-    await h.until('the first report', () => h.reports().length >= 1);
-    return h;
+    return h.startUntilFirstReport();
   }
 
   it.each(seeds(906))('hostile commands are each refused with a reply, change nothing, and the agent keeps reporting (%s)', async (_l, seed) => {

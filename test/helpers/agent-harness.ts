@@ -155,6 +155,14 @@ export class AgentHarness {
     return this.agentSockets.size;
   }
 
+  /** The broker, then the agent, and waits for the agent's first report: how most agent tests begin. */
+  async startUntilFirstReport(): Promise<this> {
+    await this.startBroker();
+    this.start();
+    await this.until('the first report', () => this.reports().length >= 1);
+    return this;
+  }
+
   async startBroker(): Promise<void> {
     if (this.options.broker && this.options.broker !== 'aedes') {
       this.brokerHost = this.options.broker.host;
