@@ -61,6 +61,8 @@ export interface CameraObserver {
   changed(entry: CameraEntry): Promise<unknown> | void;
   /** After the view was rebuilt from the store. */
   reloaded(): void;
+  /** After a camera's event was stored (by this consumer or another), or came again (`redelivered`). */
+  event?(serial: string, event: Record<string, unknown>, redelivered: boolean): Promise<unknown> | void;
 }
 
 export class FleetConsumer extends EventEmitter {
@@ -91,6 +93,13 @@ export class FleetConsumer extends EventEmitter {
               const p = o.changed(entry);
               if (p) this.observing.push(p);
             }
+          }
+        }
+        if (notice === 'event' || notice === 'event-redelivered') {
+          const e = payload as { serial: string } & Record<string, unknown>;
+          for (const o of this.observers) {
+            const p = o.event?.(e.serial, e, notice === 'event-redelivered');
+            if (p) this.observing.push(p);
           }
         }
         this.emit(notice, payload);

@@ -12,8 +12,8 @@ import type { CameraRecord, CameraState, Connection } from './store/types';
 export type CameraStatus = 'online' | 'missing' | 'offline' | 'lost' | 'unknown';
 export const CAMERA_STATUSES: CameraStatus[] = ['online', 'missing', 'offline', 'lost', 'unknown'];
 
-/** What the consumer tells its listeners (dashboard, tests). */
-export type FleetNotice = 'camera' | 'status' | 'quarantine' | 'event';
+/** What the consumer tells its listeners (dashboard, tests); `event-redelivered`: an event the store had already. */
+export type FleetNotice = 'camera' | 'status' | 'quarantine' | 'event' | 'event-redelivered';
 export type Notify = (notice: FleetNotice, payload: unknown) => void;
 
 export interface CameraView {

@@ -192,11 +192,11 @@ describe('states and events', () => {
     expect([ctx.view.camera('CAM1')?.status, ctx.counters.staleStates, (await store.states('CAM1', 1))[0].stale]).toEqual(['online', 1, true]);
   });
 
-  it('returns duplicate for an eventId it has', async () => {
+  it('returns duplicate for an eventId it has, telling of it as redelivered (not as a new event)', async () => {
     const ctx = context();
     const event = { schema: 'vigil.event/1', deviceId: 'CAM1', eventId: 'ev-00000001', at: new Date(T0).toISOString(), kind: 'integrity-drift', severity: 'high', summary: '/usr/bin/x changed' };
     const msg = raw(`${P}/CAM1/event`, JSON.stringify(event));
     expect([await one(ctx, msg), await one(ctx, msg)]).toEqual([{ result: 'stored' }, { result: 'duplicate' }]);
-    expect([(await store.events('CAM1', 10)).length, notices]).toEqual([1, ['event']]);
+    expect([(await store.events('CAM1', 10)).length, notices]).toEqual([1, ['event', 'event-redelivered']]);
   });
 });

@@ -3,7 +3,8 @@
 // the real agent bundle). Filters to end-of-life cameras, opens one camera's page, and sees it go offline
 // live when its simulated camera stops. The demo's scripted faults (a file changed on the tampered camera, a
 // listener on the exposed one) show up in the fleet page's recent events, live; a device's hostile summary
-// is shown as text. Screenshots: test-results/screenshots/.
+// is shown as text; a rebaseline by command shows on the camera's page with what it absorbed.
+// Screenshots: test-results/screenshots/.
 import { mkdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -191,5 +192,22 @@ describe('recent events on the fleet page', () => {
     expect(await page.locator('#event-list img, #event-list script').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     await page.screenshot({ path: join(SHOTS, 'fleet-events-hostile.png'), fullPage: true });
+  });
+
+  it("shows a rebaseline by command on the camera's page, live, naming what the new baseline absorbed", async () => {
+    const cam = cameras.get('tampered')!;
+    await page.goto(fleet.url + 'camera/' + cam.serial);
+    await page.locator('#integrity').waitFor();
+    const pub = await mqtt.connectAsync(demo.broker.url, { clientId: 'browser-test-operator', reconnectPeriod: 0 });
+    try {
+      await pub.publishAsync(`vigil/v1/${cam.serial}/cmd/rebaseline`, '{"id":"c-browser"}', { qos: 1 });
+    } finally {
+      await pub.endAsync();
+    }
+    const li = page.locator('#events li[data-kind="rebaseline"]');
+    await li.waitFor({ timeout: 45_000 });
+    expect(await li.textContent()).toMatch(/rebaseline by command c-browser: \d+ files? differed: .*added \/usr\/bin\/\.dropper/);
+    expect(await li.locator('.badge').textContent()).toBe('high');
+    await page.screenshot({ path: join(SHOTS, 'camera-rebaseline.png'), fullPage: true });
   });
 });

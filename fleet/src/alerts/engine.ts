@@ -7,12 +7,15 @@
  * (store.updateAlerts), against the conditions as stored, so consumers sharing a store never raise one alert
  * twice; alerts go in with one pending delivery per sink, so the dispatcher sends only what was committed. The
  * conditions kept in memory only save a transaction when nothing can have changed.
+ * A camera's command events (event-conditions.ts) raise one alert each (raiseForEvent): their condition row,
+ * `event:<eventId>`, is stored cleared at once, so it is forgotten after the quiet period like any cleared one.
  */
 import { randomUUID } from 'node:crypto';
 import type { CameraEntry } from '../fleet-view';
 import type { FleetLog } from '../log';
 import type { AlertChange, AlertConditionRow, FleetStore } from '../store/types';
 import { conditionsOf, type ActiveCondition } from './conditions';
+import { eventConditionOf } from './event-conditions';
 import { severityOf, type AlertKind, type AlertRules, type AlertSeverity } from './rules';
 
 /** The alert as sent and listed (schemas/alert.schema.json). */
@@ -131,6 +134,42 @@ export class AlertEngine {
       this.o.onRaised?.(a);
     }
     return raised;
+  }
+
+  /**
+   * Raises the alert of a camera's event (rebaseline, interval-changed; others raise none) unless it was raised:
+   * its condition row is there. `redelivered`: the store had the event already (the broker sent it again
+   * because the consumer stopped before its PUBACK, maybe before the alert was written); raised then only while
+   * a row written at its first delivery would still be kept, so an old event never alerts twice. Never rejects.
+   */
+  async raiseForEvent(serial: string, event: Record<string, unknown>, nowMs: number, redelivered = false): Promise<Alert[]> {
+    const d = eventConditionOf(serial, event, this.o.rules);
+    if (!d || this.conditions.get(serial)?.has(d.condition)) return [];
+    try {
+      if (redelivered) {
+        const first = await this.o.store.event(serial, String(event.eventId));
+        if (!first || nowMs - first.receivedMs >= this.o.quietMs) return [];
+      }
+      const raised: Alert[] = [];
+      const change = await this.o.store.updateAlerts(serial, (rows) => {
+        if (rows.some((r) => r.condition === d.condition)) return null;
+        const a = this.alert(serial, d, nowMs);
+        raised.push(a);
+        const put: AlertConditionRow = { serial, condition: d.condition, active: false, sinceMs: nowMs, clearedMs: nowMs, alerted: true };
+        return { puts: [put], deletes: [], alerts: [{ id: a.id, serial, kind: a.kind, condition: a.condition, severity: a.severity, raisedMs: nowMs, json: JSON.stringify(a) }] };
+      }, this.o.sinks, nowMs);
+      if (!change) return [];
+      for (const p of change.puts) this.of(serial).set(p.condition, p);
+      this.writes++;
+      for (const a of raised) {
+        this.raised[a.kind] = (this.raised[a.kind] ?? 0) + 1;
+        this.o.onRaised?.(a);
+      }
+      return raised;
+    } catch (err) {
+      this.o.log('error', `alerts: cannot raise the ${d.kind} alert of ${serial}'s event ${String(event.eventId)}: ${(err as Error).message}`);
+      return [];
+    }
   }
 
   /** Whether decide() would change anything: the same rules, without making the alerts. */

@@ -1,5 +1,5 @@
 /**
- * The alerts of one fleet consumer put together: the engine observes every camera change, the dispatcher
+ * The alerts of one fleet consumer put together: the engine observes every camera change and event, the dispatcher
  * delivers from the outbox to the webhooks and to MQTT, a timer re-checks every camera as time passes.
  * startFleet makes one; `reconcileAll` re-checks every camera on demand (after a data reload).
  */
@@ -69,6 +69,9 @@ export class FleetAlerts extends EventEmitter {
       },
       reloaded: () => {
         this.engine.load().catch((err) => o.log('error', `alerts: cannot read the stored conditions: ${(err as Error).message}`));
+      },
+      event: async (serial, e, redelivered) => {
+        if ((await this.engine.raiseForEvent(serial, e, o.now(), redelivered)).length) this.dispatcher.kick();
       },
     };
     o.consumer.observe(observer);

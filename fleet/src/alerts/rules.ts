@@ -8,6 +8,7 @@ import { describeErrors, schemaValidator } from '../validate';
 
 export const ALERT_KINDS = [
   'support-ending', 'support-ended', 'advisory', 'finding', 'integrity-changed', 'unsigned-app', 'unsigned-allowed', 'lost', 'missing', 'recovered', 'retired-reporting',
+  'rebaseline', 'interval-changed',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export type AlertSeverity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -25,7 +26,8 @@ export interface AlertRules {
   quietMinutes: number;
   supportEndingDays: number | null;
   reconcileSec: number;
-  kinds: Record<AlertKind, { severity: AlertSeverity | 'from-cvss'; note?: string }>;
+  /** benignSeverity: the severity of the harmless case of a command event (event-conditions.ts). */
+  kinds: Record<AlertKind, { severity: AlertSeverity | 'from-cvss'; benignSeverity?: AlertSeverity; note?: string }>;
   advisorySeverity: Array<{ minCvss: number; severity: AlertSeverity }>;
   advisoryUnknownCvss: AlertSeverity;
   delivery: DeliveryPolicy;
@@ -41,6 +43,13 @@ export function loadAlertRules(file = DATA_DIR + 'alerts.json'): AlertRules {
   const validate = schemaValidator('alerts.schema.json');
   if (!validate(data)) throw new Error(`[vigil] [fleet] ${file} does not match schemas/alerts.schema.json: ${describeErrors(validate.errors)}`);
   return data as AlertRules;
+}
+
+/** The severity of a command event's alert: the kind's, or its benignSeverity (when it has one) for the harmless case. */
+export function eventSeverityOf(rules: AlertRules, kind: AlertKind, benign: boolean): AlertSeverity {
+  const k = rules.kinds[kind];
+  if (benign && k.benignSeverity) return k.benignSeverity;
+  return k.severity === 'from-cvss' ? rules.advisoryUnknownCvss : k.severity;
 }
 
 /** The severity of an alert of this kind; an advisory's from its CVSS score. */

@@ -1,5 +1,5 @@
 // The evidence on a camera's page: posture, the camera's actions, services (configured vs listening), findings
-// with their evidence, firmware state, platform facts, advisories with CVSS. camera.js lays them out. All device
+// with their evidence, firmware state, platform facts, advisories with CVSS, events. camera.js lays them out. All device
 // text goes in as text nodes (vigil.el), never as HTML.
 'use strict';
 (function () {
@@ -134,11 +134,36 @@
     return box;
   }
 
+  /** What a command event says (rebaseline: what the new baseline absorbed; set-interval: old and new seconds); null for other kinds. */
+  function commandText(ev) {
+    const j = ev.json || {};
+    const d = j.details && typeof j.details === 'object' ? j.details : {};
+    const by = typeof d.commandId === 'string' && d.commandId ? 'by command ' + d.commandId : 'by command';
+    if (ev.kind === 'rebaseline') {
+      const names = Array.isArray(d.differed) ? d.differed.filter((x) => typeof x === 'string') : [];
+      const n = Number.isInteger(d.differedCount) ? d.differedCount : Array.isArray(d.differed) ? d.differed.length : null;
+      const what = n === null ? 'files differed: unknown' : n === 1 ? '1 file differed' : n + ' files differed';
+      return 'rebaseline ' + by + ': ' + what + (names.length ? ': ' + names.join(', ') + (n > names.length ? ', …' : '') : '');
+    }
+    if (ev.kind === 'interval-changed') return 'report interval changed ' + by + ': from ' + (d.oldSec ?? '?') + ' s to ' + (d.newSec ?? '?') + ' s';
+    return null;
+  }
+
+  /** The camera's events, newest first; commands that could hide a problem say what they changed. */
+  function events(list) {
+    return el('section', { id: 'events' }, el('h2', {}, 'Events'), el('ul', { class: 'events-list' }, ...list.map((ev) => {
+      const sev = ev.json && ev.json.severity;
+      return el('li', { 'data-kind': ev.kind, 'data-event-id': ev.eventId },
+        new Date(ev.receivedMs).toLocaleString() + ' ', sev ? el('span', { class: 'badge sev-' + sev }, sev) : null, ' ',
+        el('span', { class: 'kind' }, ev.kind), ' · ', commandText(ev) || (ev.json && ev.json.summary) || '');
+    })));
+  }
+
   function dl(pairs) {
     const d = el('dl');
     for (const [k, v] of pairs) d.append(el('dt', {}, k), el('dd', {}, v === null || v === undefined || v === '' ? '—' : v));
     return d;
   }
 
-  window.vigil.evidence = { posture, actions, services, findings, firmware, platform, advisories, severityCounts, dl };
+  window.vigil.evidence = { posture, actions, services, findings, firmware, platform, advisories, events, severityCounts, dl };
 })();

@@ -1,5 +1,5 @@
 // One camera: posture, actions, evaluation, the evidence (camera-evidence.js), integrity, health, charts over
-// time, connection history; live over SSE.
+// time, connection history, events; live over SSE.
 'use strict';
 (function () {
   const { el, badge, ago } = window.vigil;
@@ -85,7 +85,7 @@
     out.push(h.states.length ? el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'Received'), el('th', {}, 'State'), el('th', {}, 'Reason'), el('th', {}, 'Session'), el('th', {}, ''))),
       el('tbody', {}, ...h.states.map((s) => el('tr', {}, el('td', {}, new Date(s.receivedMs).toLocaleString()), el('td', {}, badge(s.state === 'offline' && s.reason === 'lost' ? 'lost' : s.state)), el('td', {}, s.reason || ''), el('td', {}, s.session), el('td', { class: 'muted' }, s.stale ? 'stale: ignored' : ''))))) : el('p', { class: 'muted' }, 'no state messages yet'));
     if (h.gaps.length) out.push(el('h2', {}, 'Sequence gaps'), el('ul', { class: 'plain' }, ...h.gaps.map((g) => el('li', {}, 'seq ' + g.fromSeq + (g.toSeq > g.fromSeq ? '–' + g.toSeq : '') + ' missing, noticed ' + new Date(g.detectedMs).toLocaleString()))));
-    if (h.events.length) out.push(el('h2', {}, 'Events'), el('ul', { class: 'plain' }, ...h.events.map((ev) => el('li', {}, new Date(ev.receivedMs).toLocaleString() + ' · ' + ev.kind + ' · ' + (ev.json.summary || '')))));
+    if (h.events.length) out.push(ev.events(h.events));
     root.replaceChildren(...out);
   }
   async function load() {
@@ -94,7 +94,8 @@
     render(await c.json(), await h.json());
   }
   let pending = false;
+  // An event (a rebaseline, say) changes no camera field: it reloads the page's history too.
   load().then(() => vigil.live((name, data) => {
-    if (name === 'camera' && data.serial === serial && !pending) { pending = true; setTimeout(() => { pending = false; load(); }, 100); }
-  }));
+    if ((name === 'camera' || name === 'event') && data.serial === serial && !pending) { pending = true; setTimeout(() => { pending = false; load(); }, 100); }
+  }, ['camera', 'counts', 'event']));
 })();

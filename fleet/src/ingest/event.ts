@@ -16,6 +16,8 @@ export function appliedEvent(ctx: IngestContext, p: Extract<Prepared, { kind: 'e
   ctx.counters.events++;
   if (outcome.result === 'duplicate') {
     ctx.counters.duplicates++;
+    // The alerts raise what a consumer stopped before its PUBACK may not have raised.
+    ctx.notify('event-redelivered', { serial: p.serial, ...p.body });
     return { result: 'duplicate' };
   }
   ctx.notify('event', { serial: p.serial, ...p.body });
