@@ -111,6 +111,19 @@ describe('SqliteStore: schema and migrations', () => {
     await store.close();
   });
 
+  it('migrates a version-4 store: no hardware id known yet, nothing refused, learnt from the next report', async () => {
+    const file = dbFile();
+    const db = new Database(file);
+    migrate(db, MIGRATIONS.slice(0, 4));
+    insertV3Camera(db, 'CAM1', JSON.stringify(makeReport({ serial: 'CAM1', seq: 40 })), 40);
+    db.close();
+    const store = new SqliteStore(file);
+    expect((await store.loadCameras()).map((c) => [c.model, c.hardwareId, c.refused, c.identityClaim, c.lastSeq])).toEqual([['M3086-V', null, 0, null, 40]]);
+    await store.ingest([reportItem('CAM1', 'r-000041', T0 + 41 * 60_000, 41, { hardwareId: '9A1' })]);
+    expect((await store.loadCameras()).map((c) => [c.hardwareId, c.lastSeq])).toEqual([['9A1', 41]]);
+    await store.close();
+  });
+
   it('follows a seq reset against a camera migrated from version 3 (its agent start read from the old report)', async () => {
     const file = dbFile();
     const db = new Database(file);
