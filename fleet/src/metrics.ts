@@ -31,6 +31,9 @@ export function metricsText(consumer: FleetConsumer): string {
   metric('vigil_fleet_ingest_rate', 'gauge', 'Reports ingested per second, averaged over the last 60 seconds.', [[null, Number(consumer.ingestRate().toFixed(3))]]);
   const reasons = Object.entries(c.invalid);
   metric('vigil_fleet_invalid_payloads_total', 'counter', 'Payloads quarantined, by reason.', reasons.length ? reasons.map(([r, n]) => [{ reason: r }, n]) : [[{ reason: 'schema' }, 0]]);
+  const refused = Object.entries(c.refused);
+  metric('vigil_fleet_reports_refused_total', 'counter', 'Reports refused as forged (quarantined as forged), by reason: identity, future, seq-jump.',
+    refused.length ? refused.map(([r, n]) => [{ reason: r }, n]) : [[{ reason: 'future' }, 0]]);
   metric('vigil_fleet_duplicates_total', 'counter', 'Reports and events ignored as duplicates (same id).', [[null, c.duplicates]]);
   metric('vigil_fleet_seq_gaps_total', 'counter', 'Sequence gaps detected.', [[null, c.gaps]]);
   metric('vigil_fleet_out_of_order_total', 'counter', 'Reports that arrived after a newer one.', [[null, c.outOfOrder]]);

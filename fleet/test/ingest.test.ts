@@ -229,6 +229,8 @@ describe('the fleet consumer, fed directly', () => {
 
   it('follows a camera whose agent started afresh with its sequence reset', async () => {
     const f = await start();
+    // Received when the fresh agent's report was sent: neither report is from the consumer's future (store/forgery.ts).
+    clock.now = T0 + 3_600_000;
     const s = serial();
     await send(s, 'report', makeReport({ serial: s, seq: 40 }));
     await send(s, 'report', makeReport({ serial: s, seq: 1, sentAt: new Date(T0 + 3_600_000).toISOString(), startedAt: new Date(T0 + 3_500_000).toISOString() }));

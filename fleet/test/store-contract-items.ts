@@ -16,6 +16,7 @@ export interface ReportOpts {
   startedAt?: string;
   osVersion?: string;
   model?: string;
+  hardwareId?: string | null;
 }
 
 export function reportId(serial: string, seq: number): string {
@@ -35,7 +36,7 @@ export function report(serial: string, seq: number, o: ReportOpts = {}): ReportI
     findings: 1, hardeningScore: 87, integrity: 'ok', support: 'supported', advisories: 2, queueDepth: 0, heapUsedBytes: 1_500_000, dropped: 0,
   };
   return {
-    kind: 'report', serial, nowMs, history, startedAt: o.startedAt ?? STARTED, model: o.model ?? 'M3086-V', fullName: 'AXIS M3086-V Dome Camera',
+    kind: 'report', serial, nowMs, history, startedAt: o.startedAt ?? STARTED, model: o.model ?? 'M3086-V', hardwareId: o.hardwareId === undefined ? '9A1' : o.hardwareId, fullName: 'AXIS M3086-V Dome Camera',
     intervalSec: 60, text: reportText(serial, seq, id),
   };
 }

@@ -26,8 +26,10 @@ afterEach(() => {
 function row(serial: string, reportId: string, receivedMs: number, seq = 1): HistoryRow {
   return { serial, reportId, seq, sentAt: new Date(receivedMs).toISOString(), receivedMs, osVersion: '12.10.36', findings: 0, hardeningScore: 100, integrity: 'ok', support: 'supported', advisories: 0, queueDepth: 0, heapUsedBytes: 1, dropped: 0 };
 }
+/** The items here count ms from the epoch: the agent started at 0 (a later start would be from the future, store/forgery.ts). */
+const STARTED = new Date(0).toISOString();
 function reportItem(serial: string, reportId: string, receivedMs: number, seq = 1, over: Partial<ReportItem> = {}): ReportItem {
-  return { kind: 'report', serial, nowMs: receivedMs, history: row(serial, reportId, receivedMs, seq), startedAt: '2026-11-25T00:00:00.000Z', model: 'M3086-V', fullName: null, intervalSec: 60, text: `{"id":"${reportId}"}`, ...over };
+  return { kind: 'report', serial, nowMs: receivedMs, history: row(serial, reportId, receivedMs, seq), startedAt: STARTED, model: 'M3086-V', hardwareId: null, fullName: null, intervalSec: 60, text: `{"id":"${reportId}"}`, ...over };
 }
 function stateItem(serial: string, nowMs: number, state: StateItem['state'], reason: string, session: number): StateItem {
   return { kind: 'state', serial, nowMs, state, reason, session, at: new Date(nowMs).toISOString() };
@@ -93,7 +95,7 @@ describe('SqliteStore: schema and migrations', () => {
     await store.close();
   });
 
-  it("migrates a version-3 store to 4: each camera's last_started_at from its report, evaluation_json dropped", async () => {
+  it("migrates a version-3 store to the newest: each camera's last_started_at from its report, evaluation_json dropped", async () => {
     const file = dbFile();
     const db = new Database(file);
     migrate(db, MIGRATIONS.slice(0, 3));
@@ -102,10 +104,23 @@ describe('SqliteStore: schema and migrations', () => {
     insertV3Camera(db, 'CAMBADJSON', 'not json', 3);
     db.close();
     const store = new SqliteStore(file);
-    expect(store.schemaVersion).toBe(4);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
     const cams = await store.loadCameras();
     expect(cams.map((c) => [c.serial, c.lastStartedAt, c.lastSeq])).toEqual([['CAM1', '2026-11-20T08:00:00.000Z', 40], ['CAMBADJSON', null, 3], ['CAMSTATEONLY', null, null]]);
     expect(store.db.prepare("SELECT evaluation_json FROM cameras WHERE serial = 'CAM1'").pluck().get()).toBeNull();
+    await store.close();
+  });
+
+  it('migrates a version-4 store: no hardware id known yet, nothing refused, learnt from the next report', async () => {
+    const file = dbFile();
+    const db = new Database(file);
+    migrate(db, MIGRATIONS.slice(0, 4));
+    insertV3Camera(db, 'CAM1', JSON.stringify(makeReport({ serial: 'CAM1', seq: 40 })), 40);
+    db.close();
+    const store = new SqliteStore(file);
+    expect((await store.loadCameras()).map((c) => [c.model, c.hardwareId, c.refused, c.identityClaim, c.lastSeq])).toEqual([['M3086-V', null, 0, null, 40]]);
+    await store.ingest([reportItem('CAM1', 'r-000041', T0 + 41 * 60_000, 41, { hardwareId: '9A1' })]);
+    expect((await store.loadCameras()).map((c) => [c.hardwareId, c.lastSeq])).toEqual([['9A1', 41]]);
     await store.close();
   });
 
@@ -185,7 +200,7 @@ describe('SqliteStore: writes', () => {
     await store.close();
     const again = new SqliteStore(file);
     expect((await again.loadCameras()).map((c) => [c.serial, c.connection, c.session, c.lastSeq, c.lastStartedAt, c.reportJson])).toEqual([
-      ['CAM1', 'online', 3, 7, '2026-11-25T00:00:00.000Z', '{"id":"r-000007"}'],
+      ['CAM1', 'online', 3, 7, STARTED, '{"id":"r-000007"}'],
     ]);
     await again.close();
   });
@@ -198,15 +213,16 @@ describe('SqliteStore: writes', () => {
     expect(await store.setRetired('CAM1', 5, 'replaced')).toBe(true);
     const rowid = () => (store.db.prepare('SELECT rowid FROM cameras WHERE serial = ?').get('CAM1') as { rowid: number }).rowid;
     const before = rowid();
-    const newer = { model: 'P3265-V', fullName: 'AXIS P3265-V', intervalSec: 30, startedAt: '2026-11-26T00:00:00.000Z' };
+    // The same model (another would be refused as forged: identity); a hardware id learnt where none was known.
+    const newer = { hardwareId: '9A1', fullName: 'AXIS M3086-V', intervalSec: 30, startedAt: new Date(5).toISOString() };
     const upgraded = (reportId: string, ms: number, seq: number) => reportItem('CAM1', reportId, ms, seq, { ...newer, history: { ...row('CAM1', reportId, ms, seq), osVersion: '12.11.77' } });
     await store.ingest([
       stateItem('CAM1', 8, 'offline', 'lost', 4), upgraded('r-000008', 8, 8), upgraded('r-000010', 10, 10), reportItem('CAM1', 'r-000008', 11, 8), reportItem('CAM1', 'r-000009', 12, 9),
     ]);
     expect([(await store.loadCameras()).filter((c) => c.serial === 'CAM1'), (await store.loadCameras()).length, rowid()]).toEqual([[{
-      serial: 'CAM1', model: 'P3265-V', fullName: 'AXIS P3265-V', osVersion: '12.11.77', connection: 'lost', session: 4, stateAt: new Date(8).toISOString(),
-      stateReason: 'lost', lastReportId: 'r-000010', lastSeq: 10, lastSentAt: new Date(10).toISOString(), lastStartedAt: '2026-11-26T00:00:00.000Z', lastReportMs: 10,
-      intervalSec: 30, reports: 4, duplicates: 1, gaps: 0, outOfOrder: 1, firstSeenMs: 1, retiredMs: 5, retiredReason: 'replaced', reportJson: '{"id":"r-000010"}',
+      serial: 'CAM1', model: 'M3086-V', hardwareId: '9A1', fullName: 'AXIS M3086-V', osVersion: '12.11.77', connection: 'lost', session: 4, stateAt: new Date(8).toISOString(),
+      stateReason: 'lost', lastReportId: 'r-000010', lastSeq: 10, lastSentAt: new Date(10).toISOString(), lastStartedAt: new Date(5).toISOString(), lastReportMs: 10,
+      intervalSec: 30, reports: 4, duplicates: 1, gaps: 0, outOfOrder: 1, refused: 0, identityClaim: null, identityClaimMs: null, firstSeenMs: 1, retiredMs: 5, retiredReason: 'replaced', reportJson: '{"id":"r-000010"}',
     }], 2, before]);
     await store.close();
   });

@@ -3,6 +3,7 @@
  * to the set of conditions active now, each with what its alert says. The engine raises an alert when one
  * becomes active; which conditions exist and their keys are decided here.
  */
+import { createHash } from 'node:crypto';
 import type { CameraEntry } from '../fleet-view';
 import { unsignedApps } from '../posture';
 import { severityOf, type AlertKind, type AlertRules, type AlertSeverity } from './rules';
@@ -44,6 +45,14 @@ export function conditionsOf(c: CameraEntry, o: ConditionOptions): Map<string, A
       });
     }
     return out;
+  }
+  // The last identity a refused report claimed (store/forgery.ts): keyed by the claim, so each new one alerts.
+  if (c.rec.identityClaim != null && c.rec.identityClaimMs != null) {
+    const claim = JSON.parse(c.rec.identityClaim) as { model: string | null; hardwareId: string | null };
+    const key = createHash('sha256').update(c.rec.identityClaim).digest('hex').slice(0, 16);
+    add(`identity-mismatch:${key}`, 'identity-mismatch', `a report claimed model ${claim.model ?? '?'}, hardware id ${claim.hardwareId ?? '?'}; the camera is ${c.rec.model ?? '?'}, ${c.rec.hardwareId ?? '?'} (refused)`, {
+      claimed: claim, known: { model: c.rec.model, hardwareId: c.rec.hardwareId }, at: new Date(c.rec.identityClaimMs).toISOString(), refused: c.rec.refused,
+    });
   }
   if (c.status === 'lost') add('lost', 'lost', 'connection lost (the broker published its will)', { since: c.rec.stateAt, reason: c.rec.stateReason });
   if (c.status === 'missing') {

@@ -8,7 +8,7 @@ import { describeErrors, schemaValidator } from '../validate';
 
 export const ALERT_KINDS = [
   'support-ending', 'support-ended', 'advisory', 'finding', 'integrity-changed', 'unsigned-app', 'unsigned-allowed', 'lost', 'missing', 'recovered', 'retired-reporting',
-  'rebaseline', 'interval-changed',
+  'rebaseline', 'interval-changed', 'identity-mismatch',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export type AlertSeverity = 'info' | 'low' | 'medium' | 'high' | 'critical';

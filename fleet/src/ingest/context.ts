@@ -23,6 +23,8 @@ export interface Counters {
   outOfOrder: number;
   staleStates: number;
   invalid: Record<string, number>;
+  /** Reports refused as forged, by reason (store/forgery.ts): also counted in invalid as `forged`. */
+  refused: Record<string, number>;
   storeErrors: number;
 }
 
@@ -76,6 +78,8 @@ export type Ingested =
   | { result: 'quarantined'; reason: string }
   /** The same reportId or eventId again. */
   | { result: 'duplicate' }
+  /** A report refused as forged (store/forgery.ts): quarantined, acknowledged. */
+  | { result: 'refused'; reason: string }
   /** A state from an older session (a will arriving late, or a retained replay). */
   | { result: 'stale' }
   /** Stored. For a report: the gap it opened, and whether it came after a newer one (history only). */
@@ -84,7 +88,7 @@ export type Ingested =
 export const DEFAULT_MAX_PAYLOAD = 128 * 1024;
 
 export function newCounters(): Counters {
-  return { messages: 0, reports: 0, states: 0, events: 0, duplicates: 0, gaps: 0, outOfOrder: 0, staleStates: 0, invalid: {}, storeErrors: 0 };
+  return { messages: 0, reports: 0, states: 0, events: 0, duplicates: 0, gaps: 0, outOfOrder: 0, staleStates: 0, invalid: {}, refused: {}, storeErrors: 0 };
 }
 
 export function ingestContext(o: {

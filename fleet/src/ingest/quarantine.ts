@@ -12,14 +12,18 @@ export const MAX_LOGGED_INVALID = 10_000;
 
 export function quarantine(ctx: IngestContext, fullTopic: string, serial: string | null, reason: string, detail: string, bytes: Buffer, nowMs: number): Prepared {
   const topic = fullTopic.length > MAX_TOPIC_KEPT ? `${fullTopic.slice(0, MAX_TOPIC_KEPT)}… (${fullTopic.length} characters)` : fullTopic;
-  const key = serial ?? topic;
-  if (!ctx.loggedInvalid.has(key) && ctx.loggedInvalid.size < MAX_LOGGED_INVALID) {
-    ctx.loggedInvalid.add(key);
-    ctx.log('warn', `quarantined a message on ${topic} (${reason}: ${detail}); further bad messages from ${serial ?? 'this topic'} are counted, not logged`);
-  }
+  logOnce(ctx, serial ?? topic, `quarantined a message on ${topic} (${reason}: ${detail}); further bad messages from ${serial ?? 'this topic'} are counted, not logged`);
   const excerpt = bytes.subarray(0, 512).toString('utf8');
   const row = { receivedMs: nowMs, topic, serial, reason: `${reason}: ${detail}`.slice(0, 1000), size: bytes.length, excerpt };
   return { kind: 'quarantine', item: { kind: 'quarantine', row }, topic, serial, reason };
+}
+
+/** Logs the first bad message of a camera (or topic); the rest are only counted. */
+export function logOnce(ctx: IngestContext, key: string, message: string): void {
+  if (!ctx.loggedInvalid.has(key) && ctx.loggedInvalid.size < MAX_LOGGED_INVALID) {
+    ctx.loggedInvalid.add(key);
+    ctx.log('warn', message);
+  }
 }
 
 /** After the commit: counted and told. */

@@ -10,7 +10,7 @@ import { statusOf } from '../status-sweep';
 import type { IngestOutcome, ReportItem } from '../store/types';
 import { describeErrors, validateReport } from '../validate';
 import type { IngestContext, Ingested, Message, Prepared } from './context';
-import { quarantine } from './quarantine';
+import { logOnce, quarantine } from './quarantine';
 
 export function prepareReport(ctx: IngestContext, { topic, serial, body, bytes, text, nowMs, retained }: Message): Prepared {
   const validate = validateReport();
@@ -24,8 +24,8 @@ export function prepareReport(ctx: IngestContext, { topic, serial, body, bytes, 
   const receivedMs = retained && Number.isFinite(sentMs) ? Math.min(sentMs, nowMs) : nowMs;
   const evaluation = evaluate(report, ctx.tables, nowMs);
   const item: ReportItem = {
-    kind: 'report', serial, nowMs, startedAt: report.health.startedAt, model: report.device.model ?? null, fullName: report.device.fullName ?? null,
-    intervalSec: report.intervalSec, text,
+    kind: 'report', serial, nowMs, startedAt: report.health.startedAt, model: report.device.model ?? null,
+    hardwareId: report.device.hardwareId ?? null, fullName: report.device.fullName ?? null, intervalSec: report.intervalSec, text, topic,
     history: {
       serial, reportId: report.reportId, seq: report.seq, sentAt: report.sentAt, receivedMs, osVersion: report.os.version,
       findings: report.services.findings.length, hardeningScore: evaluation.hardeningScore, integrity: evaluation.integrity,
@@ -41,6 +41,7 @@ export function appliedReport(ctx: IngestContext, p: Extract<Prepared, { kind: '
   if (outcome.kind !== 'report') throw new Error(`[vigil] [fleet] the store answered a report with a ${outcome.kind} outcome`);
   const { serial } = p;
   const nowMs = (p.item as ReportItem).nowMs;
+  if (outcome.result === 'refused') return refused(ctx, p, outcome);
   const c = ctx.view.entry(serial, nowMs);
   c.rec = outcome.camera;
   if (outcome.result === 'duplicate') {
@@ -67,4 +68,23 @@ export function appliedReport(ctx: IngestContext, p: Extract<Prepared, { kind: '
   if (was !== c.status) ctx.notify('status', { serial, from: was, to: c.status });
   ctx.notify('camera', cameraView(c));
   return { result: 'stored', gap, outOfOrder };
+}
+
+/**
+ * A report the store refused as forged: quarantined there, counted here. A known camera's record changed (its
+ * refused count, an identity claim): the view follows and observers (the identity-mismatch alert) are told.
+ */
+function refused(ctx: IngestContext, p: Extract<Prepared, { kind: 'report' }>, outcome: Extract<IngestOutcome, { result: 'refused' }>): Ingested {
+  const { serial } = p;
+  ctx.counters.refused[outcome.reason] = (ctx.counters.refused[outcome.reason] ?? 0) + 1;
+  ctx.counters.invalid.forged = (ctx.counters.invalid.forged ?? 0) + 1;
+  logOnce(ctx, serial, `refused a report on ${serial}'s topic as forged (${outcome.reason}: ${outcome.detail}); further bad messages from ${serial} are counted, not logged`);
+  ctx.notify('quarantine', { topic: (p.item as ReportItem).topic, serial, reason: `forged: ${outcome.reason}` });
+  if (outcome.camera) {
+    const c = ctx.view.entry(serial, (p.item as ReportItem).nowMs);
+    c.rec = outcome.camera;
+    ctx.view.set(c);
+    ctx.notify('camera', cameraView(c));
+  }
+  return { result: 'refused', reason: outcome.reason };
 }

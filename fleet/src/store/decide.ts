@@ -1,10 +1,12 @@
 /**
  * The one decision code both stores run inside their transaction, with the batch's cameras locked: duplicates by
  * (serial, reportId) and (serial, eventId), seq gaps (a late report fills its gap), out of order (history only),
- * a seq reset after a fresh agent start, stale states from an older session. Pure: the store supplies what is
+ * a seq reset after a fresh agent start, stale states from an older session, reports refused as forged
+ * (store/forgery.ts). Pure: the store supplies what is
  * stored now (`DecideReads`, synchronous: SQLite reads as it goes, PostgreSQL prefetches under the locks) and
  * writes the `BatchWrites` it gets back.
  */
+import { claimText, refusalOf, storedFromFuture } from './forgery';
 import type { CameraState, EventRow, GapRow, HistoryRow, IngestItem, IngestOutcome, QuarantineRow, ReportItem, SeqGap, StateItem, StateRow } from './types';
 
 export interface DecideReads {
@@ -35,9 +37,9 @@ export interface BatchWrites {
 
 export function newCameraState(serial: string, nowMs: number): CameraState {
   return {
-    serial, model: null, fullName: null, osVersion: null, connection: 'unknown', session: null, stateAt: null, stateReason: null,
+    serial, model: null, hardwareId: null, fullName: null, osVersion: null, connection: 'unknown', session: null, stateAt: null, stateReason: null,
     lastReportId: null, lastSeq: null, lastSentAt: null, lastStartedAt: null, lastReportMs: null, intervalSec: null, reports: 0,
-    duplicates: 0, gaps: 0, outOfOrder: 0, firstSeenMs: nowMs, retiredMs: null, retiredReason: null,
+    duplicates: 0, gaps: 0, outOfOrder: 0, refused: 0, identityClaim: null, identityClaimMs: null, firstSeenMs: nowMs, retiredMs: null, retiredReason: null,
   };
 }
 
@@ -90,8 +92,11 @@ export function decideBatch(items: IngestItem[], reads: DecideReads): { outcomes
         outcomes.push({ kind: 'report', result: 'duplicate', camera: w.state });
         continue;
       }
-      reportsSeen.add(key);
-      outcomes.push(decideReport(w, item, writes, gapsOf));
+      const o = decideReport(w, item, writes, gapsOf);
+      outcomes.push(o);
+      // A refused report of a camera never stored makes no camera (random serials cannot fill the table).
+      if (o.result === 'refused' && w.isNew && !writes.cameras.has(item.serial)) continue;
+      if (o.result !== 'refused') reportsSeen.add(key);
       writes.cameras.set(item.serial, w);
     }
   }
@@ -113,11 +118,23 @@ function isStale(c: CameraState, s: StateItem): boolean {
 function decideReport(w: CameraWrite, item: ReportItem, writes: BatchWrites, gapsOf: (serial: string) => GapRow[]): IngestOutcome {
   const c = w.state;
   const h = item.history;
+  // A stored newest report from the future is no reference: the first report within the bounds replaces it.
+  const trusted = !storedFromFuture(c, item.nowMs);
+  const refusal = refusalOf(c, item, trusted);
+  if (refusal) {
+    writes.quarantine.push({
+      receivedMs: item.nowMs, topic: item.topic ?? `${item.serial}/report`, serial: item.serial, reason: `forged: ${refusal.reason}: ${refusal.detail}`.slice(0, 1000),
+      size: Buffer.byteLength(item.text), excerpt: Buffer.from(item.text).subarray(0, 512).toString('utf8'),
+    });
+    const claim = refusal.reason === 'identity' ? { identityClaim: claimText(item), identityClaimMs: item.nowMs } : {};
+    w.state = { ...c, refused: c.refused + 1, ...claim };
+    return { kind: 'report', result: 'refused', reason: refusal.reason, detail: refusal.detail, camera: w.isNew && !writes.cameras.has(item.serial) ? null : w.state };
+  }
   let becameLatest = true;
-  let reset = false;
+  let reset = !trusted;
   let gap: SeqGap | null = null;
   let outOfOrder = false;
-  if (c.lastSeq !== null && c.lastSentAt !== null) {
+  if (trusted && c.lastSeq !== null && c.lastSentAt !== null) {
     if (h.seq > c.lastSeq + 1) gap = { fromSeq: c.lastSeq + 1, toSeq: h.seq - 1 };
     else if (h.seq <= c.lastSeq) {
       // Older than what we have: history only. Unless the agent restarted from scratch (its seq reset): then it
@@ -128,9 +145,12 @@ function decideReport(w: CameraWrite, item: ReportItem, writes: BatchWrites, gap
     }
   }
   const next: CameraState = { ...c, reports: c.reports + 1 };
+  // Identity is learnt where unknown and kept when a report does not say; replaced only with an untrusted newest.
+  next.model = trusted ? c.model ?? item.model : item.model;
+  next.hardwareId = trusted ? c.hardwareId ?? item.hardwareId : item.hardwareId;
   if (becameLatest) {
     Object.assign(next, {
-      model: item.model, fullName: item.fullName, osVersion: h.osVersion, lastReportId: h.reportId, lastSeq: h.seq, lastSentAt: h.sentAt,
+      fullName: item.fullName, osVersion: h.osVersion, lastReportId: h.reportId, lastSeq: h.seq, lastSentAt: h.sentAt,
       lastStartedAt: item.startedAt, lastReportMs: h.receivedMs, intervalSec: item.intervalSec,
     });
     w.reportJson = item.text;

@@ -16,10 +16,11 @@ export const PG_TYPES: pg.CustomTypesConfig = {
 };
 
 export const CAMERA_STATE_SELECT = [
-  'serial', 'model', 'full_name AS "fullName"', 'os_version AS "osVersion"', 'connection', 'session', 'state_at AS "stateAt"',
+  'serial', 'model', 'hardware_id AS "hardwareId"', 'full_name AS "fullName"', 'os_version AS "osVersion"', 'connection', 'session', 'state_at AS "stateAt"',
   'state_reason AS "stateReason"', 'last_report_id AS "lastReportId"', 'last_seq AS "lastSeq"', 'last_sent_at AS "lastSentAt"',
   'last_started_at AS "lastStartedAt"', 'last_report_ms AS "lastReportMs"', 'interval_sec AS "intervalSec"', 'reports', 'duplicates',
-  'gaps', 'out_of_order AS "outOfOrder"', 'first_seen_ms AS "firstSeenMs"', 'retired_ms AS "retiredMs"', 'retired_reason AS "retiredReason"',
+  'gaps', 'out_of_order AS "outOfOrder"', 'refused', 'identity_claim AS "identityClaim"', 'identity_claim_ms AS "identityClaimMs"',
+  'first_seen_ms AS "firstSeenMs"', 'retired_ms AS "retiredMs"', 'retired_reason AS "retiredReason"',
 ].join(', ');
 
 export const CAMERA_RECORD_SELECT = `${CAMERA_STATE_SELECT}, report_json AS "reportJson"`;

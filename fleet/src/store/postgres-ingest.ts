@@ -37,10 +37,10 @@ export async function insertRows(client: pg.PoolClient, table: string, cols: Col
 }
 
 const CAMERA_COLS: Col[] = [
-  ['serial', 'text'], ['model', 'text'], ['full_name', 'text'], ['os_version', 'text'], ['connection', 'text'], ['session', 'int8'],
+  ['serial', 'text'], ['model', 'text'], ['hardware_id', 'text'], ['full_name', 'text'], ['os_version', 'text'], ['connection', 'text'], ['session', 'int8'],
   ['state_at', 'text'], ['state_reason', 'text'], ['last_report_id', 'text'], ['last_seq', 'int8'], ['last_sent_at', 'text'],
   ['last_started_at', 'text'], ['last_report_ms', 'int8'], ['interval_sec', 'int8'], ['reports', 'int8'], ['duplicates', 'int8'],
-  ['gaps', 'int8'], ['out_of_order', 'int8'], ['first_seen_ms', 'int8'], ['retired_ms', 'int8'], ['retired_reason', 'text'], ['report_json', 'text'],
+  ['gaps', 'int8'], ['out_of_order', 'int8'], ['refused', 'int8'], ['identity_claim', 'text'], ['identity_claim_ms', 'int8'], ['first_seen_ms', 'int8'], ['retired_ms', 'int8'], ['retired_reason', 'text'], ['report_json', 'text'],
 ];
 // Retirement is setRetired's alone; report_json only changes when a newer report came (NULL here = keep).
 const CAMERA_UPSERT = `ON CONFLICT (serial) DO UPDATE SET ${CAMERA_COLS.map(([n]) => n)
@@ -93,8 +93,8 @@ async function prefetch(client: pg.PoolClient, items: IngestItem[], serials: str
 
 async function write(client: pg.PoolClient, w: BatchWrites): Promise<void> {
   const cams = [...w.cameras.values()].map(({ state: c, reportJson }) => [
-    c.serial, c.model, c.fullName, c.osVersion, c.connection, c.session, c.stateAt, c.stateReason, c.lastReportId, c.lastSeq, c.lastSentAt,
-    c.lastStartedAt, c.lastReportMs, c.intervalSec, c.reports, c.duplicates, c.gaps, c.outOfOrder, c.firstSeenMs, c.retiredMs, c.retiredReason,
+    c.serial, c.model, c.hardwareId, c.fullName, c.osVersion, c.connection, c.session, c.stateAt, c.stateReason, c.lastReportId, c.lastSeq, c.lastSentAt,
+    c.lastStartedAt, c.lastReportMs, c.intervalSec, c.reports, c.duplicates, c.gaps, c.outOfOrder, c.refused, c.identityClaim, c.identityClaimMs, c.firstSeenMs, c.retiredMs, c.retiredReason,
     reportJson ?? null,
   ]);
   await insertRows(client, 'cameras', CAMERA_COLS, cams, CAMERA_UPSERT);

@@ -63,6 +63,14 @@ export const PG_MIGRATIONS: string[] = [
   CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_ms);
   CREATE INDEX alert_deliveries_of ON alert_deliveries (alert_id);
   `,
+  // Issue 15 item 3, as SQLite's migration 5: identity so far (hardware id), reports refused as forged, the last
+  // identity a refused report claimed. No hardware id from stored reports: one could be a forger's.
+  `
+  ALTER TABLE cameras ADD COLUMN hardware_id TEXT;
+  ALTER TABLE cameras ADD COLUMN refused BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE cameras ADD COLUMN identity_claim TEXT;
+  ALTER TABLE cameras ADD COLUMN identity_claim_ms BIGINT;
+  `,
 ];
 
 /** The advisory lock (one bigint key space) held while migrating; ingest locks use the two-int4 key space. */

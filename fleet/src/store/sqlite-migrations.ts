@@ -62,6 +62,16 @@ export const MIGRATIONS: Array<(db: Db) => void> = [
       ALTER TABLE cameras ADD COLUMN last_started_at TEXT;
       UPDATE cameras SET last_started_at = json_extract(report_json, '$.health.startedAt'), evaluation_json = NULL WHERE report_json IS NOT NULL AND json_valid(report_json);
     `),
+  // Issue 15 item 3: the identity so far (model was there; hardware id), reports refused as forged, and the last
+  // identity a refused report claimed. The hardware id is learnt from the next report: one from a stored report
+  // could be a forger's (a report from the future is not trusted for identity either, store/forgery.ts).
+  (db) =>
+    db.exec(`
+      ALTER TABLE cameras ADD COLUMN hardware_id TEXT;
+      ALTER TABLE cameras ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE cameras ADD COLUMN identity_claim TEXT;
+      ALTER TABLE cameras ADD COLUMN identity_claim_ms INTEGER;
+    `),
 ];
 
 export function migrate(db: Db, migrations = MIGRATIONS): number {

@@ -18,10 +18,11 @@ type Db = Database.Database;
 export const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
 const STATE_COLS: Array<[keyof CameraState, string]> = [
-  ['serial', 'serial'], ['model', 'model'], ['fullName', 'full_name'], ['osVersion', 'os_version'], ['connection', 'connection'],
+  ['serial', 'serial'], ['model', 'model'], ['hardwareId', 'hardware_id'], ['fullName', 'full_name'], ['osVersion', 'os_version'], ['connection', 'connection'],
   ['session', 'session'], ['stateAt', 'state_at'], ['stateReason', 'state_reason'], ['lastReportId', 'last_report_id'], ['lastSeq', 'last_seq'],
   ['lastSentAt', 'last_sent_at'], ['lastStartedAt', 'last_started_at'], ['lastReportMs', 'last_report_ms'], ['intervalSec', 'interval_sec'],
-  ['reports', 'reports'], ['duplicates', 'duplicates'], ['gaps', 'gaps'], ['outOfOrder', 'out_of_order'], ['firstSeenMs', 'first_seen_ms'],
+  ['reports', 'reports'], ['duplicates', 'duplicates'], ['gaps', 'gaps'], ['outOfOrder', 'out_of_order'], ['refused', 'refused'],
+  ['identityClaim', 'identity_claim'], ['identityClaimMs', 'identity_claim_ms'], ['firstSeenMs', 'first_seen_ms'],
   ['retiredMs', 'retired_ms'], ['retiredReason', 'retired_reason'],
 ];
 const SELECT_STATE = STATE_COLS.map(([k, c]) => (k === c ? c : `${c} AS ${k}`)).join(', ');

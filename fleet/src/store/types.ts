@@ -8,12 +8,16 @@
  * made inside the store's transaction with the camera's row locked (store/decide.ts is the one decision code
  * both stores run), never from a process's memory.
  */
+import type { RefusalReason } from './forgery';
+
 export type Connection = 'online' | 'offline' | 'lost' | 'unknown';
 
 /** What the store keeps of a camera, except its newest report's text. */
 export interface CameraState {
   serial: string;
+  /** Identity so far (model, hardwareId): kept when a report does not say; a report that disagrees is refused (forgery.ts). */
   model: string | null;
+  hardwareId: string | null;
   fullName: string | null;
   osVersion: string | null;
   connection: Connection;
@@ -33,6 +37,11 @@ export interface CameraState {
   /** Seq ranges missing now (the rows of `gaps`): a late report that fills one takes it away. */
   gaps: number;
   outOfOrder: number;
+  /** Reports refused as forged (store/forgery.ts). */
+  refused: number;
+  /** The last identity claimed by a refused report (claimText JSON) and when: an identity-mismatch alert. */
+  identityClaim: string | null;
+  identityClaimMs: number | null;
   firstSeenMs: number;
   /** Decommissioned (`vigil fleet retire`): when, and why. Written only by setRetired. */
   retiredMs: number | null;
@@ -109,8 +118,11 @@ export interface ReportItem {
   history: HistoryRow;
   startedAt: string;
   model: string | null;
+  hardwareId: string | null;
   fullName: string | null;
   intervalSec: number;
+  /** Where it came from, for the quarantine row of a refused report (default `<serial>/report`). */
+  topic?: string;
   /** The report as received: becomes the camera's reportJson when it is the newest. */
   text: string;
 }
@@ -145,6 +157,8 @@ export type SeqGap = { fromSeq: number; toSeq: number };
 export type IngestOutcome =
   | { kind: 'report'; result: 'stored'; camera: CameraState; gap: SeqGap | null; outOfOrder: boolean; becameLatest: boolean; reset: boolean }
   | { kind: 'report'; result: 'duplicate'; camera: CameraState }
+  /** Refused as forged (store/forgery.ts), quarantined; camera null when it was not known before. */
+  | { kind: 'report'; result: 'refused'; reason: RefusalReason; detail: string; camera: CameraState | null }
   | { kind: 'state'; result: 'stored' | 'stale'; camera: CameraState }
   | { kind: 'event'; result: 'stored' | 'duplicate' }
   | { kind: 'quarantine'; result: 'quarantined' };
