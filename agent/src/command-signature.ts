@@ -1,7 +1,7 @@
 /**
- * Signed commands, the wire format (docs/commands.md). Once the CommandKey parameter holds the fleet's P-256 public
- * key, a state-changing command must carry `"sig": {"ctr": N, "value": "<base64 of r||s>"}` in its JSON payload: an
- * ECDSA P-256 / SHA-256 signature (host.crypto.verifyP256) over the text
+ * Signed commands, the wire format (docs/delivery.md, "Signed commands"). Once the CommandKey parameter holds the
+ * fleet's P-256 public key, a state-changing command must carry `"sig": {"ctr": N, "value": "<base64 of r||s>"}` in
+ * its JSON payload: an ECDSA P-256 / SHA-256 signature (host.crypto.verifyP256) over the text
  *
  *   vigil-cmd/1\n<serial>\n<command name>\n<ctr>\n  then, per other payload field sorted by name, <name>=<JSON value>\n
  *

@@ -1,7 +1,7 @@
 /**
- * The fleet's side of signed commands (wire format: agent/src/command-signature.ts, docs/commands.md): a
- * CommandSigner adds `sig: {ctr, value}` to a command's payload, an ECDSA P-256 signature (node:crypto, raw r||s)
- * over the camera's serial, the command's name, the counter and the other fields.
+ * The fleet's side of signed commands (wire format: agent/src/command-signature.ts; docs/delivery.md, "Signed
+ * commands"): a CommandSigner adds `sig: {ctr, value}` to a command's payload, an ECDSA P-256 signature (node:crypto,
+ * raw r||s) over the camera's serial, the command's name, the counter and the other fields.
  *
  * The counter: ms since the epoch, and never at or below the last one this signer used (kept in counterFile when
  * given, so a restart with the clock set back does not reuse counters). Time-based so that several consumers, the

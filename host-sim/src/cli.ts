@@ -33,7 +33,7 @@ VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
   --bundle FILE  the agent bundle (default dist/agent.js; run \`npm run build\` first)
   --command-key KEY
                  the fleet's command-signing public key (as \`vigil fleet keygen\` prints it): the cameras
-                 then run set-interval, rebaseline and rebirth only when signed (docs/commands.md)
+                 then run set-interval, rebaseline and rebirth only when signed (docs/delivery.md)
   --fault SPEC   a timed fault for a single camera, repeatable, added to the profile's faults.script:
                  KIND[:ARG]@AT[+FOR] with AT and FOR in seconds, e.g.
                    broker-down@0+30  broker-restart@60+5  drop@45  drop-during-replay:3@30
