@@ -18,6 +18,9 @@ Usage:
   vigil fleet --broker URL [--db PATH] [--http HOST:PORT]
                                             the fleet consumer: store, evaluation, dashboard, API, alerts
   vigil fleet retire|unretire SERIAL        decommission a camera (asks the running consumer)
+  vigil fleet command SERIAL NAME --key FILE --broker URL
+                                            send one signed command and print the camera's answer
+  vigil fleet keygen --out FILE             the command-signing key; prints the cameras' CommandKey
   vigil status --broker URL                 the fleet table from the broker's retained messages
   vigil profiles                            list the bundled device profiles
   vigil <command> --help                    help for one command

@@ -49,6 +49,8 @@ interface PersistedState {
   serial?: string;
   /** An interval set by command, valid while the IntervalSec parameter still equals `base`. */
   interval?: { sec: number; base: number };
+  /** The counter of the last signed command accepted (commands.ts): a lower or equal one is a replay. */
+  cmdCtr?: number;
 }
 
 /** One agent on one host: `start()` once, `stop()` for a planned stop (main.ts: SIGTERM). */
@@ -152,7 +154,8 @@ export const createAgent = (host: Host, version: string): Agent => {
       onMessage: (client, topic, payload, info) => onCommand(client, topic, payload, info),
     });
     const d = createDelivery({ clock, agentConf: c, log, reportBox: box, eventBox: ev, mqttLink: s, topics: knownTopics, save: saveState });
-    const onCommand = createCommandHandler({ clock, log, mqttLink: s, counters: state, topics: knownTopics, runCycle, setReportInterval, collectCtx: context,
+    const onCommand = createCommandHandler({ clock, log, mqttLink: s, counters: state, save: saveState, serial: () => serial as string, commandKey: () => c.commandKey, crypto: host.crypto,
+      topics: knownTopics, runCycle, setReportInterval, collectCtx: context,
       intervalSec: () => intervalSec, driftedFiles: () => (snap && snap.s.files) || [], emitEvent: emitCommandEvent });
     box.busy = ev.busy = d.busy;
     session = s;
@@ -205,6 +208,7 @@ export const createAgent = (host: Host, version: string): Agent => {
         if (typeof p.serial === 'string' && p.serial) state.serial = p.serial;
         const i = p.interval;
         if (i && count(i.sec) >= 1 && count(i.base) >= 1) state.interval = { sec: i.sec, base: i.base };
+        if (count(p.cmdCtr) >= 1) state.cmdCtr = p.cmdCtr;
       } else {
         say('warn', `${STATE_FILE} has no valid counters; starting from zero`);
       }

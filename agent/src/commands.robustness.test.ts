@@ -100,7 +100,10 @@ describe('parseCommand', () => {
   it.each(seeds(902))('a valid command parses exactly: its id (else the correlation id) and its interval (%s)', (_l, seed) => {
     check(
       fc.property(validCommand, correlationArb, (c, corr) => {
-        expect(parseCommand(c.name, enc(c.text), corr)).toEqual({ id: c.id ?? corr, intervalSec: c.intervalSec });
+        // body: the payload as sent, for the signature check
+        const { body, ...parsed } = parseCommand(c.name, enc(c.text), corr);
+        expect(parsed).toEqual({ id: c.id ?? corr, intervalSec: c.intervalSec });
+        expect(body).toEqual(JSON.parse(c.text.trim() || '{}'));
       }),
       seed,
       1000,
@@ -125,7 +128,7 @@ describe('parseCommand', () => {
       fc.property(validCommand, fc.integer({ min: 0, max: 2 * COMMAND_MAX_BYTES }), (c, n) => {
         const body = Buffer.from(c.text.trim() || '{}');
         const padded = n > body.length ? Buffer.concat([body, Buffer.alloc(n - body.length, 0x20)]) : body;
-        const r = parseCommand(c.name, new Uint8Array(padded), null);
+        const { body: _body, ...r } = parseCommand(c.name, new Uint8Array(padded), null);
         if (padded.length <= COMMAND_MAX_BYTES) expect(r).toEqual({ id: c.id ?? null, intervalSec: c.intervalSec });
         else expect(r).toMatchObject({ code: 'E2BIG', error: `command payload is ${padded.length} bytes, over the limit of 1024` });
       }),

@@ -11,8 +11,10 @@ import { rebaseline } from './collectors/integrity/integrity';
 import type { MqttClient, MessageInfo } from './mqtt/client';
 import { jsonProperties, type MqttSession } from './mqtt/session';
 import type { DeviceTopics } from './mqtt/topics';
-import { utf8Decode } from './util/text';
-import { errorCode, errorMessage, ignore } from './util/errors';
+import { commandKeyBytes, parseSig, SIGNED_COMMANDS, signedText } from './command-signature';
+import { toArrayBuffer } from './util/bytes';
+import { utf8Decode, utf8Encode } from './util/text';
+import { errorCode, errorDetail, errorMessage, ignore } from './util/errors';
 import { isoNow } from './util/time';
 
 /** Results kept to answer a redelivered command (same id) again without running it twice. */
@@ -43,6 +45,8 @@ export interface ParsedCommand {
   code?: string;
   error?: string;
   intervalSec?: number;
+  /** The payload as sent (its `sig` is checked by checkSigned). */
+  body?: Record<string, unknown>;
 }
 
 /** Checks a command payload: a JSON object of at most 1 KiB with only the fields the command takes. */
@@ -67,11 +71,31 @@ export const parseCommand = (name: string, payload: Uint8Array, id: string | nul
     return fail('EUNKNOWN', `unknown command "${name.slice(0, 64)}"; known: ${Object.keys(COMMAND_MIN_GAP_MS).join(', ')}`);
   }
   const v = body.intervalSec;
-  for (const k of Object.keys(body)) if (k !== 'id' && (k !== 'intervalSec' || name !== 'set-interval')) return fail('EINVAL', `unknown field "${k.slice(0, 32)}" for ${name}`);
+  for (const k of Object.keys(body)) if (k !== 'id' && k !== 'sig' && (k !== 'intervalSec' || name !== 'set-interval')) return fail('EINVAL', `unknown field "${k.slice(0, 32)}" for ${name}`);
   if (name === 'set-interval' && (typeof v !== 'number' || v % 1 !== 0 || v < INTERVAL_MIN_SEC || v > INTERVAL_MAX_SEC)) {
     return fail('EINVAL', `intervalSec must be an integer from ${INTERVAL_MIN_SEC} to ${INTERVAL_MAX_SEC}`);
   }
-  return { id, intervalSec: v as number | undefined };
+  return { id, intervalSec: v as number | undefined, body };
+};
+
+/**
+ * With a CommandKey, checks a command's signature (command-signature.ts): the counter it carries, or a refusal. A
+ * state-changing command must be signed; report-now may be unsigned, but a signature it carries must be good.
+ */
+export const checkSigned = (crypto: Host['crypto'], key: string, serial: string, name: string, body: Record<string, unknown>): { ctr?: number; code?: string; error?: string } => {
+  if (body.sig === undefined) {
+    return SIGNED_COMMANDS.indexOf(name) < 0 ? {} : { code: 'EPERM', error: `${name} must be signed: this camera has a CommandKey and refuses unsigned ${SIGNED_COMMANDS.join(', ')}` };
+  }
+  const sig = parseSig(body.sig);
+  if (typeof sig === 'string') return { code: 'ESIGNATURE', error: sig };
+  let good: boolean;
+  try {
+    good = crypto.verifyP256(toArrayBuffer(commandKeyBytes(key) as Uint8Array), utf8Encode(signedText(serial, name, sig.ctr, body)).buffer as ArrayBuffer, toArrayBuffer(sig.value));
+  } catch (err) {
+    // Fail closed: a key the host cannot use refuses what it would have to verify.
+    return { code: 'EPERM', error: `the CommandKey cannot verify signatures (${errorDetail(err)}); signed commands are refused until it is fixed` };
+  }
+  return good ? { ctr: sig.ctr } : { code: 'ESIGNATURE', error: `the signature does not verify for ${name} on ${serial} with the configured CommandKey` };
 };
 
 interface CommandResult {
@@ -91,8 +115,14 @@ export interface CommandDeps {
   log: Log;
   topics(): DeviceTopics;
   mqttLink: Pick<MqttSession, 'client' | 'publishState'>;
-  /** The persisted counters (rebirth answers with the session number). */
-  counters: { session: number };
+  /** The persisted counters (rebirth answers with the session number; cmdCtr: the last signed command's counter). */
+  counters: { session: number; cmdCtr?: number };
+  /** Saves the counters (the signed command's counter before it runs, so a replay after a reboot is refused). */
+  save(): Promise<void>;
+  /** The camera's serial (a signature names it) and the configured CommandKey ('' = none). */
+  serial(): string;
+  commandKey(): string;
+  crypto: Host['crypto'];
   runCycle(): Promise<void>;
   /** Sets, saves and schedules a new report interval (set-interval). */
   setReportInterval(sec: number): Promise<void>;
@@ -129,9 +159,22 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
     const answer = (r: Omit<CommandResult, 'id' | 'command' | 'at'>, ran?: boolean) => reply(client, { id, command: name.slice(0, 64), at: '', ...r }, correlation, ran);
     const fail = (code: string, error: string, ran?: boolean) => answer({ ok: false, code, error }, ran);
     if (cmd.code) return fail(cmd.code, cmd.error as string);
+    const key = deps.commandKey();
+    const signed = key ? checkSigned(deps.crypto, key, deps.serial(), name, cmd.body as Record<string, unknown>) : {};
+    if (signed.code) return fail(signed.code, signed.error as string);
     // A redelivered command (same id) is answered again, not run twice.
     const seen = id !== null ? recentResults.find((r) => r.id === id && r.command === name) : undefined;
     if (seen) return reply(client, seen, correlation);
+    const counters = deps.counters;
+    const ctr = signed.ctr;
+    if (ctr !== undefined) {
+      const last = counters.cmdCtr || 0;
+      if (ctr <= last) return fail('EREPLAY', `sig.ctr ${ctr} is not above ${last}, the last signed command's: a replay, or a signer whose clock went back`);
+      // Used up even if the rate limit refuses it below: a captured signature never runs later.
+      counters.cmdCtr = ctr;
+    }
+    // Saved before the command runs, so a reboot right after it does not take the same signature again.
+    const saved = ctr !== undefined ? deps.save() : Promise.resolve();
     const minGap = COMMAND_MIN_GAP_MS[name];
     const now = clock.monotonic();
     const last = commandLast[name];
@@ -139,7 +182,7 @@ export const createCommandHandler = (deps: CommandDeps): CommandHandler => {
       return fail('ERATE', `${name} is rate-limited to once every ${minGap / 1000} s; try again in ${Math.ceil((minGap - (now - last)) / 1000)} s`);
     }
     commandLast[name] = now;
-    runCommand(name, cmd.intervalSec as number, id).then(
+    saved.then(() => runCommand(name, cmd.intervalSec as number, id)).then(
       (result) => answer({ ok: true, result }, true),
       (err) => fail(errorCode(err), errorMessage(err), true),
     );

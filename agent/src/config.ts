@@ -1,4 +1,5 @@
 import { VigilError } from './util/errors';
+import { commandKeyBytes } from './command-signature';
 
 /**
  * The agent's settings. On the camera they are the ACAP parameters declared in manifest.json (all strings);
@@ -56,6 +57,11 @@ export interface AgentConfig {
   };
   /** MQTT 5 message expiry of reports, seconds; 0 = none. */
   messageExpirySec: number;
+  /**
+   * The fleet's command-signing public key (P-256 SPKI DER in base64, as `vigil fleet keygen` prints it); '' = none,
+   * and then commands run unsigned as before (anyone who may publish on cmd/ may run them: the broker's ACL is all).
+   */
+  commandKey: string;
 }
 
 export const CONFIG_DEFAULTS: Record<string, string> = {
@@ -83,6 +89,7 @@ export const CONFIG_DEFAULTS: Record<string, string> = {
   ReplayInflight: '8',
   ReplayPerSec: '10',
   MessageExpirySec: '0',
+  CommandKey: '',
 };
 
 /** Parses the host's string parameters; throws one error that lists every bad parameter. */
@@ -138,6 +145,11 @@ export const checkConfig = (raw: Record<string, string>): { config: AgentConfig;
   const protocolLevel = mqttVersion === '5' || mqttVersion === '5.0' ? 5 : 4;
   if (!/^(3\.1\.1|4|5|5\.0)$/.test(mqttVersion)) bad('MqttVersion', `MqttVersion must be 3.1.1 or 5, got "${mqttVersion}"`);
   if (dataDir[0] !== '/') bad('DataDir', `DataDir must be absolute, got "${dataDir}"`);
+  const commandKey = get('CommandKey').replace(/-----(BEGIN|END) PUBLIC KEY-----|\s+/g, '');
+  // 91 bytes: the SPKI of an uncompressed P-256 point; the host checks the curve when it verifies.
+  if (commandKey && (commandKeyBytes(commandKey) || []).length !== 91) {
+    bad('CommandKey', `CommandKey must be a P-256 public key in base64 (SPKI DER, as \`vigil fleet keygen\` prints it), got "${commandKey.slice(0, 16)}…"`);
+  }
 
   const config: AgentConfig = {
     brokerConf: {
@@ -180,6 +192,7 @@ export const checkConfig = (raw: Record<string, string>): { config: AgentConfig;
       perSec: int('ReplayPerSec', 1, 1000),
     },
     messageExpirySec: int('MessageExpirySec', 0, 2147483647),
+    commandKey,
   };
   return { config, problems };
 };

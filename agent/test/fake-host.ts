@@ -18,6 +18,7 @@ import { toArrayBuffer } from '../src/util/bytes';
 import { utf8Decode, utf8Encode } from '../src/util/text';
 import { FakeNetwork, type ServerHandler } from './fake-net';
 import { nodeText } from './node-text';
+import { verifyP256 } from './p256';
 import { sha256Hex } from './sha256';
 
 // FakePeer lives with the fake network; tests that script a peer import it from here, beside the FakeHost.
@@ -249,6 +250,7 @@ export class FakeHost implements Host {
       for (let i = 0; i < length; i++) out[i] = Math.floor(Math.random() * 256);
       return out.buffer;
     },
+    verifyP256,
   };
 
   readonly clock = {

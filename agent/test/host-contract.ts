@@ -16,6 +16,7 @@ import { CRYPTO_CASES } from './host-contract-crypto';
 import { FS_CASES } from './host-contract-fs';
 import { HOST_INFO_CASES } from './host-contract-host-info';
 import { NET_CASES } from './host-contract-net';
+import { SIGNATURE_CASES } from './host-contract-signature';
 import { SPECIAL_FILE_CASES } from './host-contract-special-files';
 import { TEXT_CASES } from './host-contract-text';
 import { contractEnv, type ContractCase } from './host-contract-support';
@@ -36,7 +37,7 @@ export {
 } from './host-contract-support';
 
 /** Every case, one capability area after the other (each area's file says what it covers). */
-export const CONTRACT_CASES: ContractCase[] = [...FS_CASES, ...CRYPTO_CASES, ...SPECIAL_FILE_CASES, ...CLOCK_CASES, ...NET_CASES, ...HOST_INFO_CASES, ...TEXT_CASES];
+export const CONTRACT_CASES: ContractCase[] = [...FS_CASES, ...CRYPTO_CASES, ...SIGNATURE_CASES, ...SPECIAL_FILE_CASES, ...CLOCK_CASES, ...NET_CASES, ...HOST_INFO_CASES, ...TEXT_CASES];
 
 export interface ContractResult {
   name: string;

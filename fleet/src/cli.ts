@@ -8,6 +8,7 @@ import { FleetConsumer, type CameraView } from './consumer';
 import { loadTables } from './data';
 import { startFleet } from './fleet';
 import { silentLog, stderrLog } from './log';
+import { COMMAND_USAGE, runCommand, runKeygen } from './command-cli';
 import { RETIRE_USAGE, runRetire } from './retire-command';
 import { SqliteStore } from './store/sqlite';
 
@@ -49,7 +50,8 @@ Consumes the camera fleet's state, report and event messages, stores them, evalu
   --verbose               debug logging
   -h, --help              this text
 
-${RETIRE_USAGE}`;
+${RETIRE_USAGE}
+${COMMAND_USAGE}`;
 
 export const STATUS_USAGE = `usage: vigil status --broker URL [--prefix PREFIX] [--wait MS]
 
@@ -127,6 +129,8 @@ function takeRepeated(argv: string[], name: string): { values: string[]; rest: s
 
 export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSignal): Promise<number> {
   if (argv[0] === 'retire' || argv[0] === 'unretire') return runRetire(argv[0], argv.slice(1), io);
+  if (argv[0] === 'command') return runCommand(argv.slice(1), io);
+  if (argv[0] === 'keygen') return runKeygen(argv.slice(1), io);
   const hooks = takeRepeated(argv, 'webhook');
   if (typeof hooks === 'string') {
     io.err.write(`[vigil] [fleet] ${hooks}\n\n${FLEET_USAGE}`);

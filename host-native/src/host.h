@@ -12,7 +12,7 @@
  *                               net_socket.c      (a socket's life: connect, TLS handshake, read/write)
  *                               net_tls.c         (mbedTLS setup, the IP-address name check)
  *                               net_dns.c         (/etc/hosts, the DNS client)
- *   crypto.*                  host_crypto.c     vigil_crypto_init(ctx, host)  -> host.crypto
+ *   crypto.* (SHA-256, P-256) host_crypto.c     vigil_crypto_init(ctx, host)  -> host.crypto
  *   clock.* (timers)          host_clock.c      vigil_clock_init(ctx, host)   -> host.clock
  *   text.* (UTF-8, Latin-1)   host_text.c       vigil_text_init(ctx, host)    -> host.text
  *   log()                     host_log.c        vigil_log_init(ctx, host)     -> host.log

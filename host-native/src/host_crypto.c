@@ -1,5 +1,5 @@
 /*
- * crypto: host.crypto.sha256/sha256File/randomBytes.
+ * crypto: host.crypto.sha256/sha256File/randomBytes/verifyP256.
  *
  * sha256File streams the file through mbedTLS's SHA-256 in the event loop, a chunk per turn, so the file
  * never enters the JS heap and sockets and timers keep being served while a large file is hashed. With
@@ -15,6 +15,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 
 #include "clocks.h"
@@ -253,10 +255,56 @@ static JSValue js_random_bytes(JSContext *ctx, JSValueConst this_val, int argc, 
     return ab;
 }
 
+/* The bytes of an ArrayBuffer argument; an empty buffer (QuickJS may give it no data pointer) or anything else is
+ * length 0, with any exception cleared: the callers refuse empty input themselves. */
+static const uint8_t *arg_bytes(JSContext *ctx, int argc, JSValueConst *argv, int i, size_t *len) {
+    *len = 0;
+    uint8_t *p = i < argc ? JS_GetArrayBuffer(ctx, len, argv[i]) : NULL;
+    if (!p) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        *len = 0;
+    }
+    return p;
+}
+
+/* verifyP256(spkiDer, data, rawSignature): ECDSA P-256 over SHA-256(data), as host-sim's node:crypto. A signature
+ * that does not verify (any length but 64, r or s outside [1, n-1]) is false; a key that is not a P-256 SPKI
+ * throws EINVAL. Synchronous: one verification is a few ms even on armv7, and commands are rate-limited. */
+static JSValue js_verify_p256(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    (void)this_val;
+    size_t klen, dlen, slen;
+    const uint8_t *key = arg_bytes(ctx, argc, argv, 0, &klen);
+    const uint8_t *data = arg_bytes(ctx, argc, argv, 1, &dlen);
+    const uint8_t *sig = arg_bytes(ctx, argc, argv, 2, &slen);
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    int rc = key && klen > 0 ? mbedtls_pk_parse_public_key(&pk, key, klen) : -1;
+    if (rc != 0 || mbedtls_pk_get_type(&pk) != MBEDTLS_PK_ECKEY || mbedtls_pk_ec(pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+        mbedtls_pk_free(&pk);
+        return vigil_throw(ctx, "EINVAL", "verifyP256: the public key is not a P-256 SPKI DER key");
+    }
+    int ok = 0;
+    if (sig && slen == 64) {
+        uint8_t hash[32];
+        mbedtls_sha256_ret(data ? data : (const uint8_t *)"", data ? dlen : 0, hash, 0);
+        mbedtls_mpi r, s;
+        mbedtls_mpi_init(&r);
+        mbedtls_mpi_init(&s);
+        mbedtls_ecp_keypair *ec = mbedtls_pk_ec(pk);
+        ok = mbedtls_mpi_read_binary(&r, sig, 32) == 0 && mbedtls_mpi_read_binary(&s, sig + 32, 32) == 0 &&
+             mbedtls_ecdsa_verify(&ec->grp, hash, sizeof hash, &ec->Q, &r, &s) == 0;
+        mbedtls_mpi_free(&r);
+        mbedtls_mpi_free(&s);
+    }
+    mbedtls_pk_free(&pk);
+    return JS_NewBool(ctx, ok);
+}
+
 static const JSCFunctionListEntry crypto_funcs[] = {
     JS_CFUNC_DEF("sha256", 1, js_sha256),
     JS_CFUNC_DEF("sha256File", 2, js_sha256_file),
     JS_CFUNC_DEF("randomBytes", 1, js_random_bytes),
+    JS_CFUNC_DEF("verifyP256", 3, js_verify_p256),
 };
 
 void vigil_crypto_init(JSContext *ctx, JSValueConst host) {

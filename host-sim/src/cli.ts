@@ -31,6 +31,9 @@ VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
   --interval S   report interval in seconds (default: the profile's, else 300)
   --state DIR    the camera's writable data dir (default: a temporary folder, removed at exit)
   --bundle FILE  the agent bundle (default dist/agent.js; run \`npm run build\` first)
+  --command-key KEY
+                 the fleet's command-signing public key (as \`vigil fleet keygen\` prints it): the cameras
+                 then run set-interval, rebaseline and rebirth only when signed (docs/delivery.md)
   --fault SPEC   a timed fault for a single camera, repeatable, added to the profile's faults.script:
                  KIND[:ARG]@AT[+FOR] with AT and FOR in seconds, e.g.
                    broker-down@0+30  broker-restart@60+5  drop@45  drop-during-replay:3@30
@@ -92,6 +95,7 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
       fault: { type: 'string', multiple: true },
       'per-worker': { type: 'string' },
       'start-rate': { type: 'string' },
+      'command-key': { type: 'string' },
       ...SUPERVISION_FLAGS,
     },
     strict: true,
@@ -113,6 +117,7 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   const startRate = positiveInt('start-rate', values['start-rate']);
   const stateDir = values.state ? resolve(values.state) : mkdtempSync(join(tmpdir(), 'vigil-sim-'));
   const overrides: Record<string, string> = interval ? { IntervalSec: String(interval) } : {};
+  if (values['command-key'] !== undefined) overrides.CommandKey = values['command-key'];
   const logLevel = count > 20 ? 'warn' : 'info';
   if (count > perWorker) {
     if (cliFaults.length) process.stderr.write('[vigil] [sim] --fault applies to a single camera; ignored\n');

@@ -13,6 +13,28 @@ export const base64Encode = (bytes: Uint8Array): string => {
   return out;
 };
 
+/**
+ * Standard base64 (padding optional, no whitespace) to bytes, or null when it is not base64. A loop in JS: it decodes
+ * only keys and signatures (at most a few hundred characters per command), never bulk data.
+ */
+export const base64Decode = (text: string): Uint8Array | null => {
+  const t = text.replace(/=+$/, '');
+  if (t.length % 4 === 1 || !/^[A-Za-z0-9+/]*$/.test(t)) return null;
+  const out = new Uint8Array((t.length * 3) >> 2);
+  let n = 0;
+  let bits = 0;
+  let at = 0;
+  for (let i = 0; i < t.length; i++) {
+    n = (n << 6) | B64.indexOf(t[i]);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[at++] = (n >> bits) & 255;
+    }
+  }
+  return out;
+};
+
 export const toHex = (bytes: Uint8Array): string => {
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);

@@ -2,7 +2,7 @@
  * host.crypto for the simulator: node:crypto. sha256File streams the file, and one token bucket per host
  * paces all of its hashing by maxBytesPerSec (so the cap holds across files, as on the device).
  */
-import { createHash, randomBytes as nodeRandomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes as nodeRandomBytes, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { closeSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { HostCrypto } from '../../../agent/src/host';
@@ -81,5 +81,30 @@ export class SimCrypto {
       const b = nodeRandomBytes(length);
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
     },
+
+    verifyP256: (publicKey: ArrayBuffer, data: ArrayBuffer, signature: ArrayBuffer): boolean => {
+      const key = p256Key(publicKey);
+      if (signature.byteLength !== 64) return false;
+      try {
+        return nodeVerify('sha256', new Uint8Array(data), { key, dsaEncoding: 'ieee-p1363' }, new Uint8Array(signature));
+      } catch {
+        // r or s out of range: not a signature of this key
+        return false;
+      }
+    },
   };
+}
+
+/** The P-256 key of an SPKI DER, or EINVAL (as host-native: another curve, another algorithm or not a key). */
+function p256Key(der: ArrayBuffer): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+  } catch (err) {
+    throw hostError('EINVAL', `verifyP256: the public key is not an SPKI DER key (${(err as Error).message})`);
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw hostError('EINVAL', `verifyP256: the public key is ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}, not P-256`.trimEnd());
+  }
+  return key;
 }

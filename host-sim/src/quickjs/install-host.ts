@@ -114,6 +114,7 @@ export function installHost(b: HostBridge): void {
   syncFn(b, crypto, 'sha256', ([d]) => host.crypto.sha256(m.bytes(d, 'data')));
   asyncFn(b, crypto, 'sha256File', ([p, r]) => host.crypto.sha256File(m.str(p, 'path'), r ? m.num(r, 'maxBytesPerSec') : 0));
   syncFn(b, crypto, 'randomBytes', ([n]) => host.crypto.randomBytes(m.num(n, 'length')));
+  syncFn(b, crypto, 'verifyP256', ([k, d, sig]) => host.crypto.verifyP256(m.bytes(k, 'publicKey'), m.bytes(d, 'data'), m.bytes(sig, 'signature')));
   crypto.consume((h) => vm.setProp(root, 'crypto', h));
 
   // offset and length are optional: an absent one stays undefined, anything else must be a number.
