@@ -14,8 +14,12 @@ export const isLoginRoute = (path: string): boolean => LOGIN_ROUTES.has(path);
 
 const MAX_LOGIN_BODY = 4096;
 
+/**
+ * The login form's page: under the dashboard's `no-referrer`, Chromium sends `Origin: null` with a form POST, which
+ * the origin check refuses; `same-origin` sends this dashboard's own origin and still nothing to other sites.
+ */
 function html(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(body);
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'same-origin' }).end(body);
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
