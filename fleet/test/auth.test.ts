@@ -2,6 +2,7 @@
 // server on loopback and a real Mosquitto. The sessions' clock is the test's, so expiry needs no waiting.
 import mqtt, { type MqttClient } from 'mqtt';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -10,6 +11,7 @@ import { call, cookieOf, type Answer } from '../../test/helpers/http-call';
 import { startMosquitto, type Mosquitto } from '../../test/helpers/mosquitto';
 import { waitUntil } from '../../test/helpers/wait';
 import { runUser } from '../src/auth/user-command';
+import { runRetire } from '../src/retire-command';
 import { startFleet, type Fleet } from '../src/fleet';
 import { makeReport } from './fixtures';
 
@@ -162,6 +164,25 @@ describe('sessions', () => {
     expect((await call(url('/api/fleet'), { headers: { cookie: s.cookie } })).status).toBe(401);
   });
 
+  it('cuts the session\'s open live-update stream at logout', async () => {
+    const s = await login('victor', PASSWORDS.victor);
+    let first = '';
+    const closed = new Promise<void>((resolve, reject) => {
+      const req = request(url('/api/events'), { headers: { cookie: s.cookie } }, (res) => {
+        expect(res.statusCode).toBe(200);
+        res.setEncoding('utf8');
+        res.on('data', (d) => (first += d));
+        res.on('close', () => resolve());
+        res.on('error', () => resolve());
+      });
+      req.on('error', (err) => (first ? resolve() : reject(err)));
+      req.end();
+    });
+    await waitUntil('the first live update', () => first.includes('event: counts'), { timeoutMs: 20_000 });
+    expect((await post('/logout', s)).status).toBe(200);
+    await closed;
+  });
+
   it('tells the page who is logged in and its CSRF token', async () => {
     const s = await login('alice', PASSWORDS.alice);
     expect((await call(url('/api/session'), { headers: { cookie: s.cookie } })).json()).toEqual({ auth: true, user: 'alice', role: 'operator', csrf: s.csrf });
@@ -260,6 +281,20 @@ describe('operator commands', () => {
     expect((await post(`/api/cameras/${SERIAL}/unretire`, s)).status).toBe(200);
     const audit = (await call(url('/api/audit?limit=2'), { headers: { cookie: s.cookie } })).json().audit;
     expect(audit.map((e: { action: string; user: string; result: string; detail?: string }) => [e.action, e.user, e.result, e.detail])).toEqual([['unretire', 'alice', 'ok', undefined], ['retire', 'alice', 'ok', 'test']]);
+  });
+
+  it('lets vigil fleet retire --user act with the password from VIGIL_FLEET_PASSWORD, audited as that user', async () => {
+    const sink = new PassThrough().resume();
+    const args = ['CAMAUTH1', '--url', fleet.url, '--user', 'alice', '--reason', 'from the CLI'];
+    expect(await runRetire('retire', args, { out: sink, err: sink }, fetch, { VIGIL_FLEET_PASSWORD: PASSWORDS.alice })).toBe(0);
+    expect(await runRetire('unretire', ['CAMAUTH1', '--url', fleet.url, '--user', 'alice'], { out: sink, err: sink }, fetch, { VIGIL_FLEET_PASSWORD: PASSWORDS.alice })).toBe(0);
+    const s = await login('alice', PASSWORDS.alice);
+    expect((await call(url('/api/audit?limit=2'), { headers: { cookie: s.cookie } })).json().audit[1]).toMatchObject({ action: 'retire', user: 'alice', detail: 'from the CLI', result: 'ok' });
+    const err = new PassThrough();
+    let text = '';
+    err.on('data', (d) => (text += d));
+    expect(await runRetire('retire', ['CAMAUTH1', '--url', fleet.url], { out: sink, err }, fetch, {})).toBe(1);
+    expect(text).toMatch(/^\[vigil\] \[fleet\] log in first/);
   });
 
   it('answers a command for an unknown camera with 404 and audits the attempt', async () => {

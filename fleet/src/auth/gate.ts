@@ -145,6 +145,7 @@ export function createAuthGate(ctx: AuthContext): (req: IncomingMessage, res: Se
       answer(res, 403, no);
       return false;
     }
+    if (path === '/api/events' && who.session) ctx.sessions.holdStream(who.session, res);
     return true;
   };
 }

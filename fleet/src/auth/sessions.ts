@@ -4,7 +4,7 @@
  * everyone out, which is the safe direction. At most `max` sessions; past that the least recently used goes.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Role } from './roles';
 
 export const SESSION_COOKIE = 'vigil_session';
@@ -30,6 +30,8 @@ export interface SessionOptions {
 export class Sessions {
   // A Map keeps insertion order: touching a session re-inserts it, so the first entry is the least recently used.
   private readonly byId = new Map<string, Session>();
+  /** Open live-update streams per session id: they end with it (logout, absolute expiry), not at their next reconnect. */
+  private readonly streams = new Map<string, Set<ServerResponse>>();
   readonly idleMs: number;
   readonly absoluteMs: number;
   private readonly max: number;
@@ -69,6 +71,22 @@ export class Sessions {
 
   destroy(id: string): void {
     this.byId.delete(id);
+    for (const res of this.streams.get(id) ?? []) res.destroy();
+    this.streams.delete(id);
+  }
+
+  /** Ties a long-lived answer (SSE) to the session: it is cut at logout or at the session's absolute expiry. */
+  holdStream(s: Session, res: ServerResponse): void {
+    let set = this.streams.get(s.id);
+    if (!set) this.streams.set(s.id, (set = new Set()));
+    set.add(res);
+    const timer = setTimeout(() => res.destroy(), Math.max(0, s.createdMs + this.absoluteMs - this.now()));
+    timer.unref();
+    res.once('close', () => {
+      clearTimeout(timer);
+      set.delete(res);
+      if (set.size === 0 && this.streams.get(s.id) === set) this.streams.delete(s.id);
+    });
   }
 
   /** Seconds until the session's absolute expiry (the cookie's Max-Age). */
