@@ -9,7 +9,10 @@ import { loadTables } from './data';
 import { startFleet } from './fleet';
 import { silentLog, stderrLog } from './log';
 import { COMMAND_USAGE, runCommand, runKeygen } from './command-cli';
+import { createCommandSigner, type CommandSigner } from './command-signing';
 import { RETIRE_USAGE, runRetire } from './retire-command';
+import { runUser, USER_USAGE } from './auth/user-command';
+import { dirname, join } from 'node:path';
 import { SqliteStore } from './store/sqlite';
 
 interface Io {
@@ -41,6 +44,18 @@ Consumes the camera fleet's state, report and event messages, stores them, evalu
   --max-payload BYTES     larger payloads are quarantined (default 131072)
   --allow-host NAME       a host name the dashboard answers to besides IP addresses, localhost and the
                           --http address (against DNS rebinding); repeatable or comma-separated
+  --users FILE            dashboard accounts (vigil fleet user add): then every page, /api/* and /metrics
+                          need a login (or Authorization: Basic); viewers read, operators also act
+  --https-cert FILE       serve the dashboard over HTTPS with this PEM certificate (chain included)…
+  --https-key FILE        …and this PEM private key (both or neither)
+  --audit-log FILE        operator actions, one JSON line each (default vigil-audit.jsonl beside the
+                          --db file; in memory only with --db :memory:)
+  --insecure-no-auth      serve a non-loopback --http address without --users (only behind a proxy that
+                          authenticates); without it, that is refused
+  --command-key FILE      the fleet's P-256 private key (vigil fleet keygen): the dashboard's operator
+                          commands are signed with it (cameras with a CommandKey refuse unsigned ones)
+  --command-counter-file FILE
+                          keeps the signing counter so it never goes back across restarts
   --webhook URL           POST each alert there (JSON, signed); repeatable
   --webhook-secret-file FILE
                           the webhooks' HMAC-SHA256 key (else VIGIL_WEBHOOK_SECRET; never on the command line)
@@ -51,7 +66,8 @@ Consumes the camera fleet's state, report and event messages, stores them, evalu
   -h, --help              this text
 
 ${RETIRE_USAGE}
-${COMMAND_USAGE}`;
+${COMMAND_USAGE}
+${USER_USAGE}`;
 
 export const STATUS_USAGE = `usage: vigil status --broker URL [--prefix PREFIX] [--wait MS]
 
@@ -131,6 +147,7 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
   if (argv[0] === 'retire' || argv[0] === 'unretire') return runRetire(argv[0], argv.slice(1), io);
   if (argv[0] === 'command') return runCommand(argv.slice(1), io);
   if (argv[0] === 'keygen') return runKeygen(argv.slice(1), io);
+  if (argv[0] === 'user') return runUser(argv.slice(1), io);
   const hooks = takeRepeated(argv, 'webhook');
   if (typeof hooks === 'string') {
     io.err.write(`[vigil] [fleet] ${hooks}\n\n${FLEET_USAGE}`);
@@ -142,7 +159,7 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
     return 2;
   }
   const allowHosts = allowed.values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
-  const flags = parse(allowed.rest, ['broker', 'db', 'http', 'shared', 'client-id', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt'], ['verbose']);
+  const flags = parse(allowed.rest, ['broker', 'db', 'http', 'shared', 'client-id', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt', 'users', 'https-cert', 'https-key', 'audit-log', 'command-key', 'command-counter-file'], ['verbose', 'insecure-no-auth']);
   const usage = (msg: string) => {
     io.err.write(`[vigil] [fleet] ${msg}\n\n${FLEET_USAGE}`);
     return 2;
@@ -186,11 +203,26 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
     if (!webhookSecret) return usage(`--webhook-secret-file ${flags['webhook-secret-file']} is empty`);
   }
   if (flags.shared !== undefined && (typeof flags.shared !== 'string' || !/^[^/+#]+$/.test(flags.shared))) return usage('--shared GROUP must be a name without /, + or #');
+  if ((typeof flags['https-cert'] === 'string') !== (typeof flags['https-key'] === 'string')) return usage('--https-cert and --https-key go together');
+  const tls = typeof flags['https-cert'] === 'string' && typeof flags['https-key'] === 'string' ? { certFile: flags['https-cert'], keyFile: flags['https-key'] } : undefined;
+  const db = typeof flags.db === 'string' ? flags.db : './vigil-fleet.db';
+  const auditLog = typeof flags['audit-log'] === 'string' ? flags['audit-log'] : db === ':memory:' || db === '' ? null : /^postgres(ql)?:/.test(db) ? './vigil-audit.jsonl' : join(dirname(db), 'vigil-audit.jsonl');
+  let signCommand: CommandSigner | undefined;
+  if (typeof flags['command-key'] === 'string') {
+    try {
+      signCommand = createCommandSigner(readFileSync(flags['command-key'], 'utf8'), typeof flags['command-counter-file'] === 'string' ? flags['command-counter-file'] : undefined);
+    } catch (err) {
+      const msg = (err as Error).message;
+      io.err.write(`${msg.startsWith('[vigil]') ? msg : `[vigil] [fleet] cannot use the command key ${flags['command-key']}: ${msg}`}\n`);
+      return 1;
+    }
+  } else if (flags['command-counter-file'] !== undefined) return usage('--command-counter-file goes with --command-key');
   const log = stderrLog(flags.verbose ? 'debug' : 'info');
   let fleet;
   try {
     fleet = await startFleet({
-      brokerUrl: flags.broker, db: typeof flags.db === 'string' ? flags.db : './vigil-fleet.db', http: http && { ...http, allowHosts },
+      brokerUrl: flags.broker, db, auditLog, signCommand,
+      http: http && { ...http, allowHosts, tls, usersFile: typeof flags.users === 'string' ? flags.users : null, insecureNoAuth: flags['insecure-no-auth'] === true },
       clientId: typeof flags['client-id'] === 'string' ? flags['client-id'] : undefined,
       shared: typeof flags.shared === 'string' ? flags.shared : null, prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined,
       dataDir: typeof flags.data === 'string' ? flags.data : undefined,

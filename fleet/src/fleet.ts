@@ -2,17 +2,25 @@
  * startFleet: store + consumer + dashboard in one call, for `vigil fleet`, `vigil demo` and tests.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { FleetAlerts, type AlertOptions } from './alerts/fleet-alerts';
 import { alertMetricsText } from './alerts/metrics';
 import { alertRoutes } from './alerts/routes';
+import { Accounts } from './auth/accounts';
+import { checkBind, isLoopback } from './auth/bind-policy';
+import { createAuthGate } from './auth/gate';
+import { LoginLimiter } from './auth/login-limit';
+import { Sessions } from './auth/sessions';
+import { AuditLog, auditRoutes } from './audit-log';
+import { commandRoutes, type CommandSigner } from './command-routes';
 import { FleetConsumer } from './consumer';
 import { DATA_DIR, loadTables, type Tables } from './data';
 import { watchTables, type TablesWatch } from './data-watch';
 import { startDashboard, type DashboardServer } from './http';
 import { retireRoutes } from './retire-routes';
-import { silentLog, type FleetLog } from './log';
+import { fleetError, silentLog, type FleetLog } from './log';
 import { isServerStore, openStore } from './store/open';
 import type { FleetStore } from './store/types';
 
@@ -23,7 +31,25 @@ export interface FleetOptions {
   /** The same as db (the older name, for a SQLite file). */
   dbPath?: string;
   /** Where the dashboard listens; default 127.0.0.1 on a free port. null: no dashboard. */
-  http?: { host?: string; port?: number; allowHosts?: readonly string[] } | null;
+  http?: {
+    host?: string;
+    port?: number;
+    allowHosts?: readonly string[];
+    /** HTTPS: PEM files of the certificate (with its chain) and the private key. */
+    tls?: { certFile: string; keyFile: string };
+    /** The accounts file (auth/accounts.ts): with it every route but /login, /static and /healthz needs a login. */
+    usersFile?: string | null;
+    /** Serve a non-loopback address without accounts (something in front authenticates). */
+    insecureNoAuth?: boolean;
+    /** Session idle and absolute expiry, ms (auth/sessions.ts); the sessions' and login limit's clock. */
+    sessions?: { idleMs?: number; absoluteMs?: number; now?: () => number };
+    /** Failed logins per client address in 15 minutes before it must wait (default 10). */
+    maxLoginFailures?: number;
+  } | null;
+  /** The audit log of operator actions, a JSON-lines file (audit-log.ts); null or absent: kept in memory only. */
+  auditLog?: string | null;
+  /** Signs each command before the dashboard publishes it (fleet/src/command-signing.ts). */
+  signCommand?: CommandSigner;
   /** Injectable clock (ms since epoch) for evaluation, missing detection and history. */
   now?: () => number;
   prefix?: string;
@@ -59,10 +85,25 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
+function readPem(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw fleetError(`cannot read the HTTPS ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const log = options.log ?? silentLog;
   const now = options.now ?? Date.now;
   const db = options.db ?? options.dbPath ?? ':memory:';
+  // What can be wrong with the dashboard's settings is found before anything starts.
+  const web = options.http === null ? null : options.http ?? {};
+  const accounts = web?.usersFile ? new Accounts(web.usersFile, log) : null;
+  if (web) checkBind(web.host ?? '127.0.0.1', web.port, { accounts: accounts !== null, insecureNoAuth: web.insecureNoAuth === true });
+  if (web && !accounts && web.insecureNoAuth && !isLoopback(web.host ?? '127.0.0.1')) log('warn', `the dashboard on ${web.host} has no accounts (--insecure-no-auth): whoever reaches it is an operator`);
+  const tls = web?.tls ? { cert: readPem(web.tls.certFile, 'certificate'), key: readPem(web.tls.keyFile, 'key') } : undefined;
+  const audit = new AuditLog(options.auditLog ?? null, now);
   const tables = options.tables ?? loadTables({ dir: options.dataDir });
   const store = await openStore(db, { log });
   const persistent = db !== ':memory:' && db !== '';
@@ -95,9 +136,15 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     await consumer.start();
     await alerts.start();
     if (options.http !== null) {
+      const sessionClock = web?.sessions?.now;
+      const gate = createAuthGate({
+        accounts, secure: tls !== undefined, log,
+        sessions: new Sessions({ idleMs: web?.sessions?.idleMs, absoluteMs: web?.sessions?.absoluteMs, now: sessionClock }),
+        limiter: new LoginLimiter({ maxFailures: web?.maxLoginFailures, now: sessionClock }),
+      });
       dashboard = await startDashboard({
-        consumer, store, host: options.http?.host, port: options.http?.port, allowHosts: options.http?.allowHosts, now,
-        routes: [alertRoutes(store), retireRoutes({ consumer, store, now })],
+        consumer, store, host: web?.host, port: web?.port, allowHosts: web?.allowHosts, now, gate, tls,
+        routes: [alertRoutes(store), retireRoutes({ consumer, store, now, audit }), commandRoutes({ consumer, audit, signCommand: options.signCommand, log }), auditRoutes(audit)],
         metrics: () => alertMetricsText(alerts.engine, alerts.dispatcher, store),
       });
     }

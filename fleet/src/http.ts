@@ -5,6 +5,7 @@
  */
 import { guardRequest } from './http-guard';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FleetConsumer } from './consumer';
@@ -104,6 +105,10 @@ export async function startDashboard(options: {
   allowHosts?: readonly string[];
   /** Live-update clients at most, and unwritten bytes per client before it is dropped. */
   sse?: { maxClients?: number; maxBufferedBytes?: number };
+  /** Runs before every route (auth/gate.ts): answers the request itself and resolves false, or resolves true. */
+  gate?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
 }): Promise<DashboardServer> {
   const { consumer, store } = options;
   const worklist = worklistRoutes(consumer, options.now);
@@ -205,15 +210,35 @@ export async function startDashboard(options: {
   };
 
   const allowHosts = options.allowHosts ?? [];
-  const server = createServer((req, res) => {
+  const failed = (res: ServerResponse, err: unknown) => {
+    if (!res.headersSent) json(res, 500, { error: `[vigil] [fleet] ${(err as Error).message}` });
+    else res.end();
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     try {
       if (!guardRequest(req, res, host, allowHosts)) return;
-      handle(req, res);
+      if (!options.gate) return handle(req, res);
+      options.gate(req, res, new URL(req.url ?? '/', 'http://localhost')).then((ok) => {
+        if (!ok) return;
+        try {
+          handle(req, res);
+        } catch (err) {
+          failed(res, err);
+        }
+      }, (err) => failed(res, err));
     } catch (err) {
-      if (!res.headersSent) json(res, 500, { error: `[vigil] [fleet] ${(err as Error).message}` });
-      else res.end();
+      failed(res, err);
     }
-  });
+  };
+  let server: Server;
+  try {
+    server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
+  } catch (err) {
+    clearInterval(heartbeat);
+    consumer.off('camera', onCamera);
+    consumer.off('event', onEvent);
+    throw new Error(`[vigil] [fleet] cannot serve HTTPS with the given certificate and key: ${(err as Error).message}`);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       // Nothing of a dashboard that never listened may keep the process alive: a fatal start must let it exit.
@@ -228,7 +253,7 @@ export async function startDashboard(options: {
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}/`,
+    url: `${options.tls ? 'https' : 'http'}://${urlHost}:${port}/`,
     host,
     port,
     server,

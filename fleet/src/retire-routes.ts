@@ -2,8 +2,10 @@
  * The decommission API: `POST /api/cameras/<serial>/retire` (JSON body `{ "reason"?: string }`, at most
  * 4 KiB) and `POST /api/cameras/<serial>/unretire`. 200 with the camera's view, 404 for an unknown camera,
  * 400 for a bad body, 413 for a body too large. Called from http.ts's handle(); `vigil fleet retire` uses it.
+ * Each attempt on a known or unknown camera goes to the audit log when one is given (audit-log.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditLog } from './audit-log';
 import type { FleetConsumer } from './consumer';
 import type { FleetStore } from './store/types';
 
@@ -13,7 +15,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
 }
 
-function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+export function readBody(req: IncomingMessage, max: number): Promise<string | null> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
@@ -28,7 +30,7 @@ function readBody(req: IncomingMessage, max: number): Promise<string | null> {
   });
 }
 
-export function retireRoutes(o: { consumer: FleetConsumer; store: FleetStore; now: () => number }): (req: IncomingMessage, res: ServerResponse, url: URL) => boolean {
+export function retireRoutes(o: { consumer: FleetConsumer; store: FleetStore; now: () => number; audit?: AuditLog }): (req: IncomingMessage, res: ServerResponse, url: URL) => boolean {
   return (req, res, url) => {
     const m = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})\/(retire|unretire)$/.exec(url.pathname);
     if (!m) return false;
@@ -52,8 +54,19 @@ export function retireRoutes(o: { consumer: FleetConsumer; store: FleetStore; no
         if (typeof body !== 'object' || body === null || (r !== undefined && typeof r !== 'string')) return json(res, 400, { error: '[vigil] [fleet] the body must be {"reason"?: string}' });
         reason = r ?? null;
       }
-      if (!o.consumer.camera(serial)) return json(res, 404, { error: `[vigil] [fleet] no camera ${serial}` });
-      const view = await o.consumer.retire(serial, action === 'retire' ? o.now() : null, reason);
+      const audit = (result: 'ok' | 'failed' | 'not-found', detail?: string) => o.audit?.record(req, { action, serial, commandId: null, result, ...(detail ? { detail } : {}) });
+      if (!o.consumer.camera(serial)) {
+        await audit('not-found');
+        return json(res, 404, { error: `[vigil] [fleet] no camera ${serial}` });
+      }
+      let view;
+      try {
+        view = await o.consumer.retire(serial, action === 'retire' ? o.now() : null, reason);
+      } catch (err) {
+        await audit('failed', (err as Error).message)?.catch(() => undefined);
+        throw err;
+      }
+      await audit(view ? 'ok' : 'not-found', reason ?? undefined);
       if (!view) return json(res, 404, { error: `[vigil] [fleet] no camera ${serial}` });
       json(res, 200, view);
     })().catch((err: Error) => {

@@ -34,7 +34,37 @@
     box.append(svg, el('p', { class: 'muted' }, 'latest ' + fmt(ys[ys.length - 1]) + ' · ' + points.length + ' reports'));
     return box;
   }
-  function render(c, h) {
+  // Operator actions (report-now, rebaseline, retire) and this camera's audit entries; operators only.
+  let lastResult = null;
+  function operatorCard(c, session, audit) {
+    if (session.role !== 'operator') return null;
+    const result = el('p', { id: 'op-result', class: lastResult && !lastResult.ok ? 'warning' : 'muted', role: 'status' }, lastResult ? lastResult.text : '');
+    const act = (label, what, path, ask) => {
+      const b = el('button', { type: 'button', 'data-action': what }, label);
+      b.addEventListener('click', async () => {
+        const body = {};
+        if (ask) {
+          const answer = ask();
+          if (answer === null) return;
+          if (typeof answer === 'string' && answer) body.reason = answer;
+        }
+        b.disabled = true;
+        const r = await vigil.post(path, body);
+        lastResult = { ok: r.ok, text: r.ok ? label + ': ' + (r.data.commandId ? 'sent as ' + r.data.commandId : 'done') : label + ' failed: ' + (r.data.error || 'HTTP ' + r.status) };
+        load();
+      });
+      return b;
+    };
+    const base = '/api/cameras/' + encodeURIComponent(c.serial);
+    const buttons = el('p', { class: 'op-buttons' },
+      act('Report now', 'report-now', base + '/command/report-now'), ' ',
+      act('Rebaseline', 'rebaseline', base + '/command/rebaseline', () => confirm('Rebaseline ' + c.serial + '? Every file that differs now becomes the new baseline.') || null), ' ',
+      c.retiredAt ? act('Put back in service', 'unretire', base + '/unretire') : act('Retire', 'retire', base + '/retire', () => prompt('Retire ' + c.serial + ': why?', '')));
+    const rows = (audit || []).map((a) => el('li', {}, a.at + ' · ' + (a.user || 'local') + ' · ' + a.action + ' · ' + a.result + (a.commandId ? ' · ' + a.commandId : '')));
+    return el('section', { id: 'operator', class: 'card' }, el('h2', {}, 'Operator actions'), buttons, result,
+      el('h3', {}, 'Audit'), rows.length ? el('ul', { id: 'audit', class: 'plain' }, ...rows) : el('p', { id: 'audit', class: 'muted' }, 'nothing yet'));
+  }
+  function render(c, h, session, audit) {
     const e = c.evaluation || {};
     const r = c.report;
     const ev = vigil.evidence;
@@ -45,6 +75,8 @@
     out.push(el('h1', {}, c.serial + ' ', el('span', { class: 'muted' }, c.fullName || c.model || ''), ' ', el('span', { id: 'status', 'data-status': c.status }, badge(c.status))));
     if (c.retiredAt) out.push(el('p', { id: 'retired', class: 'warning' }, 'Retired ' + c.retiredAt + (c.retiredReason ? ': ' + c.retiredReason : '') + '. It is left out of the counts, the worklist and the alerts; a report from it raises an alert.'));
     out.push(ev.posture(c.evaluation));
+    const op = operatorCard(c, session, audit);
+    if (op) out.push(op);
     const grid = el('div', { class: 'grid' });
     grid.append(ev.actions(c.actions));
     grid.append(el('section', { class: 'card' }, el('h2', {}, 'AXIS OS'), dl([
@@ -91,7 +123,13 @@
   async function load() {
     const [c, h] = await Promise.all([fetch('/api/cameras/' + encodeURIComponent(serial)), fetch('/api/cameras/' + encodeURIComponent(serial) + '/history')]);
     if (c.status === 404) { root.replaceChildren(el('p', {}, 'No camera ' + serial + ' is known. ', el('a', { href: '/' }, 'Back to the fleet'))); return; }
-    render(await c.json(), await h.json());
+    const session = await vigil.session();
+    let audit = null;
+    if (session.role === 'operator') {
+      const a = await fetch('/api/audit?limit=10&serial=' + encodeURIComponent(serial));
+      if (a.ok) audit = (await a.json()).audit;
+    }
+    render(await c.json(), await h.json(), session, audit);
   }
   let pending = false;
   // An event (a rebaseline, say) changes no camera field: it reloads the page's history too.

@@ -27,6 +27,23 @@ window.vigil = {
     if (s < 129600) return Math.round(s / 3600) + ' h ago';
     return Math.round(s / 86400) + ' days ago';
   },
+  // Who is logged in and the CSRF token that state-changing requests send back (GET /api/session).
+  session() {
+    if (!vigil.sessionPromise) {
+      vigil.sessionPromise = fetch('/api/session').then((r) => (r.ok ? r.json() : null)).catch(() => null)
+        .then((s) => s || { auth: false, user: null, role: null, csrf: null });
+    }
+    return vigil.sessionPromise;
+  },
+  async post(path, body) {
+    const s = await vigil.session();
+    const headers = { 'content-type': 'application/json' };
+    if (s.csrf) headers['x-csrf-token'] = s.csrf;
+    const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body || {}) });
+    let data = {};
+    try { data = await r.json(); } catch { /* no JSON body */ }
+    return { ok: r.ok, status: r.status, data };
+  },
   live(onEvent, names) {
     const status = document.getElementById('live');
     const es = new EventSource('/api/events');
@@ -36,3 +53,12 @@ window.vigil = {
     return es;
   },
 };
+
+// The logged-in user and a logout button in the header, when the dashboard has accounts.
+vigil.session().then((s) => {
+  const header = document.querySelector('header');
+  if (!s.auth || !s.user || !header) return;
+  const out = vigil.el('button', { id: 'logout', type: 'button' }, 'Log out');
+  out.addEventListener('click', () => vigil.post('/logout').then(() => { location.href = '/login'; }));
+  header.append(vigil.el('span', { id: 'user', class: 'muted' }, s.user + ' (' + s.role + ')'), out);
+});
