@@ -14,6 +14,8 @@ import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { loadProfile } from '../../host-sim/src/profiles';
 import { silentLogSink } from '../../host-sim/src/sim-host';
 import { runCommand, runKeygen } from '../../fleet/src/command-cli';
+import { createCommandSigner } from '../../fleet/src/command-signing';
+import { startFleet } from '../../fleet/src/fleet';
 import { buildAgent } from '../../build.mjs';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { waitUntil } from '../helpers/wait';
@@ -112,4 +114,33 @@ describe('signed commands through Mosquitto to a simulated camera', () => {
     const r = await waitUntil('the answer', () => results().find((x) => x.id === 'e2e-1'));
     expect(r).toMatchObject({ ok: false, code: 'EREPLAY' });
   }, 60_000);
+
+  it("runs the dashboard's operator rebaseline when the consumer signs it (--command-key), and refuses it unsigned", async () => {
+    const post = async (url: string) => {
+      const res = await fetch(new URL(`api/cameras/${camera.serial}/command/rebaseline`, url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const body = (await res.json()) as { commandId?: string; signed?: boolean; error?: string };
+      expect(res.status, body.error).toBe(202);
+      return body;
+    };
+    const signedFleet = await startFleet({ brokerUrl: broker.url, signCommand: createCommandSigner(readFileSync(keyFile, 'utf8')) });
+    try {
+      await waitUntil('the consumer knows the camera', async () => (await fetch(new URL(`api/cameras/${camera.serial}`, signedFleet.url as string))).ok);
+      const sent = await post(signedFleet.url as string);
+      expect(sent.signed).toBe(true);
+      const r = await waitUntil('the answer', () => results().find((x) => x.id === sent.commandId));
+      expect(r).toMatchObject({ ok: true, command: 'rebaseline' });
+    } finally {
+      await signedFleet.stop();
+    }
+    const unsignedFleet = await startFleet({ brokerUrl: broker.url });
+    try {
+      await waitUntil('the consumer knows the camera', async () => (await fetch(new URL(`api/cameras/${camera.serial}`, unsignedFleet.url as string))).ok);
+      const sent = await post(unsignedFleet.url as string);
+      expect(sent.signed).toBe(false);
+      const r = await waitUntil('the answer', () => results().find((x) => x.id === sent.commandId));
+      expect(r).toMatchObject({ ok: false, code: 'EPERM' });
+    } finally {
+      await unsignedFleet.stop();
+    }
+  }, 90_000);
 });
