@@ -17,6 +17,8 @@ QuickJS-wasm, and prints the dashboard's URL and a live table (camera, model, AX
 integrity, online). Ctrl-C stops the cameras (each publishes "offline"), the consumer and the broker.
 Cameras run their profile's faults.script: the tampered camera has a file changed at 45 s, the exposed
 camera a new listener at 60 s, so the dashboard shows events without anyone touching a camera.
+The broker enforces docs/broker-acl.md with logins generated for this run and never printed: each camera
+its own (user name = serial = client id), the consumer and the table theirs; anonymous clients are refused.
 
   --port N       broker port (default 1883); a clear error if it is taken
   --host H       broker address (default 127.0.0.1)
@@ -74,7 +76,8 @@ export async function runDemo(argv: string[], signal?: AbortSignal): Promise<num
   process.stderr.write(`[vigil] [demo] broker listening on ${demo.broker.url}\n`);
   process.stderr.write(`[vigil] [demo] dashboard at ${demo.fleet.url}\n`);
   process.stderr.write(`[vigil] [demo] ${demo.cameras.length} simulated cameras reporting every ${interval} s; Ctrl-C stops\n`);
-  const table = new FleetTable({ broker: { host: demo.broker.host, port: demo.broker.port }, live: !values['no-table'] && process.stdout.isTTY === true });
+  process.stderr.write('[vigil] [demo] the broker admits only the logins generated for this run (docs/broker-acl.md): each camera its own, the consumer and this table theirs\n');
+  const table = new FleetTable({ broker: { host: demo.broker.host, port: demo.broker.port }, ...demo.credentials.status, live: !values['no-table'] && process.stdout.isTTY === true });
   await table.start();
   const printer = values['no-table'] || process.stdout.isTTY ? null : setInterval(() => process.stdout.write(table.render() + '\n\n'), interval * 1000);
   await untilSignal(signal);

@@ -5,11 +5,15 @@
  * Each camera also runs its profile's fault script (`faults.script`), so the dashboard shows events with
  * nobody at the keyboard: the tampered camera has /usr/bin/curl changed at 45 s, the exposed camera a new
  * listener on port 4444 at 60 s (both put back two minutes later).
+ *
+ * The broker enforces the ACL of docs/broker-acl.md with logins generated for this run (broker-accounts.ts):
+ * each camera gets its own, the consumer the fleet's; nobody else can connect, let alone command a camera.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
+import { BrokerAccounts } from './broker-accounts';
 import { startSimFleet, type FleetCamera, type SimFleet } from '../host-sim/src/fleet';
 import { faultScript, listProfiles, loadProfile, type LoadedProfile } from '../host-sim/src/profiles';
 import { silentLogSink, type LogSink } from '../host-sim/src/sim-host';
@@ -41,6 +45,8 @@ export interface DemoOptions {
 
 export interface Demo {
   broker: EmbeddedBroker;
+  /** This run's broker logins: `fleet`, `status` and `camera(serial)` (for tests and the live table; never printed). */
+  credentials: BrokerAccounts;
   fleet: Fleet;
   /** Every camera, supervised: restarted when its engine stops the agent at a limit (see host-sim/src/fleet.ts). */
   cameras: SimFleet;
@@ -51,12 +57,17 @@ export interface Demo {
 }
 
 export async function startDemo(options: DemoOptions): Promise<Demo> {
-  const broker = await startEmbeddedBroker(options.broker);
+  const log = options.log ?? silentLogSink;
+  const credentials = new BrokerAccounts();
+  const broker = await startEmbeddedBroker({
+    ...options.broker,
+    accounts: credentials,
+    onRefused: (message) => log({ time: new Date().toISOString(), serial: '-', level: 'warn', message }),
+  });
   const stateRoot = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
   let fleet: Fleet | null = null;
-  const log = options.log ?? silentLogSink;
   try {
-    fleet = await startFleet({ brokerUrl: broker.url, dbPath: join(stateRoot, 'fleet.db'), http: options.http });
+    fleet = await startFleet({ brokerUrl: broker.url, ...credentials.fleet, dbPath: join(stateRoot, 'fleet.db'), http: options.http });
     const profiles = (options.profiles ?? listProfiles()).map((n) => loadProfile(n));
     const stepsOf = (p: LoadedProfile): FaultStep[] =>
       options.faultScripts === false ? [] : options.faultScripts ? (options.faultScripts[p.name] ?? []).map((s) => ({ ...s })) : faultScript(p.data);
@@ -69,6 +80,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       broker: { host: broker.host, port: broker.port },
       stateRoot,
       overrides: { IntervalSec: String(options.intervalSec) },
+      overridesFor: (serial) => {
+        const login = credentials.camera(serial);
+        return { BrokerUsername: login.username, BrokerPassword: login.password };
+      },
       log,
       maxRestarts: options.maxRestarts,
       restartWindowMs: options.restartWindowMs,
@@ -102,6 +117,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     let stopping: Promise<void> | null = null;
     return {
       broker,
+      credentials,
       fleet: running,
       cameras,
       scripts,

@@ -25,13 +25,18 @@ export class StatusTable {
   private timer: NodeJS.Timeout | null = null;
   private readonly prefix: string;
 
-  constructor(private readonly options: { broker: { host: string; port: number }; prefix?: string; live?: boolean }) {
+  constructor(private readonly options: { broker: { host: string; port: number }; prefix?: string; live?: boolean; username?: string; password?: string }) {
     this.prefix = options.prefix ?? 'vigil/v1';
   }
 
   async start(): Promise<void> {
     const { host, port } = this.options.broker;
-    this.client = await mqtt.connectAsync(`mqtt://${host}:${port}`, { clientId: `vigil-table-${process.pid}-${Date.now()}`, reconnectPeriod: 1000 });
+    this.client = await mqtt.connectAsync(`mqtt://${host}:${port}`, {
+      clientId: `vigil-table-${process.pid}-${Date.now()}`,
+      reconnectPeriod: 1000,
+      username: this.options.username,
+      password: this.options.password,
+    });
     this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
     await this.client.subscribeAsync([`${this.prefix}/+/state`, `${this.prefix}/+/report`], { qos: 1 });
     if (this.options.live) {

@@ -132,6 +132,8 @@ export interface SimFleetOptions extends Omit<SupervisorOptions, 'profile' | 'st
   signal?: AbortSignal;
   /** Each camera's state goes in <stateRoot>/<serial>. */
   stateRoot: string;
+  /** Config overrides for one camera, over `overrides` (e.g. its own BrokerUsername/BrokerPassword). */
+  overridesFor?: (serial: string) => Record<string, string>;
   /** Called after the supervisor restarted a camera, with why the previous run ended. */
   onRestart?: (camera: FleetCamera, lastExit: string) => void;
   /** Called when the supervisor gives up on a camera (crash loop, or a restart that failed). */
@@ -139,7 +141,7 @@ export interface SimFleetOptions extends Omit<SupervisorOptions, 'profile' | 'st
 }
 
 export async function startSimFleet(options: SimFleetOptions): Promise<SimFleet> {
-  const { profiles, count, stateRoot, onRestart, onGiveUp, firstIndex = 0, total = count, startIntervalMs = 0, signal, ...cameraOptions } = options;
+  const { profiles, count, stateRoot, onRestart, onGiveUp, overridesFor, firstIndex = 0, total = count, startIntervalMs = 0, signal, ...cameraOptions } = options;
   if (profiles.length === 0) throw new Error('[vigil] [sim] a fleet needs at least one profile');
   const bundleCode = cameraOptions.bundleCode ?? readFileSync(cameraOptions.bundlePath, 'utf8');
   const cameras: FleetCamera[] = [];
@@ -159,6 +161,7 @@ export async function startSimFleet(options: SimFleetOptions): Promise<SimFleet>
         ...cameraOptions,
         bundleCode,
         profile,
+        overrides: overridesFor ? { ...cameraOptions.overrides, ...overridesFor(serial) } : cameraOptions.overrides,
         stateDir: join(stateRoot, serial),
         onRestart: (_run, lastExit) => {
           if (view) onRestart?.(view, lastExit);

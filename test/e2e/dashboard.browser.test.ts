@@ -179,7 +179,8 @@ describe('recent events on the fleet page', () => {
   it("shows a device's hostile summary as text, running nothing", async () => {
     const serial = cameras.get('hardened')!.serial;
     const hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
-    const pub = await mqtt.connectAsync(demo.broker.url, { clientId: 'browser-test-hostile', reconnectPeriod: 0 });
+    // The demo's broker admits a camera's topics only to that camera's login (the last test: the camera's own connection is taken over).
+    const pub = await mqtt.connectAsync(demo.broker.url, { ...demo.credentials.camera(serial), clientId: serial, reconnectPeriod: 0 });
     try {
       const event = { schema: 'vigil.event/1', deviceId: serial, eventId: 'ev-hostile-0001', seq: 1, at: new Date().toISOString(), kind: 'service-change', severity: 'high', summary: hostile, details: {} };
       await pub.publishAsync(`vigil/v1/${serial}/event`, JSON.stringify(event), { qos: 1 });

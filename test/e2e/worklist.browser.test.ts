@@ -285,7 +285,8 @@ describe('a camera nobody wrote a profile for, published by hand', () => {
     report.integrity.allowUnsignedApps = true;
     report.integrity.apps = [{ name: `Überwachung 中文 ${hostile}`, niceName: null, vendor: null, version: '1.0', status: 'Running', signatureStatus: 'Unsigned' }];
     assertValidReport(report);
-    const pub = await mqtt.connectAsync(demo.broker.url, { clientId: 'worklist-test-beef', reconnectPeriod: 0 });
+    // The demo's broker admits a camera's topics only to that camera's login (broker-accounts.ts gives one for any serial).
+    const pub = await mqtt.connectAsync(demo.broker.url, { ...demo.credentials.camera(serial), clientId: serial, reconnectPeriod: 0 });
     try {
       await pub.publishAsync(`vigil/v1/${serial}/report`, JSON.stringify(report), { qos: 1 });
     } finally {
