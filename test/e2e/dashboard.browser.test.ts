@@ -199,7 +199,7 @@ describe('recent events on the fleet page', () => {
     const cam = cameras.get('tampered')!;
     await page.goto(fleet.url + 'camera/' + cam.serial);
     await page.locator('#integrity').waitFor();
-    const pub = await mqtt.connectAsync(demo.broker.url, { clientId: 'browser-test-operator', reconnectPeriod: 0 });
+    const pub = await mqtt.connectAsync(demo.broker.url, { ...demo.credentials.fleet, clientId: 'vigil-fleet-browser-test-operator', reconnectPeriod: 0 });
     try {
       await pub.publishAsync(`vigil/v1/${cam.serial}/cmd/rebaseline`, '{"id":"c-browser"}', { qos: 1 });
     } finally {
