@@ -34,7 +34,7 @@ export interface FleetOptions {
   missingIntervals?: number;
   sweepMs?: number;
   maxPayloadBytes?: number;
-  /** History older than this is pruned (hourly). Default 30 days. */
+  /** History older than this is pruned (hourly), and cameras silent or retired this long leave the camera table. Default 30 days. */
   retentionDays?: number;
   /** Tables given directly (tests); not watched. */
   tables?: Tables;
@@ -96,7 +96,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     await alerts.start();
     if (options.http !== null) {
       dashboard = await startDashboard({
-        consumer, store, host: options.http?.host, port: options.http?.port, allowHosts: options.http?.allowHosts, now,
+        consumer, store, host: options.http?.host, port: options.http?.port, allowHosts: options.http?.allowHosts, now, pruneAfterMs: retentionMs,
         routes: [alertRoutes(store), retireRoutes({ consumer, store, now })],
         metrics: () => alertMetricsText(alerts.engine, alerts.dispatcher, store),
       });

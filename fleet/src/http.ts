@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FleetConsumer } from './consumer';
 import { CAMERAS_PAGE, cameraPage, WORKLIST_PAGE } from './dashboard-pages';
+import { CursorError, decodeCursor, isPruned, tablePage, tableRow } from './fleet-table';
 import type { CameraView } from './fleet-view';
 import { metricsText } from './metrics';
 import { queryLimit } from './query-limit';
@@ -104,11 +105,30 @@ export async function startDashboard(options: {
   allowHosts?: readonly string[];
   /** Live-update clients at most, and unwritten bytes per client before it is dropped. */
   sse?: { maxClients?: number; maxBufferedBytes?: number };
+  /** A camera silent, or retired, for longer than this leaves the table and its live updates (default 30 days). */
+  pruneAfterMs?: number;
 }): Promise<DashboardServer> {
   const { consumer, store } = options;
   const worklist = worklistRoutes(consumer, options.now);
   const host = options.host ?? '127.0.0.1';
   const clients = new SseClients(options.sse?.maxClients, options.sse?.maxBufferedBytes);
+  const now = options.now ?? Date.now;
+  const pruneAfterMs = options.pruneAfterMs ?? 30 * 86_400_000;
+  const pruned = (serial: string) => {
+    const c = consumer.cameraEntry(serial);
+    return c !== undefined && isPruned(c, now(), pruneAfterMs);
+  };
+  // The cameras the live table lost since the last look: told once (event `pruned`), checked with the heartbeat.
+  let prunedBefore = new Set<string>();
+  const newlyPruned = () => {
+    const nowMs = now();
+    const all = new Set<string>();
+    for (const c of consumer.cameraEntries()) if (isPruned(c, nowMs, pruneAfterMs)) all.add(c.rec.serial);
+    const fresh = [...all].filter((s) => !prunedBefore.has(s));
+    prunedBefore = all;
+    return fresh;
+  };
+  newlyPruned();
   const statics = new Map<string, Buffer>();
   for (const p of Object.keys(STATIC)) statics.set(p, readFileSync(DASH + p.slice('/static/'.length)));
 
@@ -123,7 +143,8 @@ export async function startDashboard(options: {
   let flushTimer: NodeJS.Timeout | null = null;
   const flush = () => {
     flushTimer = null;
-    for (const v of pending.values()) send('camera', v);
+    // The table's slim row: the camera page and the worklist only need to know which camera changed.
+    for (const v of pending.values()) if (!pruned(v.serial)) send('camera', tableRow(v));
     pending.clear();
     for (const e of pendingEvents) send('event', e);
     pendingEvents = [];
@@ -144,6 +165,8 @@ export async function startDashboard(options: {
   consumer.on('camera', onCamera);
   const heartbeat = setInterval(() => {
     clients.send(': keep-alive\n\n');
+    const gone = clients.size ? newlyPruned() : [];
+    if (gone.length) send('pruned', { serials: gone });
   }, 15_000);
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -172,7 +195,21 @@ export async function startDashboard(options: {
       res.writeHead(200, { 'content-type': STATIC[path], 'cache-control': 'no-cache' }).end(statics.get(path));
       return;
     }
-    if (path === '/api/fleet') return json(res, 200, { counts: consumer.counts(), cameras: consumer.cameras() });
+    if (path === '/api/fleet' || path === '/api/fleet/table') {
+      // Pages in serial order: the full view (the API's callers), at most 1000 a page; the table's slim rows, 5000.
+      const table = path === '/api/fleet/table';
+      const limit = queryLimit(url.searchParams.get('limit'), table ? { fallback: 1000, max: 5000 } : { fallback: 1000, max: 1000 });
+      const raw = url.searchParams.get('cursor');
+      let after: string | null = null;
+      try {
+        after = raw === null || raw === '' ? null : decodeCursor(raw);
+      } catch (err) {
+        if (err instanceof CursorError) return json(res, 400, { error: err.message });
+        throw err;
+      }
+      const page = tablePage<unknown>(consumer.cameraEntries(), { after, limit, nowMs: now(), pruneAfterMs, shape: table ? tableRow : (v) => v });
+      return json(res, 200, { counts: consumer.counts(), cameras: page.rows, next: page.next, total: page.total, pruned: page.pruned, pruneAfterDays: pruneAfterMs / 86_400_000 });
+    }
     if (path === '/api/quarantine') return later(res, async () => ({ quarantine: await store.quarantined(queryLimit(url.searchParams.get('limit'), { fallback: 100, max: 1000 })) }));
     const api = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})(\/history)?$/.exec(path);
     if (api) {
