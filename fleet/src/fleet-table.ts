@@ -32,6 +32,17 @@ export interface TableRow {
   integrityNotes: string[];
 }
 
+/** The table page's columns, in order: /api/fleet/table sends each row as an array of these (no key names per row). */
+export const TABLE_COLUMNS = [
+  'serial', 'model', 'fullName', 'osVersion', 'status', 'retiredAt', 'retiredReason', 'lastReportAt', 'trackName', 'support', 'supportReason',
+  'latestOnTrack', 'posture', 'postureReasons', 'hardeningPenalty', 'hardeningScore', 'findingCounts', 'advisories', 'integrity', 'integrityNotes',
+] as const satisfies ReadonlyArray<keyof TableRow>;
+
+export function tableColumns(v: CameraView): unknown[] {
+  const row = tableRow(v);
+  return TABLE_COLUMNS.map((k) => row[k]);
+}
+
 export function tableRow(v: CameraView): TableRow {
   const e = v.evaluation;
   return {

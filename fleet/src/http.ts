@@ -7,9 +7,10 @@ import { guardRequest } from './http-guard';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { FleetConsumer } from './consumer';
 import { CAMERAS_PAGE, cameraPage, WORKLIST_PAGE } from './dashboard-pages';
-import { CursorError, decodeCursor, isPruned, tablePage, tableRow } from './fleet-table';
+import { CursorError, decodeCursor, isPruned, TABLE_COLUMNS, tableColumns, tablePage, tableRow } from './fleet-table';
 import type { CameraView } from './fleet-view';
 import { metricsText } from './metrics';
 import { queryLimit } from './query-limit';
@@ -73,9 +74,18 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+/** Past this, an answer goes gzipped to a client that accepts it (the fleet's pages: rows repeat, ~10:1). */
+const GZIP_FROM_BYTES = 32 * 1024;
+
+function json(res: ServerResponse, status: number, body: unknown, req?: IncomingMessage): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', vary: 'accept-encoding' };
+  if (req && text.length > GZIP_FROM_BYTES && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    res.writeHead(status, { ...headers, 'content-encoding': 'gzip' });
+    res.end(gzipSync(text, { level: 6 }));
+    return;
+  }
+  res.writeHead(status, headers);
   res.end(text);
 }
 
@@ -207,8 +217,9 @@ export async function startDashboard(options: {
         if (err instanceof CursorError) return json(res, 400, { error: err.message });
         throw err;
       }
-      const page = tablePage<unknown>(consumer.cameraEntries(), { after, limit, nowMs: now(), pruneAfterMs, shape: table ? tableRow : (v) => v });
-      return json(res, 200, { counts: consumer.counts(), cameras: page.rows, next: page.next, total: page.total, pruned: page.pruned, pruneAfterDays: pruneAfterMs / 86_400_000 });
+      const page = tablePage<unknown>(consumer.cameraEntries(), { after, limit, nowMs: now(), pruneAfterMs, shape: table ? tableColumns : (v) => v });
+      const body = { counts: consumer.counts(), ...(table ? { columns: TABLE_COLUMNS } : {}), cameras: page.rows, next: page.next, total: page.total, pruned: page.pruned, pruneAfterDays: pruneAfterMs / 86_400_000 };
+      return json(res, 200, body, req);
     }
     if (path === '/api/quarantine') return later(res, async () => ({ quarantine: await store.quarantined(queryLimit(url.searchParams.get('limit'), { fallback: 100, max: 1000 })) }));
     const api = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})(\/history)?$/.exec(path);

@@ -2,12 +2,14 @@
 // rows) in pages by serial behind a cursor, limits clamped, a bad cursor refused, and cameras silent or retired
 // past the retention pruned from the table while their records stay. 1,103 cameras seeded into the store directly.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
 import { seedCameras, serials } from '../../test/helpers/seed-cameras';
-import { tableRow } from '../src/fleet-table';
+import { tableRow, type TableRow } from '../src/fleet-table';
 import { startFleet, type Fleet } from '../src/fleet';
 import { SqliteStore } from '../src/store/sqlite';
 import { T0 } from './fixtures';
@@ -26,13 +28,24 @@ async function getJson(path: string): Promise<any> {
   return res.json();
 }
 
+/** The bytes as sent (fetch would decompress them). */
+function fetchRaw(path: string, encoding: string): Promise<{ encoding: string | undefined; bytes: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get(fleet.url + path, { headers: { 'accept-encoding': encoding } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ encoding: res.headers['content-encoding'], bytes: Buffer.concat(parts).length, body: Buffer.concat(parts) }));
+    }).on('error', reject);
+  });
+}
+
 async function allPages(path: string, limit: number): Promise<Array<{ serial: string }>> {
   const rows: Array<{ serial: string }> = [];
   let cursor: string | null = null;
   do {
     const page = await getJson(`${path}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     expect(page.cameras.length).toBeLessThanOrEqual(limit);
-    rows.push(...page.cameras);
+    rows.push(...(page.columns ? page.cameras.map((values: unknown[]) => Object.fromEntries(page.columns.map((k: string, i: number) => [k, values[i]]))) : page.cameras));
     cursor = page.next;
   } while (cursor);
   return rows;
@@ -80,11 +93,18 @@ describe('the paginated fleet API', () => {
     expect([page.cameras.length, page.total, page.pruned, page.pruneAfterDays, page.counts.total, page.counts.retired]).toEqual([10, 1100, 3, 30, 1101, 2]);
   });
 
-  it('answers a table row with only what the table shows, a fraction of the full view', async () => {
+  it('answers table rows with only what the table shows, as arrays of its columns, a fraction of the full views', async () => {
     const [table, full] = [await getJson('api/fleet/table?limit=100'), await getJson('api/fleet?limit=100')];
-    expect(Object.keys(table.cameras[0]).sort()).toEqual(Object.keys(tableRow(full.cameras[0])).sort());
-    expect(table.cameras[0]).not.toHaveProperty('evaluation');
-    expect(JSON.stringify(table.cameras).length).toBeLessThan(JSON.stringify(full.cameras).length / 2);
+    expect(table.columns).toEqual(Object.keys(tableRow(full.cameras[0])));
+    expect(table.cameras[0]).toEqual(table.columns.map((k: keyof TableRow) => tableRow(full.cameras[0])[k]));
+    expect(JSON.stringify(table.cameras).length).toBeLessThan(JSON.stringify(full.cameras).length / 3);
+  });
+
+  it('gzips a large page for a client that accepts it, and not for one that does not', async () => {
+    const [zipped, plain] = await Promise.all(['gzip', 'identity'].map((enc) => fetchRaw('api/fleet/table?limit=1000', enc)));
+    expect([zipped.encoding, plain.encoding]).toEqual(['gzip', undefined]);
+    expect(zipped.bytes).toBeLessThan(plain.bytes / 5);
+    expect(JSON.parse(gunzipSync(zipped.body).toString('utf8'))).toEqual(JSON.parse(plain.body.toString('utf8')));
   });
 
   it('keeps the first page of full views for a caller that passes no limit (the API as it was, at most 1000)', async () => {
@@ -112,7 +132,7 @@ describe('the paginated fleet API', () => {
   });
 
   it('prunes cameras silent or retired past the retention from the table, and still answers each one', async () => {
-    const listed = new Set((await getJson('api/fleet/table?limit=5000')).cameras.map((r: { serial: string }) => r.serial));
+    const listed = new Set((await allPages('api/fleet/table', 5000)).map((r) => r.serial));
     expect(['OLD000000', 'OLD000001', 'RET000000'].filter((s) => listed.has(s))).toEqual([]);
     expect(listed.has('CAMPG000011')).toBe(true); // retired yesterday: still listed, as retired
     expect((await getJson('api/cameras/OLD000000')).serial).toBe('OLD000000');

@@ -111,8 +111,8 @@
     keyed.sort(([x, a], [y, b]) => (x < y ? -1 : x > y ? 1 : a.serial < b.serial ? -1 : 1) * state.dir);
     return keyed.map((k) => k[1]);
   }
-  /** Puts the current page's rows in the table; `rebuild` remakes them all (the "x min ago" texts), else only new or changed ones are made. */
-  function renderTable(rebuild) {
+  /** Puts the current page's rows in the table: only new or changed ones are made, the rest stay (or move). */
+  function renderTable() {
     const rows = listed();
     const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
     pageNo = Math.min(pageNo, pages - 1);
@@ -120,7 +120,7 @@
     const tbody = document.querySelector('#cameras tbody');
     const want = new Set(slice.map((c) => c.serial));
     for (const [serial, h] of held) {
-      if (rebuild || !want.has(serial) || h.row !== cams.get(serial)) { h.tr.remove(); held.delete(serial); }
+      if (!want.has(serial) || h.row !== cams.get(serial)) { h.tr.remove(); held.delete(serial); }
     }
     let at = tbody.firstChild;
     for (const c of slice) {
@@ -144,7 +144,11 @@
   function render() {
     syncUrl();
     renderCounts();
-    renderTable(false);
+    renderTable();
+  }
+  /** The "x min ago" texts, in place (the rows stay). */
+  function renderAges() {
+    for (const h of held.values()) h.tr.lastChild.textContent = ago(h.row.lastReportAt);
   }
   const refilter = () => { pageNo = 0; render(); };
   for (const th of document.querySelectorAll('th[data-key]')) {
@@ -202,7 +206,8 @@
     requestAnimationFrame(() => {
       pending = false;
       if (dirty.counts) renderCounts();
-      if (dirty.table || dirty.clock) renderTable(dirty.clock);
+      if (dirty.table) renderTable();
+      if (dirty.clock) renderAges();
       if (dirty.events || dirty.clock) renderEvents();
       dirty.table = dirty.counts = dirty.events = dirty.clock = false;
     });
@@ -223,7 +228,12 @@
       counts = data.counts;
       prunedCount = data.pruned || 0;
       pruneDays = data.pruneAfterDays;
-      for (const c of data.cameras) if (!liveSeen.has(c.serial)) cams.set(c.serial, c);
+      const cols = data.columns; // each row is an array of these
+      for (const values of data.cameras) {
+        const c = {};
+        for (let i = 0; i < cols.length; i++) c[cols[i]] = values[i];
+        if (!liveSeen.has(c.serial)) cams.set(c.serial, c);
+      }
       render();
       return data.next ? loadRows(data.next) : null;
     });
