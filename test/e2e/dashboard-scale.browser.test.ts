@@ -57,53 +57,60 @@ async function startSide(name: 'big' | 'small', n: number): Promise<Side> {
   return side;
 }
 
+// What runs in the page, as text (this project's TypeScript has no DOM types: the page's code is browser JS).
+const IN_PAGE = {
+  // Notes when each live 'camera' message reaches the page, before the page's own handler runs.
+  noteMessages: `window.__cameraAt = {};
+    const add = EventSource.prototype.addEventListener;
+    EventSource.prototype.addEventListener = function (type, fn, o) {
+      if (type === 'camera') add.call(this, type, (m) => { window.__cameraAt[JSON.parse(m.data).serial] = performance.now(); }, o);
+      return add.call(this, type, fn, o);
+    };`,
+  // Which rows the table gains and loses from now on, and when it first gains one.
+  watchRows: `(() => {
+    window.__mut = { added: [], removed: [], at: 0 };
+    new MutationObserver((ms) => {
+      for (const m of ms) {
+        for (const n of m.addedNodes) if (n.nodeName === 'TR') { window.__mut.added.push(n.dataset.serial); window.__mut.at ||= performance.now(); }
+        for (const n of m.removedNodes) if (n.nodeName === 'TR') window.__mut.removed.push(n.dataset.serial);
+      }
+    }).observe(document.querySelector('#cameras tbody'), { childList: true });
+  })()`,
+  twoFrames: 'new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))',
+  rowsSeen: (serial: string) => `({ added: window.__mut.added, removed: window.__mut.removed, messageToRowMs: window.__mut.at - window.__cameraAt[${JSON.stringify(serial)}] })`,
+};
+// Predicates polled in the page: functions (the page's CSP refuses a string to evaluate), over the few DOM
+// calls they make, typed here.
+type PageDocument = { querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
+const firstPageShown = ([text, rows]: [string, number]) => {
+  const d = (globalThis as unknown as { document: PageDocument }).document;
+  return d.querySelector('#shown')?.textContent?.startsWith(text) && d.querySelectorAll('#cameras tbody tr').length >= rows ? performance.now() : false;
+};
+const rowShows = ([serial, version]: [string, string]) =>
+  (globalThis as unknown as { document: PageDocument }).document.querySelector(`#cameras tbody tr[data-serial="${serial}"] td:nth-child(3)`)?.textContent?.startsWith(version) ?? false;
+const noRows = () => (globalThis as unknown as { document: PageDocument }).document.querySelectorAll('#cameras tbody tr').length === 0;
+
 /** Opens the fleet page; notes the page's time (ms since navigation start) when the first page of rows is shown. */
 async function openPage(side: Side): Promise<void> {
   side.page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  // Notes when each live 'camera' message reaches the page, before the page's own handler runs.
-  await side.page.addInitScript(() => {
-    const w = window as unknown as { __cameraAt: Record<string, number> };
-    w.__cameraAt = {};
-    const add = EventSource.prototype.addEventListener;
-    EventSource.prototype.addEventListener = function (this: EventSource, type: string, fn: EventListenerOrEventListenerObject, o?: boolean | AddEventListenerOptions) {
-      if (type === 'camera') add.call(this, type, (m: Event) => void (w.__cameraAt[JSON.parse((m as MessageEvent).data).serial] = performance.now()), o);
-      return add.call(this, type, fn, o);
-    } as typeof EventSource.prototype.addEventListener;
-  });
+  await side.page.addInitScript(IN_PAGE.noteMessages);
   await side.page.goto(side.fleet.url + 'cameras');
-  const shown = `${side.n} of ${side.n} shown`;
-  const at = await side.page.waitForFunction(
-    ([text, rows]) => (document.querySelector('#shown')?.textContent?.startsWith(text as string) && document.querySelectorAll('#cameras tbody tr').length >= (rows as number) ? performance.now() : false),
-    [shown, Math.min(side.n, PAGE_SIZE)],
-    WAIT,
-  );
+  const at = await side.page.waitForFunction(firstPageShown, [`${side.n} of ${side.n} shown`, Math.min(side.n, PAGE_SIZE)] as [string, number], WAIT);
   side.firstRenderMs = (await at.jsonValue()) as number;
 }
 
 /** Publishes a newer report for the table's first camera; measures until its row shows the new version. */
 async function liveUpdate(side: Side): Promise<void> {
   const serial = side.serials[0];
-  await side.page.evaluate(() => {
-    const w = window as unknown as { __mut: { added: string[]; removed: string[]; at: number } };
-    w.__mut = { added: [], removed: [], at: 0 };
-    new MutationObserver((ms) => {
-      for (const m of ms) {
-        for (const n of m.addedNodes) if (n instanceof HTMLTableRowElement) { w.__mut.added.push(n.dataset.serial ?? ''); w.__mut.at ||= performance.now(); }
-        for (const n of m.removedNodes) if (n instanceof HTMLTableRowElement) w.__mut.removed.push(n.dataset.serial ?? '');
-      }
-    }).observe(document.querySelector('#cameras tbody')!, { childList: true });
-  });
+  await side.page.evaluate(IN_PAGE.watchRows);
   const t0 = performance.now();
   const report = makeReport({ serial, seq: 2, version: '12.11.147', sentAt: new Date().toISOString() });
   await pub.publishAsync(`${side.prefix}/${serial}/report`, JSON.stringify(report), { qos: 1 });
-  await side.page.waitForFunction((s) => document.querySelector(`#cameras tbody tr[data-serial="${s}"] td:nth-child(3)`)?.textContent?.startsWith('12.11.147'), serial, WAIT);
+  await side.page.waitForFunction(rowShows, [serial, '12.11.147'] as [string, string], WAIT);
   const publishToRowMs = performance.now() - t0;
-  // Any later frame's work (counts, events) would show here too: give the page one more frame.
-  await side.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-  const m = await side.page.evaluate((s) => {
-    const w = window as unknown as { __mut: { added: string[]; removed: string[]; at: number }; __cameraAt: Record<string, number> };
-    return { added: w.__mut.added, removed: w.__mut.removed, messageToRowMs: w.__mut.at - w.__cameraAt[s] };
-  }, serial);
+  // Any later frame's work (counts, events) would show here too: give the page two more frames.
+  await side.page.evaluate(IN_PAGE.twoFrames);
+  const m = (await side.page.evaluate(IN_PAGE.rowsSeen(serial))) as { added: string[]; removed: string[]; messageToRowMs: number };
   side.update = { publishToRowMs, messageToRowMs: m.messageToRowMs, added: m.added.length, removed: m.removed.length };
   expect(m.added, 'rows added by the update').toEqual([serial]);
 }
@@ -168,7 +175,7 @@ describe('the fleet page with 5,000 cameras in Chromium', () => {
   it('drops the rows of cameras silent past the retention from the open page (pruned, live)', async () => {
     sides.small.skewMs = 31 * DAY;
     // The dashboard looks for newly pruned cameras with its 15 s heartbeat.
-    await sides.small.page.waitForFunction(() => document.querySelectorAll('#cameras tbody tr').length === 0, undefined, { timeout: 90_000, polling: 500 });
+    await sides.small.page.waitForFunction(noRows, undefined, { timeout: 90_000, polling: 500 });
     expect(await sides.small.page.locator('#shown').textContent()).toBe(`0 of 0 shown · ${SMALL} not heard from in 30 days not listed`);
   }, 120_000);
 });
