@@ -6,6 +6,7 @@
  *   native   native host RSS (steady, 10,000 cycles), QuickJS heap, CPU and callgrind per cycle, wasm vs native
  *   hashing  sha256File vs sha256sum, the rate cap
  *   fleet    consumer ingest vs mosquitto_sub, publish → API latency
+ *   dashboard the fleet page with 5,000 cameras in Chromium vs 50 (first render, a live update, bytes)
  *   sim      1,000 simulated cameras, reconnect storm
  * --quick runs each in seconds (tiny sizes; results go to bench/results/*.quick.json and not to BENCHMARKS.md).
  */
@@ -13,7 +14,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { BENCH, NATIVE_BIN, QUICK, log, renderBenchmarks, run } from './lib';
 
-const ALL = ['sizes', 'native', 'hashing', 'fleet', 'sim'] as const;
+const ALL = ['sizes', 'native', 'hashing', 'fleet', 'dashboard', 'sim'] as const;
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const unknown = names.filter((n) => !(ALL as readonly string[]).includes(n));
 if (unknown.length) {

@@ -256,6 +256,15 @@ export class FleetConsumer extends EventEmitter {
     return this.ctx.view.camera(serial);
   }
 
+  /** The view's entries as they are (the table pages and prunes from them without copying every camera). */
+  cameraEntries(): IterableIterator<CameraEntry> {
+    return this.ctx.view.entries();
+  }
+
+  cameraEntry(serial: string): CameraEntry | undefined {
+    return this.ctx.view.get(serial);
+  }
+
   counts(): FleetCounts {
     return this.ctx.view.counts();
   }

@@ -62,6 +62,7 @@ export const CAMERAS_PAGE = page('Vigil cameras', ['/static/fleet.js'], `
   <th data-key="advisories" class="num">Advisories</th><th data-key="integrity" title="files against the baseline">Files</th><th data-key="lastReportAt">Last report</th>
 </tr></thead><tbody></tbody></table>
 <p id="empty" class="muted" hidden>No cameras match.</p>
+<nav id="pager" class="pager" aria-label="pages"><button id="prev" type="button">← previous</button> <span id="page-of" class="muted"></span> <button id="next" type="button">next →</button></nav>
 <section id="events" class="events" aria-label="recent events"><h2>Recent events</h2>
 <ol id="event-list" class="events-list"></ol><p id="no-events" class="muted">No events yet.</p></section>`, 'cameras');
 

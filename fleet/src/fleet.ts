@@ -60,7 +60,7 @@ export interface FleetOptions {
   missingIntervals?: number;
   sweepMs?: number;
   maxPayloadBytes?: number;
-  /** History older than this is pruned (hourly). Default 30 days. */
+  /** History older than this is pruned (hourly), and cameras silent or retired this long leave the camera table. Default 30 days. */
   retentionDays?: number;
   /** Tables given directly (tests); not watched. */
   tables?: Tables;
@@ -143,7 +143,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         limiter: new LoginLimiter({ maxFailures: web?.maxLoginFailures, now: sessionClock }),
       });
       dashboard = await startDashboard({
-        consumer, store, host: web?.host, port: web?.port, allowHosts: web?.allowHosts, now, gate, tls,
+        consumer, store, host: web?.host, port: web?.port, allowHosts: web?.allowHosts, now, gate, tls, pruneAfterMs: retentionMs,
         routes: [alertRoutes(store), retireRoutes({ consumer, store, now, audit }), commandRoutes({ consumer, audit, signCommand: options.signCommand, log }), auditRoutes(audit)],
         metrics: () => alertMetricsText(alerts.engine, alerts.dispatcher, store),
       });

@@ -8,8 +8,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { FleetConsumer } from './consumer';
 import { CAMERAS_PAGE, cameraPage, WORKLIST_PAGE } from './dashboard-pages';
+import { CursorError, decodeCursor, isPruned, TABLE_COLUMNS, tableColumns, tablePage, tableRow } from './fleet-table';
 import type { CameraView } from './fleet-view';
 import { metricsText } from './metrics';
 import { queryLimit } from './query-limit';
@@ -73,9 +75,18 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+/** Past this, an answer goes gzipped to a client that accepts it (the fleet's pages: rows repeat, ~10:1). */
+const GZIP_FROM_BYTES = 32 * 1024;
+
+function json(res: ServerResponse, status: number, body: unknown, req?: IncomingMessage): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', vary: 'accept-encoding' };
+  if (req && text.length > GZIP_FROM_BYTES && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    res.writeHead(status, { ...headers, 'content-encoding': 'gzip' });
+    res.end(gzipSync(text, { level: 6 }));
+    return;
+  }
+  res.writeHead(status, headers);
   res.end(text);
 }
 
@@ -109,11 +120,30 @@ export async function startDashboard(options: {
   gate?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
   /** HTTPS with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
+  /** A camera silent, or retired, for longer than this leaves the table and its live updates (default 30 days). */
+  pruneAfterMs?: number;
 }): Promise<DashboardServer> {
   const { consumer, store } = options;
   const worklist = worklistRoutes(consumer, options.now);
   const host = options.host ?? '127.0.0.1';
   const clients = new SseClients(options.sse?.maxClients, options.sse?.maxBufferedBytes);
+  const now = options.now ?? Date.now;
+  const pruneAfterMs = options.pruneAfterMs ?? 30 * 86_400_000;
+  const pruned = (serial: string) => {
+    const c = consumer.cameraEntry(serial);
+    return c !== undefined && isPruned(c, now(), pruneAfterMs);
+  };
+  // The cameras the live table lost since the last look: told once (event `pruned`), checked with the heartbeat.
+  let prunedBefore = new Set<string>();
+  const newlyPruned = () => {
+    const nowMs = now();
+    const all = new Set<string>();
+    for (const c of consumer.cameraEntries()) if (isPruned(c, nowMs, pruneAfterMs)) all.add(c.rec.serial);
+    const fresh = [...all].filter((s) => !prunedBefore.has(s));
+    prunedBefore = all;
+    return fresh;
+  };
+  newlyPruned();
   const statics = new Map<string, Buffer>();
   for (const p of Object.keys(STATIC)) statics.set(p, readFileSync(DASH + p.slice('/static/'.length)));
 
@@ -128,7 +158,8 @@ export async function startDashboard(options: {
   let flushTimer: NodeJS.Timeout | null = null;
   const flush = () => {
     flushTimer = null;
-    for (const v of pending.values()) send('camera', v);
+    // The table's slim row: the camera page and the worklist only need to know which camera changed.
+    for (const v of pending.values()) if (!pruned(v.serial)) send('camera', tableRow(v));
     pending.clear();
     for (const e of pendingEvents) send('event', e);
     pendingEvents = [];
@@ -149,6 +180,8 @@ export async function startDashboard(options: {
   consumer.on('camera', onCamera);
   const heartbeat = setInterval(() => {
     clients.send(': keep-alive\n\n');
+    const gone = clients.size ? newlyPruned() : [];
+    if (gone.length) send('pruned', { serials: gone });
   }, 15_000);
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -177,7 +210,22 @@ export async function startDashboard(options: {
       res.writeHead(200, { 'content-type': STATIC[path], 'cache-control': 'no-cache' }).end(statics.get(path));
       return;
     }
-    if (path === '/api/fleet') return json(res, 200, { counts: consumer.counts(), cameras: consumer.cameras() });
+    if (path === '/api/fleet' || path === '/api/fleet/table') {
+      // Pages in serial order: the full view (the API's callers), at most 1000 a page; the table's slim rows, 5000.
+      const table = path === '/api/fleet/table';
+      const limit = queryLimit(url.searchParams.get('limit'), table ? { fallback: 1000, max: 5000 } : { fallback: 1000, max: 1000 });
+      const raw = url.searchParams.get('cursor');
+      let after: string | null = null;
+      try {
+        after = raw === null || raw === '' ? null : decodeCursor(raw);
+      } catch (err) {
+        if (err instanceof CursorError) return json(res, 400, { error: err.message });
+        throw err;
+      }
+      const page = tablePage<unknown>(consumer.cameraEntries(), { after, limit, nowMs: now(), pruneAfterMs, shape: table ? tableColumns : (v) => v });
+      const body = { counts: consumer.counts(), ...(table ? { columns: TABLE_COLUMNS } : {}), cameras: page.rows, next: page.next, total: page.total, pruned: page.pruned, pruneAfterDays: pruneAfterMs / 86_400_000 };
+      return json(res, 200, body, req);
+    }
     if (path === '/api/quarantine') return later(res, async () => ({ quarantine: await store.quarantined(queryLimit(url.searchParams.get('limit'), { fallback: 100, max: 1000 })) }));
     const api = /^\/api\/cameras\/([A-Za-z0-9_-]{1,64})(\/history)?$/.exec(path);
     if (api) {

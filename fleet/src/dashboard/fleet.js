@@ -9,15 +9,23 @@
   const $ = (id) => document.getElementById(id);
   $('q').value = state.q; $('f-status').value = state.status; $('f-support').value = state.support; $('f-adv').checked = state.adv;
 
+  // 5,000 cameras stay responsive (issue 15, item 6): the rows come as slim table rows (/api/fleet/table, in
+  // pages), only one page of the sorted, filtered list is in the DOM, and a live update replaces only the rows
+  // that changed, once per animation frame.
+  const PAGE_SIZE = 100;
+  const held = new Map(); // serial → { row, tr }: the rows in the DOM, and the data each was built from
+  let pageNo = 0;
+  let prunedCount = 0;
+  let pruneDays = null;
+
   function field(c, key) {
-    const e = c.evaluation || {};
     switch (key) {
-      case 'track': return e.trackName || '';
-      case 'support': return e.support || 'unknown';
+      case 'track': return c.trackName || '';
+      case 'support': return c.support || 'unknown';
       case 'hardening': return penalty(c);
-      case 'posture': return POSTURE_RANK[e.posture] ?? POSTURE_RANK.unknown;
-      case 'advisories': return e.advisories ? e.advisories.length : 0;
-      case 'integrity': return e.integrity || 'unknown';
+      case 'posture': return POSTURE_RANK[c.posture] ?? POSTURE_RANK.unknown;
+      case 'advisories': return c.advisories ? c.advisories.length : 0;
+      case 'integrity': return c.integrity || 'unknown';
       case 'osVersion': return (c.osVersion || '').split('.').map((p) => p.padStart(6, '0')).join('.');
       default: return c[key] === null || c[key] === undefined ? '' : c[key];
     }
@@ -27,26 +35,24 @@
   const WEIGHT = { high: 25, medium: 10, low: 4 };
   const POSTURE_RANK = { 'at-risk': 0, attention: 1, unknown: 2, good: 3 };
   function penalty(c) {
-    const e = c.evaluation || {};
-    if (typeof e.hardeningPenalty === 'number') return e.hardeningPenalty;
-    if (e.hardeningScore === null || e.hardeningScore === undefined) return Infinity;
-    const n = e.findingCounts;
-    return n ? n.high * WEIGHT.high + n.medium * WEIGHT.medium + n.low * WEIGHT.low : 100 - e.hardeningScore;
+    if (typeof c.hardeningPenalty === 'number') return c.hardeningPenalty;
+    if (c.hardeningScore === null || c.hardeningScore === undefined) return Infinity;
+    const n = c.findingCounts;
+    return n ? n.high * WEIGHT.high + n.medium * WEIGHT.medium + n.low * WEIGHT.low : 100 - c.hardeningScore;
   }
-  function hardeningText(e) {
-    if (e.hardeningPenalty === null) return '—'; // services unknown
-    const n = e.findingCounts;
-    if (!n) return e.hardeningScore === null || e.hardeningScore === undefined ? '—' : e.hardeningScore + '/100';
+  function hardeningText(c) {
+    if (c.hardeningPenalty === null) return '—'; // services unknown
+    const n = c.findingCounts;
+    if (!n) return c.hardeningScore === null || c.hardeningScore === undefined ? '—' : c.hardeningScore + '/100';
     const parts = ['high', 'medium', 'low'].filter((s) => n[s] > 0).map((s) => n[s] + ' ' + s);
     return parts.length ? parts.join(' · ') : 'clean';
   }
   function matches(c) {
-    const e = c.evaluation || {};
     if (state.status && c.status !== state.status) return false;
-    if (state.support && (e.support || 'unknown') !== state.support) return false;
-    if (state.adv && !(e.advisories && e.advisories.length)) return false;
+    if (state.support && (c.support || 'unknown') !== state.support) return false;
+    if (state.adv && !(c.advisories && c.advisories.length)) return false;
     if (state.q) {
-      const hay = [c.serial, c.model, c.fullName, c.osVersion, e.trackName].join(' ').toLowerCase();
+      const hay = [c.serial, c.model, c.fullName, c.osVersion, c.trackName].join(' ').toLowerCase();
       if (!hay.includes(state.q.toLowerCase())) return false;
     }
     return true;
@@ -60,21 +66,19 @@
     history.replaceState(null, '', p.toString() ? '?' + p : location.pathname);
   }
   function renderRow(c) {
-    const e = c.evaluation || {};
-    const adv = e.advisories || [];
-    const tr = el('tr', { 'data-serial': c.serial, 'data-status': c.status, 'data-support': e.support || 'unknown' },
+    const adv = c.advisories || [];
+    return el('tr', { 'data-serial': c.serial, 'data-status': c.status, 'data-support': c.support || 'unknown' },
       el('td', {}, el('a', { href: '/camera/' + encodeURIComponent(c.serial) }, c.serial)),
       el('td', { title: c.fullName || '' }, c.model || '—'),
-      el('td', {}, c.osVersion || '—', e.upgradeAvailable && e.latestOnTrack ? el('span', { class: 'muted', title: 'newer on its track: ' + e.latestOnTrack }, ' ↑') : null),
-      el('td', {}, e.trackName || '—'),
-      el('td', { title: e.supportReason || '' }, badge(e.support || 'unknown')),
+      el('td', {}, c.osVersion || '—', c.latestOnTrack ? el('span', { class: 'muted', title: 'newer on its track: ' + c.latestOnTrack }, ' ↑') : null),
+      el('td', {}, c.trackName || '—'),
+      el('td', { title: c.supportReason || '' }, badge(c.support || 'unknown')),
       el('td', {}, badge(c.status), c.retiredAt ? el('span', { class: 'badge s-retired', title: 'retired ' + c.retiredAt + (c.retiredReason ? ': ' + c.retiredReason : '') }, 'retired') : null),
-      el('td', { 'data-posture': e.posture || 'unknown', title: (e.postureReasons || []).join('; ') }, badge(e.posture || 'unknown')),
-      el('td', { class: 'num', 'data-penalty': String(penalty(c)) }, hardeningText(e)),
-      el('td', { class: 'num', title: adv.map((a) => a.id).join(', ') }, adv.length),
-      el('td', { title: (e.integrityNotes || []).join('; ') }, badge(e.integrity || 'unknown')),
+      el('td', { 'data-posture': c.posture || 'unknown', title: (c.postureReasons || []).join('; ') }, badge(c.posture || 'unknown')),
+      el('td', { class: 'num', 'data-penalty': String(penalty(c)) }, hardeningText(c)),
+      el('td', { class: 'num', title: adv.join(', ') }, adv.length),
+      el('td', { title: (c.integrityNotes || []).join('; ') }, badge(c.integrity || 'unknown')),
       el('td', { title: c.lastReportAt || '' }, ago(c.lastReportAt)));
-    return tr;
   }
   function renderCounts() {
     if (!counts) return;
@@ -86,6 +90,7 @@
       b.onclick = () => {
         if (filter) { state[filter[0]] = pressed ? '' : filter[1]; $('f-' + filter[0]).value = state[filter[0]]; }
         else { state.status = ''; state.support = ''; $('f-status').value = ''; $('f-support').value = ''; }
+        pageNo = 0;
         render();
       };
       return b;
@@ -99,28 +104,62 @@
     box.append(card('with advisories', counts.withAdvisories, null, 'sep'));
     box.append(card('integrity changed', counts.integrity.changed, null));
   }
-  function render() {
-    syncUrl();
-    renderCounts();
-    const rows = [...cams.values()].filter(matches).sort((a, b) => {
-      const x = field(a, state.key), y = field(b, state.key);
-      return (x < y ? -1 : x > y ? 1 : a.serial < b.serial ? -1 : 1) * state.dir;
-    });
-    document.querySelector('#cameras tbody').replaceChildren(...rows.map(renderRow));
+  /** The filtered list in the chosen order (each sort key computed once, not per comparison). */
+  function listed() {
+    const keyed = [];
+    for (const c of cams.values()) if (matches(c)) keyed.push([field(c, state.key), c]);
+    keyed.sort(([x, a], [y, b]) => (x < y ? -1 : x > y ? 1 : a.serial < b.serial ? -1 : 1) * state.dir);
+    return keyed.map((k) => k[1]);
+  }
+  /** Puts the current page's rows in the table: only new or changed ones are made, the rest stay (or move). */
+  function renderTable() {
+    const rows = listed();
+    const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+    pageNo = Math.min(pageNo, pages - 1);
+    const slice = rows.slice(pageNo * PAGE_SIZE, (pageNo + 1) * PAGE_SIZE);
+    const tbody = document.querySelector('#cameras tbody');
+    const want = new Set(slice.map((c) => c.serial));
+    for (const [serial, h] of held) {
+      if (!want.has(serial) || h.row !== cams.get(serial)) { h.tr.remove(); held.delete(serial); }
+    }
+    let at = tbody.firstChild;
+    for (const c of slice) {
+      let h = held.get(c.serial);
+      if (!h) { h = { row: c, tr: renderRow(c) }; held.set(c.serial, h); }
+      if (h.tr === at) at = at.nextSibling;
+      else tbody.insertBefore(h.tr, at);
+    }
     $('empty').hidden = rows.length > 0;
-    $('shown').textContent = rows.length + ' of ' + cams.size + ' shown';
+    const hidden = prunedCount ? ' · ' + prunedCount + ' not heard from in ' + pruneDays + ' days not listed' : '';
+    $('shown').textContent = rows.length + ' of ' + cams.size + ' shown' + hidden;
+    $('pager').hidden = pages === 1;
+    $('page-of').textContent = (slice.length ? pageNo * PAGE_SIZE + 1 : 0) + '–' + (pageNo * PAGE_SIZE + slice.length) + ' of ' + rows.length;
+    $('prev').disabled = pageNo === 0;
+    $('next').disabled = pageNo >= pages - 1;
     for (const th of document.querySelectorAll('th[data-key]')) {
       th.classList.toggle('sorted-asc', th.dataset.key === state.key && state.dir === 1);
       th.classList.toggle('sorted-desc', th.dataset.key === state.key && state.dir === -1);
     }
   }
-  for (const th of document.querySelectorAll('th[data-key]')) {
-    th.onclick = () => { state.dir = state.key === th.dataset.key ? -state.dir : 1; state.key = th.dataset.key; render(); };
+  function render() {
+    syncUrl();
+    renderCounts();
+    renderTable();
   }
-  $('q').oninput = () => { state.q = $('q').value; render(); };
-  $('f-status').onchange = () => { state.status = $('f-status').value; render(); };
-  $('f-support').onchange = () => { state.support = $('f-support').value; render(); };
-  $('f-adv').onchange = () => { state.adv = $('f-adv').checked; render(); };
+  /** The "x min ago" texts, in place (the rows stay). */
+  function renderAges() {
+    for (const h of held.values()) h.tr.lastChild.textContent = ago(h.row.lastReportAt);
+  }
+  const refilter = () => { pageNo = 0; render(); };
+  for (const th of document.querySelectorAll('th[data-key]')) {
+    th.onclick = () => { state.dir = state.key === th.dataset.key ? -state.dir : 1; state.key = th.dataset.key; refilter(); };
+  }
+  $('q').oninput = () => { state.q = $('q').value; refilter(); };
+  $('f-status').onchange = () => { state.status = $('f-status').value; refilter(); };
+  $('f-support').onchange = () => { state.support = $('f-support').value; refilter(); };
+  $('f-adv').onchange = () => { state.adv = $('f-adv').checked; refilter(); };
+  $('prev').onclick = () => { pageNo = Math.max(0, pageNo - 1); render(); };
+  $('next').onclick = () => { pageNo++; render(); };
 
   // Recent events across the fleet, newest first. Summaries and kinds come from devices: text nodes only,
   // a severity outside the schema's shows as unknown, and only a well-formed serial becomes a link.
@@ -157,23 +196,51 @@
     $('no-events').hidden = list.length > 0;
   }
 
+  // Live updates are applied once per animation frame, each part only when something of it changed.
+  const dirty = { table: false, counts: false, events: false, clock: false };
   let pending = false;
-  function later() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; render(); renderEvents(); }); } }
-  fetch('/api/fleet').then((r) => r.json()).then((data) => {
-    counts = data.counts;
-    for (const c of data.cameras) cams.set(c.serial, c);
-    render();
-    vigil.live((name, data) => {
-      if (name === 'camera') cams.set(data.serial, data);
-      else if (name === 'event') addEvent(data);
-      else counts = data;
-      later();
-    }, ['camera', 'counts', 'event']);
-    // After subscribing, so an event that arrives in between is in one list or the other (dedup by id).
-    return fetch('/api/events/recent?limit=' + MAX_EVENTS).then((r) => r.json()).then((data) => {
-      for (const e of data.events || []) addEvent(e);
-      later();
+  function later(part) {
+    dirty[part] = true;
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      if (dirty.counts) renderCounts();
+      if (dirty.table) renderTable();
+      if (dirty.clock) renderAges();
+      if (dirty.events || dirty.clock) renderEvents();
+      dirty.table = dirty.counts = dirty.events = dirty.clock = false;
     });
+  }
+  // Subscribed before the rows are read, so no change falls in between; a camera updated live meanwhile keeps
+  // its live row.
+  const liveSeen = new Set();
+  vigil.live((name, data) => {
+    if (name === 'camera') { cams.set(data.serial, data); liveSeen.add(data.serial); later('table'); }
+    else if (name === 'pruned') {
+      for (const serial of data.serials || []) if (cams.delete(serial)) prunedCount++;
+      later('table');
+    } else if (name === 'event') { addEvent(data); later('events'); }
+    else { counts = data; later('counts'); }
+  }, ['camera', 'counts', 'event', 'pruned']);
+  function loadRows(cursor) {
+    return fetch('/api/fleet/table?limit=5000' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '')).then((r) => r.json()).then((data) => {
+      counts = data.counts;
+      prunedCount = data.pruned || 0;
+      pruneDays = data.pruneAfterDays;
+      const cols = data.columns; // each row is an array of these
+      for (const values of data.cameras) {
+        const c = {};
+        for (let i = 0; i < cols.length; i++) c[cols[i]] = values[i];
+        if (!liveSeen.has(c.serial)) cams.set(c.serial, c);
+      }
+      render();
+      return data.next ? loadRows(data.next) : null;
+    });
+  }
+  loadRows(null).then(() => fetch('/api/events/recent?limit=' + MAX_EVENTS)).then((r) => r.json()).then((data) => {
+    for (const e of data.events || []) addEvent(e);
+    later('events');
   });
-  setInterval(later, 30000); // keeps "x min ago" honest
+  setInterval(() => later('clock'), 30000); // keeps "x min ago" honest
 })();
