@@ -1,14 +1,14 @@
 /**
  * "Acknowledged then dropped" is visible as loss (issue 15 item 2): real Mosquitto with the documented ACL, a
  * tiny max_queued_messages and a 1 s sys_interval; the consumer is stopped while a camera's reports arrive, and
- * when it is back it warns with the broker's dropped count and shows it on /metrics.
+ * when it is back it warns with the broker's dropped count and shows it on /metrics and /healthz.
  */
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FleetConsumer } from '../../fleet/src/consumer';
 import { loadTables } from '../../fleet/src/data';
 import type { LogLevel } from '../../fleet/src/log';
-import { metricsText } from '../../fleet/src/metrics';
+import { startDashboard } from '../../fleet/src/http';
 import { SqliteStore } from '../../fleet/src/store/sqlite';
 import { FleetSubscriber } from '../../fleet/src/subscriber';
 import { passwordOf, startAclBroker, type AclBroker } from '../helpers/documented-broker';
@@ -25,12 +25,15 @@ afterEach(async () => {
 const QUEUE = 10;
 const PUBLISHED = 30;
 
+const stores = new Map<FleetConsumer, SqliteStore>();
+
 function consumerAs(user: string, logs: string[]): FleetConsumer {
   const store = new SqliteStore(':memory:');
   const consumer = new FleetConsumer({
     brokerUrl: (broker as AclBroker).url, store, tables: loadTables(), clean: false, username: user, password: passwordOf(user), sweepMs: 0,
     log: (level: LogLevel, m: string) => logs.push(`${level}: ${m}`),
   });
+  stores.set(consumer, store);
   cleanups.push(async () => {
     await consumer.stop();
     await store.close();
@@ -39,7 +42,7 @@ function consumerAs(user: string, logs: string[]): FleetConsumer {
 }
 
 describe('the broker\'s dropped messages', () => {
-  it('are logged as a warning and shown on /metrics after the consumer comes back to a broker that dropped reports', async () => {
+  it('are logged as a warning and shown on /metrics and /healthz after the consumer comes back to a broker that dropped reports', async () => {
     broker = await startAclBroker(['cam1'], [`max_queued_messages ${QUEUE}`, 'sys_interval 1']);
     const logs: string[] = [];
     const first = consumerAs('fleet-1', logs);
@@ -57,8 +60,10 @@ describe('the broker\'s dropped messages', () => {
     const n = Number(/dropped (\d+) messages/.exec(warning)?.[1]);
     expect(n).toBeGreaterThanOrEqual(PUBLISHED - QUEUE);
     expect(warning).toMatch(/^warn: .*acknowledged.*lost.*max_queued_messages/);
-    expect(metricsText(back)).toContain(`\nvigil_fleet_broker_dropped_messages ${n}\n`);
-    expect(back.brokerDrops.total).toBe(n);
+    const dashboard = await startDashboard({ consumer: back, store: stores.get(back) as SqliteStore, port: 0 });
+    cleanups.push(() => dashboard.close());
+    expect(await (await fetch(`${dashboard.url}metrics`)).text()).toContain(`\nvigil_fleet_broker_dropped_messages ${n}\n`);
+    expect(await (await fetch(`${dashboard.url}healthz`)).json()).toEqual({ broker: true, brokerDropped: { total: n, seen: n } });
     expect(logs.filter((l) => l.includes('the broker dropped'))).toHaveLength(1);
   });
 
