@@ -2,6 +2,7 @@
  * `vigil fleet` and `vigil status`. cli/main.ts dispatches to runFleet / runStatus; both return the
  * exit code (0 ok, 1 failure, 2 usage).
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { FleetConsumer, type CameraView } from './consumer';
@@ -69,11 +70,15 @@ ${RETIRE_USAGE}
 ${COMMAND_USAGE}
 ${USER_USAGE}`;
 
-export const STATUS_USAGE = `usage: vigil status --broker URL [--prefix PREFIX] [--wait MS]
+export const STATUS_USAGE = `usage: vigil status --broker URL [--username NAME] [--prefix PREFIX] [--wait MS]
 
 Prints the fleet table from the broker's retained state and reports, evaluated like the dashboard.
+It connects with a client id of its own (vigil-status-…) and a clean session, so it never takes a
+consumer's session; under use_username_as_clientid give it a user of its own (fleet-status in
+docs/broker-acl.md), not a consumer's.
 
   --broker URL     mqtt://host:port (required)
+  --username NAME  broker user; the password comes from VIGIL_BROKER_PASSWORD
   --prefix PREFIX  topic prefix (default vigil/v1)
   --wait MS        how long to wait at most for retained messages (default 3000)
   -h, --help       this text
@@ -265,7 +270,7 @@ export function renderTable(cameras: CameraView[]): string {
 }
 
 export async function runStatus(argv: string[], io: Io = stdio): Promise<number> {
-  const flags = parse(argv, ['broker', 'prefix', 'wait'], []);
+  const flags = parse(argv, ['broker', 'prefix', 'wait', 'username'], []);
   const usage = (msg: string) => {
     io.err.write(`[vigil] [fleet] ${msg}\n\n${STATUS_USAGE}`);
     return 2;
@@ -281,7 +286,12 @@ export async function runStatus(argv: string[], io: Io = stdio): Promise<number>
   const wait = int(flags, 'wait', 100);
   if (typeof wait === 'string') return usage(wait);
   const store = new SqliteStore(':memory:');
-  const consumer = new FleetConsumer({ brokerUrl: flags.broker, store, tables: loadTables(), prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined, sweepMs: 0, log: silentLog });
+  const consumer = new FleetConsumer({
+    brokerUrl: flags.broker, store, tables: loadTables(), prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined, sweepMs: 0, log: silentLog,
+    // Its own id and a clean session: it must never resume (and wipe) a consumer's persistent session.
+    clientId: `vigil-status-${process.pid}-${randomBytes(4).toString('hex')}`, clean: true, watchBrokerDrops: false,
+    ...(typeof flags.username === 'string' ? { username: flags.username, password: process.env.VIGIL_BROKER_PASSWORD || undefined } : {}),
+  });
   try {
     await consumer.start();
     // Retained messages arrive right after SUBACK; stop once they have gone quiet.

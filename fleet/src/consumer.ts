@@ -15,7 +15,8 @@ import type { Tables } from './data';
 import { evaluate } from './evaluate';
 import { cameraView, type CameraEntry, type CameraView, type FleetCounts } from './fleet-view';
 import { ingestBatch } from './ingest/batch';
-import { ingestContext, type Counters, type IngestContext, type Ingested, type RawMessage } from './ingest/context';
+import type { BrokerDrops } from './broker-drops';
+import { DEFAULT_MAX_PAYLOAD, ingestContext, type Counters, type IngestContext, type Ingested, type RawMessage } from './ingest/context';
 import { setRetired } from './retire';
 import { silentLog, type FleetLog } from './log';
 import { statusOf, sweep } from './status-sweep';
@@ -42,6 +43,8 @@ export interface ConsumerOptions {
   protocolVersion?: 4 | 5;
   /** Larger payloads are quarantined as oversized. Default 128 KiB (twice the agent's default limit). */
   maxPayloadBytes?: number;
+  /** Watch the broker's dropped-message count (Mosquitto $SYS) and warn when it rises. Default true. */
+  watchBrokerDrops?: boolean;
   /** A camera is missing after this many report intervals without a report. Default 3. */
   missingIntervals?: number;
   /** How often the missing check runs, ms. Default 5000; 0 disables the timer (tests call sweep()). */
@@ -64,6 +67,13 @@ export interface CameraObserver {
   /** After a camera's event was stored (by this consumer or another), or came again (`redelivered`). */
   event?(serial: string, event: Record<string, unknown>, redelivered: boolean): Promise<unknown> | void;
 }
+
+/**
+ * On MQTT 5 the consumer tells the broker not to send packets past this many times --max-payload: what is a little
+ * too large still arrives and is quarantined as oversized (counted, shown per camera); what is far larger (a
+ * 100 MB publish) is dropped by the broker and never buffered here.
+ */
+export const PACKET_LIMIT_FACTOR = 8;
 
 export class FleetConsumer extends EventEmitter {
   readonly prefix: string;
@@ -112,7 +122,8 @@ export class FleetConsumer extends EventEmitter {
     this.subscriber = new FleetSubscriber({
       brokerUrl: options.brokerUrl, filters: this.filters(), clientId: options.clientId, clean: options.clean, username: options.username,
       password: options.password, protocolVersion: options.protocolVersion ?? (options.shared ? 5 : 4), batchMax: Math.max(1, options.batchMax ?? 256),
-      counters: this.counters, log, now: this.now,
+      counters: this.counters, log, now: this.now, watchBrokerDrops: options.watchBrokerDrops,
+      maxPacketBytes: (options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD) * PACKET_LIMIT_FACTOR,
       ingest: (batch) => this.ingestBatch(batch),
       reload: () => this.loadFromStore(),
     });
@@ -246,6 +257,11 @@ export class FleetConsumer extends EventEmitter {
 
   get connected(): boolean {
     return this.subscriber.connected;
+  }
+
+  /** What the broker says it dropped (Mosquitto's $SYS count; total null when it never said). */
+  get brokerDrops(): BrokerDrops {
+    return this.subscriber.brokerDrops;
   }
 
   cameras(): CameraView[] {

@@ -253,7 +253,7 @@ export async function startDashboard(options: {
       );
       return;
     }
-    if (path === '/healthz') return json(res, consumer.connected ? 200 : 503, { broker: consumer.connected });
+    if (path === '/healthz') return json(res, consumer.connected ? 200 : 503, { broker: consumer.connected, brokerDropped: consumer.brokerDrops });
     json(res, 404, { error: `[vigil] [fleet] nothing at ${path}` });
   };
 

@@ -47,6 +47,9 @@ export function metricsText(consumer: FleetConsumer): string {
   metric('vigil_fleet_actions', 'gauge', 'Recommended actions on the worklist, by urgency.', Object.entries(work.byUrgency).map(([u, n]) => [{ urgency: u }, n]));
   metric('vigil_fleet_cameras_retired', 'gauge', 'Cameras retired (decommissioned): counted here only, not in the other camera gauges.', [[null, counts.retired]]);
   metric('vigil_fleet_cameras_with_advisories', 'gauge', 'Cameras with at least one matching advisory.', [[null, counts.withAdvisories]]);
+  const drops = consumer.brokerDrops;
+  metric('vigil_fleet_broker_dropped_messages', 'gauge', 'Messages the broker says it dropped past its queue limits since it started ($SYS/broker/publish/messages/dropped; absent when the broker does not say).',
+    drops.total === null ? [] : [[null, drops.total]]);
   metric('vigil_fleet_broker_connected', 'gauge', '1 while the consumer is connected to the broker.', [[null, consumer.connected ? 1 : 0]]);
   return lines.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@
  * sends no PUBACK and drops the connection, so a persistent session gets the messages redelivered.
  */
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { BROKER_DROPPED_TOPIC, BrokerDropWatch, type BrokerDrops } from './broker-drops';
 import { HeldPubacks, type HeldPuback } from './held-pubacks';
 import type { Counters, RawMessage } from './ingest/context';
 import type { FleetLog } from './log';
@@ -18,6 +19,12 @@ export interface SubscriberOptions {
   username?: string;
   password?: string;
   protocolVersion: 4 | 5;
+  /** MQTT 5: the largest packet this consumer accepts (CONNECT maximumPacketSize); the broker does not send larger ones. */
+  maxPacketBytes?: number;
+  /** Watch the broker's dropped-message count ($SYS, broker-drops.ts). Default true. */
+  watchBrokerDrops?: boolean;
+  /** Say so when the broker has not sent its dropped count this long after subscribing. Default 30 s. */
+  brokerDropsSilenceMs?: number;
   /** Up to this many messages share one store transaction; 1 commits every message on its own. */
   batchMax: number;
   counters: Counters;
@@ -38,6 +45,15 @@ interface Pending {
   ack: HeldPuback | null;
 }
 
+function connectProperties(o: SubscriberOptions): NonNullable<IClientOptions['properties']> {
+  return {
+    // MQTT 5 ends a session at disconnect unless it is given an expiry: a persistent session must outlive a
+    // crash of the consumer so its unacknowledged messages wait for its restart.
+    ...(o.clean === false ? { sessionExpiryInterval: SESSION_EXPIRY_SEC } : {}),
+    ...(o.maxPacketBytes ? { maximumPacketSize: o.maxPacketBytes } : {}),
+  };
+}
+
 export class FleetSubscriber {
   private client: MqttClient | null = null;
   private acks: HeldPubacks | null = null;
@@ -46,8 +62,16 @@ export class FleetSubscriber {
   private flushScheduled = false;
   /** The batch in the store now; flush() chains after it. */
   private flushing: Promise<void> | null = null;
+  private readonly drops: BrokerDropWatch;
 
-  constructor(private readonly options: SubscriberOptions) {}
+  constructor(private readonly options: SubscriberOptions) {
+    this.drops = new BrokerDropWatch(options.log, options.now);
+  }
+
+  /** What the broker says it dropped (Mosquitto's $SYS count), for /metrics and /healthz. */
+  get brokerDrops(): BrokerDrops {
+    return this.drops.drops;
+  }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -63,9 +87,9 @@ export class FleetSubscriber {
       connectTimeout: 10_000,
       username: o.username,
       password: o.password,
-      // MQTT 5 ends a session at disconnect unless it is given an expiry: a persistent session must outlive a
-      // crash of the consumer so its unacknowledged messages wait for its restart.
-      ...(o.protocolVersion === 5 && o.clean === false ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_SEC } } : {}),
+      // maximumPacketSize: the broker must not send a larger packet (MQTT 5 §3.1.2.11.4; Mosquitto drops it), so a
+      // 100 MB publish is never buffered here. MQTT.js would read it whole first, then close the connection.
+      ...(o.protocolVersion === 5 && Object.keys(connectProperties(o)).length ? { properties: connectProperties(o) } : {}),
     };
     const client = mqtt.connect(o.brokerUrl, { ...opts, manualConnect: true });
     const acks = new HeldPubacks(client);
@@ -109,14 +133,30 @@ export class FleetSubscriber {
       await client.endAsync(true);
       throw new Error(`[vigil] [fleet] the broker refused the subscriptions ${refused.map((g) => g.topic).join(', ')}`);
     }
+    // Not fatal when refused: only Mosquitto has this topic, and its ACL must allow it (docs/broker-acl.md).
+    let dropsRefusedLogged = false;
+    const watchDrops = async () => {
+      if (o.watchBrokerDrops === false) return;
+      const granted = await client.subscribeAsync(BROKER_DROPPED_TOPIC, { qos: 0 });
+      if (granted.some((g) => g.qos === 128 || (g.qos as number) > 2) && !dropsRefusedLogged) {
+        dropsRefusedLogged = true;
+        o.log('warn', `the broker refused ${BROKER_DROPPED_TOPIC}: messages it drops after acknowledging them will go unnoticed; allow the consumer's user to read it (docs/broker-acl.md)`);
+      } else this.drops.expectCount(o.brokerDropsSilenceMs ?? 30_000);
+    };
+    const watchDropsLogged = () => watchDrops().catch((err) => o.log('warn', `cannot subscribe to ${BROKER_DROPPED_TOPIC}: ${(err as Error).message}`));
+    await watchDropsLogged();
     client.on('connect', (ack) => {
-      if (!ack.sessionPresent) subscribe().catch((err) => o.log('error', `cannot subscribe: ${(err as Error).message}`));
+      if (!ack.sessionPresent) {
+        subscribe().catch((err) => o.log('error', `cannot subscribe: ${(err as Error).message}`));
+        void watchDropsLogged();
+      }
     });
     o.log('info', `consuming ${o.filters.join(', ')} from ${o.brokerUrl}`);
   }
 
   async stop(): Promise<void> {
     await this.flush();
+    this.drops.stop();
     const c = this.client;
     this.client = null;
     if (c) await c.endAsync(false).catch(() => c.end(true));
@@ -139,6 +179,10 @@ export class FleetSubscriber {
 
   /** MQTT.js's handleMessage: every message waits for its batch; a QoS 1 message's PUBACK is held until the commit. */
   private onPacket(packet: IPublishPacket, cb: (err?: Error) => void): void {
+    if (packet.topic === BROKER_DROPPED_TOPIC) {
+      this.drops.update(packet.payload);
+      return cb();
+    }
     const ack = this.acks ? this.acks.hold(packet, cb) : (cb(), null);
     this.pending.push({ message: { topic: packet.topic, payload: packet.payload as Buffer, retained: packet.retain === true }, ack });
     // Commit when the batch is full, or once the packets already received have been handled.

@@ -1,6 +1,6 @@
 /**
- * Broker sessions (issue 15): the documented Mosquitto queue limits keep a stopped consumer's reports, and
- * the consumer says so when another client takes over its client id. Real Mosquitto; the queue settings are
+ * Broker sessions (issue 15): the documented Mosquitto queue limits keep a stopped consumer's reports, the
+ * consumer says so when another client takes over its client id, and per-instance users let consumers coexist. Real Mosquitto; the queue settings are
  * parsed from docs/broker-acl.md's mosquitto.conf block so the tested config is the documented one.
  */
 import { readFileSync } from 'node:fs';
@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FleetSubscriber } from '../../fleet/src/subscriber';
 import type { LogLevel } from '../../fleet/src/log';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { passwordOf, startAclBroker } from '../helpers/documented-broker';
+import { waitUntil } from '../helpers/wait';
 
 /** The queue lines of the first code block in docs/broker-acl.md (the mosquitto.conf). */
 function documentedQueueLines(): string[] {
@@ -20,7 +22,9 @@ function documentedQueueLines(): string[] {
 
 let broker: Mosquitto | null = null;
 const clients: mqtt.MqttClient[] = [];
+const subscribers: FleetSubscriber[] = [];
 afterEach(async () => {
+  for (const s of subscribers.splice(0)) await s.stop().catch(() => undefined);
   for (const c of clients.splice(0)) await c.endAsync(true).catch(() => undefined);
   await broker?.stop();
   broker = null;
@@ -87,5 +91,47 @@ describe('session taken over', () => {
     } finally {
       await sub.stop();
     }
+  });
+});
+
+/** A consumer's MQTT side as `vigil fleet` runs it (MQTT 3.1.1, persistent session), logging into `logs`. */
+async function consumerAs(user: string, clientId: string, logs: string[]): Promise<{ sub: FleetSubscriber; received: () => number }> {
+  let received = 0;
+  const sub = new FleetSubscriber({
+    brokerUrl: (broker as Mosquitto).url, filters: ['vigil/v1/+/report'], clientId, clean: false, username: user, password: passwordOf(user),
+    protocolVersion: 4, batchMax: 1, counters: {} as never, log: (level: LogLevel, m: string) => logs.push(`${level}: ${m}`), now: Date.now,
+    ingest: async (batch) => (received += batch.length), reload: async () => undefined,
+  });
+  subscribers.push(sub);
+  await sub.start();
+  return { sub, received: () => received };
+}
+
+describe('two consumers under use_username_as_clientid (the documented ACL)', () => {
+  it('kick each other when they share one user name, and each warns once naming the fix', async () => {
+    broker = await startAclBroker(['fleet']);
+    const a: string[] = [];
+    const b: string[] = [];
+    // Different client ids, as two hosts would derive: the broker replaces both with the user name.
+    await consumerAs('fleet', 'vigil-fleet-host-a', a);
+    await consumerAs('fleet', 'vigil-fleet-host-b', b);
+    const takeovers = (logs: string[]) => logs.filter((l) => l.includes('session taken over'));
+    await waitUntil('the takeover warning from both', () => takeovers(a).length && takeovers(b).length);
+    expect(takeovers(a)).toEqual([expect.stringMatching(/^warn: .*client id "vigil-fleet-host-a".*use_username_as_clientid.*own broker user \(docs\/broker-acl.md\)/)]);
+    expect(takeovers(b)).toHaveLength(1);
+  });
+
+  it('coexist with a user each (fleet-1, fleet-2): both stay connected and both get every report', async () => {
+    broker = await startAclBroker(['cam1']);
+    const logs: string[] = [];
+    const one = await consumerAs('fleet-1', 'vigil-fleet-host-a', logs);
+    const two = await consumerAs('fleet-2', 'vigil-fleet-host-b', logs);
+    const cam = await mqtt.connectAsync(broker.url, { username: 'cam1', password: passwordOf('cam1'), reconnectPeriod: 0 });
+    clients.push(cam);
+    for (let i = 0; i < 50; i++) await cam.publishAsync('vigil/v1/cam1/report', JSON.stringify({ seq: i }), { qos: 1 });
+    await waitUntil('every report at both', () => one.received() >= 50 && two.received() >= 50);
+    expect([one.received(), two.received()]).toEqual([50, 50]);
+    expect([one.sub.connected, two.sub.connected]).toEqual([true, true]);
+    expect(logs.filter((l) => /taken over|reconnecting/.test(l))).toEqual([]);
   });
 });

@@ -1,12 +1,11 @@
 /**
  * TLS, mutual TLS and the broker ACL against Mosquitto, with a simulated camera (dist/agent.js in
  * QuickJS-wasm; TLS is done by SimHost with node:tls). Certificates, the password file and the ACL file are
- * generated here (openssl, mosquitto_passwd); none are committed. The ACL is the one docs/broker-acl.md
- * documents.
+ * generated here (openssl, mosquitto_passwd); none are committed. The ACL is read from docs/broker-acl.md
+ * (test/helpers/documented-broker.ts).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -14,6 +13,7 @@ import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { memoryLogSink } from '../../host-sim/src/sim-host';
 import { loadProfile } from '../../host-sim/src/profiles';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { passwordOf, startAclBroker } from '../helpers/documented-broker';
 import { Subscriber } from '../helpers/subscriber';
 import { makePki, type TestPki } from '../helpers/certs';
 import { buildAgent } from '../../build.mjs';
@@ -148,40 +148,12 @@ describe('TLS against a Mosquitto TLS listener', () => {
 });
 
 describe('the broker ACL (docs/broker-acl.md) on Mosquitto', () => {
-  let dir = '';
-
+  // The ACL file is docs/broker-acl.md's own block, with its per-instance fleet users (fleet-1, fleet-2, fleet-status).
   async function aclBroker(): Promise<void> {
-    dir = mkdtempSync(join(tmpdir(), 'vigil-acl-'));
-    const passwd = join(dir, 'passwd');
-    execFileSync('mosquitto_passwd', ['-c', '-b', passwd, SERIAL, 'cam-secret']);
-    execFileSync('mosquitto_passwd', ['-b', passwd, 'ACCC8E999999', 'other-secret']);
-    execFileSync('mosquitto_passwd', ['-b', passwd, 'fleet', 'fleet-secret']);
-    const acl = join(dir, 'acl');
-    writeFileSync(
-      acl,
-      [
-        '# the fleet consumer: reads everything, alone may write commands',
-        'user fleet',
-        'topic read vigil/v1/#',
-        'topic write vigil/v1/+/cmd/#',
-        '',
-        '# every camera (user name = serial = client id): only its own topics',
-        'pattern write vigil/v1/%u/state',
-        'pattern write vigil/v1/%u/report',
-        'pattern write vigil/v1/%u/event',
-        'pattern write vigil/v1/%u/cmd-result',
-        'pattern read vigil/v1/%u/cmd/#',
-        '',
-      ].join('\n'),
-    );
-    mosquitto = await startMosquitto({
-      extraListenerLines: ['allow_anonymous false', `password_file ${passwd}`, `acl_file ${acl}`, 'use_username_as_clientid true'],
-    });
+    mosquitto = await startAclBroker([SERIAL, 'ACCC8E999999']);
   }
 
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  const fleetClient = () => mqtt.connectAsync((mosquitto as Mosquitto).url, { username: 'fleet', password: 'fleet-secret', clientId: 'fleet-1', reconnectPeriod: 0 });
+  const fleetClient = () => mqtt.connectAsync((mosquitto as Mosquitto).url, { username: 'fleet-1', password: passwordOf('fleet-1'), reconnectPeriod: 0 });
 
   it('lets a camera publish under its own serial, and the fleet command it', async () => {
     await aclBroker();
@@ -190,7 +162,7 @@ describe('the broker ACL (docs/broker-acl.md) on Mosquitto', () => {
     fleet.on('message', (topic, payload) => got.push({ topic, payload: payload.toString() }));
     await fleet.subscribeAsync('vigil/v1/#', { qos: 1 });
     try {
-      await startCamera((mosquitto as Mosquitto).port, {}, { BrokerUsername: SERIAL, BrokerPassword: 'cam-secret' });
+      await startCamera((mosquitto as Mosquitto).port, {}, { BrokerUsername: SERIAL, BrokerPassword: passwordOf(SERIAL) });
       const until = async (what: string, f: () => boolean) => {
         const deadline = Date.now() + 15_000;
         while (!f()) {
@@ -214,7 +186,7 @@ describe('the broker ACL (docs/broker-acl.md) on Mosquitto', () => {
     fleet.on('message', (topic) => got.push(topic));
     await fleet.subscribeAsync('vigil/v1/#', { qos: 1 });
     // a camera's credentials, claiming the other camera's client id
-    const cam = await mqtt.connectAsync((mosquitto as Mosquitto).url, { username: SERIAL, password: 'cam-secret', clientId: 'ACCC8E999999', reconnectPeriod: 0 });
+    const cam = await mqtt.connectAsync((mosquitto as Mosquitto).url, { username: SERIAL, password: passwordOf(SERIAL), clientId: 'ACCC8E999999', reconnectPeriod: 0 });
     try {
       await cam.publishAsync('vigil/v1/ACCC8E999999/report', '{"forged":true}', { qos: 1 });
       await cam.publishAsync(`vigil/v1/${SERIAL}/cmd/rebaseline`, '{"id":"self"}', { qos: 1 });
