@@ -15,7 +15,9 @@ export interface SeedCamera {
 }
 
 export function reportItem(c: SeedCamera): ReportItem {
-  const report = makeReport({ serial: c.serial, version: c.version, model: c.model, seq: c.seq ?? 1, sentAt: new Date(c.receivedMs).toISOString() });
+  const report = makeReport({ serial: c.serial, version: c.version, model: c.model, seq: c.seq ?? 1, sentAt: new Date(c.receivedMs).toISOString(),
+    // Started before it sent: the store refuses a report from an agent that started after it was received (forgery.ts).
+    startedAt: new Date(c.receivedMs - 3_600_000).toISOString() });
   return {
     kind: 'report', serial: c.serial, nowMs: c.receivedMs, startedAt: report.health.startedAt, model: report.device.model ?? null, hardwareId: report.device.hardwareId ?? null,
     fullName: report.device.fullName ?? null, intervalSec: report.intervalSec, text: JSON.stringify(report),
