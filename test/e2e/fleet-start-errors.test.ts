@@ -150,3 +150,12 @@ describe('vigil fleet broker credentials', () => {
     expect(r.stdout() + r.stderr()).not.toContain('wrong-secret');
   }, 60_000);
 });
+
+describe('vigil status with a broker that is down', () => {
+  it('exits 1 with one line at once (a one-shot does not wait for the broker)', async () => {
+    const port = await freePort();
+    const r = (run = runVigil(['status', '--broker', `mqtt://127.0.0.1:${port}`]));
+    expect(await r.exited()).toBe(1);
+    expect(r.errLines()).toEqual([`[vigil] [fleet] cannot connect to mqtt://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`]);
+  }, 60_000);
+});
