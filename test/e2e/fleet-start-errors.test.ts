@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePki, type TestPki } from '../helpers/certs';
@@ -66,6 +67,21 @@ describe('vigil fleet with a broker that is down at start', () => {
     await r.stop();
     expect(r.child.exitCode).toBe(0);
   }, 180_000);
+});
+
+describe('vigil fleet with its --http port in use', () => {
+  it('exits 1 with one line at once, though the broker is down too', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const httpPort = (server.address() as AddressInfo).port;
+    try {
+      const r = (run = runVigil(['fleet', '--db', ':memory:', '--http', `127.0.0.1:${httpPort}`, '--broker', `mqtt://127.0.0.1:${await freePort()}`]));
+      expect(await r.exited()).toBe(1);
+      expect(problems(r)).toEqual([`[vigil] [fleet] cannot serve the dashboard on 127.0.0.1:${httpPort}: the port is in use; choose another with --http`]);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  }, 60_000);
 });
 
 describe('vigil fleet with a TLS misconfiguration at start', () => {
