@@ -57,4 +57,18 @@ describe('events from commands', () => {
     expect(r).toMatchObject({ ok: false, code: 'EINVAL', error: 'intervalSec must be an integer from 10 to 3600' });
     expect(events().filter((x) => x.kind === 'interval-changed')).toHaveLength(0);
   });
+
+  it('does not run a set-interval retained on the broker before the agent connected (docs/delivery.md)', async () => {
+    h = new AgentHarness();
+    await h.startBroker();
+    // What anyone with write access could leave waiting for the camera's next connect.
+    await h.command('set-interval', '{"id":"kept1","intervalSec":60}', { retain: true });
+    h.start();
+    await h.until('the first report', () => h.reports().length >= 1);
+    await h.until('the retained command refused', () => h.logs('warn').find((m) => /ignored a retained set-interval command/.test(m)));
+    await h.until('a second report', () => h.reports().length >= 2);
+    expect(results().filter((r) => r.id === 'kept1')).toEqual([]);
+    expect(events().filter((x) => x.kind === 'interval-changed')).toEqual([]);
+    expect(h.reports().map((r) => r.intervalSec)).not.toContain(60);
+  });
 });

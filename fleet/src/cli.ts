@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { FleetConsumer, type CameraView } from './consumer';
 import { loadTables } from './data';
+import { BROKER_FLAGS, BROKER_USAGE, brokerConnection, type BrokerConnection } from './broker-flags';
 import { startFleet } from './fleet';
 import { silentLog, stderrLog } from './log';
 import { COMMAND_USAGE, runCommand, runKeygen } from './command-cli';
@@ -39,7 +40,7 @@ Consumes the camera fleet's state, report and event messages, stores them, evalu
   --prefix PREFIX         topic prefix (default vigil/v1)
   --data DIR              lifecycle.json, advisories.json, actions.json (default: the bundled fleet/data/);
                           reloaded when they change, a bad change keeps the tables in use
-  --username NAME         broker user; the password comes from VIGIL_BROKER_PASSWORD
+${BROKER_USAGE}
   --missing-intervals N   a camera is missing after N report intervals without a report (default 3)
   --retention-days N      history kept (default 30)
   --max-payload BYTES     larger payloads are quarantined (default 131072)
@@ -77,11 +78,11 @@ It connects with a client id of its own (vigil-status-…) and a clean session, 
 consumer's session; under use_username_as_clientid give it a user of its own (fleet-status in
 docs/broker-acl.md), not a consumer's.
 
-  --broker URL     mqtt://host:port (required)
-  --username NAME  broker user; the password comes from VIGIL_BROKER_PASSWORD
-  --prefix PREFIX  topic prefix (default vigil/v1)
-  --wait MS        how long to wait at most for retained messages (default 3000)
-  -h, --help       this text
+  --broker URL            mqtt://host:port or mqtts://… (required)
+  --prefix PREFIX         topic prefix (default vigil/v1)
+  --wait MS               how long to wait at most for retained messages (default 3000)
+${BROKER_USAGE}
+  -h, --help              this text
 `;
 
 type Flags = Record<string, string | true>;
@@ -133,6 +134,16 @@ function brokerProblem(url: string): string | null {
   }
 }
 
+/** The broker's URL, credentials and TLS files, or null once the one line saying what is wrong was written. */
+function connection(url: string, flags: Flags, io: Io): BrokerConnection | null {
+  try {
+    return brokerConnection(url, flags);
+  } catch (err) {
+    io.err.write(`${(err as Error).message}\n`);
+    return null;
+  }
+}
+
 /** Every value of a repeatable option (`--name V` or `--name=V`), and the arguments without them. */
 function takeRepeated(argv: string[], name: string): { values: string[]; rest: string[] } | string {
   const values: string[] = [];
@@ -164,7 +175,7 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
     return 2;
   }
   const allowHosts = allowed.values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
-  const flags = parse(allowed.rest, ['broker', 'db', 'http', 'shared', 'client-id', 'prefix', 'data', 'username', 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt', 'users', 'https-cert', 'https-key', 'audit-log', 'command-key', 'command-counter-file'], ['verbose', 'insecure-no-auth']);
+  const flags = parse(allowed.rest, ['broker', 'db', 'http', 'shared', 'client-id', 'prefix', 'data', ...BROKER_FLAGS, 'missing-intervals', 'retention-days', 'max-payload', 'webhook-secret-file', 'alert-days', 'quiet-minutes', 'alerts-mqtt', 'users', 'https-cert', 'https-key', 'audit-log', 'command-key', 'command-counter-file'], ['verbose', 'insecure-no-auth']);
   const usage = (msg: string) => {
     io.err.write(`[vigil] [fleet] ${msg}\n\n${FLEET_USAGE}`);
     return 2;
@@ -222,16 +233,17 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
       return 1;
     }
   } else if (flags['command-counter-file'] !== undefined) return usage('--command-counter-file goes with --command-key');
+  const broker = connection(flags.broker, flags, io);
+  if (!broker) return 1;
   const log = stderrLog(flags.verbose ? 'debug' : 'info');
   let fleet;
   try {
     fleet = await startFleet({
-      brokerUrl: flags.broker, db, auditLog, signCommand,
+      brokerUrl: broker.url, username: broker.username, password: broker.password, tls: broker.tls, db, auditLog, signCommand,
       http: http && { ...http, allowHosts, tls, usersFile: typeof flags.users === 'string' ? flags.users : null, insecureNoAuth: flags['insecure-no-auth'] === true },
       clientId: typeof flags['client-id'] === 'string' ? flags['client-id'] : undefined,
       shared: typeof flags.shared === 'string' ? flags.shared : null, prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined,
       dataDir: typeof flags.data === 'string' ? flags.data : undefined,
-      username: typeof flags.username === 'string' ? flags.username : undefined, password: process.env.VIGIL_BROKER_PASSWORD,
       missingIntervals: nums['missing-intervals'], retentionDays: nums['retention-days'], maxPayloadBytes: nums['max-payload'], log,
       alerts: { webhooks: hooks.values, webhookSecret, supportEndingDays: nums['alert-days'], quietMinutes: nums['quiet-minutes'], mqtt: flags['alerts-mqtt'] !== 'off' },
     });
@@ -239,7 +251,7 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
     io.err.write(`${(err as Error).message}\n`);
     return 1;
   }
-  io.out.write(`[vigil] [fleet] consuming ${flags.broker}${fleet.url ? `; dashboard at ${fleet.url}` : ''}\n`);
+  io.out.write(`[vigil] [fleet] consuming ${broker.url}${fleet.url ? `; dashboard at ${fleet.url}` : ''}\n`);
   await new Promise<void>((resolve) => {
     const done = () => {
       process.off('SIGINT', done);
@@ -270,7 +282,7 @@ export function renderTable(cameras: CameraView[]): string {
 }
 
 export async function runStatus(argv: string[], io: Io = stdio): Promise<number> {
-  const flags = parse(argv, ['broker', 'prefix', 'wait', 'username'], []);
+  const flags = parse(argv, ['broker', 'prefix', 'wait', ...BROKER_FLAGS], []);
   const usage = (msg: string) => {
     io.err.write(`[vigil] [fleet] ${msg}\n\n${STATUS_USAGE}`);
     return 2;
@@ -285,12 +297,15 @@ export async function runStatus(argv: string[], io: Io = stdio): Promise<number>
   if (bp) return usage(bp);
   const wait = int(flags, 'wait', 100);
   if (typeof wait === 'string') return usage(wait);
+  const broker = connection(flags.broker, flags, io);
+  if (!broker) return 1;
   const store = new SqliteStore(':memory:');
+  // A one-shot: a broker that cannot be reached is an error at once, not waited for.
   const consumer = new FleetConsumer({
-    brokerUrl: flags.broker, store, tables: loadTables(), prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined, sweepMs: 0, log: silentLog,
+    brokerUrl: broker.url, username: broker.username, password: broker.password, tls: broker.tls, waitForBroker: false,
+    store, tables: loadTables(), prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined, sweepMs: 0, log: silentLog,
     // Its own id and a clean session: it must never resume (and wipe) a consumer's persistent session.
     clientId: `vigil-status-${process.pid}-${randomBytes(4).toString('hex')}`, clean: true, watchBrokerDrops: false,
-    ...(typeof flags.username === 'string' ? { username: flags.username, password: process.env.VIGIL_BROKER_PASSWORD || undefined } : {}),
   });
   try {
     await consumer.start();
@@ -302,7 +317,7 @@ export async function runStatus(argv: string[], io: Io = stdio): Promise<number>
     consumer.on('quarantine', touch);
     while (Date.now() < deadline && Date.now() - last < 400) await new Promise((r) => setTimeout(r, 50));
     const cams = consumer.cameras();
-    io.out.write(cams.length ? renderTable(cams) + '\n' : `[vigil] [fleet] no cameras under ${consumer.prefix}/ on ${flags.broker}\n`);
+    io.out.write(cams.length ? renderTable(cams) + '\n' : `[vigil] [fleet] no cameras under ${consumer.prefix}/ on ${broker.url}\n`);
     return 0;
   } catch (err) {
     io.err.write(`${(err as Error).message}\n`);

@@ -22,6 +22,7 @@ import { silentLog, type FleetLog } from './log';
 import { statusOf, sweep } from './status-sweep';
 import type { FleetStore, StoreChange } from './store/types';
 import { FleetSubscriber } from './subscriber';
+import type { BrokerTls } from './broker-flags';
 
 export { CAMERA_STATUSES, type CameraStatus, type CameraView } from './fleet-view';
 export type { Counters } from './ingest/context';
@@ -39,6 +40,10 @@ export interface ConsumerOptions {
   clean?: boolean;
   username?: string;
   password?: string;
+  /** CA, client certificate and key for mqtts:// (PEM). */
+  tls?: BrokerTls;
+  /** false: a broker that cannot be reached at start rejects start() at once instead of being waited for. */
+  waitForBroker?: boolean;
   /** 4 (MQTT 3.1.1, what Aedes speaks) or 5; shared subscriptions default to 5. */
   protocolVersion?: 4 | 5;
   /** Larger payloads are quarantined as oversized. Default 128 KiB (twice the agent's default limit). */
@@ -121,7 +126,7 @@ export class FleetConsumer extends EventEmitter {
     this.loaded.catch(() => undefined);
     this.subscriber = new FleetSubscriber({
       brokerUrl: options.brokerUrl, filters: this.filters(), clientId: options.clientId, clean: options.clean, username: options.username,
-      password: options.password, protocolVersion: options.protocolVersion ?? (options.shared ? 5 : 4), batchMax: Math.max(1, options.batchMax ?? 256),
+      password: options.password, tls: options.tls, waitForBroker: options.waitForBroker, protocolVersion: options.protocolVersion ?? (options.shared ? 5 : 4), batchMax: Math.max(1, options.batchMax ?? 256),
       counters: this.counters, log, now: this.now, watchBrokerDrops: options.watchBrokerDrops,
       maxPacketBytes: (options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD) * PACKET_LIMIT_FACTOR,
       ingest: (batch) => this.ingestBatch(batch),

@@ -23,6 +23,7 @@ import { retireRoutes } from './retire-routes';
 import { fleetError, silentLog, type FleetLog } from './log';
 import { isServerStore, openStore } from './store/open';
 import type { FleetStore } from './store/types';
+import type { BrokerTls } from './broker-flags';
 
 export interface FleetOptions {
   brokerUrl: string;
@@ -57,6 +58,8 @@ export interface FleetOptions {
   clientId?: string;
   username?: string;
   password?: string;
+  /** CA, client certificate and key for an mqtts:// broker (broker-flags.ts reads them). */
+  tls?: BrokerTls;
   missingIntervals?: number;
   sweepMs?: number;
   maxPayloadBytes?: number;
@@ -114,7 +117,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const clientId = options.clientId ?? (persistent ? `vigil-fleet-${createHash('sha256').update(`${hostname()}:${where}:${options.shared ?? ''}`).digest('hex').slice(0, 12)}` : undefined);
   const consumer = new FleetConsumer({
     brokerUrl: options.brokerUrl, store, tables, prefix: options.prefix, shared: options.shared, clientId, clean: !persistent,
-    username: options.username, password: options.password, missingIntervals: options.missingIntervals, sweepMs: options.sweepMs,
+    username: options.username, password: options.password, tls: options.tls, missingIntervals: options.missingIntervals, sweepMs: options.sweepMs,
     maxPayloadBytes: options.maxPayloadBytes, now, log,
   });
   const alerts = new FleetAlerts({ consumer, store, now, log, options: options.alerts });
@@ -133,8 +136,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const tablesWatch = options.tables ? null : watchTables(options.dataDir ?? DATA_DIR, (t) => consumer.reloadTables(t), log, options.dataWatchMs ?? 5000);
   let dashboard: DashboardServer | null = null;
   try {
-    await consumer.start();
-    await alerts.start();
+    // The dashboard first: a port in use is said at once, not after a broker that is down has come up, and
+    // the stored fleet is on view while the consumer waits for the broker.
     if (options.http !== null) {
       const sessionClock = web?.sessions?.now;
       const gate = createAuthGate({
@@ -148,9 +151,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         metrics: () => alertMetricsText(alerts.engine, alerts.dispatcher, store),
       });
     }
+    await consumer.start();
+    await alerts.start();
   } catch (err) {
     clearInterval(pruneTimer);
     tablesWatch?.stop();
+    await dashboard?.close();
     await alerts.stop();
     await consumer.stop().catch(() => undefined);
     await store.close();

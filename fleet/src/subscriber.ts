@@ -10,6 +10,14 @@ import { HeldPubacks, type HeldPuback } from './held-pubacks';
 import type { Counters, RawMessage } from './ingest/context';
 import type { FleetLog } from './log';
 import { watchSessionTakeover } from './session-takeover';
+import { RETRY_FIRST_MS, classifyStartError, watchRetries } from './broker-retry';
+import { redactUrl } from './store/redact-url';
+
+/** Ends a client at once and for good: no reconnect timer is left to keep the process alive. */
+function endNow(client: MqttClient): void {
+  client.options.reconnectPeriod = 0;
+  client.end(true);
+}
 
 export interface SubscriberOptions {
   brokerUrl: string;
@@ -18,6 +26,13 @@ export interface SubscriberOptions {
   clean?: boolean;
   username?: string;
   password?: string;
+  /** CA, client certificate and key for mqtts:// (PEM); the system CAs when no ca is given. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /**
+   * true (default): a broker that cannot be reached at start is retried with backoff until it answers; false
+   * (`vigil status`, a one-shot): the first failure rejects.
+   */
+  waitForBroker?: boolean;
   protocolVersion: 4 | 5;
   /** MQTT 5: the largest packet this consumer accepts (CONNECT maximumPacketSize); the broker does not send larger ones. */
   maxPacketBytes?: number;
@@ -83,8 +98,11 @@ export class FleetSubscriber {
       clientId: o.clientId ?? `vigil-fleet-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
       clean: o.clean ?? true,
       protocolVersion: o.protocolVersion,
-      reconnectPeriod: 1000,
+      reconnectPeriod: RETRY_FIRST_MS,
+      // After the start, a refused CONNACK (a password changed at the broker) is retried with backoff too.
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
+      ...(o.tls ?? {}),
       username: o.username,
       password: o.password,
       // maximumPacketSize: the broker must not send a larger packet (MQTT 5 §3.1.2.11.4; Mosquitto drops it), so a
@@ -96,29 +114,37 @@ export class FleetSubscriber {
     // MQTT.js hands over one packet at a time and sends its PUBACK when this callback runs without an error:
     // in a batch, the PUBACK is held (the callback gets an error, MQTT.js goes on) and sent after the commit.
     client.handleMessage = (packet, cb) => this.onPacket(packet as IPublishPacket, cb);
-    client.on('error', (err) => o.log('warn', `broker ${o.brokerUrl}: ${err.message}`));
-    client.on('reconnect', () => o.log('info', `reconnecting to ${o.brokerUrl}`));
+    let failed = false;
+    watchRetries(client, o.brokerUrl, o.log, () => failed);
     watchSessionTakeover(client, opts.clientId as string, opts.clean === false, o.log, o.now);
     this.client = client;
     this.acks = acks;
+    // A broker that is down (refused, unreachable, reset) is waited for, with backoff (broker-retry.ts); a TLS
+    // failure or refused credentials cannot get better by retrying and end the start with one line.
     await new Promise<void>((resolve, reject) => {
       const onConnect = () => {
         client.off('error', onError);
         resolve();
       };
       const onError = (err: Error) => {
+        const failure = classifyStartError(err);
+        if (!failure.fatal && o.waitForBroker !== false) return;
+        failed = true;
         client.off('connect', onConnect);
-        client.end(true);
-        reject(new Error(`[vigil] [fleet] cannot connect to ${o.brokerUrl}: ${err.message}`));
+        client.off('error', onError);
+        this.client = null;
+        endNow(client);
+        reject(new Error(`[vigil] [fleet] cannot connect to ${redactUrl(o.brokerUrl)}: ${failure.reason}`));
       };
-      client.once('connect', onConnect);
-      client.once('error', onError);
+      client.on('connect', onConnect);
+      client.on('error', onError);
       client.connect();
     });
     try {
       acks.writableStream();
     } catch (err) {
-      await client.endAsync(true);
+      this.client = null;
+      endNow(client);
       throw err;
     }
     // Subscribe on every (re)connect: a clean session forgets subscriptions.
@@ -130,7 +156,8 @@ export class FleetSubscriber {
     };
     const refused = await subscribe();
     if (refused.length) {
-      await client.endAsync(true);
+      this.client = null;
+      endNow(client);
       throw new Error(`[vigil] [fleet] the broker refused the subscriptions ${refused.map((g) => g.topic).join(', ')}`);
     }
     // Not fatal when refused: only Mosquitto has this topic, and its ACL must allow it (docs/broker-acl.md).
@@ -151,7 +178,7 @@ export class FleetSubscriber {
         void watchDropsLogged();
       }
     });
-    o.log('info', `consuming ${o.filters.join(', ')} from ${o.brokerUrl}`);
+    o.log('info', `consuming ${o.filters.join(', ')} from ${redactUrl(o.brokerUrl)}`);
   }
 
   async stop(): Promise<void> {
@@ -159,13 +186,16 @@ export class FleetSubscriber {
     this.drops.stop();
     const c = this.client;
     this.client = null;
-    if (c) await c.endAsync(false).catch(() => c.end(true));
+    if (!c) return;
+    if (!c.connected) return endNow(c);
+    c.options.reconnectPeriod = 0;
+    await c.endAsync(false).catch(() => endNow(c));
   }
 
   /** Publishes one message (QoS 1, not retained) and resolves on its PUBACK; rejects when not connected or after timeoutMs. */
   async publish(topic: string, payload: string, timeoutMs: number): Promise<void> {
     const c = this.client;
-    if (!c || !c.connected) throw new Error(`not connected to ${this.options.brokerUrl}`);
+    if (!c || !c.connected) throw new Error(`not connected to ${redactUrl(this.options.brokerUrl)}`);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no PUBACK within ${timeoutMs} ms`)), timeoutMs);

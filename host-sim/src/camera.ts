@@ -3,7 +3,7 @@
  * bundle against that host. The CLI and the end-to-end tests start cameras through startSimCamera.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { QuickJSRunner, type QuickJSRunnerOptions, type RunResult } from './quickjs-runner';
 import { SimHost, type LogSink } from './sim-host';
@@ -43,6 +43,11 @@ export interface SimCameraOptions {
   sharedVapix?: SharedVapixListener;
   /** Why the previous run ended, reported through Host.info.lastExit. */
   lastExit?: string | null;
+  /**
+   * Files put in the data dir before the agent starts, by name (owner-only): the broker's CA, client certificate
+   * and key given to `vigil sim`, which the agent reads at the device paths its Broker*File settings name.
+   */
+  dataFiles?: Record<string, string>;
 }
 
 export interface SimCamera {
@@ -101,6 +106,7 @@ export async function startSimCamera(options: SimCameraOptions): Promise<SimCame
   let runner: QuickJSRunner | null = null;
   try {
     await host.prepare();
+    for (const [name, text] of Object.entries(options.dataFiles ?? {})) writeFileSync(path.join(host.stateDir, name), text, { mode: 0o600 });
     runner = await QuickJSRunner.create({ ...(options.engine ?? {}), host });
     host.attachRuntime(runner);
     const started = runner.start(code, path.basename(options.bundlePath));

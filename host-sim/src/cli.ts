@@ -11,6 +11,7 @@ import { DEFAULT_PER_WORKER, DEFAULT_START_RATE, startSimThreads, type SimThread
 import { faultScript, listProfiles, loadProfile } from './profiles';
 import { needsPrivateRootfs, parseFaultSpec, preparePrivateRootfs, startFaultScript } from './faults';
 import { lineLogSink } from './sim-host';
+import { SIM_BROKER_FLAGS, SIM_BROKER_USAGE, simBroker } from './broker-flags';
 import { DEFAULT_BUNDLE, FILES_PER_CAMERA, SUPERVISION_FLAGS, fileLimitWarning, parseInterval, requireBundle, supervision, untilSignal, writeRestarts } from './cli-flags';
 
 export const SIM_USAGE = `vigil sim --profile NAME|DIR|all --broker URL [--count N] [--interval S] [--state DIR]
@@ -18,7 +19,7 @@ export const SIM_USAGE = `vigil sim --profile NAME|DIR|all --broker URL [--count
           [--max-restarts N] [--restart-window-ms MS] [--memory-limit BYTES] [--cpu-budget-ms MS]
 
 Runs simulated cameras: dist/agent.js inside QuickJS-wasm against device profiles, each with a simulated
-VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
+VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port or mqtts://host:port).
 
   --profile      a bundled profile name (see \`vigil profiles\`), a profile folder, or "all"
   --count N      run N cameras (fleet mode), round-robin over the profiles, with derived serials;
@@ -27,7 +28,7 @@ VAPIX server on loopback, reporting to the broker at URL (mqtt://host:port).
                  ceil(count / N) threads, each with its own wasm module (one module's memory caps at 2 GiB)
   --start-rate N camera starts per second over all threads, so the broker is not hit by every connect
                  at once (default ${DEFAULT_START_RATE} with worker threads; unpaced in one thread)
-  --broker URL   mqtt://host:port
+${SIM_BROKER_USAGE}
   --interval S   report interval in seconds (default: the profile's, else 300)
   --state DIR    the camera's writable data dir (default: a temporary folder, removed at exit)
   --bundle FILE  the agent bundle (default dist/agent.js; run \`npm run build\` first)
@@ -76,12 +77,6 @@ function fail(message: string): number {
   return 2;
 }
 
-function parseBrokerUrl(url: string): { host: string; port: number } {
-  const m = /^mqtt:\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(url);
-  if (!m) throw new Error(`[vigil] [cli] --broker must look like mqtt://host:port, got "${url}"`);
-  return { host: m[1].replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 1883 };
-}
-
 async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -96,6 +91,7 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
       'per-worker': { type: 'string' },
       'start-rate': { type: 'string' },
       'command-key': { type: 'string' },
+      ...SIM_BROKER_FLAGS,
       ...SUPERVISION_FLAGS,
     },
     strict: true,
@@ -103,7 +99,8 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   const cliFaults = (values.fault ?? []).map(parseFaultSpec);
   if (!values.profile) return fail('--profile is required (see `vigil profiles`)');
   if (!values.broker) return fail('--broker is required, e.g. mqtt://127.0.0.1:1883');
-  const broker = parseBrokerUrl(values.broker);
+  const { host: brokerHost, port: brokerPort, url: brokerUrl, overrides: brokerOverrides, dataFiles } = simBroker(values.broker, values);
+  const broker = { host: brokerHost, port: brokerPort };
   const interval = parseInterval(values.interval);
   const policy = supervision(values);
   const bundlePath = resolve(values.bundle ?? DEFAULT_BUNDLE);
@@ -116,7 +113,7 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   if (fileWarning) process.stderr.write(fileWarning + '\n');
   const startRate = positiveInt('start-rate', values['start-rate']);
   const stateDir = values.state ? resolve(values.state) : mkdtempSync(join(tmpdir(), 'vigil-sim-'));
-  const overrides: Record<string, string> = interval ? { IntervalSec: String(interval) } : {};
+  const overrides: Record<string, string> = { ...brokerOverrides, ...(interval ? { IntervalSec: String(interval) } : {}) };
   if (values['command-key'] !== undefined) overrides.CommandKey = values['command-key'];
   const logLevel = count > 20 ? 'warn' : 'info';
   if (count > perWorker) {
@@ -124,8 +121,8 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
     const specs = values.profile === 'all' ? listProfiles() : [resolveProfileSpec(values.profile)];
     try {
       return await simulateInThreads(
-        { profiles: specs, count, perWorker, startRatePerSec: startRate, bundlePath, broker, stateRoot: stateDir, overrides, logLevel, ...policy },
-        values.broker,
+        { profiles: specs, count, perWorker, startRatePerSec: startRate, bundlePath, broker, stateRoot: stateDir, overrides, dataFiles, logLevel, ...policy },
+        brokerUrl,
         signal,
       );
     } finally {
@@ -154,6 +151,7 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
       broker,
       stateRoot: stateDir,
       overrides,
+      dataFiles,
       startIntervalMs: startRate ? 1000 / startRate : 0,
       log: lineLogSink((line) => process.stderr.write(line + '\n'), logLevel),
       ...policy,
@@ -166,7 +164,7 @@ async function simulate(argv: string[], signal?: AbortSignal): Promise<number> {
   const fleet = cameras;
   checkAllGaveUp();
   const what = fleet.length === 1 ? `camera ${fleet[0].serial} (${fleet[0].profile.name})` : `${fleet.length} cameras`;
-  process.stderr.write(`[vigil] [sim] ${what} reporting to ${values.broker}; Ctrl-C stops\n`);
+  process.stderr.write(`[vigil] [sim] ${what} reporting to ${brokerUrl}; Ctrl-C stops\n`);
   // Timed faults (profile faults.script and --fault) drive a single camera; a kill restarts it on the same
   // data dir through its supervisor, which also serializes it with a restart after a limit.
   const steps = fleet.length === 1 ? [...faultScript(fleet[0].profile.data), ...cliFaults] : [];

@@ -31,6 +31,8 @@ export interface SimWorkerData {
   broker: { host: string; port: number };
   stateRoot: string;
   overrides: Record<string, string>;
+  /** SimCameraOptions.dataFiles: the broker's TLS files for every camera. */
+  dataFiles?: Record<string, string>;
   logLevel: LogLevel;
   maxRestarts?: number;
   restartWindowMs?: number;

@@ -39,6 +39,7 @@ async function run(): Promise<void> {
       broker: data.broker,
       stateRoot: data.stateRoot,
       overrides: data.overrides,
+      dataFiles: data.dataFiles,
       log: lineLogSink((line) => process.stderr.write(line + '\n'), data.logLevel),
       maxRestarts: data.maxRestarts,
       restartWindowMs: data.restartWindowMs,
