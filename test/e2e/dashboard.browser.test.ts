@@ -195,6 +195,24 @@ describe('recent events on the fleet page', () => {
     await page.screenshot({ path: join(SHOTS, 'fleet-events-hostile.png'), fullPage: true });
   });
 
+  it('shows a bidi control in device text as a visible <U+202E>, so it cannot reorder what is displayed', async () => {
+    const serial = cameras.get('hardened')!.serial;
+    // "report\u202Eexe.pdf" displays as "reportfdp.exe" when the control is rendered: the spoof of issue 15 item 9.
+    const spoof = 'report\u202Eexe.pdf';
+    const pub = await mqtt.connectAsync(demo.broker.url, { ...demo.credentials.camera(serial), clientId: serial, reconnectPeriod: 0 });
+    try {
+      const event = { schema: 'vigil.event/1', deviceId: serial, eventId: 'ev-bidi-0001', seq: 2, at: new Date().toISOString(), kind: 'service-change', severity: 'high', summary: spoof, details: {} };
+      await pub.publishAsync(`vigil/v1/${serial}/event`, JSON.stringify(event), { qos: 1 });
+    } finally {
+      await pub.endAsync();
+    }
+    const li = page.locator(`#event-list li[data-serial="${serial}"]`).filter({ hasText: 'exe.pdf' });
+    await li.waitFor({ timeout: 20_000 });
+    const shown = await li.locator('.summary').textContent();
+    expect(shown).toBe('report<U+202E>exe.pdf');
+    expect(shown).not.toContain('\u202E');
+  });
+
   it("shows a rebaseline by command on the camera's page, live, naming what the new baseline absorbed", async () => {
     const cam = cameras.get('tampered')!;
     await page.goto(fleet.url + 'camera/' + cam.serial);
