@@ -140,7 +140,7 @@ export interface HostCrypto {
   sha256File(path: string, maxBytesPerSec: number): Promise<string>;
   randomBytes(length: number): ArrayBuffer;
   /**
-   * Verifies an ECDSA P-256 signature over SHA-256(data), for signed commands. `publicKey` is a SubjectPublicKeyInfo
+   * Verifies an ECDSA P-256 signature over SHA-256(data): how a signed command is checked. `publicKey` is a SubjectPublicKeyInfo
    * in DER (what `openssl pkey -pubout -outform DER` writes; the uncompressed point, 91 bytes); `signature` is the raw
    * r||s, 32 bytes each, big-endian (IEEE P1363, as WebCrypto signs). Any signature that does not verify, including
    * one of the wrong length or with r or s out of range, is false: it is the sender's input. A key that is not a

@@ -113,6 +113,11 @@ describe('three consumers sharing one subscription over one PostgreSQL', () => {
     await progress(800);
     await killAndRestart(1);
     await progress(1200);
+    // On a busy machine the simulator may still be starting cameras: stop once every one has been heard.
+    await waitUntil(`a report of each of the ${CAMERAS} cameras at the broker`, () => {
+      if (sim?.process.exitCode !== null) throw new Error(`the simulator exited: ${sim?.output()}`);
+      return accepted().size >= CAMERAS;
+    }, { timeoutMs: 600_000, pollMs: 200 });
     sim.process.kill('SIGINT');
     const code = await sim.exited;
     expect(code, sim.output().slice(-3000)).toBe(0);
