@@ -7,10 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startMosquitto, type Mosquitto } from './mosquitto';
 
 function codeBlocks(): string[] {
-  const doc = readFileSync(join(__dirname, '../../docs/broker-acl.md'), 'utf8');
+  // import.meta.url, not __dirname: bench/soak-fleet.ts runs this under tsx as an ES module too.
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/broker-acl.md', import.meta.url)), 'utf8');
   return [...doc.matchAll(/```\n([\s\S]*?)```/g)].map((m) => m[1]);
 }
 
