@@ -59,7 +59,7 @@ describe('settings from the camera', () => {
     const n = h.reports().length;
     await h.until('five more reports', () => h.reports().length >= n + 5, { stepMs: 500 });
     expect(h.reports().at(-1)?.intervalSec).toBe(10);
-    expect(h.logs('warn').filter((m) => m.includes('IntervalSec'))).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 86400, got "abc"; keeping IntervalSec="10"']);
+    expect(h.logs('warn').filter((m) => m.includes('IntervalSec'))).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 3600, got "abc"; keeping IntervalSec="10"']);
   });
 
   it('keeps the broker connection for BrokerPort=70000 and applies the good value set with it', async () => {

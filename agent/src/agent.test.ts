@@ -30,7 +30,7 @@ describe('start-up and state', () => {
     await h.settle();
     const errors = h.logs('error');
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/^\[vigil\] \[config\] .*BrokerHost is required; IntervalSec must be an integer from 1 to 86400, got "often"; retrying in 30 s$/);
+    expect(errors[0]).toMatch(/^\[vigil\] \[config\] .*BrokerHost is required; IntervalSec must be an integer from 1 to 3600, got "often"; retrying in 30 s$/);
     h.fake.configValues.BrokerHost = 'broker';
     h.fake.configValues.IntervalSec = '10';
     await h.run(29_000);

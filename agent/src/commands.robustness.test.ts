@@ -87,7 +87,7 @@ describe('parseCommand', () => {
         } else {
           expect(KNOWN).toContain(n);
           expect(p.length).toBeLessThanOrEqual(COMMAND_MAX_BYTES);
-          if (n === 'set-interval') expect(Number.isInteger(r.intervalSec) && (r.intervalSec as number) >= 1 && (r.intervalSec as number) <= 86400).toBe(true);
+          if (n === 'set-interval') expect(Number.isInteger(r.intervalSec) && (r.intervalSec as number) >= 10 && (r.intervalSec as number) <= 3600).toBe(true);
           else expect(r.intervalSec).toBeUndefined();
         }
         expect(r.id === null || r.id === corr || /^[\w.:-]{1,64}$/.test(r.id)).toBe(true);

@@ -12,6 +12,7 @@ import type { MqttClient, MessageInfo } from './mqtt/client';
 import { jsonProperties, type MqttSession } from './mqtt/session';
 import type { DeviceTopics } from './mqtt/topics';
 import { commandKeyBytes, parseSig, SIGNED_COMMANDS, signedText } from './command-signature';
+import { COMMAND_INTERVAL_MIN_SEC, REPORT_INTERVAL_MAX_SEC } from './interval-bounds';
 import { toArrayBuffer } from './util/bytes';
 import { utf8Decode, utf8Encode } from './util/text';
 import { errorCode, errorDetail, errorMessage, ignore } from './util/errors';
@@ -29,12 +30,6 @@ export const COMMAND_MIN_GAP_MS: Record<string, number> = {
   rebaseline: 60_000,
 };
 
-/**
- * The report interval a command may set, in seconds. The fleet calls a camera missing after a few
- * intervals without a report: a day-long interval would keep an unplugged camera "online" for days.
- */
-export const INTERVAL_MIN_SEC = 10;
-export const INTERVAL_MAX_SEC = 3600;
 /** At most this many file names in a rebaseline event (with the true count beside them). */
 export const REBASELINE_MAX_FILES = 20;
 
@@ -72,8 +67,8 @@ export const parseCommand = (name: string, payload: Uint8Array, id: string | nul
   }
   const v = body.intervalSec;
   for (const k of Object.keys(body)) if (k !== 'id' && k !== 'sig' && (k !== 'intervalSec' || name !== 'set-interval')) return fail('EINVAL', `unknown field "${k.slice(0, 32)}" for ${name}`);
-  if (name === 'set-interval' && (typeof v !== 'number' || v % 1 !== 0 || v < INTERVAL_MIN_SEC || v > INTERVAL_MAX_SEC)) {
-    return fail('EINVAL', `intervalSec must be an integer from ${INTERVAL_MIN_SEC} to ${INTERVAL_MAX_SEC}`);
+  if (name === 'set-interval' && (typeof v !== 'number' || v % 1 !== 0 || v < COMMAND_INTERVAL_MIN_SEC || v > REPORT_INTERVAL_MAX_SEC)) {
+    return fail('EINVAL', `intervalSec must be an integer from ${COMMAND_INTERVAL_MIN_SEC} to ${REPORT_INTERVAL_MAX_SEC}`);
   }
   return { id, intervalSec: v as number | undefined, body };
 };

@@ -1,5 +1,6 @@
 import { VigilError } from './util/errors';
 import { commandKeyBytes } from './command-signature';
+import { REPORT_INTERVAL_MAX_SEC, REPORT_INTERVAL_MIN_SEC } from './interval-bounds';
 
 /**
  * The agent's settings. On the camera they are the ACAP parameters declared in manifest.json (all strings);
@@ -169,7 +170,7 @@ export const checkConfig = (raw: Record<string, string>): { config: AgentConfig;
       reconnectMaxSec: int('ReconnectMaxSec', 1, 3600),
     },
     topicPrefix,
-    reportEverySec: int('IntervalSec', 1, 86400),
+    reportEverySec: int('IntervalSec', REPORT_INTERVAL_MIN_SEC, REPORT_INTERVAL_MAX_SEC),
     vapixConf: {
       host: get('VapixHost'),
       port: int('VapixPort', 1, 65535),

@@ -98,7 +98,7 @@ describe('a bad value on the camera', () => {
     const config = settings.first({ IntervalSec: '60' });
     expect(settings.update({ IntervalSec: 'abc' })).toEqual([]);
     expect(config.reportEverySec).toBe(60);
-    expect(warnings()).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 86400, got "abc"; keeping IntervalSec="60"']);
+    expect(warnings()).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 3600, got "abc"; keeping IntervalSec="60"']);
   });
 
   it('keeps the previous good port for BrokerPort=70000 and still applies the good values next to it', () => {
@@ -180,12 +180,12 @@ describe('a bad value on the camera at the first start', () => {
   it("starts with param.conf's value instead, saying so once", () => {
     const { settings, warnings } = setup(DEFAULTS);
     expect(settings.first({ IntervalSec: 'abc' }).reportEverySec).toBe(300);
-    expect(warnings()).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 86400, got "abc"; keeping IntervalSec="300"']);
+    expect(warnings()).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 3600, got "abc"; keeping IntervalSec="300"']);
   });
 
   it('fails with the clear error, and no warning, when the value is bad in param.conf too', () => {
     const { settings, warnings } = setup({ ...DEFAULTS, IntervalSec: 'often' });
-    expect(() => settings.first({ IntervalSec: 'often' })).toThrow(/IntervalSec must be an integer from 1 to 86400, got "often"/);
+    expect(() => settings.first({ IntervalSec: 'often' })).toThrow(/IntervalSec must be an integer from 1 to 3600, got "often"/);
     expect(warnings()).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createCommandSigner, generateCommandKey } from './command-signing';
+import { COMMAND_INTERVAL_MIN_SEC, REPORT_INTERVAL_MAX_SEC } from '../../agent/src/interval-bounds';
 
 export const COMMAND_USAGE = `usage: vigil fleet command SERIAL NAME --key FILE --broker URL [--interval-sec N] [options]
        vigil fleet keygen --out FILE
@@ -99,7 +100,9 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const body: Record<string, unknown> = { id: flags.id ?? `cli-${Date.now().toString(36)}` };
   if (name === 'set-interval') {
     const n = Number(flags['interval-sec']);
-    if (!Number.isInteger(n) || n < 10 || n > 3600) return usage(`set-interval needs --interval-sec from 10 to 3600, got "${flags['interval-sec'] ?? ''}"`);
+    if (!Number.isInteger(n) || n < COMMAND_INTERVAL_MIN_SEC || n > REPORT_INTERVAL_MAX_SEC) {
+      return usage(`set-interval needs --interval-sec from ${COMMAND_INTERVAL_MIN_SEC} to ${REPORT_INTERVAL_MAX_SEC}, got "${flags['interval-sec'] ?? ''}"`);
+    }
     body.intervalSec = n;
   } else if (flags['interval-sec'] !== undefined) return usage('--interval-sec is for set-interval only');
   const wait = Number(flags.wait ?? 15000);

@@ -292,6 +292,20 @@ describe('the fleet consumer, fed directly', () => {
     await waitUntil('online again', () => f.consumer.camera(s)?.status === 'online');
   });
 
+  it('calls a camera missing after three hours even when its reports claim a day between them', async () => {
+    const f = await start();
+    const s = serial();
+    await send(s, 'state', statePayload('online', 'connected', 1));
+    await send(s, 'report', makeReport({ serial: s, intervalSec: 86400 }));
+    await waitUntil('the report', () => f.consumer.camera(s)?.reports === 1);
+    clock.now = T0 + 3 * 3_600_000;
+    f.consumer.sweep();
+    expect(f.consumer.camera(s)?.status).toBe('online');
+    clock.now = T0 + 3 * 3_600_000 + 1;
+    f.consumer.sweep();
+    expect(f.consumer.camera(s)?.status).toBe('missing');
+  });
+
   it('stores a valid event and quarantines one for another camera', async () => {
     const f = await start();
     const s = serial();

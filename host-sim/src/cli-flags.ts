@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { SimCameraOptions } from './camera';
 import { formatRestarts, type SimFleet } from './fleet';
 import { formatLogRecord, type LogSink } from './sim-host';
+import { REPORT_INTERVAL_MAX_SEC, REPORT_INTERVAL_MIN_SEC } from '../../agent/src/interval-bounds';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_BUNDLE = join(ROOT, 'dist/agent.js');
@@ -15,7 +16,9 @@ export const DEFAULT_BUNDLE = join(ROOT, 'dist/agent.js');
 export function parseInterval(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 86400) throw new Error(`[vigil] [cli] --interval must be 1..86400 seconds, got "${text}"`);
+  if (!Number.isInteger(n) || n < REPORT_INTERVAL_MIN_SEC || n > REPORT_INTERVAL_MAX_SEC) {
+    throw new Error(`[vigil] [cli] --interval must be ${REPORT_INTERVAL_MIN_SEC}..${REPORT_INTERVAL_MAX_SEC} seconds, got "${text}"`);
+  }
   return n;
 }
 
