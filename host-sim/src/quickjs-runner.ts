@@ -20,6 +20,7 @@ import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRunt
 import type { Host, LogLevel, RuntimeMemory } from '../../agent/src/host';
 import { AgentStop } from './quickjs/agent-stop';
 import { cpuBudgetInterrupt, type BudgetClocks } from './quickjs/cpu-budget';
+import { freeRuntime } from './quickjs/free-runtime';
 import { installHost, type HostBridge } from './quickjs/install-host';
 import { Marshal } from './quickjs/marshal';
 import { countedHeapBytes, MemoryLimit, readHeapUsage, type HeapUsage } from './quickjs/memory-limit';
@@ -296,7 +297,9 @@ export class QuickJSRunner {
     this.agentStop.dispose();
     this.marshal.dispose();
     this.vm.dispose();
-    this.rt.dispose();
+    if (!freeRuntime(this.rt)) {
+      this.log('warn', '[host-sim] [quickjs] the engine left an object behind when this runtime was freed (QuickJS 2025-09-13, quickjs-emscripten#269); its remains stay in the wasm memory');
+    }
   }
 
   // ---- slices and errors ------------------------------------------------------------------------------
