@@ -52,7 +52,8 @@ describe('freeing a runtime the engine itself leaked in', () => {
   }, 120_000);
 
   it('passes on any other failure of the dispose', () => {
-    const rt = { dispose: () => { throw new WebAssembly.RuntimeError('Aborted(Assertion failed: p->ref_count == 0)'); } } as unknown as QuickJSRuntime;
+    const wasmError = (globalThis as unknown as { WebAssembly: { RuntimeError: new (m: string) => Error } }).WebAssembly.RuntimeError;
+    const rt = { dispose: () => { throw new wasmError('Aborted(Assertion failed: p->ref_count == 0)'); } } as unknown as QuickJSRuntime;
     expect(() => freeRuntime(rt)).toThrow(/ref_count == 0/);
     const plain = { dispose: () => { throw new Error('QuickJSUseAfterFree: Lifetime not alive'); } } as unknown as QuickJSRuntime;
     expect(() => freeRuntime(plain)).toThrow(/Lifetime not alive/);

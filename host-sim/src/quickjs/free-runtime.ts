@@ -27,7 +27,8 @@ export function freeRuntime(rt: QuickJSRuntime): boolean {
     rt.dispose();
     return true;
   } catch (err) {
-    if (!(err instanceof WebAssembly.RuntimeError) || !err.message.includes(LEFT_BEHIND)) throw err;
+    // A WebAssembly.RuntimeError (the lib this project compiles against does not declare WebAssembly).
+    if (!(err instanceof Error) || err.name !== 'RuntimeError' || !err.message.includes(LEFT_BEHIND)) throw err;
     contained++;
     return false;
   }
