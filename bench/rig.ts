@@ -75,4 +75,4 @@ export async function nativeCamera(profileName: string, broker: { host: string; 
 }
 
 /** Settings that make the agent run cycles back to back (with the warp prelude) and keep up publishing. */
-export const WARP_CONFIG = { IntervalSec: '86400', ReplayPerSec: '1000', ReplayInflight: '100' };
+export const WARP_CONFIG = { IntervalSec: '3600', ReplayPerSec: '1000', ReplayInflight: '100' };

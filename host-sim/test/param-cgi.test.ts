@@ -68,7 +68,7 @@ describe('param.cgi: the app group root.vigil', () => {
 
   it('refuses to update a readonly parameter and changes nothing of the request', async () => {
     const params: AppParam[] = [
-      { name: 'IntervalSec', default: '300', type: 'int:min=1;max=86400' },
+      { name: 'IntervalSec', default: '300', type: 'int:min=1;max=3600' },
       { name: 'Serial', default: 'X', type: 'readonly:string' },
     ];
     const { server, text } = await serve(new AppSettings(params));

@@ -97,6 +97,6 @@ describe('settings changed on a simulated camera mid-run', () => {
     await onAedes.waitFor('three more reports', () => reports(onAedes).length >= n + 3, 30_000);
     expect(reports(onAedes).every((r) => r.intervalSec === 1)).toBe(true);
     const lines = log.records.filter((r) => r.message.startsWith('[vigil] [config] IntervalSec must be'));
-    expect(lines.map((r) => r.message)).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 86400, got "abc"; keeping IntervalSec="1"']);
+    expect(lines.map((r) => r.message)).toEqual(['[vigil] [config] IntervalSec must be an integer from 1 to 3600, got "abc"; keeping IntervalSec="1"']);
   });
 });
