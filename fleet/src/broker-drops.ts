@@ -1,6 +1,8 @@
 /**
  * The broker's own count of messages it dropped: Mosquitto's `$SYS/broker/publish/messages/dropped` (a total
- * since the broker started, retained, republished every sys_interval when it changed). Past max_queued_messages
+ * since the broker started, republished every sys_interval when it changed, retained with a 60 s message expiry:
+ * measured, a subscriber 70 s after the last change gets nothing, so a consumer that starts later learns the
+ * total only at its next change, as a total that includes what came before). Past max_queued_messages
  * Mosquitto drops a QoS 1 report it has already PUBACKed to the camera, which then deleted it from its outbox:
  * this counter is the only sign of that loss, so a rise is a warning (at most one a minute, the rest summed into
  * the next), and /metrics and /healthz show the total. Brokers without this topic (Aedes, EMQX) leave it unknown.
@@ -49,8 +51,9 @@ export class BrokerDropWatch {
     if (this.total !== null || this.silence) return;
     this.silence = setTimeout(() => {
       if (this.total === null) {
-        this.log('info', `the broker has not published ${BROKER_DROPPED_TOPIC} (not Mosquitto, sys_interval 0, or the ACL does not let this user read it): ` +
-          'messages it drops past its queue limits will go unnoticed (docs/broker-acl.md)');
+        this.log('info', `the broker has not published ${BROKER_DROPPED_TOPIC} (Mosquitto sends it only within 60 s of a change; or not Mosquitto, sys_interval 0, ` +
+          'or the ACL does not let this user read it): drops past its queue limits show from the next change on, or go unnoticed; ' +
+          'a report lost meanwhile still shows as a gap in its camera\'s seq (docs/broker-acl.md)');
       }
     }, withinMs);
     this.silence.unref();

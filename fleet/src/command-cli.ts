@@ -37,7 +37,13 @@ interface Io {
 
 const VALUED = ['key', 'broker', 'interval-sec', 'id', 'counter-file', 'prefix', 'username', 'password-file', 'wait', 'out'];
 
-function parseArgs(argv: string[]): { flags: Record<string, string>; args: string[]; help: boolean } | string {
+interface Parsed {
+  flags: Record<string, string>;
+  args: string[];
+  help: boolean;
+}
+
+function parseArgs(argv: string[]): Parsed | string {
   const flags: Record<string, string> = {};
   const args: string[] = [];
   let help = false;
@@ -56,17 +62,27 @@ function parseArgs(argv: string[]): { flags: Record<string, string>; args: strin
   return { flags, args, help };
 }
 
-export function runKeygen(argv: string[], io: Io): number {
-  const usage = (msg: string) => {
-    io.err.write(`[vigil] [fleet] ${msg}\n\n${COMMAND_USAGE}`);
-    return 2;
-  };
+/** Says a usage problem with the usage text; exit code 2. */
+const usageError = (io: Io) => (msg: string) => {
+  io.err.write(`[vigil] [fleet] ${msg}\n\n${COMMAND_USAGE}`);
+  return 2;
+};
+
+/** The parsed arguments, or the exit code when that already decided it (a usage problem: 2; --help: 0). */
+function parseOrExit(argv: string[], io: Io): Parsed | number {
   const p = parseArgs(argv);
-  if (typeof p === 'string') return usage(p);
+  if (typeof p === 'string') return usageError(io)(p);
   if (p.help) {
     io.out.write(COMMAND_USAGE);
     return 0;
   }
+  return p;
+}
+
+export function runKeygen(argv: string[], io: Io): number {
+  const usage = usageError(io);
+  const p = parseOrExit(argv, io);
+  if (typeof p === 'number') return p;
   if (!p.flags.out || p.args.length || Object.keys(p.flags).length > 1) return usage('keygen takes only --out FILE');
   const { privateKeyPem, publicKey } = generateCommandKey();
   try {
@@ -80,16 +96,9 @@ export function runKeygen(argv: string[], io: Io): number {
 }
 
 export async function runCommand(argv: string[], io: Io): Promise<number> {
-  const usage = (msg: string) => {
-    io.err.write(`[vigil] [fleet] ${msg}\n\n${COMMAND_USAGE}`);
-    return 2;
-  };
-  const p = parseArgs(argv);
-  if (typeof p === 'string') return usage(p);
-  if (p.help) {
-    io.out.write(COMMAND_USAGE);
-    return 0;
-  }
+  const usage = usageError(io);
+  const p = parseOrExit(argv, io);
+  if (typeof p === 'number') return p;
   const { flags } = p;
   const [serial, name, extra] = p.args;
   if (!serial || !name || extra !== undefined) return usage('command takes SERIAL and NAME');

@@ -10,17 +10,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from './audit-log';
 import type { FleetConsumer } from './consumer';
 import type { FleetLog } from './log';
-import { readBody } from './retire-routes';
+import { json, readJsonBody } from './json-body';
 import type { CommandSigner } from './command-signing';
 
 export type { CommandSigner };
 
 export const DASHBOARD_COMMANDS = ['report-now', 'rebaseline'] as const;
 const MAX_BODY = 1024;
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
-}
 
 export function commandRoutes(o: { consumer: FleetConsumer; audit: AuditLog; signCommand?: CommandSigner; log: FleetLog }): (req: IncomingMessage, res: ServerResponse, url: URL) => boolean {
   return (req, res, url) => {
@@ -36,15 +32,10 @@ export function commandRoutes(o: { consumer: FleetConsumer; audit: AuditLog; sig
       return true;
     }
     void (async () => {
-      const text = await readBody(req, MAX_BODY);
-      if (text === null) return json(res, 413, { error: `[vigil] [fleet] the body is larger than ${MAX_BODY} bytes` });
-      if (text.trim() !== '') {
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          return json(res, 400, { error: '[vigil] [fleet] the body is not JSON' });
-        }
+      const read = await readJsonBody(req, res, MAX_BODY);
+      if (!read) return;
+      if (read.body !== undefined) {
+        const body = read.body;
         if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).length) return json(res, 400, { error: `[vigil] [fleet] ${name} takes no fields: send {} or nothing` });
       }
       if (!o.consumer.camera(serial)) {

@@ -6,29 +6,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from './audit-log';
+import { json, readJsonBody } from './json-body';
 import type { FleetConsumer } from './consumer';
 import type { FleetStore } from './store/types';
 
 export const MAX_RETIRE_BODY = 4096;
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
-}
-
-export function readBody(req: IncomingMessage, max: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (d: Buffer) => {
-      size += d.length;
-      // Too large: answered at once, the rest read and dropped (destroying the request would lose the answer).
-      if (size > max) resolve(null);
-      else chunks.push(d);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 export function retireRoutes(o: { consumer: FleetConsumer; store: FleetStore; now: () => number; audit?: AuditLog }): (req: IncomingMessage, res: ServerResponse, url: URL) => boolean {
   return (req, res, url) => {
@@ -40,16 +22,11 @@ export function retireRoutes(o: { consumer: FleetConsumer; store: FleetStore; no
     }
     const [, serial, action] = m;
     void (async () => {
-      const text = await readBody(req, MAX_RETIRE_BODY);
-      if (text === null) return json(res, 413, { error: `[vigil] [fleet] the body is larger than ${MAX_RETIRE_BODY} bytes` });
+      const read = await readJsonBody(req, res, MAX_RETIRE_BODY);
+      if (!read) return;
       let reason: string | null = null;
-      if (text.trim() !== '') {
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          return json(res, 400, { error: '[vigil] [fleet] the body is not JSON' });
-        }
+      if (read.body !== undefined) {
+        const body = read.body;
         const r = (body as { reason?: unknown } | null)?.reason;
         if (typeof body !== 'object' || body === null || (r !== undefined && typeof r !== 'string')) return json(res, 400, { error: '[vigil] [fleet] the body must be {"reason"?: string}' });
         reason = r ?? null;

@@ -4,7 +4,7 @@
  * back). Failed logins count against the client's address (login-limit.ts). Reached only through gate.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from '../retire-routes';
+import { json, readBody } from '../json-body';
 import { answer, clientAddress, type AuthContext, type RequestPrincipal } from './gate';
 import { loginPage, safeNext } from './login-page';
 import { clearedCookie, sessionCookie } from './sessions';
@@ -22,9 +22,6 @@ function html(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'same-origin' }).end(body);
 }
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
-}
 
 async function login(ctx: AuthContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const accounts = ctx.accounts;
