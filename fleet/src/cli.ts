@@ -237,6 +237,14 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
   if (!broker) return 1;
   const log = stderrLog(flags.verbose ? 'debug' : 'info');
   let fleet;
+  // A broker that is down is waited for (not fatal): a stop meanwhile (Ctrl-C, a process manager's SIGTERM) is a
+  // clean exit with one line, not a death by signal. Nothing is consumed yet, so there is nothing to flush.
+  const stoppedWaiting = () => {
+    io.err.write(`[vigil] [fleet] stopped before ${broker.url} could be reached\n`);
+    process.exit(0);
+  };
+  process.once('SIGINT', stoppedWaiting);
+  process.once('SIGTERM', stoppedWaiting);
   try {
     fleet = await startFleet({
       brokerUrl: broker.url, username: broker.username, password: broker.password, tls: broker.tls, db, auditLog, signCommand,
@@ -250,6 +258,9 @@ export async function runFleet(argv: string[], io: Io = stdio, signal?: AbortSig
   } catch (err) {
     io.err.write(`${(err as Error).message}\n`);
     return 1;
+  } finally {
+    process.off('SIGINT', stoppedWaiting);
+    process.off('SIGTERM', stoppedWaiting);
   }
   io.out.write(`[vigil] [fleet] consuming ${broker.url}${fleet.url ? `; dashboard at ${fleet.url}` : ''}\n`);
   await new Promise<void>((resolve) => {

@@ -69,6 +69,17 @@ describe('vigil fleet with a broker that is down at start', () => {
   }, 180_000);
 });
 
+describe('vigil fleet stopped while it waits for the broker', () => {
+  it('exits 0 with one line on SIGTERM, as a process manager stops it, instead of dying by the signal', async () => {
+    const port = await freePort();
+    const r = fleet(['--broker', `mqtt://127.0.0.1:${port}`]);
+    await r.waitForOutput(/attempt 1, retrying in 1 s/);
+    r.child.kill('SIGTERM');
+    expect(await r.exited(60_000)).toBe(0);
+    expect(problems(r).filter((l) => !l.includes('cannot reach'))).toEqual([`[vigil] [fleet] stopped before mqtt://127.0.0.1:${port} could be reached`]);
+  }, 120_000);
+});
+
 describe('vigil fleet with its --http port in use', () => {
   it('exits 1 with one line at once, though the broker is down too', async () => {
     const server = createServer();
