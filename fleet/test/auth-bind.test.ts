@@ -3,7 +3,6 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
 import { call } from '../../test/helpers/http-call';
@@ -13,21 +12,10 @@ import { runUser } from '../src/auth/user-command';
 import { runFleet } from '../src/cli';
 import { startFleet } from '../src/fleet';
 import { makeReport } from './fixtures';
+import { captureIo } from '../../test/helpers/capture-io';
 
 let broker: EmbeddedBroker;
 const dir = mkdtempSync(join(tmpdir(), 'vigil-auth-bind-'));
-
-function io(input?: string) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d) => (o += d));
-  err.on('data', (d) => (e += d));
-  const stdin = new PassThrough();
-  if (input !== undefined) stdin.end(input);
-  return { io: { out, err, input: stdin, env: {} }, out: () => o, err: () => e };
-}
 
 beforeAll(async () => {
   broker = await startEmbeddedBroker({ port: 0 });
@@ -39,7 +27,7 @@ afterAll(async () => {
 
 describe('binding a network address', () => {
   it('vigil fleet --http 0.0.0.0:PORT without --users exits 1 with one line saying what to do', async () => {
-    const r = io();
+    const r = captureIo();
     expect(await runFleet(['--broker', broker.url, '--db', ':memory:', '--http', '0.0.0.0:0'], r.io)).toBe(1);
     const lines = r.err().trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -48,7 +36,7 @@ describe('binding a network address', () => {
 
   it('serves a network address with accounts, asking for a login', async () => {
     const users = join(dir, 'users.json');
-    const r = io('network operator pw\n');
+    const r = captureIo('network operator pw\n');
     expect(await runUser(['add', 'nora', '--role', 'operator', '--users', users], r.io)).toBe(0);
     const fleet = await startFleet({ brokerUrl: broker.url, sweepMs: 0, http: { host: '0.0.0.0', port: 0, usersFile: users } });
     try {
@@ -97,7 +85,7 @@ describe('a dashboard without accounts (loopback)', () => {
 describe('vigil fleet user', () => {
   it('adds a user with the password from standard input, storing only its hash', async () => {
     const users = join(dir, 'stdin-users.json');
-    const r = io('from standard input\n');
+    const r = captureIo('from standard input\n');
     expect(await runUser(['add', 'sam', '--role', 'viewer', '--users', users], r.io)).toBe(0);
     expect(r.out()).toBe(`[vigil] [fleet] added sam (viewer) in ${users}\n`);
     const [u] = JSON.parse(readFileSync(users, 'utf8')).users;
@@ -107,13 +95,13 @@ describe('vigil fleet user', () => {
   });
 
   it('refuses a password on the command line', async () => {
-    const r = io();
+    const r = captureIo();
     expect(await runUser(['add', 'sam', '--role', 'viewer', '--users', join(dir, 'x.json'), '--password', 'hunter2hunter2'], r.io)).toBe(2);
     expect(r.err()).toMatch(/^\[vigil\] \[fleet\] unknown option --password \(the password comes from VIGIL_FLEET_PASSWORD or standard input\)/);
   });
 
   it('refuses a password shorter than 10 characters', async () => {
-    const r = io('short\n');
+    const r = captureIo('short\n');
     expect(await runUser(['add', 'sam', '--role', 'viewer', '--users', join(dir, 'y.json')], r.io)).toBe(1);
     expect(r.err()).toBe('[vigil] [fleet] the password must have at least 10 characters\n');
   });

@@ -1,6 +1,5 @@
 // The JSON API, Prometheus metrics, SSE live updates and the CLI entry points, against an embedded broker.
 import mqtt, { type MqttClient } from 'mqtt';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../test/helpers/broker';
 import { waitUntil as pollUntil } from '../../test/helpers/wait';
@@ -8,6 +7,7 @@ import { parseHostPort, runFleet, runStatus } from '../src/cli';
 import { startFleet, type Fleet } from '../src/fleet';
 import { SqliteStore } from '../src/store/sqlite';
 import { finding, makeReport, statePayload, T0 } from './fixtures';
+import { captureIo } from '../../test/helpers/capture-io';
 
 let broker: EmbeddedBroker;
 let fleet: Fleet;
@@ -20,16 +20,6 @@ const waitUntil: typeof pollUntil = (what, predicate, options = { timeoutMs: 20_
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function getJson(path: string): Promise<any> {
   return (await fetch(fleet.url + path)).json();
-}
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d) => (o += d));
-  err.on('data', (d) => (e += d));
-  return { io: { out, err }, out: () => o, err: () => e };
 }
 
 beforeAll(async () => {
@@ -228,19 +218,19 @@ describe('an older active release in the API and dashboard (active-track-old-rel
 
 describe('the CLI', () => {
   it('prints the fleet usage for --help', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await runFleet(['--help'], t.io)).toBe(0);
     expect(t.out()).toContain('usage: vigil fleet --broker URL');
   });
 
   it('refuses to start without --broker, saying why', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await runFleet([], t.io)).toBe(2);
     expect(t.err()).toMatch(/^\[vigil\] \[fleet\] --broker URL is required/);
   });
 
   it('refuses a malformed --http', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await runFleet(['--broker', broker.url, '--http', 'localhost'], t.io)).toBe(2);
     expect(t.err()).toContain('--http must be HOST:PORT, got "localhost"');
   });
@@ -252,7 +242,7 @@ describe('the CLI', () => {
   });
 
   it('runs the fleet until told to stop', async () => {
-    const t = io();
+    const t = captureIo();
     const ac = new AbortController();
     const done = runFleet(['--broker', broker.url, '--db', ':memory:', '--http', '127.0.0.1:0'], t.io, ac.signal);
     await waitUntil('the dashboard line', () => t.out().includes('dashboard at http://127.0.0.1:'));
@@ -261,14 +251,14 @@ describe('the CLI', () => {
   });
 
   it('says it cannot reach a broker that is not there', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await runStatus(['--broker', 'mqtt://127.0.0.1:1'], t.io)).toBe(1);
     expect(t.err()).toMatch(/^\[vigil\] \[fleet\] cannot connect to mqtt:\/\/127\.0\.0\.1:1/);
   });
 
   it('prints the fleet table from retained messages', async () => {
     await pub.publishAsync('vigil/v1/CAMHTTP3/report', JSON.stringify(makeReport({ serial: 'CAMHTTP3', version: '8.40.4.6', sentAt: new Date().toISOString(), findings: [finding('ssh-enabled')] })), { qos: 1, retain: true });
-    const t = io();
+    const t = captureIo();
     expect(await runStatus(['--broker', broker.url], t.io)).toBe(0);
     const lines = t.out().trim().split('\n');
     expect(lines[0]).toMatch(/^CAMERA\s+MODEL\s+AXIS OS\s+TRACK\s+SUPPORT\s+STATUS\s+POSTURE\s+FINDINGS H\/M\/L\s+ADVISORIES\s+INTEGRITY$/);

@@ -3,7 +3,6 @@
  * use_username_as_clientid; the consumer is fleet-1 with a persistent session, `vigil status` runs as
  * fleet-status (--username, password from VIGIL_BROKER_PASSWORD) while a camera publishes.
  */
-import { PassThrough } from 'node:stream';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runStatus } from '../../fleet/src/cli';
@@ -13,6 +12,7 @@ import type { LogLevel } from '../../fleet/src/log';
 import { SqliteStore } from '../../fleet/src/store/sqlite';
 import { passwordOf, startAclBroker, type AclBroker } from '../helpers/documented-broker';
 import { waitUntil } from '../helpers/wait';
+import { captureIo } from '../helpers/capture-io';
 
 const REPORTS = 200;
 let broker: AclBroker | null = null;
@@ -38,17 +38,12 @@ function consumerAs(user: string, logs: string[]): FleetConsumer {
 
 /** `vigil status --broker URL --username fleet-status`, the password in the environment as documented. */
 async function status(): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d) => (o += d));
-  err.on('data', (d) => (e += d));
+  const t = captureIo();
   const before = process.env.VIGIL_BROKER_PASSWORD;
   process.env.VIGIL_BROKER_PASSWORD = passwordOf('fleet-status');
   try {
-    const code = await runStatus(['--broker', (broker as AclBroker).url, '--username', 'fleet-status', '--wait', '500'], { out, err });
-    return { code, out: o, err: e };
+    const code = await runStatus(['--broker', (broker as AclBroker).url, '--username', 'fleet-status', '--wait', '500'], t.io);
+    return { code, out: t.out(), err: t.err() };
   } finally {
     if (before === undefined) delete process.env.VIGIL_BROKER_PASSWORD;
     else process.env.VIGIL_BROKER_PASSWORD = before;

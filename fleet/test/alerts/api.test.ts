@@ -6,7 +6,6 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../../test/helpers/broker';
 import { freePort } from '../../../test/helpers/ports';
@@ -15,6 +14,7 @@ import { verifyWebhook } from '../../src/alerts/webhook';
 import { runFleet } from '../../src/cli';
 import { startFleet, type Fleet } from '../../src/fleet';
 import { finding, makeReport, statePayload, T0 } from '../fixtures';
+import { captureIo } from '../../../test/helpers/capture-io';
 
 let broker: EmbeddedBroker;
 let fleet: Fleet;
@@ -25,16 +25,6 @@ const clock = { now: T0 };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function getJson(path: string): Promise<any> {
   return (await fetch(fleet.url + path)).json();
-}
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d) => (o += d));
-  err.on('data', (d) => (e += d));
-  return { io: { out, err }, out: () => o, err: () => e };
 }
 
 beforeAll(async () => {
@@ -128,31 +118,31 @@ describe('the decommission API', () => {
 
 describe('vigil fleet retire', () => {
   it('retires and unretires through the running consumer', async () => {
-    const a = io();
+    const a = captureIo();
     expect(await runFleet(['retire', 'CAMAPI1', '--reason', 'broken lens', '--url', fleet.url], a.io)).toBe(0);
     expect(a.out()).toMatch(/CAMAPI1 retired at .*: broken lens/);
     expect(fleet.consumer.camera('CAMAPI1')).toMatchObject({ retiredReason: 'broken lens' });
-    const b = io();
+    const b = captureIo();
     expect(await runFleet(['unretire', 'CAMAPI1', `--url=${fleet.url}`], b.io)).toBe(0);
     expect(b.out()).toMatch(/CAMAPI1 is back in service/);
     expect(fleet.consumer.camera('CAMAPI1')?.retiredAt).toBeNull();
   });
 
   it('says so when the camera is unknown', async () => {
-    const a = io();
+    const a = captureIo();
     expect(await runFleet(['retire', 'NOPE', '--url', fleet.url], a.io)).toBe(1);
     expect(a.err()).toContain('[vigil] [fleet] no camera NOPE');
   });
 
   it('says how to fix it when no consumer answers', async () => {
-    const a = io();
+    const a = captureIo();
     const port = await freePort();
     expect(await runFleet(['retire', 'CAMAPI1', '--url', `http://127.0.0.1:${port}`], a.io)).toBe(1);
     expect(a.err()).toContain(`cannot reach the fleet consumer at http://127.0.0.1:${port}: ECONNREFUSED; is \`vigil fleet\` running`);
   });
 
   it('needs a serial', async () => {
-    const a = io();
+    const a = captureIo();
     expect(await runFleet(['retire'], a.io)).toBe(2);
     expect(a.err()).toContain('SERIAL is required');
   });
@@ -160,7 +150,7 @@ describe('vigil fleet retire', () => {
 
 describe('vigil fleet with alert options', () => {
   const run = (argv: string[]) => {
-    const a = io();
+    const a = captureIo();
     return runFleet(['--broker', broker.url, '--http', 'off', ...argv], a.io).then((code) => ({ code, err: a.err() }));
   };
 
@@ -190,7 +180,7 @@ describe('vigil fleet with alert options', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     writeFileSync(join(dir, 'secret'), 'file secret\n');
     const abort = new AbortController();
-    const a = io();
+    const a = captureIo();
     const running = runFleet(['--broker', broker.url, '--db', join(dir, 'fleet.db'), '--http', 'off', '--prefix', 'cli/v1', '--alerts-mqtt', 'off',
       '--webhook', `${base}/one`, `--webhook=${base}/two`, '--webhook-secret-file', join(dir, 'secret')], a.io, abort.signal);
     try {
