@@ -3,21 +3,16 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand, runKeygen } from '../src/command-cli';
+import { runCli } from '../../test/helpers/capture-io';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-command-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function cli(run: typeof runCommand | typeof runKeygen, argv: string[]) {
-  const io = { out: new PassThrough(), err: new PassThrough() };
-  let out = '';
-  let err = '';
-  io.out.on('data', (d) => (out += d));
-  io.err.on('data', (d) => (err += d));
-  const code = await run(argv, io);
-  return { code, out, err, first: err.split('\n')[0] };
+  const r = await runCli(run, argv);
+  return { ...r, first: r.err.split('\n')[0] };
 }
 
 describe('vigil fleet command', () => {

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startSimCamera, type SimCamera } from '../../host-sim/src/camera';
 import { loadProfile } from '../../host-sim/src/profiles';
@@ -19,19 +18,9 @@ import { startFleet } from '../../fleet/src/fleet';
 import { buildAgent } from '../../build.mjs';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { waitUntil } from '../helpers/wait';
+import { runCli } from '../helpers/capture-io';
 
 const BUNDLE = join(__dirname, '../../dist/agent.js');
-
-/** Runs a `vigil fleet` subcommand in process: its exit code and what it wrote. */
-async function cli(run: (argv: string[], io: { out: PassThrough; err: PassThrough }) => number | Promise<number>, argv: string[]) {
-  const io = { out: new PassThrough(), err: new PassThrough() };
-  let out = '';
-  let err = '';
-  io.out.on('data', (d) => (out += d));
-  io.err.on('data', (d) => (err += d));
-  const code = await run(argv, io);
-  return { code, out, err };
-}
 
 describe('signed commands through Mosquitto to a simulated camera', () => {
   const root = mkdtempSync(join(tmpdir(), 'vigil-e2e-signed-'));
@@ -59,10 +48,10 @@ describe('signed commands through Mosquitto to a simulated camera', () => {
 
   beforeAll(async () => {
     if (!existsSync(BUNDLE) || !readFileSync(BUNDLE, 'utf8').includes('vigil-cmd/1')) await buildAgent();
-    const made = await cli(runKeygen, ['--out', keyFile]);
+    const made = await runCli(runKeygen, ['--out', keyFile]);
     expect(made.code, made.err).toBe(0);
     publicKey = made.out.trim().split('\n').pop() as string;
-    expect((await cli(runKeygen, ['--out', otherKey])).code).toBe(0);
+    expect((await runCli(runKeygen, ['--out', otherKey])).code).toBe(0);
     broker = await startMosquitto();
     observer = await mqtt.connectAsync(broker.url, { clientId: `observer-${process.pid}`, reconnectPeriod: 0 });
     observer.on('message', (topic, payload) => seen.push({ topic, payload: payload.toString() }));
@@ -84,7 +73,7 @@ describe('signed commands through Mosquitto to a simulated camera', () => {
   });
 
   it('runs a set-interval that `vigil fleet command` signed, and the CLI prints the answer', async () => {
-    const r = await cli(runCommand, [camera.serial, 'set-interval', '--interval-sec', '20', '--id', 'e2e-1', '--key', keyFile, '--broker', broker.url]);
+    const r = await runCli(runCommand, [camera.serial, 'set-interval', '--interval-sec', '20', '--id', 'e2e-1', '--key', keyFile, '--broker', broker.url]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toBe(`[vigil] [fleet] ${camera.serial} ran set-interval e2e-1: {"intervalSec":20}\n`);
@@ -97,7 +86,7 @@ describe('signed commands through Mosquitto to a simulated camera', () => {
   }, 30_000);
 
   it('refuses a rebaseline signed with another key, and the CLI says so with exit code 1', async () => {
-    const r = await cli(runCommand, [camera.serial, 'rebaseline', '--id', 'e2e-other', '--key', otherKey, '--broker', broker.url]);
+    const r = await runCli(runCommand, [camera.serial, 'rebaseline', '--id', 'e2e-other', '--key', otherKey, '--broker', broker.url]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(new RegExp(`^\\[vigil\\] \\[fleet\\] ${camera.serial} refused rebaseline e2e-other: ESIGNATURE `));
   }, 30_000);

@@ -22,3 +22,10 @@ export function captureIo(input?: string, env: NodeJS.ProcessEnv = {}): Captured
   if (input !== undefined) stdin.end(input);
   return { io: { out, err, input: stdin, env }, out: () => o, err: () => e };
 }
+
+/** Runs a CLI function in process with a captured Io: its exit code and what it wrote. */
+export async function runCli(run: (argv: string[], io: CapturedIo['io']) => number | Promise<number>, argv: string[], input?: string): Promise<{ code: number; out: string; err: string }> {
+  const t = captureIo(input);
+  const code = await run(argv, t.io);
+  return { code, out: t.out(), err: t.err() };
+}
