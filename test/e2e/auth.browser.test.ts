@@ -1,23 +1,20 @@
 // The dashboard with accounts in a real browser (Debian's Chromium via playwright-core): an operator is sent to
 // the login page, logs in, clicks Rebaseline on a camera's page (the page sends the CSRF token), the command
 // reaches the camera's topic on a real Mosquitto, and the camera page's audit list shows it (issue 15 item 9).
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runUser } from '../../fleet/src/auth/user-command';
 import { startFleet, type Fleet } from '../../fleet/src/fleet';
 import { makeReport } from '../../fleet/test/fixtures';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { waitUntil } from '../helpers/wait';
+import { launchChromium, SHOTS } from '../helpers/browser';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const SHOTS = join(ROOT, 'test-results/screenshots');
-const CHROMIUM = '/usr/bin/chromium';
 const SERIAL = 'CAMBROWSER1';
 const PASSWORD = 'browser operator password';
 
@@ -29,8 +26,6 @@ let page: Page;
 const commands: Array<{ topic: string; body: Record<string, unknown> }> = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`[vigil] [test] ${CHROMIUM} is missing: .ci/run installs the chromium package`);
-  mkdirSync(SHOTS, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'vigil-auth-browser-'));
   const users = join(dir, 'users.json');
   const input = new PassThrough();
@@ -44,10 +39,7 @@ beforeAll(async () => {
   await camera.subscribeAsync(`vigil/v1/${SERIAL}/cmd/#`, { qos: 1 });
   await camera.publishAsync(`vigil/v1/${SERIAL}/report`, JSON.stringify(makeReport({ serial: SERIAL })), { qos: 1 });
   await waitUntil('the camera at the fleet', () => fleet.consumer.camera(SERIAL) !== null, { timeoutMs: 20_000 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('dialog', (d) => void d.accept());
 }, 120_000);

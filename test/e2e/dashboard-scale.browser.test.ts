@@ -5,12 +5,12 @@
 // ratios to the baseline (VIGIL_BENCH_RESULT=1 writes bench/results/dashboard.json and BENCHMARKS.md). Nothing is
 // asserted on time: what is asserted is the structure that keeps it fast — one page of rows in the DOM, a live
 // update that touches one row, the table's rows in slim pages.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { machine, median, writeResult, type Row } from '../../bench/lib';
 import { startFleet, type Fleet } from '../../fleet/src/fleet';
@@ -18,8 +18,8 @@ import { SqliteStore } from '../../fleet/src/store/sqlite';
 import { makeReport } from '../../fleet/test/fixtures';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../helpers/broker';
 import { seedCameras, serials } from '../helpers/seed-cameras';
+import { launchChromium } from '../helpers/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PAGE_SIZE = 100;
 const BIG = 5000;
 const SMALL = 50;
@@ -120,16 +120,12 @@ async function liveUpdate(side: Side, k: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`[vigil] [test] ${CHROMIUM} is missing: .ci/run installs the chromium package`);
   dir = mkdtempSync(join(tmpdir(), 'vigil-dashscale-'));
   broker = await startEmbeddedBroker({ port: 0 });
   pub = await mqtt.connectAsync(broker.url, { clientId: 'test-pub-dashscale', reconnectPeriod: 0 });
   sides.small = await startSide('small', SMALL);
   sides.big = await startSide('big', BIG);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 300_000);
 
 afterAll(async () => {

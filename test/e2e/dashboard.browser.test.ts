@@ -5,23 +5,18 @@
 // listener on the exposed one) show up in the fleet page's recent events, live; a device's hostile summary
 // is shown as text; a rebaseline by command shows on the camera's page with what it absorbed.
 // Screenshots: test-results/screenshots/.
-import { mkdirSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemo, type Demo } from '../../cli/demo';
+import type { Demo } from '../../cli/demo';
 import { listProfiles } from '../../host-sim/src/profiles';
 import type { SimCamera } from '../../host-sim/src/camera';
 import { parseFaultSpec, startFaultScript, type FaultScript } from '../../host-sim/src/faults';
 import type { Fleet } from '../../fleet/src/fleet';
 import { waitUntil as pollUntil } from '../helpers/wait';
+import { launchChromium, SHOTS, startBrowserDemo } from '../helpers/browser';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const BUNDLE = join(ROOT, 'dist/agent.js');
-const SHOTS = join(ROOT, 'test-results/screenshots');
-const CHROMIUM = '/usr/bin/chromium';
 const PROFILES = listProfiles();
 
 let demo: Demo;
@@ -29,37 +24,18 @@ let fleet: Fleet;
 let browser: Browser;
 let page: Page;
 const cameras = new Map<string, SimCamera>();
-const camLogs: string[] = [];
 const scripts: FaultScript[] = [];
 
 // A demo of nine cameras in a browser: 45 s at most for each step.
 const waitUntil: typeof pollUntil = (what, predicate, options = { timeoutMs: 45_000 }) => pollUntil(what, predicate, options);
 
 beforeAll(async () => {
-  if (!existsSync(BUNDLE)) throw new Error(`[vigil] [test] ${BUNDLE} is missing: run npm run build first`);
-  if (!existsSync(CHROMIUM)) throw new Error(`[vigil] [test] ${CHROMIUM} is missing: .ci/run installs the chromium package`);
-  mkdirSync(SHOTS, { recursive: true });
   // A 2 s interval so a camera's page has a few reports to chart within the test's time; the demo's drama
   // (the profiles' faults.script, 45 s and 60 s in) brought forward to 5 s.
-  demo = await startDemo({
-    bundlePath: BUNDLE,
-    broker: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    intervalSec: 2,
-    log: (r) => void camLogs.push(JSON.stringify(r)),
-    faultScripts: { tampered: [parseFaultSpec('file-change:/usr/bin/curl@5')], exposed: [parseFaultSpec('listen:4444/tcp@5')] },
-  });
-  fleet = demo.fleet;
-  for (const cam of demo.cameras) cameras.set(cam.profile.name, cam);
-  try {
-    await waitUntil('a report from every simulated camera', () => [...cameras.values()].every((c) => (fleet.consumer.camera(c.serial)?.reports ?? 0) > 0));
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; fleet ${JSON.stringify(fleet.consumer.counters)}; cameras:\n${camLogs.slice(-30).join('\n')}`);
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const d = await startBrowserDemo({ tampered: [parseFaultSpec('file-change:/usr/bin/curl@5')], exposed: [parseFaultSpec('listen:4444/tcp@5')] });
+  ({ demo, fleet } = d);
+  for (const [name, cam] of d.cameras) cameras.set(name, cam);
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 }, 120_000);
 

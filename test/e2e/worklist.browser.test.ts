@@ -4,13 +4,12 @@
 // page shows the evidence (services with a mismatch, a finding's evidence lines, a posture that is not good), and
 // the CSV and PDF downloads read back (the CSV parsed, the PDF through pdftotext). Screenshots:
 // test-results/screenshots/worklist-*.png.
-import { mkdirSync, existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemo, type Demo } from '../../cli/demo';
+import type { Demo } from '../../cli/demo';
 import type { SimCamera } from '../../host-sim/src/camera';
 import type { Fleet } from '../../fleet/src/fleet';
 import type { WorklistAnswer } from '../../fleet/src/worklist-query';
@@ -21,18 +20,14 @@ import { parseCsv } from '../helpers/csv';
 import { assertValidReport } from '../helpers/schemas';
 import { pdfToText } from '../helpers/pdftotext';
 import { waitUntil as pollUntil } from '../helpers/wait';
+import { launchChromium, SHOTS, startBrowserDemo } from '../helpers/browser';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const BUNDLE = join(ROOT, 'dist/agent.js');
-const SHOTS = join(ROOT, 'test-results/screenshots');
-const CHROMIUM = '/usr/bin/chromium';
 
 let demo: Demo;
 let fleet: Fleet;
 let browser: Browser;
 let page: Page;
 const cameras = new Map<string, SimCamera>();
-const camLogs: string[] = [];
 
 // Nine simulated cameras and a browser on a shared 2-core machine: 45 s at most for each wait.
 const waitUntil: typeof pollUntil = (what, predicate, options = { timeoutMs: 45_000 }) => pollUntil(what, predicate, options);
@@ -64,29 +59,11 @@ async function rowsMatchApi(query: string): Promise<WorklistAnswer> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(BUNDLE)) throw new Error(`[vigil] [test] ${BUNDLE} is missing: run npm run build first`);
-  if (!existsSync(CHROMIUM)) throw new Error(`[vigil] [test] ${CHROMIUM} is missing: .ci/run installs the chromium package`);
-  mkdirSync(SHOTS, { recursive: true });
   // No fault scripts: the worklist stays what the profiles are, so the page and the API can be compared.
-  demo = await startDemo({
-    bundlePath: BUNDLE,
-    broker: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    intervalSec: 2,
-    log: (r) => void camLogs.push(JSON.stringify(r)),
-    faultScripts: false,
-  });
-  fleet = demo.fleet;
-  for (const cam of demo.cameras) cameras.set(cam.profile.name, cam);
-  try {
-    await waitUntil('a report from every simulated camera', () => [...cameras.values()].every((c) => (fleet.consumer.camera(c.serial)?.reports ?? 0) > 0));
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; fleet ${JSON.stringify(fleet.consumer.counters)}; cameras:\n${camLogs.slice(-30).join('\n')}`);
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const d = await startBrowserDemo(false);
+  ({ demo, fleet } = d);
+  for (const [name, cam] of d.cameras) cameras.set(name, cam);
+  browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   page = await context.newPage();
 }, 120_000);
