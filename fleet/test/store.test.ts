@@ -107,7 +107,7 @@ describe('SqliteStore: schema and migrations', () => {
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
     const cams = await store.loadCameras();
     expect(cams.map((c) => [c.serial, c.lastStartedAt, c.lastSeq])).toEqual([['CAM1', '2026-11-20T08:00:00.000Z', 40], ['CAMBADJSON', null, 3], ['CAMSTATEONLY', null, null]]);
-    expect(store.db.prepare("SELECT evaluation_json FROM cameras WHERE serial = 'CAM1'").pluck().get()).toBeNull();
+    expect(store.db.prepare("SELECT name FROM pragma_table_info('cameras')").pluck().all()).not.toContain('evaluation_json');
     await store.close();
   });
 
@@ -121,6 +121,25 @@ describe('SqliteStore: schema and migrations', () => {
     expect((await store.loadCameras()).map((c) => [c.model, c.hardwareId, c.refused, c.identityClaim, c.lastSeq])).toEqual([['M3086-V', null, 0, null, 40]]);
     await store.ingest([reportItem('CAM1', 'r-000041', T0 + 41 * 60_000, 41, { hardwareId: '9A1' })]);
     expect((await store.loadCameras()).map((c) => [c.hardwareId, c.lastSeq])).toEqual([['9A1', 41]]);
+    await store.close();
+  });
+
+  it('migrates a version-5 store: report_json becomes the last column of the camera row, every value kept', async () => {
+    const file = dbFile();
+    const db = new Database(file);
+    migrate(db, MIGRATIONS.slice(0, 5));
+    const report = JSON.stringify(makeReport({ serial: 'CAM1', seq: 40 }));
+    insertV3Camera(db, 'CAM1', report, 40);
+    db.prepare("UPDATE cameras SET hardware_id = '9A1', refused = 2, identity_claim = 'M9999', identity_claim_ms = 5, retired_ms = 7, retired_reason = 'lens' WHERE serial = 'CAM1'").run();
+    const before = db.prepare("SELECT * FROM cameras WHERE serial = 'CAM1'").get() as Record<string, unknown>;
+    db.close();
+    const store = new SqliteStore(file);
+    const cols = store.db.prepare("SELECT name FROM pragma_table_info('cameras')").pluck().all() as string[];
+    expect(cols[cols.length - 1]).toBe('report_json');
+    const after = store.db.prepare("SELECT * FROM cameras WHERE serial = 'CAM1'").get() as Record<string, unknown>;
+    const { evaluation_json: _dropped, ...kept } = before;
+    expect(after).toEqual(kept);
+    expect((await store.loadCameras()).map((c) => [c.hardwareId, c.refused, c.retiredReason, c.reportJson === report])).toEqual([['9A1', 2, 'lens', true]]);
     await store.close();
   });
 

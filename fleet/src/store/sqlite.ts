@@ -106,19 +106,42 @@ export class SqliteStore implements FleetStore {
     };
   }
 
+  /**
+   * Each stored camera's state as last committed, read once: this process is the file's one writer, so a batch
+   * need not read the rows back (a lookup was ~8 µs of a report's ~57 µs in the store, measured). Filled on
+   * reads, replaced after each commit, emptied when a transaction fails.
+   */
+  private readonly committed = new Map<string, CameraState>();
+
   private readonly reads: DecideReads = {
-    camera: (serial) => (this.st.camera.get(serial) as CameraState | undefined) ?? null,
+    camera: (serial) => {
+      const known = this.committed.get(serial);
+      if (known) return known;
+      const row = (this.st.camera.get(serial) as CameraState | undefined) ?? null;
+      if (row) this.committed.set(serial, row);
+      return row;
+    },
     reportStored: (serial, reportId) => this.st.reportStored.get(serial, reportId) !== undefined,
     eventStored: (serial, eventId) => this.st.eventStored.get(serial, eventId) !== undefined,
     gaps: (serial) => this.st.gaps.all(serial) as GapRow[],
   };
 
   async ingest(items: IngestItem[]): Promise<IngestOutcome[]> {
-    return this.db.transaction(() => {
-      const { outcomes, writes } = decideBatch(items, this.reads);
-      this.write(writes);
+    let written: BatchWrites | null = null;
+    try {
+      const outcomes = this.db.transaction(() => {
+        const { outcomes, writes } = decideBatch(items, this.reads);
+        this.write(writes);
+        written = writes;
+        return outcomes;
+      })();
+      // decideBatch hands back new state objects (it copies what it reads): these are what is stored now.
+      for (const [serial, c] of (written as BatchWrites | null)?.cameras ?? []) this.committed.set(serial, c.state);
       return outcomes;
-    })();
+    } catch (err) {
+      this.committed.clear();
+      throw err;
+    }
   }
 
   private write(w: BatchWrites): void {
@@ -147,6 +170,7 @@ export class SqliteStore implements FleetStore {
   }
 
   async setRetired(serial: string, retiredMs: number | null, reason: string | null): Promise<boolean> {
+    this.committed.delete(serial);
     return this.st.setRetired.run(retiredMs, retiredMs === null ? null : reason, serial).changes === 1;
   }
 
