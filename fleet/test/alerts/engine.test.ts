@@ -2,7 +2,6 @@
 // what raises an alert, what does not, the quiet period, restarts, a data update, retired cameras, and two
 // engines sharing one store (two consumers on one database).
 import { afterEach, describe, expect, it } from 'vitest';
-import { schemaValidator, errorsText } from '../../../schemas/validator';
 import { conditionsOf } from '../../src/alerts/conditions';
 import { loadAlertRules } from '../../src/alerts/rules';
 import { AlertEngine, type Alert } from '../../src/alerts/engine';
@@ -11,7 +10,7 @@ import { evaluate } from '../../src/evaluate';
 import { loadTables, type AdvisoryData, type Tables } from '../../src/data';
 import { SqliteStore } from '../../src/store/sqlite';
 import { finding, makeReport, T0 } from '../fixtures';
-import { alertRig, tempDb, type AlertRig } from './setup';
+import { alertRig, assertValidAlert, tempDb, type AlertRig } from './setup';
 
 const MIN = 60_000;
 let rig: AlertRig | null = null;
@@ -21,11 +20,6 @@ afterEach(async () => {
   rig = null;
   for (const c of cleanups.splice(0)) c();
 });
-
-function assertValidAlert(a: unknown): void {
-  const validate = schemaValidator('alert.schema.json', { allErrors: true });
-  if (!validate(a)) throw new Error(`alert does not match schemas/alert.schema.json:\n${errorsText(validate.errors)}`);
-}
 
 const kinds = (alerts: Alert[]) => alerts.map((a) => `${a.serial} ${a.kind} ${a.condition}`);
 const telnet = () => finding('telnet-listening', 'high', 'Legacy');

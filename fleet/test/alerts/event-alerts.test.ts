@@ -1,10 +1,9 @@
 // Alerts from a camera's command events (issue 15 item 5): a rebaseline or an interval change, fed through the
 // consumer's ingest into the alert engine on an in-memory (or file) store and an injected clock.
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorsText, schemaValidator } from '../../../schemas/validator';
 import type { Alert } from '../../src/alerts/engine';
 import { T0 } from '../fixtures';
-import { alertRig, tempDb, type AlertRig } from './setup';
+import { alertRig, assertValidAlert, tempDb, type AlertRig } from './setup';
 
 const MIN = 60_000;
 let rig: AlertRig | null = null;
@@ -26,11 +25,6 @@ const implant = (o: { eventId?: string; severity?: string } = {}) =>
   commandEvent('rebaseline', { files: 412, differed: ['added /usr/bin/.implant'], differedCount: 1, commandId: 'c1' }, { severity: 'high', ...o });
 const ingest = (r: AlertRig, e: Record<string, unknown>) => r.consumer.ingest(`vigil/v1/${String(e.deviceId)}/event`, JSON.stringify(e));
 const ofKind = async (r: AlertRig, kind: string) => (await r.stored()).filter((a) => a.kind === kind);
-
-function assertValidAlert(a: unknown): void {
-  const validate = schemaValidator('alert.schema.json', { allErrors: true });
-  if (!validate(a)) throw new Error(`alert does not match schemas/alert.schema.json:\n${errorsText(validate.errors)}`);
-}
 
 describe('alerts from command events', () => {
   it('raises one high rebaseline alert naming the file that differed and the command, matching the alert schema', async () => {

@@ -10,6 +10,7 @@ import type { Ingested } from '../../src/ingest/context';
 import { loadTables, type Tables } from '../../src/data';
 import { SqliteStore } from '../../src/store/sqlite';
 import { statePayload, T0 } from '../fixtures';
+import { errorsText, schemaValidator } from '../../../schemas/validator';
 
 export interface AlertRig {
   clock: { now: number };
@@ -56,4 +57,10 @@ export async function alertRig(o: { dbPath?: string; clock?: { now: number }; ta
 export function tempDb(): { path: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-alerts-'));
   return { path: join(dir, 'fleet.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Throws with ajv's errors when `a` is not an alert as schemas/alert.schema.json has it. */
+export function assertValidAlert(a: unknown): void {
+  const validate = schemaValidator('alert.schema.json', { allErrors: true });
+  if (!validate(a)) throw new Error(`alert does not match schemas/alert.schema.json:\n${errorsText(validate.errors)}`);
 }
