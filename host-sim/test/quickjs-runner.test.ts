@@ -11,6 +11,7 @@ import { memoryLogSink, type LogRecord } from '../src/host/log';
 import { engineThreadClocks } from '../src/quickjs/cpu-budget';
 import { blockThread, contractProfile, preemptedClocks, sleep, startEchoServer, tempDir } from './helpers';
 import { waitUntil } from '../../test/helpers/wait';
+import { runtimesLeftBehind } from '../src/quickjs/free-runtime';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -179,6 +180,8 @@ describe('QuickJSRunner', () => {
     const echo = await startEchoServer();
     cleanups.push(() => echo.close());
     const { runner, host } = await makeRunner({ module });
+    // A leaked handle makes JS_FreeRuntime abort, which the runner would contain as the engine's own leak.
+    const leftBehind = runtimesLeftBehind();
     const r = runner.start(`
       var h = __vigilHost;
       h.clock.setTimer(60000, function () {});
@@ -201,6 +204,7 @@ describe('QuickJSRunner', () => {
     // (0.32.0 never removes a disposed runtime from it), so its leak check is called directly.
     expect(module.getFFI().QTS_RecoverableLeakCheck()).toBe(0);
     expect(module.contexts.size).toBe(0);
+    expect(runtimesLeftBehind()).toBe(leftBehind);
   });
 
   it('would notice a leaked handle: the debug build fails dispose', async () => {
