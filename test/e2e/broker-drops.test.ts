@@ -41,6 +41,19 @@ function consumerAs(user: string, logs: string[]): FleetConsumer {
   return consumer;
 }
 
+/** A started FleetSubscriber as `user` that stores nothing, saying the drop count is unknown after `silenceMs`. */
+async function silentSubscriber(b: AclBroker, user: string, silenceMs: number): Promise<{ sub: FleetSubscriber; logs: string[] }> {
+  const logs: string[] = [];
+  const sub = new FleetSubscriber({
+    brokerUrl: b.url, filters: ['vigil/v1/+/report'], username: user, password: passwordOf(user), protocolVersion: 4,
+    batchMax: 1, counters: {} as never, log: (level: LogLevel, m: string) => logs.push(`${level}: ${m}`), now: Date.now, brokerDropsSilenceMs: silenceMs,
+    ingest: async () => undefined, reload: async () => undefined,
+  });
+  await sub.start();
+  cleanups.push(() => sub.stop());
+  return { sub, logs };
+}
+
 describe('the broker\'s dropped messages', () => {
   it('are logged as a warning and shown on /metrics and /healthz after the consumer comes back to a broker that dropped reports', async () => {
     broker = await startAclBroker(['cam1'], [`max_queued_messages ${QUEUE}`, 'sys_interval 1']);
@@ -79,15 +92,8 @@ describe('the broker\'s dropped messages', () => {
 
   it('are unknown, and the consumer says so once, when the ACL does not let its user read them (Mosquitto grants the subscription and sends nothing)', async () => {
     broker = await startAclBroker([], ['sys_interval 1']);
-    const logs: string[] = [];
     // fleet-status may read state and reports, not $SYS (docs/broker-acl.md).
-    const sub = new FleetSubscriber({
-      brokerUrl: broker.url, filters: ['vigil/v1/+/report'], username: 'fleet-status', password: passwordOf('fleet-status'), protocolVersion: 4,
-      batchMax: 1, counters: {} as never, log: (level: LogLevel, m: string) => logs.push(`${level}: ${m}`), now: Date.now, brokerDropsSilenceMs: 500,
-      ingest: async () => undefined, reload: async () => undefined,
-    });
-    await sub.start();
-    cleanups.push(() => sub.stop());
+    const { sub, logs } = await silentSubscriber(broker, 'fleet-status', 500);
     const line = await waitUntil('the notice', () => logs.find((l) => l.includes('has not published')));
     expect(line).toMatch(/ACL does not let this user read it.*go unnoticed; a report lost meanwhile still shows as a gap/);
     expect(sub.brokerDrops.total).toBeNull();
@@ -98,14 +104,7 @@ describe('the broker\'s dropped messages', () => {
     broker = await startAclBroker([], ['sys_interval 1']);
     // The count is 0 from the start and never changes: its retained copy expires 60 s after the broker published it.
     await new Promise((r) => setTimeout(r, 62_000));
-    const logs: string[] = [];
-    const sub = new FleetSubscriber({
-      brokerUrl: broker.url, filters: ['vigil/v1/+/report'], username: 'fleet-1', password: passwordOf('fleet-1'), protocolVersion: 4,
-      batchMax: 1, counters: {} as never, log: (level: LogLevel, m: string) => logs.push(`${level}: ${m}`), now: Date.now, brokerDropsSilenceMs: 3000,
-      ingest: async () => undefined, reload: async () => undefined,
-    });
-    await sub.start();
-    cleanups.push(() => sub.stop());
+    const { sub, logs } = await silentSubscriber(broker, 'fleet-1', 3000);
     const line = await waitUntil('the notice', () => logs.find((l) => l.includes('has not published')));
     expect(line).toMatch(/Mosquitto sends it only within 60 s of a change/);
     expect(sub.brokerDrops.total).toBeNull();

@@ -127,16 +127,14 @@ export class SqliteStore implements FleetStore {
   };
 
   async ingest(items: IngestItem[]): Promise<IngestOutcome[]> {
-    let written: BatchWrites | null = null;
     try {
-      const outcomes = this.db.transaction(() => {
-        const { outcomes, writes } = decideBatch(items, this.reads);
-        this.write(writes);
-        written = writes;
-        return outcomes;
+      const { outcomes, writes } = this.db.transaction(() => {
+        const decided = decideBatch(items, this.reads);
+        this.write(decided.writes);
+        return decided;
       })();
       // decideBatch hands back new state objects (it copies what it reads): these are what is stored now.
-      for (const [serial, c] of (written as BatchWrites | null)?.cameras ?? []) this.committed.set(serial, c.state);
+      for (const [serial, c] of writes.cameras) this.committed.set(serial, c.state);
       return outcomes;
     } catch (err) {
       this.committed.clear();
