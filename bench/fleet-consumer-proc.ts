@@ -53,11 +53,6 @@ const check = () => {
     first = performance.timeOrigin + performance.now();
     cpu0 = process.cpuUsage();
   }
-  if (n > seen) {
-    seen = n;
-    last = performance.timeOrigin + performance.now();
-    lastCpuMs = cpuMs();
-  }
   if (!sent && expect > 0 && n >= expect) {
     sent = true;
     // After the batch that holds the last report has committed (flush runs on setImmediate).
@@ -68,8 +63,19 @@ const check = () => {
     });
   }
 };
+// The time and CPU as of the newest report, sampled every 5 ms, not per report: a getrusage per report was 4 % of
+// the consumer's profile (the harness charging the subject). At most one interval late, of a run of seconds.
+const sample = () => {
+  const n = c.counters.reports;
+  if (n > seen) {
+    seen = n;
+    last = performance.timeOrigin + performance.now();
+    lastCpuMs = cpuMs();
+  }
+  check();
+};
 c.on('camera', check);
-const poll = setInterval(check, 5);
+const poll = setInterval(sample, 5);
 process.send?.({ ready: true, url: fleet.url });
 process.on('message', async (m: { stop?: boolean; stats?: boolean }) => {
   if (m.stats) process.send?.({ stats: true, ...stats() });

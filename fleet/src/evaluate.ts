@@ -7,6 +7,7 @@ import type { Report } from '../../agent/src/report/types';
 import type { ActionTarget } from './actions/types';
 import type { AdvisoryData, AffectedRange, Tables, Track } from './data';
 import { osTarget, type TargetPath } from './os-target';
+import { rememberedPlacement } from './placement-cache';
 import { findingCounts, hardeningPenalty, postureOf, unsignedApps, type FindingCounts, type Posture } from './posture';
 import { compareVersions, hasPrefix, parseVersion, type Version } from './version';
 
@@ -161,29 +162,42 @@ export function integrityVerdict(report: Pick<Report, 'integrity' | 'os'>): { ve
 }
 
 type Placed = Pick<Evaluation, 'versionKnown' | 'trackId' | 'trackName' | 'support' | 'supportReason' | 'endOfSupport' | 'endEstimated' | 'daysLeft' | 'latestOnTrack' | 'advisories'>;
+type Targeted = Pick<Evaluation, 'targetPath' | 'target' | 'targetReason'>;
+
+/** What the OS version and the SoC alone decide: the same for every camera on that build (placement-cache.ts). */
+interface Placement {
+  placed: Placed;
+  targeted: Targeted;
+  upgradeAvailable: boolean;
+}
 
 export function evaluate(report: Pick<Report, 'os' | 'device' | 'services' | 'errors' | 'integrity'>, tables: Tables, nowMs: number): Evaluation {
   const version = report.os.version;
-  const v = parseVersion(version);
+  const soc = report.device.soc;
+  const { placed: p, targeted: t, upgradeAvailable } = rememberedPlacement(tables, version, soc ?? null, nowMs, () => placement(version, soc ?? null, tables, nowMs));
   const { verdict, notes } = integrityVerdict(report);
   const score = hardeningScore(report);
   const penalty = hardeningPenalty(report);
-  const soc = report.device.soc;
-  // One object literal at the end, no spread: spreading a small base into 13 more properties took ~10 µs per
-  // report (measured, node 20), the largest part of the evaluation's cost at ingest.
-  const out = (p: Placed, t: { targetPath: TargetPath; target: ActionTarget | null; targetReason: string }): Evaluation => {
-    const posture = postureOf(report, { versionKnown: p.versionKnown, support: p.support, supportReason: p.supportReason, advisories: p.advisories, hardeningPenalty: penalty });
-    const latest = t.target?.version ? parseVersion(t.target.version) : null;
-    return {
-      version, hardeningScore: score, hardeningPenalty: penalty, findingCounts: findingCounts(report.services.findings), integrity: verdict,
-      integrityNotes: notes, versionKnown: p.versionKnown, trackId: p.trackId, trackName: p.trackName, support: p.support, supportReason: p.supportReason,
-      endOfSupport: p.endOfSupport, endEstimated: p.endEstimated, daysLeft: p.daysLeft, latestOnTrack: p.latestOnTrack,
-      upgradeAvailable: !!(v && latest && compareVersions(v, latest) < 0), targetPath: t.targetPath, target: t.target, targetReason: t.targetReason,
-      advisories: p.advisories, posture: posture.posture, postureReasons: posture.reasons,
-    };
+  const posture = postureOf(report, { versionKnown: p.versionKnown, support: p.support, supportReason: p.supportReason, advisories: p.advisories, hardeningPenalty: penalty });
+  // One object literal, no spread: spreading a small base into 13 more properties took ~10 µs per report
+  // (measured, node 20), the largest part of the evaluation's cost at ingest.
+  return {
+    version, hardeningScore: score, hardeningPenalty: penalty, findingCounts: findingCounts(report.services.findings), integrity: verdict,
+    integrityNotes: notes, versionKnown: p.versionKnown, trackId: p.trackId, trackName: p.trackName, support: p.support, supportReason: p.supportReason,
+    endOfSupport: p.endOfSupport, endEstimated: p.endEstimated, daysLeft: p.daysLeft, latestOnTrack: p.latestOnTrack,
+    upgradeAvailable, targetPath: t.targetPath, target: t.target, targetReason: t.targetReason,
+    advisories: p.advisories, posture: posture.posture, postureReasons: posture.reasons,
   };
-  const unknown = (reason: string, versionKnown: boolean): Evaluation =>
-    out(
+}
+
+function placement(version: string, soc: string | null, tables: Tables, nowMs: number): Placement {
+  const v = parseVersion(version);
+  const placedAt = (placed: Placed, targeted: Targeted): Placement => {
+    const latest = targeted.target?.version ? parseVersion(targeted.target.version) : null;
+    return { placed, targeted, upgradeAvailable: !!(v && latest && compareVersions(v, latest) < 0) };
+  };
+  const unknown = (reason: string, versionKnown: boolean): Placement =>
+    placedAt(
       { versionKnown, trackId: null, trackName: 'unknown', support: 'unknown', supportReason: reason, endOfSupport: null, endEstimated: false, daysLeft: null, latestOnTrack: null, advisories: [] },
       { targetPath: 'unknown', target: null, targetReason: reason },
     );
@@ -201,7 +215,7 @@ export function evaluate(report: Pick<Report, 'os' | 'device' | 'services' | 'er
     let reason = older ? `${version} is on no LTS track and older than the active track: only the latest active release is supported` : `${version} is on no known track`;
     if (older && t.target) reason += `; ${t.path === 'move-track' ? 'move' : 'update'} to ${t.target.trackName} (${t.target.version})`;
     if (older && t.path === 'retire') reason += `; ${t.reason}`;
-    return out(
+    return placedAt(
       {
         versionKnown: true, trackId: null, trackName: older ? `retired active (${v.slice(0, 2).join('.')})` : 'unknown', support: older ? 'end-of-life' : 'unknown',
         supportReason: reason, endOfSupport: null, endEstimated: false, daysLeft: null, latestOnTrack: older && active ? active.latest : null, advisories,
@@ -227,7 +241,7 @@ export function evaluate(report: Pick<Report, 'os' | 'device' | 'services' | 'er
   if (final === track) reason += `; the last AXIS OS track for ${soc}: its maintenance ends with ${track.name}`;
   else if (final && compareVersions(track.latestV, final.latestV) > 0) reason += `; ${soc} stays on ${final.name}: check the reported SoC`;
   const t = osTarget({ tracks: tables.tracks, v, soc, track, final, olderThanActive: false, endingSoon: s.status === 'ending-soon', nowMs });
-  return out(
+  return placedAt(
     {
       versionKnown: true, trackId: track.id, trackName: track.name, support: status, supportReason: reason, endOfSupport: track.endOfSupport ?? null,
       endEstimated: track.endEstimated ?? false, daysLeft, latestOnTrack: track.latest, advisories,
