@@ -53,6 +53,16 @@ export function reportContract(ctx: ContractContext): void {
       expect((await store.loadCameras())[0]).toMatchObject({ reports: 1, duplicates: 1, gaps: 0 });
     });
 
+    it('finds every stored report among a batch of many cameras, stored and new mixed', async () => {
+      // More keys than one lookup of the SQLite store takes (LOOKUP_CHUNK), and a number that does not divide.
+      const store = await ctx.open();
+      const cams = Array.from({ length: 150 }, (_, i) => `ACCC8E1${String(i).padStart(5, '0')}`);
+      await store.ingest(cams.filter((_, i) => i % 3 === 0).map((c) => report(c, 1)));
+      const out = await store.ingest(cams.map((c) => report(c, 1)));
+      expect(out.map((o) => o.kind === 'report' && o.result)).toEqual(cams.map((_, i) => (i % 3 === 0 ? 'duplicate' : 'stored')));
+      expect((await store.loadCameras()).filter((c) => c.duplicates === 1)).toHaveLength(50);
+    });
+
     it('stores nothing again from a redelivered batch: every report of it is a duplicate', async () => {
       const store = await ctx.open();
       const batch = reports(CAM, 1, 5);
