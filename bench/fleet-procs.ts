@@ -5,7 +5,15 @@
  */
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { FLEET_NODE_OPTIONS } from '../fleet/src/node-options';
 import { REPO, sleep, startChild, type Child } from './lib';
+
+/**
+ * Every Node subject (the consumer, today's consumer, the hand-rolled script, the floor) runs with the options
+ * fleet/README recommends for a consumer, so that the ratios compare code, not settings.
+ */
+export const SUBJECT_NODE_OPTIONS = FLEET_NODE_OPTIONS;
+const subjectEnv = (): NodeJS.ProcessEnv => ({ ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, SUBJECT_NODE_OPTIONS].filter(Boolean).join(' ') });
 import { PREFIX } from './rig';
 
 const TSX = path.join(REPO, 'node_modules/.bin/tsx');
@@ -45,7 +53,7 @@ export interface ConsumerProc {
 /** `root`: another checkout whose consumer to run (e.g. main at the commit "today" means), with its own child script. */
 export async function consumerProc(brokerUrl: string, db: string, expect: number, opts: { shared?: string; clientId?: string; root?: string } = {}): Promise<ConsumerProc> {
   const extra = [...(opts.shared ? ['--shared', opts.shared] : []), ...(opts.clientId ? ['--client-id', opts.clientId] : [])];
-  const child = startChild(TSX, [path.join(opts.root ?? REPO, 'bench/fleet-consumer-proc.ts'), '--broker', brokerUrl, '--db', db, '--expect', String(expect), ...extra], { ipc: true });
+  const child = startChild(TSX, [path.join(opts.root ?? REPO, 'bench/fleet-consumer-proc.ts'), '--broker', brokerUrl, '--db', db, '--expect', String(expect), ...extra], { ipc: true, env: subjectEnv() });
   let resolveDone: (d: Drained) => void = () => undefined;
   const done = new Promise<Drained>((r) => (resolveDone = r));
   const statsWaiters: Array<(d: Drained) => void> = [];
@@ -66,7 +74,7 @@ export async function consumerProc(brokerUrl: string, db: string, expect: number
 
 /** The hand-rolled consumer: subscribe once (expect 0) to leave a session, then come back to drain `expect`. */
 export async function handRolledProc(brokerUrl: string, db: string, clientId: string, expect: number): Promise<{ done: Promise<Drained>; stop(): Promise<void> }> {
-  const child = startChild(TSX, [path.join(REPO, 'bench/fleet-handrolled-proc.ts'), '--broker', brokerUrl, '--db', db, '--client-id', clientId, '--expect', String(expect)], { ipc: true });
+  const child = startChild(TSX, [path.join(REPO, 'bench/fleet-handrolled-proc.ts'), '--broker', brokerUrl, '--db', db, '--client-id', clientId, '--expect', String(expect)], { ipc: true, env: subjectEnv() });
   let resolveDone: (d: Drained) => void = () => undefined;
   const done = new Promise<Drained>((r) => (resolveDone = r));
   await new Promise<void>((resolve, reject) => {
@@ -93,7 +101,7 @@ export async function mosquittoSubRound(broker: Broker, clientId: string, count:
 
 /** The parse + validate + insert floor, in its own process: CPU µs per report, one value per inner round. */
 export async function floorProc(templatesFile: string, count: number, dir: string, rounds: number): Promise<{ cpuUsPerReport: number[]; wallUsPerReport: number[]; invalid: number }> {
-  const p = startChild(TSX, [path.join(REPO, 'bench/fleet-floor-proc.ts'), '--templates', templatesFile, '--count', String(count), '--serials', '1000', '--dir', dir, '--rounds', String(rounds)]);
+  const p = startChild(TSX, [path.join(REPO, 'bench/fleet-floor-proc.ts'), '--templates', templatesFile, '--count', String(count), '--serials', '1000', '--dir', dir, '--rounds', String(rounds)], { env: subjectEnv() });
   const exit = await p.exited;
   if (exit.code !== 0) throw new Error(`[vigil] [bench] the floor failed: ${p.stderr().slice(-2000)}`);
   return JSON.parse(p.stdout().trim().split('\n').pop() as string);

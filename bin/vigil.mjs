@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
+// The first line gives Node the fleet consumer's options (fleet/src/node-options.ts); `node bin/vigil.mjs` runs without them.
 // The `vigil` command; cli/main.ts dispatches. The Node side is TypeScript run through tsx, so there is no
 // separate build step.
 import { register } from 'tsx/esm/api';

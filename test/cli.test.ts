@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildAgent } from '../build.mjs';
 import { main } from '../cli/main';
+import { FLEET_NODE_OPTIONS } from '../fleet/src/node-options';
 import { startEmbeddedBroker } from './helpers/broker';
 import { loadProfile } from '../host-sim/src/profiles';
 import { Subscriber } from './helpers/subscriber';
@@ -25,6 +26,13 @@ describe('vigil command line', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('vigil demo');
     expect(r.out).toContain('vigil sim');
+  });
+
+  it('runs as an executable, its first line starting Node with the fleet consumer\'s options', () => {
+    expect(readFileSync(VIGIL, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${FLEET_NODE_OPTIONS}`);
+    const r = spawnSync(VIGIL, ['--help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('vigil fleet');
   });
 
   it('prints help for each command', () => {
