@@ -10,6 +10,8 @@ import { redactUrl } from '../src/store/redact-url';
 import type { AlertChange, IngestItem, StoreChange } from '../src/store/types';
 import { POSTGRES_START_TIMEOUT_MS, startPostgres, type Postgres } from '../../test/helpers/postgres';
 import { waitUntil } from '../../test/helpers/wait';
+import { alertRig } from './alerts/setup';
+import { makeReport } from './fixtures';
 import { storeContract } from './store-contract';
 import { alert, condition, event, quarantineRow, report, state, T0 } from './store-contract-items';
 
@@ -56,6 +58,42 @@ describe('PostgresStore beside other consumers', () => {
   });
 
   const serials = (n: number): string[] => Array.from({ length: n }, (_, i) => `ACCC8E${String(i + 1).padStart(6, '0')}`);
+
+  /** Two consumers of one fleet, each with its alerts, on their own stores over one database. */
+  const twoConsumers = async () => {
+    const url = await server.createDatabase();
+    const [a, b] = await Promise.all([openOn(url), openOn(url)]);
+    return Promise.all([alertRig({ store: a }), alertRig({ store: b })]);
+  };
+  const rebaseline = (serial: string, eventId: string) => JSON.stringify({
+    schema: 'vigil.event/1', deviceId: serial, eventId, seq: 3, at: new Date(T0).toISOString(), kind: 'rebaseline', severity: 'high',
+    summary: 'rebaseline by command', details: { files: 412, differed: ['added /usr/bin/.implant'], differedCount: 1, commandId: 'c1' },
+  });
+
+  it('raises an event alert once when two consumers get the event at once, for cameras never stored before', async () => {
+    const [a, b] = await twoConsumers();
+    const cams = serials(20);
+    // The broker redelivers to the other consumer what the first had not acknowledged: both hold the same event.
+    await Promise.all(cams.flatMap((serial) => [a, b].map((rig) => rig.consumer.ingest(`vigil/v1/${serial}/event`, rebaseline(serial, `ev-${serial}`)))));
+    const alerts = (await a.store.alerts(1000)).filter((x) => x.kind === 'rebaseline');
+    expect(alerts.map((x) => x.serial).sort()).toEqual(cams);
+    expect((await b.store.alerts(1000)).filter((x) => x.kind === 'rebaseline')).toHaveLength(cams.length);
+  });
+
+  it('raises each alert of a new camera once when two consumers ingest its first reports at once', async () => {
+    const [a, b] = await twoConsumers();
+    const cams = serials(20);
+    // LTS 2020, past its end of support, with advisories: several conditions per camera, from either report.
+    const first = (serial: string, seq: number) => JSON.stringify(makeReport({ serial, seq, version: '9.80.3.12', soc: 'ARTPEC-7' }));
+    await Promise.all(cams.flatMap((serial) => [a.consumer.ingest(`vigil/v1/${serial}/report`, first(serial, 1)), b.consumer.ingest(`vigil/v1/${serial}/report`, first(serial, 2))]));
+    const alerts = await a.store.alerts(5000);
+    const perCondition = new Map<string, number>();
+    for (const x of alerts) perCondition.set(`${x.serial} ${x.condition}`, (perCondition.get(`${x.serial} ${x.condition}`) ?? 0) + 1);
+    expect(alerts.some((x) => x.kind === 'support-ended')).toBe(true);
+    expect(alerts.some((x) => x.kind === 'advisory')).toBe(true);
+    expect([...perCondition].filter(([, n]) => n !== 1)).toEqual([]);
+    expect(new Set(alerts.map((x) => x.serial)).size).toBe(cams.length);
+  });
 
   it('keeps exact counts and no false gaps when two consumers ingest interleaved batches of the same cameras at once', async () => {
     const url = await server.createDatabase();

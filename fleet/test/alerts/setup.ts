@@ -9,12 +9,13 @@ import { FleetConsumer } from '../../src/consumer';
 import type { Ingested } from '../../src/ingest/context';
 import { loadTables, type Tables } from '../../src/data';
 import { SqliteStore } from '../../src/store/sqlite';
+import type { FleetStore } from '../../src/store/types';
 import { statePayload, T0 } from '../fixtures';
 import { errorsText, schemaValidator } from '../../../schemas/validator';
 
 export interface AlertRig {
   clock: { now: number };
-  store: SqliteStore;
+  store: FleetStore;
   consumer: FleetConsumer;
   alerts: FleetAlerts;
   /** Ingests a report; resolves once it is stored and the alerts have checked the camera. */
@@ -28,9 +29,10 @@ export interface AlertRig {
 }
 
 /** Resolves once the consumer's view is loaded from the store (a restarted consumer knows its cameras). */
-export async function alertRig(o: { dbPath?: string; clock?: { now: number }; tables?: Tables; alerts?: AlertOptions } = {}): Promise<AlertRig> {
+export async function alertRig(o: { dbPath?: string; store?: FleetStore; clock?: { now: number }; tables?: Tables; alerts?: AlertOptions } = {}): Promise<AlertRig> {
   const clock = o.clock ?? { now: T0 };
-  const store = new SqliteStore(o.dbPath ?? ':memory:');
+  // Another store (PostgreSQL, shared by several rigs as consumers of one fleet), or a SQLite file or memory.
+  const store = o.store ?? new SqliteStore(o.dbPath ?? ':memory:');
   const now = () => clock.now;
   const consumer = new FleetConsumer({ brokerUrl: 'mqtt://127.0.0.1:1', store, tables: o.tables ?? loadTables(), sweepMs: 0, now });
   const alerts = new FleetAlerts({ consumer, store, now, log: () => undefined, options: { mqtt: false, reconcileMs: 0, ...(o.alerts ?? {}) } });
