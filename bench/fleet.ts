@@ -7,7 +7,7 @@
  * then `--consumers=1,2,3` consumers in one shared-subscription group, and the publish → API latency.
  * "vs today": `--today=DIR` runs the consumer of another checkout in the same rounds; otherwise a stored baseline
  * (`--save-baseline=NAME` writes one, `--vs=NAME` compares; default "issue14").
- * Usage: tsx bench/fleet.ts [--quick] [--db=FILE|postgres://…] [--consumers=1,2,3] [--today=DIR] [--save-baseline=NAME] [--vs=NAME]
+ * Usage: tsx bench/fleet.ts [--quick] [--reports=N] [--db=FILE|postgres://…] [--consumers=1,2,3] [--today=DIR] [--save-baseline=NAME] [--vs=NAME]
  *   (also VIGIL_BENCH_DB, VIGIL_BENCH_CONSUMERS)
  */
 import { writeFileSync } from 'node:fs';
@@ -30,7 +30,8 @@ const VS = flag('vs') ?? 'issue14';
 const TODAY = flag('today') ?? process.env.VIGIL_BENCH_TODAY;
 const CMD = `npm run bench -- fleet${DB ? ` --db=${DB.replace(/\/\/[^@/]*@/, '//…@')}` : ''}`;
 const STORE = DB && /^postgres(ql)?:\/\//.test(DB) ? 'PostgreSQL' : 'SQLite (WAL, file)';
-const N = QUICK ? 2_000 : 30_000;
+// --reports=N: a longer drain, so that the consumers' start (JIT, lazy module loads) weighs less in their CPU per report.
+const N = Number(flag('reports') ?? (QUICK ? 2_000 : 30_000));
 const REPS = QUICK ? 1 : 3;
 const LAT_SAMPLES = QUICK ? 20 : 300;
 
