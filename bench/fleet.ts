@@ -2,6 +2,7 @@
  * Fleet consumer ingest, each figure against a baseline from the same run (interleaved rounds, medians):
  *   - the consumer draining N queued reports from Mosquitto into its store (SQLite file, or the store `--db=URL` names);
  *   - a bare `mosquitto_sub -q 1` draining the same queue (what the broker can deliver);
+ *   - the same consumer warm (the second N of 2N drained by one process);
  *   - a hand-rolled MQTT.js + better-sqlite3 consumer (what a user would write instead; no validation);
  *   - the floor: parse + the consumer's ajv validation + one INSERT per report, in-process, no broker;
  * then `--consumers=1,2,3` consumers in one shared-subscription group, and the publish → API latency.
@@ -12,7 +13,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { OUT, QUICK, ensureDir, fmt, log, machine, median, ratio, writeResult, type Row } from './lib';
+import { OUT, QUICK, ensureDir, fmt, log, machine, median, ratio, sleep, writeResult, type Row } from './lib';
 import { readBaseline, writeBaseline } from './fleet-baseline';
 import { captureReports, latencyRow } from './fleet-latency';
 import { consumerProc, floorProc, handRolledProc, mosquittoSubRound, publish, removeDb, SUBJECT_NODE_OPTIONS, type Drained } from './fleet-procs';
@@ -35,7 +36,7 @@ const N = Number(flag('reports') ?? (QUICK ? 2_000 : 30_000));
 const REPS = QUICK ? 1 : 3;
 const LAT_SAMPLES = QUICK ? 20 : 300;
 
-type Subject = 'consumer' | 'sub' | 'hand' | 'floor' | 'today';
+type Subject = 'consumer' | 'warm' | 'sub' | 'hand' | 'floor' | 'today';
 
 export async function main(): Promise<void> {
   const m = machine();
@@ -50,8 +51,8 @@ export async function main(): Promise<void> {
     const sizes = templates.map((t) => JSON.stringify(t).length);
     log(SCRIPT, `${N} reports per round (${sizes.join('/')} B templates), ${REPS} rounds; consumer (${STORE}), mosquitto_sub, hand-rolled and floor interleaved`);
 
-    const rate = { consumer: [] as number[], sub: [] as number[], hand: [] as number[], today: [] as number[] };
-    const cpu = { consumer: [] as number[], hand: [] as number[], floor: [] as number[], today: [] as number[] };
+    const rate = { consumer: [] as number[], warm: [] as number[], sub: [] as number[], hand: [] as number[], today: [] as number[] };
+    const cpu = { consumer: [] as number[], warm: [] as number[], hand: [] as number[], floor: [] as number[], today: [] as number[] };
     const pubRates: number[] = [];
     const rss: number[] = [];
     const invalid: string[] = [];
@@ -79,6 +80,28 @@ export async function main(): Promise<void> {
         await c.stop();
         if (!DB) removeDb(db);
       },
+      // The same consumer once it has run a while: one process drains 2N and only the second N counts (its JIT,
+      // heap and cameras are warm by then), as the floor is the median of passes after a first one.
+      warm: DB
+        ? undefined
+        : async (i) => {
+            const db = path.join(dir, `warm-${i}.db`);
+            const clientId = `bench-warm-${process.pid}-${i}`;
+            await (await consumerProc(broker.url, db, 0, { clientId })).stop();
+            await publish(broker, 2 * N, templatesFile);
+            const c = await consumerProc(broker.url, db, 2 * N, { clientId });
+            let half: Drained | null = null;
+            while (!half) {
+              const s = await c.stats();
+              if (s.n >= N) half = s;
+              else await sleep(20);
+            }
+            const done = await c.done;
+            await c.stop();
+            removeDb(db);
+            rate.warm.push((done.n - half.n) / ((done.lastMs - half.lastMs) / 1000));
+            cpu.warm.push(((done.cpuMs - half.cpuMs) * 1000) / (done.n - half.n));
+          },
       sub: async (i) => void rate.sub.push(await mosquittoSubRound(broker, `bench-sub-${process.pid}-${i}`, N, () => publish(broker, N, templatesFile))),
       hand: async (i) => {
         const db = path.join(dir, `hand-${i}.db`);
@@ -138,6 +161,16 @@ export async function main(): Promise<void> {
         verdict: c >= 5000 ? 'met' : 'miss', command: CMD,
         note: `every Node subject with NODE_OPTIONS=${SUBJECT_NODE_OPTIONS} (fleet/README "Tuning"); Mosquitto defaults except max_queued_messages; publisher acked rate before the consumer ${fmt(median(pubRates), 0)}/s; report sizes ${sizes.join('/')} B; consumer RSS at the end ${fmt(median(rss) / 2 ** 20, 0)} MiB; ${batches.length ? `${fmt(median(batches), 1)} reports per store commit (group commit batch)` : 'store commits not counted (the store has no commit())'}${invalid.length ? `; quarantined: ${invalid[0]}` : ''}`,
       },
+      ...(cpu.warm.length
+        ? [{
+            id: 'f1w', what: `the same consumer warm: one process drains ${(2 * N).toLocaleString('en-US')} reports and the second ${N.toLocaleString('en-US')} are measured (its JIT, heap and 1,000 cameras warmed, like the floor's passes after its first)`,
+            budget: 'issue 14: CPU ≤ 1.5× the floor',
+            measured: `${fmt(median(rate.warm), 0)} reports/s (rounds ${list(rate.warm)}); ${fmt(median(cpu.warm), 0)} µs CPU per report (rounds ${list(cpu.warm)})`,
+            baseline: `floor (f3) ${fmt(fc, 0)} µs CPU per report; the consumer from a fresh process (f1) ${fmt(cc, 0)} µs`,
+            ratio: `CPU ${ratio(median(cpu.warm), fc)} the floor`,
+            verdict: median(cpu.warm) <= 1.5 * fc ? 'met' : 'miss', command: CMD,
+          } satisfies Row]
+        : []),
       {
         id: 'f3', what: `ingest floor, in-process, no broker: per report, decode + JSON.parse + the consumer's ajv validation (fleet/src/validate.ts) + one prepared INSERT (serial, reportId, seq, sent_at, received, JSON text) in a 256-report transaction, file SQLite (WAL, synchronous=NORMAL), the publisher's ${N.toLocaleString('en-US')} payloads`,
         budget: '— (issue 14: consumer CPU ≤ 1.5× this)', measured: `${fmt(fc, 1)} µs CPU per report (rounds ${cpu.floor.map((x) => x.toFixed(1)).join(', ')}; each the median of 3 passes)`,
