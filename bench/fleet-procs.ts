@@ -12,8 +12,7 @@ import { REPO, sleep, startChild, type Child } from './lib';
  * Every Node subject (the consumer, today's consumer, the hand-rolled script, the floor) runs with the options
  * fleet/README recommends for a consumer, so that the ratios compare code, not settings.
  */
-export const SUBJECT_NODE_OPTIONS = FLEET_NODE_OPTIONS;
-const subjectEnv = (): NodeJS.ProcessEnv => ({ ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, SUBJECT_NODE_OPTIONS].filter(Boolean).join(' ') });
+const subjectEnv = (): NodeJS.ProcessEnv => ({ ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, FLEET_NODE_OPTIONS].filter(Boolean).join(' ') });
 import { PREFIX } from './rig';
 
 const TSX = path.join(REPO, 'node_modules/.bin/tsx');

@@ -16,7 +16,8 @@ import * as path from 'node:path';
 import { OUT, QUICK, ensureDir, fmt, log, machine, median, ratio, sleep, writeResult, type Row } from './lib';
 import { readBaseline, writeBaseline } from './fleet-baseline';
 import { captureReports, latencyRow } from './fleet-latency';
-import { consumerProc, floorProc, handRolledProc, mosquittoSubRound, publish, removeDb, SUBJECT_NODE_OPTIONS, type Drained } from './fleet-procs';
+import { consumerProc, floorProc, handRolledProc, mosquittoSubRound, publish, removeDb, type Drained } from './fleet-procs';
+import { FLEET_NODE_OPTIONS } from '../fleet/src/node-options';
 import { sharedRound, sharedSummary, type SharedRound } from './fleet-shared';
 import { startMosquitto } from './rig';
 
@@ -159,7 +160,7 @@ export async function main(): Promise<void> {
         baseline: `floor (parse + ajv + INSERT, f3) ${fmt(fc, 0)} µs CPU per report; hand-rolled MQTT.js + better-sqlite3 (f4) ${fmt(h, 0)} reports/s; bare mosquitto_sub -q 1 -c ${fmt(s, 0)} msg/s (rounds ${list(rate.sub)})`,
         ratio: `CPU ${ratio(cc, fc)} the floor; ${ratio(c, h)} the hand-rolled reports/s; ${ratio(c, s)} mosquitto_sub`,
         verdict: c >= 5000 ? 'met' : 'miss', command: CMD,
-        note: `every Node subject with NODE_OPTIONS=${SUBJECT_NODE_OPTIONS} (fleet/README "Tuning"); Mosquitto defaults except max_queued_messages; publisher acked rate before the consumer ${fmt(median(pubRates), 0)}/s; report sizes ${sizes.join('/')} B; consumer RSS at the end ${fmt(median(rss) / 2 ** 20, 0)} MiB; ${batches.length ? `${fmt(median(batches), 1)} reports per store commit (group commit batch)` : 'store commits not counted (the store has no commit())'}${invalid.length ? `; quarantined: ${invalid[0]}` : ''}`,
+        note: `every Node subject with NODE_OPTIONS=${FLEET_NODE_OPTIONS} (fleet/README "Tuning"); Mosquitto defaults except max_queued_messages; publisher acked rate before the consumer ${fmt(median(pubRates), 0)}/s; report sizes ${sizes.join('/')} B; consumer RSS at the end ${fmt(median(rss) / 2 ** 20, 0)} MiB; ${batches.length ? `${fmt(median(batches), 1)} reports per store commit (group commit batch)` : 'store commits not counted (the store has no commit())'}${invalid.length ? `; quarantined: ${invalid[0]}` : ''}`,
       },
       ...(cpu.warm.length
         ? [{

@@ -173,8 +173,8 @@ interface Placement {
 
 export function evaluate(report: Pick<Report, 'os' | 'device' | 'services' | 'errors' | 'integrity'>, tables: Tables, nowMs: number): Evaluation {
   const version = report.os.version;
-  const soc = report.device.soc;
-  const { placed: p, targeted: t, upgradeAvailable } = rememberedPlacement(tables, version, soc ?? null, nowMs, () => placement(version, soc ?? null, tables, nowMs));
+  const soc = report.device.soc ?? null;
+  const { placed: p, targeted: t, upgradeAvailable } = rememberedPlacement(tables, version, soc, nowMs, () => placement(version, soc, tables, nowMs));
   const { verdict, notes } = integrityVerdict(report);
   const score = hardeningScore(report);
   const penalty = hardeningPenalty(report);

@@ -2,8 +2,9 @@
  * What evaluate() derives from a camera's OS version and SoC alone (its track, support status, matching advisories
  * and OS target) is the same for every camera on that build: a fleet has a few hundred builds and thousands of
  * reports a second, and working it out again was ~13 of an evaluation's ~18 µs (measured). So it is remembered
- * per tables object and per time window: the window ends at each UTC midnight (days left change) and at each instant a
- * track's end or grace passes (what evaluate compares "now" with), so a remembered answer is the one computed now.
+ * per tables object and per time window: the window ends at each UTC midnight (days left change) and at each
+ * instant a track's end or grace passes (what evaluate compares "now" with), so a remembered answer is the one
+ * computed now.
  * Bounded, so many odd versions cannot grow it; frozen, because every camera on the build shares one answer.
  */
 import type { Tables } from './data';

@@ -135,8 +135,7 @@ export class SqliteStore implements FleetStore {
   async ingest(items: IngestItem[]): Promise<IngestOutcome[]> {
     try {
       const { outcomes, writes } = this.db.transaction(() => {
-        const stored = this.storedReports(items);
-        const decided = decideBatch(items, { ...this.reads, reportStored: (serial, reportId) => stored.has(`${serial}\0${reportId}`) });
+        const decided = decideBatch(items, { ...this.reads, reportStored: this.storedReports(items) });
         this.write(decided.writes);
         return decided;
       })();
@@ -149,17 +148,18 @@ export class SqliteStore implements FleetStore {
     }
   }
 
-  /** Which of the batch's reports are stored already, as `serial\0reportId`: LOOKUP_CHUNK keys per statement. */
-  private storedReports(items: IngestItem[]): Set<string> {
+  /** Whether a report of the batch is stored already, from one lookup per LOOKUP_CHUNK of its reports. */
+  private storedReports(items: IngestItem[]): DecideReads['reportStored'] {
+    const key = (serial: string, reportId: string) => `${serial}\0${reportId}`;
     const keys: string[] = [];
     for (const i of items) if (i.kind === 'report') keys.push(i.serial, i.history.reportId);
     const found = new Set<string>();
     for (let at = 0; at < keys.length; at += 2 * LOOKUP_CHUNK) {
       const chunk = keys.slice(at, at + 2 * LOOKUP_CHUNK);
       while (chunk.length < 2 * LOOKUP_CHUNK) chunk.push(chunk[chunk.length - 2], chunk[chunk.length - 1]);
-      for (const [serial, reportId] of this.st.reportsStored.all(chunk) as Array<[string, string]>) found.add(`${serial}\0${reportId}`);
+      for (const [serial, reportId] of this.st.reportsStored.all(chunk) as Array<[string, string]>) found.add(key(serial, reportId));
     }
-    return found;
+    return (serial, reportId) => found.has(key(serial, reportId));
   }
 
   private write(w: BatchWrites): void {
